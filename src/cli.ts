@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+// argv → command, and exit statuses (sysexits): 0 ok, 1 check found a failing mount,
+// 64 bad usage, 78 bad config, 70 internal error. Nothing else lives here.
+import { parseArgs } from 'node:util';
+import { runCheck } from './check.js';
+import { ConfigError, loadConfig, renderConfig } from './config/load.js';
+import type { LoadedConfig } from './config/types.js';
+import { runDaemon } from './daemon.js';
+import { packageVersion } from './package-info.js';
+
+const EX_USAGE = 64;
+const EX_SOFTWARE = 70;
+const EX_CONFIG = 78;
+
+const HELP = `Usage:
+  nfs-health-checkd [run] [--config FILE]       run the daemon in the foreground
+  nfs-health-checkd check [--config FILE] [--json] [--recover]
+                                                probe every mount once; exit 0 if all are ok, 1 if not;
+                                                --recover runs the recovery for failing mounts
+  nfs-health-checkd validate [--config FILE]    print the effective config, or the error
+  nfs-health-checkd --help | --version
+
+Without --config: /etc/nfs-health-checkd/config.yaml if it exists, else the packaged defaults.
+A given file overrides the packaged defaults key by key.`;
+
+class UsageError extends Error {}
+
+function parse(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        json: { type: 'boolean' },
+        recover: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+async function main(argv: string[]): Promise<number | 'running'> {
+  const { values, positionals } = parse(argv);
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (values.version) {
+    console.log(packageVersion());
+    return 0;
+  }
+  const command = positionals[0] ?? 'run';
+  if (positionals.length > 1) throw new UsageError(`unexpected argument: ${positionals[1]}`);
+  if (!['run', 'check', 'validate'].includes(command)) throw new UsageError(`unknown command: ${command}`);
+  if (command !== 'check' && (values.json || values.recover)) {
+    throw new UsageError(`--json and --recover go with the check command`);
+  }
+
+  const loaded: LoadedConfig = loadConfig(values.config !== undefined ? { file: values.config } : {});
+  switch (command) {
+    case 'validate':
+      console.log(`# effective config from: ${loaded.sources.join(' + ')}`);
+      process.stdout.write(renderConfig(loaded.config));
+      return 0;
+    case 'check':
+      return runCheck(loaded.config, {
+        json: values.json ?? false,
+        recover: values.recover ?? false,
+        out: (line) => console.log(line),
+      });
+    default:
+      runDaemon(loaded);
+      return 'running';
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (status) => {
+    if (status !== 'running') process.exit(status);
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      console.error(`nfs-health-checkd: config error: ${err.message}`);
+      process.exit(EX_CONFIG);
+    }
+    if (err instanceof UsageError) {
+      console.error(`nfs-health-checkd: ${err.message} (see --help)`);
+      process.exit(EX_USAGE);
+    }
+    console.error(`nfs-health-checkd: internal error: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(EX_SOFTWARE);
+  },
+);

@@ -1,0 +1,294 @@
+// Validation of the merged YAML tree into a Config. Strict on purpose: an unknown key is most
+// likely a typo that would silently leave a default in force, so it is an error, as is any value
+// of the wrong type. The first problem found is thrown as a one-line ConfigError naming the file
+// the bad value came from.
+
+import { constants as osConstants } from 'node:os';
+import { posix } from 'node:path';
+import { getSystemErrorMap } from 'node:util';
+import { validateDetailed } from 'node-cron';
+import { DurationError, formatDuration, parseDuration } from './duration.js';
+import type { Config, LogLevel, MountConfig } from './types.js';
+
+/** Where a value sits in the YAML tree: mapping keys and list indices. */
+export type KeyPath = readonly (string | number)[];
+
+/** The file a value at a key path came from (for merged configs, the last file that set it). */
+export type SourceOf = (keyPath: KeyPath) => string;
+
+/** A config problem, reported as one line: `<file>[:line:col]: [<key path>: ]<detail>`. */
+export class ConfigError extends Error {
+  readonly file: string;
+  readonly keyPath: string | undefined;
+
+  constructor(opts: { file: string; detail: string; keyPath?: string; line?: number; col?: number }) {
+    const where = opts.line === undefined ? opts.file : `${opts.file}:${opts.line}:${opts.col ?? 1}`;
+    const key = opts.keyPath ? `${opts.keyPath}: ` : '';
+    super(`${where}: ${key}${opts.detail}`);
+    this.name = 'ConfigError';
+    this.file = opts.file;
+    this.keyPath = opts.keyPath || undefined;
+  }
+}
+
+export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+
+/** Probe outcomes that are not errno names. */
+export const NON_ERRNO_TRIGGERS = ['timeout', 'unmounted', 'automount_failed'] as const;
+
+/** Keys that a later release will give a meaning: rejected now rather than silently ignored. */
+const RESERVED: Readonly<Record<string, readonly string[]>> = { '': ['metrics'], log: ['file'] };
+
+/**
+ * Errno names a probe can report. os.constants.errno lacks some that libuv (hence fs errors'
+ * `code`) knows, EHOSTDOWN among them, so libuv's map is included.
+ */
+const ERRNO_NAMES: ReadonlySet<string> = new Set([
+  ...Object.keys(osConstants.errno),
+  ...[...getSystemErrorMap().values()].map(([name]) => name).filter((name) => /^E[A-Z0-9]+$/.test(name)),
+]);
+
+const MAX_VALUE_TEXT = 60;
+
+/** `recovery.escalation[1]`; keys that are not identifiers are bracketed and quoted. */
+export function formatKeyPath(path: KeyPath): string {
+  let text = '';
+  for (const part of path) {
+    if (typeof part === 'number') text += `[${part}]`;
+    else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(part)) text += text ? `.${part}` : part;
+    else text += `[${JSON.stringify(part)}]`;
+  }
+  return text;
+}
+
+/** A value as it would read in JSON (≈ flow YAML), cut to one short line. */
+export function showValue(value: unknown): string {
+  if (value === undefined) return 'nothing (the key is missing)';
+  let text: string;
+  if (typeof value === 'number') text = String(value); // Infinity and NaN, which JSON hides
+  else if (value instanceof Uint8Array) text = `binary data (${value.length} bytes)`;
+  else {
+    text =
+      JSON.stringify(value, (_key, inner: unknown) =>
+        typeof inner === 'number' && !Number.isFinite(inner) ? String(inner) : inner,
+      ) ?? String(value);
+  }
+  return text.length > MAX_VALUE_TEXT ? `${text.slice(0, MAX_VALUE_TEXT - 1)}…` : text;
+}
+
+export function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+/** Validates a whole YAML tree (defaults already merged in). `source` is a file name or a SourceOf. */
+export function validateConfig(raw: unknown, source: string | SourceOf): Config {
+  const sourceOf: SourceOf = typeof source === 'string' ? () => source : source;
+  const v = new Validator(sourceOf);
+  const top = v.mapping([], raw, ['mounts', 'schedule', 'jitter', 'probe', 'recovery', 'log']);
+  const probe = v.mapping(['probe'], top.probe, ['timeout', 'max_stuck']);
+  const recovery = v.mapping(['recovery'], top.recovery, [
+    'enabled',
+    'dry_run',
+    'triggers',
+    'command',
+    'timeout',
+    'escalation',
+    'cooldown',
+    'max_backoff',
+    'remount',
+  ]);
+  const log = v.mapping(['log'], top.log, ['level']);
+
+  // Values are checked in file order so the first error reported is the first in the file.
+  const mounts = v.mounts(['mounts'], top.mounts);
+  const schedule = v.schedule(['schedule'], top.schedule);
+  const jitterMs = v.duration(['jitter'], top.jitter, 0, HOUR);
+  const timeoutMs = v.duration(['probe', 'timeout'], probe.timeout, 1, 5 * MINUTE);
+  const maxStuckPerMount = v.integer(['probe', 'max_stuck'], probe.max_stuck, 1, 64);
+  const enabled = v.boolean(['recovery', 'enabled'], recovery.enabled);
+  const dryRun = v.boolean(['recovery', 'dry_run'], recovery.dry_run);
+  const triggers = v.triggers(['recovery', 'triggers'], recovery.triggers);
+  const command = v.argv(['recovery', 'command'], recovery.command, 1);
+  const commandTimeoutMs = v.duration(['recovery', 'timeout'], recovery.timeout, 100, HOUR);
+  const escalation = v.list(['recovery', 'escalation'], recovery.escalation, 0, 'of commands', (path, item) =>
+    v.argv(path, item, 1),
+  );
+  const cooldownPath = ['recovery', 'cooldown'];
+  const backoffPath = ['recovery', 'max_backoff'];
+  const cooldownMs = v.duration(cooldownPath, recovery.cooldown, 0, DAY);
+  const maxBackoffMs = v.duration(backoffPath, recovery.max_backoff, 0, DAY);
+  if (maxBackoffMs < cooldownMs) {
+    // Blame whichever of the two a user file set: the root's source is the base (defaults) layer,
+    // and "max_backoff is too low" in default.yaml would send the reader to the wrong file.
+    const backoffFile = sourceOf(backoffPath);
+    if (sourceOf(cooldownPath) !== backoffFile && backoffFile === sourceOf([])) {
+      const bound = `${formatDuration(maxBackoffMs)}, from ${backoffFile}`;
+      v.expected(cooldownPath, `a duration at most max_backoff (${bound})`, recovery.cooldown);
+    }
+    const bound = `at least cooldown (${formatDuration(cooldownMs)}) and at most ${formatDuration(DAY)}`;
+    v.expected(backoffPath, `a duration ${bound}`, recovery.max_backoff);
+  }
+  const remount = v.argv(['recovery', 'remount'], recovery.remount, 0);
+  const level = v.oneOf(['log', 'level'], log.level, LOG_LEVELS);
+  return {
+    mounts,
+    schedule,
+    jitterMs,
+    probe: { timeoutMs, maxStuckPerMount },
+    recovery: {
+      enabled,
+      dryRun,
+      triggers,
+      command,
+      timeoutMs: commandTimeoutMs,
+      escalation,
+      cooldownMs,
+      maxBackoffMs,
+      remount,
+    },
+    log: { level },
+  };
+}
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR; // also keeps every delay well inside setTimeout's 2^31-1 ms range
+
+class Validator {
+  constructor(private readonly sourceOf: SourceOf) {}
+
+  fail(path: KeyPath, detail: string): never {
+    throw new ConfigError({ file: this.sourceOf(path), keyPath: formatKeyPath(path), detail });
+  }
+
+  expected(path: KeyPath, what: string, value: unknown): never {
+    this.fail(path, `expected ${what}, got ${showValue(value)}`);
+  }
+
+  /** A mapping holding only `keys` (unknown keys are reported before any value is checked). */
+  mapping(path: KeyPath, value: unknown, keys: readonly string[]): Record<string, unknown> {
+    if (!isMapping(value)) this.expected(path, 'a mapping', value);
+    const reserved = RESERVED[formatKeyPath(path)] ?? [];
+    for (const key of Object.keys(value)) {
+      if (keys.includes(key)) continue;
+      const note = reserved.includes(key) ? 'reserved for a later release; ' : '';
+      this.fail([...path, key], `unknown key (${note}expected one of: ${keys.join(', ')})`);
+    }
+    return value;
+  }
+
+  /** A list of at least `min` items, each checked by `item`; `what` describes the items. */
+  list<T>(path: KeyPath, value: unknown, min: number, what: string, item: (at: KeyPath, v: unknown) => T): T[] {
+    if (!Array.isArray(value) || value.length < min) {
+      this.expected(path, min > 0 ? `a non-empty list (${what})` : `a list (${what})`, value);
+    }
+    return value.map((v: unknown, i) => item([...path, i], v));
+  }
+
+  string(path: KeyPath, value: unknown, what = 'a non-empty string'): string {
+    if (typeof value !== 'string' || value === '') this.expected(path, what, value);
+    return value;
+  }
+
+  boolean(path: KeyPath, value: unknown): boolean {
+    if (typeof value !== 'boolean') this.expected(path, 'true or false', value);
+    return value;
+  }
+
+  integer(path: KeyPath, value: unknown, min: number, max: number): number {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      this.expected(path, `a whole number from ${min} to ${max}`, value);
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(path: KeyPath, value: unknown, allowed: readonly T[]): T {
+    const found = allowed.find((a) => a === value);
+    if (found === undefined) this.expected(path, `one of ${allowed.join(', ')}`, value);
+    return found;
+  }
+
+  /** Milliseconds from min to max. */
+  duration(path: KeyPath, value: unknown, min: number, max: number): number {
+    let ms: number;
+    if (value === 0) ms = 0;
+    else if (typeof value === 'string') {
+      try {
+        ms = parseDuration(value);
+      } catch (err) {
+        if (err instanceof DurationError) this.expected(path, err.expected, value);
+        throw err;
+      }
+    } else {
+      const bare = typeof value === 'number' ? '; a bare number is ambiguous' : '';
+      this.expected(path, `a duration such as 500ms, 5s, 1.5s, 2m or 1h${bare}`, value);
+    }
+    if (ms < min || ms > max) {
+      const low = min === 0 ? '' : min === 1 ? 'more than 0 and ' : `at least ${formatDuration(min)} and `;
+      this.expected(path, `a duration ${low}at most ${formatDuration(max)}`, value);
+    }
+    return ms;
+  }
+
+  /** A command line: program first, then arguments; `min` 0 allows "none". */
+  argv(path: KeyPath, value: unknown, min: number): string[] {
+    return this.list(path, value, min, 'a command and its arguments', (p, v) =>
+      // YAML reads `sleep 5`'s 5 as a number; say how to fix it rather than just "not a string".
+      this.string(p, v, typeof v === 'number' ? 'a non-empty string (quote numbers)' : 'a non-empty string'),
+    );
+  }
+
+  schedule(path: KeyPath, value: unknown): string {
+    const expr = this.string(path, value, 'a cron expression');
+    const fields = expr.trim().split(/\s+/).length;
+    if (fields === 5) {
+      this.expected(path, 'a cron expression with a seconds field (6 fields, e.g. "*/30 * * * * *")', value);
+    }
+    const example = 'e.g. "*/30 * * * * *"';
+    if (fields !== 6) this.expected(path, `a cron expression of 6 fields, seconds first (${example})`, value);
+    const check = validateDetailed(expr);
+    if (!check.valid) {
+      const first = check.errors[0];
+      const why = first ? ` (${first.field}: ${first.message})` : '';
+      this.expected(path, `a valid cron expression${why}`, value);
+    }
+    return expr;
+  }
+
+  triggers(path: KeyPath, value: unknown): string[] {
+    const what = `${NON_ERRNO_TRIGGERS.join(', ')} or an errno name such as ESTALE`;
+    const seen = new Map<string, number>();
+    return this.list(path, value, 1, 'of probe results', (p, v) => {
+      const name = this.string(p, v, what);
+      const known = (NON_ERRNO_TRIGGERS as readonly string[]).includes(name) || ERRNO_NAMES.has(name);
+      if (!known) this.expected(p, what, v);
+      const first = seen.get(name);
+      if (first !== undefined) {
+        this.expected(p, `a trigger not already listed (same as ${formatKeyPath([...path, first])})`, v);
+      }
+      seen.set(name, Number(p[p.length - 1]));
+      return name;
+    });
+  }
+
+  mounts(path: KeyPath, value: unknown): MountConfig[] {
+    const seen = new Map<string, number>();
+    return this.list(path, value, 1, 'of {path: /absolute/path}', (p, v) => {
+      const mount = this.mapping(p, v, ['path']);
+      const at = [...p, 'path'];
+      const raw = this.string(at, mount.path, 'an absolute path');
+      if (!raw.startsWith('/') || raw.includes('\0')) this.expected(at, 'an absolute path', raw);
+      const normal = posix.normalize(raw).replace(/\/+$/, '');
+      // "/" would let a recovery unmount the root filesystem.
+      if (normal === '') this.expected(at, 'a mount point other than /', raw);
+      const index = Number(p[p.length - 1]);
+      const first = seen.get(normal);
+      if (first !== undefined) {
+        const other = `${formatKeyPath([...path, first, 'path'])} is also ${showValue(normal)}`;
+        this.expected(at, `a path not already listed (${other})`, raw);
+      }
+      seen.set(normal, index);
+      return { path: normal };
+    });
+  }
+}

@@ -1,0 +1,110 @@
+// One cycle: probe every mount, tell the policy, and when it says so run a recovery (or, dry, say
+// what would run). Effects come in through seams (probe, command runner, mount table, clock), so
+// tests drive whole cycles with scripted results and no sleeping.
+import type { Clock } from './clock.js';
+import type { Config } from './config/types.js';
+import type { MonitorSink } from './observe/sink.js';
+import type { MountTable } from './probe/mountinfo.js';
+import type { ProbeMounts, ProbeResult } from './probe/probe-mounts.js';
+import { RecoveryPolicy } from './recovery/policy.js';
+import { runRecovery, withPath, type RecoveryTarget } from './recovery/procedure.js';
+import type { RunCommand } from './recovery/runner.js';
+
+export interface MonitorDeps {
+  config: Config;
+  clock: Clock;
+  probe: ProbeMounts;
+  run: RunCommand;
+  table: MountTable;
+  sink: MonitorSink;
+}
+
+export class Monitor {
+  private readonly policy: RecoveryPolicy;
+  private readonly paths: string[];
+  private latest = new Map<string, ProbeResult>();
+  private running: Promise<void> | undefined;
+  /** Monotonic time the last cycle finished, null before the first. */
+  lastCycleAt: number | null = null;
+
+  constructor(private readonly deps: MonitorDeps) {
+    const r = deps.config.recovery;
+    this.policy = new RecoveryPolicy({
+      enabled: r.enabled,
+      triggers: r.triggers,
+      cooldownMs: r.cooldownMs,
+      maxBackoffMs: r.maxBackoffMs,
+    });
+    this.paths = deps.config.mounts.map((m) => m.path);
+  }
+
+  /** The latest result per mount, in configured order. */
+  results(): ProbeResult[] {
+    return this.paths.flatMap((p) => this.latest.get(p) ?? []);
+  }
+
+  /** Runs a cycle unless one is running; a tick that finds one running is reported and dropped. */
+  tick(): Promise<void> {
+    if (this.running) {
+      this.deps.sink.overlapped();
+      return this.running;
+    }
+    this.running = this.cycle().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  /** The cycle in progress, if any (shutdown waits a little for it). */
+  inProgress(): Promise<void> | undefined {
+    return this.running;
+  }
+
+  private async cycle(): Promise<void> {
+    const { clock, sink } = this.deps;
+    const started = clock.now();
+    const results = await this.deps.probe(this.paths);
+    this.take(results, clock.now() - started);
+
+    const decision = this.policy.decide(clock.now());
+    if (decision.kind === 'hold') sink.held(decision);
+    if (decision.kind === 'recover') await this.recover(decision.targets);
+    this.lastCycleAt = clock.now();
+  }
+
+  private take(results: readonly ProbeResult[], cycleMs: number): void {
+    for (const r of results) this.latest.set(r.mount, r);
+    this.deps.sink.probed(results, cycleMs);
+    for (const event of this.policy.observe(results, this.deps.clock.now())) {
+      this.deps.sink.health(event, this.latest.get(event.mount));
+    }
+  }
+
+  private async recover(paths: readonly string[]): Promise<void> {
+    const { config, clock, sink } = this.deps;
+    const targets: RecoveryTarget[] = paths.map((path) => {
+      const r = this.latest.get(path);
+      return { path, mountId: r?.mounted ? r.mountId : null, automounted: r?.automounted ?? false };
+    });
+    sink.recoveryStarted(targets);
+
+    if (config.recovery.dryRun) {
+      const wouldRun = [
+        config.recovery.command,
+        ...targets.flatMap((t) => (t.mountId === null ? [] : config.recovery.escalation.map((e) => withPath(e, t.path)))),
+      ];
+      sink.recoveryFinished({ result: 'dry_run', wouldRun }, targets);
+      this.policy.recorded(paths, new Set(paths), clock.now());
+      return;
+    }
+
+    const report = await runRecovery(targets, config.recovery, {
+      run: this.deps.run,
+      table: this.deps.table,
+      probe: this.deps.probe,
+      clock,
+      onStep: (step) => sink.step(step),
+    });
+    this.take(report.reprobe, 0);
+    sink.recoveryFinished(report, targets);
+    this.policy.recorded(paths, new Set(report.stillFailing), clock.now());
+  }
+}

@@ -1,0 +1,45 @@
+// What the monitor tells the outside world. The monitor only reports; sinks (the log now, metrics
+// later) record. Nothing here may call back into the monitor.
+import type { ReleasedCall } from '../probe/prober.js';
+import type { ProbeResult } from '../probe/probe-mounts.js';
+import type { Decision, HealthEvent } from '../recovery/policy.js';
+import type { RecoveryReport, RecoveryTarget, StepReport } from '../recovery/procedure.js';
+
+export interface DryRunReport {
+  result: 'dry_run';
+  /** The commands a real recovery would start with; escalation depends on what they do. */
+  wouldRun: string[][];
+}
+
+export interface MonitorSink {
+  /** A probe round finished (a scheduled cycle's, or the re-probe after a recovery). */
+  probed(results: readonly ProbeResult[], cycleMs: number): void;
+  health(event: HealthEvent, result: ProbeResult | undefined): void;
+  held(decision: Extract<Decision, { kind: 'hold' }>): void;
+  recoveryStarted(targets: readonly RecoveryTarget[]): void;
+  step(step: StepReport): void;
+  recoveryFinished(report: RecoveryReport | DryRunReport, targets: readonly RecoveryTarget[]): void;
+  /** A probe blocked past its timeout has returned. */
+  released(call: ReleasedCall): void;
+  /** A tick came while the previous cycle was still running, and was skipped. */
+  overlapped(): void;
+}
+
+/** Fans one report out to several sinks. */
+export function fanOut(sinks: readonly MonitorSink[]): MonitorSink {
+  const each =
+    <K extends keyof MonitorSink>(key: K) =>
+    (...args: Parameters<MonitorSink[K]>): void => {
+      for (const sink of sinks) (sink[key] as (...a: Parameters<MonitorSink[K]>) => void)(...args);
+    };
+  return {
+    probed: each('probed'),
+    health: each('health'),
+    held: each('held'),
+    recoveryStarted: each('recoveryStarted'),
+    step: each('step'),
+    recoveryFinished: each('recoveryFinished'),
+    released: each('released'),
+    overlapped: each('overlapped'),
+  };
+}

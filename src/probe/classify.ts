@@ -1,0 +1,49 @@
+// Turns a raw probe outcome and the mount table into the one word operators see: ok, timeout,
+// unmounted, automount_failed, or the errno name.
+import { constants } from 'node:os';
+import { getSystemErrorMap } from 'node:util';
+import type { PathMountState } from './mountinfo.js';
+
+/** ok | timeout | unmounted | automount_failed | error | an errno name (ESTALE, EIO, …). */
+export type ProbeClass = string;
+
+/** What the probe itself saw, before the mount table is consulted. */
+export type RawProbe =
+  | { kind: 'ok' }
+  | { kind: 'timeout' }
+  | { kind: 'error'; errno: number | undefined; code: string | undefined };
+
+// Two tables, neither complete: the OS's (has ESTALE, which libuv leaves unnamed) and libuv's
+// (has EHOSTDOWN, which Node's os.constants lacks).
+const errnoNames = new Map<number, string>();
+for (const [name, value] of Object.entries(constants.errno)) {
+  // Aliases (EWOULDBLOCK = EAGAIN, EDEADLOCK = EDEADLK): keep the first, the conventional name.
+  if (!errnoNames.has(value)) errnoNames.set(value, name);
+}
+for (const [negative, [name]] of getSystemErrorMap()) {
+  if (!errnoNames.has(-negative) && /^E[A-Z0-9]+$/.test(name)) errnoNames.set(-negative, name);
+}
+
+/**
+ * The errno name of a failed fs call. Node leaves some unnamed — ESTALE arrives as
+ * code "Unknown system error -116" — so the number decides, the code is the fallback.
+ */
+export function errnoName(errno: number | undefined, code: string | undefined): string {
+  if (errno !== undefined) {
+    const name = errnoNames.get(Math.abs(errno));
+    if (name) return name;
+  }
+  if (code && /^E[A-Z0-9]+$/.test(code)) return code;
+  return errno !== undefined ? `errno_${Math.abs(errno)}` : 'error';
+}
+
+export function classify(raw: RawProbe, state: PathMountState): { result: ProbeClass; errno?: string } {
+  if (raw.kind === 'timeout') return { result: 'timeout' };
+  const managed = state.mounted || state.automounted;
+  if (raw.kind === 'ok') return { result: managed ? 'ok' : 'unmounted' };
+  const errno = errnoName(raw.errno, raw.code);
+  // Under autofs, ENOENT means the automount failed (autofs then caches that for negative_timeout).
+  if (errno === 'ENOENT' && state.automounted && !state.mounted) return { result: 'automount_failed', errno };
+  if (!managed) return { result: 'unmounted', errno };
+  return { result: errno, errno };
+}

@@ -1,0 +1,53 @@
+// One probe round over several paths: mount table before (to tie calls to mounts), all probes in
+// parallel, mount table after (the probe itself may have made autofs mount the path), classify.
+import { classify, type ProbeClass } from './classify.js';
+import { pathMountState, type MountTable } from './mountinfo.js';
+import type { Prober } from './prober.js';
+
+export interface ProbeResult {
+  mount: string;
+  result: ProbeClass;
+  /** errno name when the call failed. */
+  errno?: string;
+  ms: number;
+  /** A mount other than autofs sits on the path (after the probe). */
+  mounted: boolean;
+  fstype: string | null;
+  /** ID of the mount on the path after the probe, null when none. */
+  mountId: number | null;
+  /** Under an autofs mount: an access mounts it. */
+  automounted: boolean;
+  stuck: boolean;
+  /** Why no call was made, when none was. */
+  skipped: 'same_mount' | 'stuck_cap' | null;
+}
+
+/** The probe seam: paths in, classified results out, in the same order. */
+export type ProbeMounts = (paths: readonly string[]) => Promise<ProbeResult[]>;
+
+export function createProbeMounts(prober: Prober, table: MountTable): ProbeMounts {
+  return async (paths) => {
+    const before = table();
+    const outcomes = await Promise.all(
+      paths.map((path) => prober.probe(path, pathMountState(before, path).containingMountId)),
+    );
+    const after = table();
+    return paths.map((mount, i): ProbeResult => {
+      const outcome = outcomes[i]!;
+      const state = pathMountState(after, mount);
+      const { result, errno } = classify(outcome.raw, state);
+      return {
+        mount,
+        result,
+        ...(errno !== undefined ? { errno } : {}),
+        ms: Math.round(outcome.ms * 10) / 10,
+        mounted: state.mounted,
+        fstype: state.fstype,
+        mountId: state.mountIdAtPath,
+        automounted: state.automounted,
+        stuck: outcome.stuck,
+        skipped: outcome.skipped,
+      };
+    });
+  };
+}

@@ -1,0 +1,111 @@
+// When to recover, decided from probe results and the time alone: no effects, so every rule here
+// is tested with scripted results and a hand-moved clock.
+//
+// Rules: a result listed in `triggers` asks for a recovery; one recovery at a time (the caller
+// awaits it); at least `cooldown` between two; and a mount that is still failing after a recovery
+// waits longer each time (doubling from the cooldown, at least 1 s, up to `maxBackoff`), so a dead
+// server is not unmounted every tick.
+import type { ProbeClass } from '../probe/classify.js';
+
+export interface PolicyConfig {
+  enabled: boolean;
+  triggers: readonly string[];
+  cooldownMs: number;
+  maxBackoffMs: number;
+}
+
+export interface Observation {
+  mount: string;
+  result: ProbeClass;
+}
+
+export type HealthEvent =
+  /** First result seen for the mount. */
+  | { kind: 'initial'; mount: string; result: ProbeClass }
+  /** ok → not ok. */
+  | { kind: 'failing'; mount: string; result: ProbeClass; previous: ProbeClass }
+  /** not ok → another not-ok result. */
+  | { kind: 'changed'; mount: string; result: ProbeClass; previous: ProbeClass }
+  /** not ok → ok; `downMs` runs from the first failed probe. */
+  | { kind: 'recovered'; mount: string; previous: ProbeClass; downMs: number };
+
+export type Decision =
+  | { kind: 'none' }
+  | { kind: 'recover'; targets: string[] }
+  | { kind: 'hold'; reason: 'disabled' | 'cooldown' | 'backoff'; targets: string[]; untilMs: number | null };
+
+interface MountHealth {
+  result: ProbeClass;
+  failingSince: number | null;
+  failedRecoveries: number;
+  nextRecoveryAt: number;
+}
+
+const MIN_BACKOFF_MS = 1000;
+
+export class RecoveryPolicy {
+  private readonly mounts = new Map<string, MountHealth>();
+  private lastRecoveryAt: number | null = null;
+
+  constructor(private readonly cfg: PolicyConfig) {}
+
+  /** Takes in one round of results; returns the changes worth telling people about. */
+  observe(results: readonly Observation[], now: number): HealthEvent[] {
+    const events: HealthEvent[] = [];
+    for (const { mount, result } of results) {
+      const prev = this.mounts.get(mount);
+      const ok = result === 'ok';
+      if (!prev) {
+        this.mounts.set(mount, { result, failingSince: ok ? null : now, failedRecoveries: 0, nextRecoveryAt: 0 });
+        events.push({ kind: 'initial', mount, result });
+        continue;
+      }
+      if (ok && prev.failingSince !== null) {
+        events.push({ kind: 'recovered', mount, previous: prev.result, downMs: now - prev.failingSince });
+        Object.assign(prev, { failingSince: null, failedRecoveries: 0, nextRecoveryAt: 0 });
+      } else if (!ok && prev.failingSince === null) {
+        events.push({ kind: 'failing', mount, result, previous: prev.result });
+        prev.failingSince = now;
+      } else if (!ok && result !== prev.result) {
+        events.push({ kind: 'changed', mount, result, previous: prev.result });
+      }
+      prev.result = result;
+    }
+    return events;
+  }
+
+  decide(now: number): Decision {
+    const triggered = [...this.mounts].filter(([, h]) => this.cfg.triggers.includes(h.result));
+    if (triggered.length === 0) return { kind: 'none' };
+    const all = triggered.map(([m]) => m);
+    if (!this.cfg.enabled) return { kind: 'hold', reason: 'disabled', targets: all, untilMs: null };
+
+    const due = triggered.filter(([, h]) => now >= h.nextRecoveryAt).map(([m]) => m);
+    if (due.length === 0) {
+      const until = Math.min(...triggered.map(([, h]) => h.nextRecoveryAt));
+      return { kind: 'hold', reason: 'backoff', targets: all, untilMs: until };
+    }
+    if (this.lastRecoveryAt !== null && now - this.lastRecoveryAt < this.cfg.cooldownMs) {
+      return { kind: 'hold', reason: 'cooldown', targets: due, untilMs: this.lastRecoveryAt + this.cfg.cooldownMs };
+    }
+    return { kind: 'recover', targets: due };
+  }
+
+  /** Records a finished recovery (or a dry run) so cooldown and backoff apply to the next. */
+  recorded(targets: readonly string[], stillFailing: ReadonlySet<string>, now: number): void {
+    this.lastRecoveryAt = now;
+    const base = Math.max(this.cfg.cooldownMs, MIN_BACKOFF_MS);
+    for (const mount of targets) {
+      const h = this.mounts.get(mount);
+      if (!h || !stillFailing.has(mount)) continue;
+      h.failedRecoveries += 1;
+      const wait = Math.min(base * 2 ** (h.failedRecoveries - 1), this.cfg.maxBackoffMs);
+      h.nextRecoveryAt = now + wait;
+    }
+  }
+
+  /** When each failing mount's first failed probe was (monotonic ms), for time-to-recover. */
+  failingSince(mount: string): number | null {
+    return this.mounts.get(mount)?.failingSince ?? null;
+  }
+}

@@ -1,0 +1,104 @@
+// One recovery, step by step: the configured command; then, for each target still holding the very
+// mount that failed (same mount ID), the escalation steps in order until it no longer does; an
+// optional remount for paths autofs will not mount again; then an immediate re-probe, whose access
+// makes autofs mount the path afresh. Every step has its own deadline and is reported.
+import { basename } from 'node:path';
+import type { Clock } from '../clock.js';
+import type { RecoveryConfig } from '../config/types.js';
+import { mountAt, type MountTable } from '../probe/mountinfo.js';
+import type { ProbeMounts, ProbeResult } from '../probe/probe-mounts.js';
+import type { CommandOutcome, RunCommand } from './runner.js';
+
+export interface RecoveryTarget {
+  path: string;
+  /**
+   * ID of the mount on the path when it failed; null when nothing but autofs was there — autofs's
+   * own mount must never be unmounted, or the path is lost until autofs restarts.
+   */
+  mountId: number | null;
+  /** Under autofs: the next access mounts it again, no remount needed. */
+  automounted: boolean;
+}
+
+export type RecoveryResult = 'success' | 'escalated' | 'failed' | 'timeout' | 'dry_run';
+
+export interface StepReport {
+  kind: 'command' | 'escalation' | 'remount';
+  /** The path the step was for; absent for the command, which covers every mount. */
+  mount?: string;
+  outcome: CommandOutcome;
+  /** For escalation steps: the failed mount is gone from the path afterwards. */
+  detached?: boolean;
+}
+
+export interface RecoveryReport {
+  result: Exclude<RecoveryResult, 'dry_run'>;
+  steps: StepReport[];
+  reprobe: ProbeResult[];
+  stillFailing: string[];
+  durationMs: number;
+}
+
+export interface ProcedureDeps {
+  run: RunCommand;
+  table: MountTable;
+  probe: ProbeMounts;
+  clock: Clock;
+  /** Told of each step as it finishes, so it is logged even if a later step hangs. */
+  onStep?: (step: StepReport) => void;
+}
+
+// util-linux mount and umount take `--` before operands; a path is then never read as an option.
+const TAKES_DOUBLE_DASH = new Set(['umount', 'mount']);
+
+/** argv with the path appended, after `--` where the tool supports it. */
+export function withPath(argv: readonly string[], path: string): string[] {
+  const tool = basename(argv[0] ?? '');
+  return TAKES_DOUBLE_DASH.has(tool) ? [...argv, '--', path] : [...argv, path];
+}
+
+export async function runRecovery(
+  targets: readonly RecoveryTarget[],
+  cfg: RecoveryConfig,
+  deps: ProcedureDeps,
+): Promise<RecoveryReport> {
+  const started = deps.clock.now();
+  const steps: StepReport[] = [];
+  const record = (step: StepReport): StepReport => {
+    steps.push(step);
+    deps.onStep?.(step);
+    return step;
+  };
+
+  record({ kind: 'command', outcome: await deps.run(cfg.command, cfg.timeoutMs) });
+
+  for (const target of targets) {
+    const { path, mountId } = target;
+    if (mountId === null) continue;
+    let gone = mountAt(deps.table(), path)?.id !== mountId;
+    for (const prefix of cfg.escalation) {
+      if (gone) break;
+      const outcome = await deps.run(withPath(prefix, path), cfg.timeoutMs);
+      gone = mountAt(deps.table(), path)?.id !== mountId;
+      record({ kind: 'escalation', mount: path, outcome, detached: gone });
+    }
+    if (gone && !target.automounted && cfg.remount.length > 0) {
+      record({ kind: 'remount', mount: path, outcome: await deps.run(withPath(cfg.remount, path), cfg.timeoutMs) });
+    }
+  }
+
+  const reprobe = await deps.probe(targets.map((t) => t.path));
+  const stillFailing = reprobe.filter((r) => r.result !== 'ok').map((r) => r.mount);
+  return {
+    result: outcomeOf(steps, stillFailing),
+    steps,
+    reprobe,
+    stillFailing,
+    durationMs: Math.round(deps.clock.now() - started),
+  };
+}
+
+function outcomeOf(steps: readonly StepReport[], stillFailing: readonly string[]): RecoveryReport['result'] {
+  if (stillFailing.length === 0) return steps.some((s) => s.kind === 'escalation') ? 'escalated' : 'success';
+  return steps.some((s) => s.outcome.status === 'timeout') ? 'timeout' : 'failed';
+}

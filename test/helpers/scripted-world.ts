@@ -1,0 +1,94 @@
+// A scripted stand-in for the kernel, for logic tests: a mount table, commands that change it as
+// umount would, and probes that answer from it. Integration tests use the real kernel instead.
+import type { MountEntry } from '../../src/probe/mountinfo.js';
+import type { ProbeResult } from '../../src/probe/probe-mounts.js';
+import type { CommandOutcome, CommandStatus } from '../../src/recovery/runner.js';
+import type { FakeClock } from './fake-clock.js';
+
+export interface ScriptedMount {
+  path: string;
+  id: number;
+  /** What a probe of the mounted filesystem answers. */
+  fault: string;
+  /** A process holds it: plain umount fails busy. */
+  busy?: boolean;
+  /** Calls hang: plain umount hangs, -f and -l work. */
+  hung?: boolean;
+}
+
+export class ScriptedWorld {
+  mounts: ScriptedMount[] = [];
+  commands: string[][] = [];
+  private nextId = 100;
+  /** What autofs mounts when a probe touches an unmounted path: its fault. */
+  remountFault = 'ok';
+
+  constructor(private readonly clock: FakeClock) {}
+
+  mount(path: string, fault: string, extra: Partial<ScriptedMount> = {}): ScriptedMount {
+    const m = { path, id: this.nextId++, fault, ...extra };
+    this.mounts.push(m);
+    return m;
+  }
+
+  table = (): MountEntry[] => [
+    { id: 1, parentId: 0, dev: '0:1', mountPoint: '/', fstype: 'ext4', source: '/dev/vda' },
+    { id: 2, parentId: 1, dev: '0:2', mountPoint: '/airflow', fstype: 'autofs', source: 'auto.airflow' },
+    ...this.mounts.map((m) => ({ id: m.id, parentId: 2, dev: `0:${m.id}`, mountPoint: m.path, fstype: 'nfs4', source: `srv:${m.path}` })),
+  ];
+
+  probe = async (paths: readonly string[]): Promise<ProbeResult[]> =>
+    paths.map((path) => {
+      let m = this.mounts.find((x) => x.path === path);
+      if (!m) m = this.mount(path, this.remountFault); // the access makes autofs mount afresh
+      return {
+        mount: path,
+        result: m.fault,
+        ...(m.fault === 'ok' || m.fault === 'timeout' ? {} : { errno: m.fault }),
+        ms: 1,
+        mounted: true,
+        fstype: 'nfs4',
+        mountId: m.id,
+        automounted: true,
+        stuck: m.fault === 'timeout',
+        skipped: null,
+      };
+    });
+
+  /** Behaves like umount: -a unmounts idle, healthy-enough mounts; -f/-l on a path as on NFS. */
+  run = async (argv: readonly string[], deadlineMs: number): Promise<CommandOutcome> => {
+    this.commands.push([...argv]);
+    const done = (status: CommandStatus, exitCode: number | null, output = ''): CommandOutcome => ({
+      argv: [...argv],
+      status,
+      exitCode,
+      signal: null,
+      output,
+      durationMs: status === 'timeout' ? deadlineMs : 5,
+    });
+    const path = argv[argv.length - 1]!;
+    if (argv.includes('-a')) {
+      if (this.mounts.some((m) => m.hung)) {
+        this.clock.advance(deadlineMs);
+        return done('timeout', null);
+      }
+      const busy = this.mounts.filter((m) => m.busy);
+      this.mounts = busy;
+      return busy.length ? done('failed', 16, 'umount.nfs4: /airflow/dags: device is busy') : done('ok', 0);
+    }
+    const m = this.mounts.find((x) => x.path === path);
+    if (!m) return done('failed', 32, `umount: ${path}: not mounted.`);
+    if (argv.includes('-l')) {
+      this.mounts = this.mounts.filter((x) => x !== m);
+      return done('ok', 0);
+    }
+    if (argv.includes('-f')) {
+      // -f aborts calls in flight; a busy mount stays.
+      m.hung = false;
+      if (m.busy) return done('failed', 16, `umount.nfs4: ${path}: device is busy`);
+      this.mounts = this.mounts.filter((x) => x !== m);
+      return done('ok', 0);
+    }
+    return done('failed', 1, 'unknown command');
+  };
+}

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { RecoveryPolicy, type PolicyConfig } from '../../src/recovery/policy.js';
+
+const cfg: PolicyConfig = {
+  enabled: true,
+  triggers: ['timeout', 'ESTALE', 'EIO', 'ENOTCONN'],
+  cooldownMs: 30_000,
+  maxBackoffMs: 300_000,
+};
+const S = 1000;
+
+describe('RecoveryPolicy.observe', () => {
+  it('reports the first result, a mount going bad, changing fault, and coming back with its downtime', () => {
+    const p = new RecoveryPolicy(cfg);
+    expect(p.observe([{ mount: '/a', result: 'ok' }], 0)).toEqual([{ kind: 'initial', mount: '/a', result: 'ok' }]);
+    expect(p.observe([{ mount: '/a', result: 'ok' }], 30 * S)).toEqual([]);
+    expect(p.observe([{ mount: '/a', result: 'ESTALE' }], 60 * S)).toEqual([
+      { kind: 'failing', mount: '/a', result: 'ESTALE', previous: 'ok' },
+    ]);
+    expect(p.observe([{ mount: '/a', result: 'ESTALE' }], 90 * S)).toEqual([]);
+    expect(p.observe([{ mount: '/a', result: 'timeout' }], 120 * S)).toEqual([
+      { kind: 'changed', mount: '/a', result: 'timeout', previous: 'ESTALE' },
+    ]);
+    expect(p.observe([{ mount: '/a', result: 'ok' }], 125 * S)).toEqual([
+      { kind: 'recovered', mount: '/a', previous: 'timeout', downMs: 65 * S },
+    ]);
+  });
+
+  it('counts downtime from the first probe when a mount starts out failing', () => {
+    const p = new RecoveryPolicy(cfg);
+    p.observe([{ mount: '/a', result: 'EIO' }], 10 * S);
+    expect(p.failingSince('/a')).toBe(10 * S);
+    expect(p.observe([{ mount: '/a', result: 'ok' }], 40 * S)).toEqual([
+      { kind: 'recovered', mount: '/a', previous: 'EIO', downMs: 30 * S },
+    ]);
+  });
+});
+
+describe('RecoveryPolicy.decide', () => {
+  it('does nothing while every mount is ok or fails with a result that is no trigger', () => {
+    const p = new RecoveryPolicy(cfg);
+    p.observe([{ mount: '/a', result: 'ok' }, { mount: '/b', result: 'unmounted' }, { mount: '/c', result: 'EACCES' }], 0);
+    expect(p.decide(0)).toEqual({ kind: 'none' });
+  });
+
+  it('recovers the mounts whose result is a trigger', () => {
+    const p = new RecoveryPolicy(cfg);
+    p.observe([{ mount: '/a', result: 'ESTALE' }, { mount: '/b', result: 'ok' }, { mount: '/c', result: 'timeout' }], 0);
+    expect(p.decide(0)).toEqual({ kind: 'recover', targets: ['/a', '/c'] });
+  });
+
+  it('holds when recovery is disabled', () => {
+    const p = new RecoveryPolicy({ ...cfg, enabled: false });
+    p.observe([{ mount: '/a', result: 'ESTALE' }], 0);
+    expect(p.decide(0)).toEqual({ kind: 'hold', reason: 'disabled', targets: ['/a'], untilMs: null });
+  });
+
+  it('keeps the cooldown between two recoveries even for another mount', () => {
+    const p = new RecoveryPolicy(cfg);
+    p.observe([{ mount: '/a', result: 'ESTALE' }, { mount: '/b', result: 'ok' }], 0);
+    p.recorded(['/a'], new Set(), 1 * S);
+    p.observe([{ mount: '/a', result: 'ok' }, { mount: '/b', result: 'EIO' }], 10 * S);
+    expect(p.decide(10 * S)).toEqual({ kind: 'hold', reason: 'cooldown', targets: ['/b'], untilMs: 31 * S });
+    expect(p.decide(31 * S)).toEqual({ kind: 'recover', targets: ['/b'] });
+  });
+
+  it('backs off a mount that stays failing: cooldown, then doubling, capped at max_backoff', () => {
+    const p = new RecoveryPolicy(cfg);
+    let now = 0;
+    const waits: number[] = [];
+    p.observe([{ mount: '/a', result: 'timeout' }], now);
+    for (let i = 0; i < 7; i++) {
+      expect(p.decide(now).kind).toBe('recover');
+      p.recorded(['/a'], new Set(['/a']), now);
+      // Step through time one second at a time until the next recovery is allowed.
+      const from = now;
+      do now += S;
+      while (p.decide(now).kind !== 'recover');
+      waits.push((now - from) / S);
+    }
+    expect(waits).toEqual([30, 60, 120, 240, 300, 300, 300]);
+  });
+
+  it('reports the backoff with the time it ends', () => {
+    const p = new RecoveryPolicy(cfg);
+    p.observe([{ mount: '/a', result: 'timeout' }], 0);
+    p.recorded(['/a'], new Set(['/a']), 0);
+    p.recorded(['/a'], new Set(['/a']), 40 * S);
+    expect(p.decide(50 * S)).toEqual({ kind: 'hold', reason: 'backoff', targets: ['/a'], untilMs: 100 * S });
+  });
+
+  it('forgets the backoff once the mount has recovered', () => {
+    const p = new RecoveryPolicy(cfg);
+    p.observe([{ mount: '/a', result: 'ESTALE' }], 0);
+    for (const t of [0, 30, 90]) p.recorded(['/a'], new Set(['/a']), t * S);
+    p.observe([{ mount: '/a', result: 'ok' }], 100 * S);
+    p.observe([{ mount: '/a', result: 'ESTALE' }], 200 * S);
+    expect(p.decide(200 * S)).toEqual({ kind: 'recover', targets: ['/a'] });
+  });
+
+  it('with no cooldown still waits at least a second before unmounting a failing mount again', () => {
+    const p = new RecoveryPolicy({ ...cfg, cooldownMs: 0 });
+    p.observe([{ mount: '/a', result: 'EIO' }], 0);
+    p.recorded(['/a'], new Set(['/a']), 0);
+    expect(p.decide(500).kind).toBe('hold');
+    expect(p.decide(1000).kind).toBe('recover');
+  });
+});

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import type { RecoveryConfig } from '../../src/config/types.js';
+import { runRecovery, withPath } from '../../src/recovery/procedure.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+import { ScriptedWorld } from '../helpers/scripted-world.js';
+
+const cfg: RecoveryConfig = {
+  enabled: true,
+  dryRun: false,
+  triggers: ['timeout', 'ESTALE'],
+  command: ['umount', '-a', '-t', 'nfs,nfs4'],
+  timeoutMs: 10_000,
+  escalation: [['umount', '-f'], ['umount', '-l']],
+  cooldownMs: 30_000,
+  maxBackoffMs: 300_000,
+  remount: [],
+};
+
+function setup() {
+  const clock = new FakeClock();
+  const world = new ScriptedWorld(clock);
+  const deps = { run: world.run, table: world.table, probe: world.probe, clock };
+  return { clock, world, deps };
+}
+
+describe('withPath', () => {
+  it('puts -- before the path for umount and mount, not for other tools', () => {
+    expect(withPath(['umount', '-l'], '/a')).toEqual(['umount', '-l', '--', '/a']);
+    expect(withPath(['/usr/bin/mount'], '/a')).toEqual(['/usr/bin/mount', '--', '/a']);
+    expect(withPath(['fusermount', '-uz'], '/a')).toEqual(['fusermount', '-uz', '/a']);
+  });
+});
+
+describe('runRecovery', () => {
+  it('stale and idle: the command alone unmounts it, the re-probe sees the new mount → success', async () => {
+    const { world, deps } = setup();
+    const m = world.mount('/airflow/dags', 'ESTALE');
+    const report = await runRecovery([{ path: m.path, mountId: m.id, automounted: true }], cfg, deps);
+    expect(world.commands).toEqual([['umount', '-a', '-t', 'nfs,nfs4']]);
+    expect(report.result).toBe('success');
+    expect(report.stillFailing).toEqual([]);
+    expect(report.reprobe[0]).toMatchObject({ result: 'ok' });
+    expect(report.reprobe[0]!.mountId).not.toBe(m.id);
+  });
+
+  it('stale and busy: the command fails busy, -f fails busy, -l detaches → escalated', async () => {
+    const { world, deps } = setup();
+    const m = world.mount('/airflow/dags', 'ESTALE', { busy: true });
+    const steps: string[] = [];
+    const report = await runRecovery([{ path: m.path, mountId: m.id, automounted: true }], cfg, {
+      ...deps,
+      onStep: (s) => steps.push(`${s.kind}:${s.outcome.status}:${s.detached ?? '-'}`),
+    });
+    expect(world.commands).toEqual([
+      ['umount', '-a', '-t', 'nfs,nfs4'],
+      ['umount', '-f', '--', '/airflow/dags'],
+      ['umount', '-l', '--', '/airflow/dags'],
+    ]);
+    expect(steps).toEqual(['command:failed:-', 'escalation:failed:false', 'escalation:ok:true']);
+    expect(report.result).toBe('escalated');
+    expect(report.steps.map((s) => s.outcome.exitCode)).toEqual([16, 16, 0]);
+  });
+
+  it('hung: the command times out, -f aborts and unmounts → escalated, and -l is not run', async () => {
+    const { world, deps } = setup();
+    const m = world.mount('/airflow/logs', 'timeout', { hung: true });
+    const report = await runRecovery([{ path: m.path, mountId: m.id, automounted: true }], cfg, deps);
+    expect(report.steps.map((s) => [s.kind, s.outcome.status])).toEqual([
+      ['command', 'timeout'],
+      ['escalation', 'ok'],
+    ]);
+    expect(report.result).toBe('escalated');
+  });
+
+  it('still failing after every step (the new server is broken too) → failed', async () => {
+    const { world, deps } = setup();
+    world.remountFault = 'EIO';
+    const m = world.mount('/airflow/dags', 'ESTALE', { busy: true });
+    const report = await runRecovery([{ path: m.path, mountId: m.id, automounted: true }], cfg, deps);
+    expect(report.result).toBe('failed');
+    expect(report.stillFailing).toEqual(['/airflow/dags']);
+  });
+
+  it('still failing and a step timed out → timeout', async () => {
+    const { world, deps } = setup();
+    world.remountFault = 'timeout';
+    const m = world.mount('/airflow/dags', 'timeout', { hung: true, busy: true });
+    const report = await runRecovery([{ path: m.path, mountId: m.id, automounted: true }], cfg, deps);
+    expect(report.result).toBe('timeout');
+  });
+
+  it('does not touch a path that now holds another mount (autofs already mounted it afresh)', async () => {
+    const { world, deps } = setup();
+    const old = world.mount('/airflow/dags', 'ESTALE', { busy: true });
+    world.mounts = [];
+    world.mount('/airflow/dags', 'ok', { busy: true });
+    const report = await runRecovery([{ path: old.path, mountId: old.id, automounted: true }], cfg, deps);
+    expect(world.commands).toEqual([['umount', '-a', '-t', 'nfs,nfs4']]);
+    expect(report.result).toBe('success');
+  });
+
+  it('never escalates on a path with nothing but autofs on it', async () => {
+    const { world, deps } = setup();
+    world.remountFault = 'timeout';
+    const report = await runRecovery([{ path: '/airflow/dags', mountId: null, automounted: true }], cfg, deps);
+    expect(world.commands).toEqual([['umount', '-a', '-t', 'nfs,nfs4']]);
+    expect(report.result).toBe('failed');
+  });
+
+  it('remounts a static (non-autofs) mount after unmounting it, when configured', async () => {
+    const { world, deps } = setup();
+    const m = world.mount('/data', 'ESTALE', { busy: true });
+    const report = await runRecovery([{ path: m.path, mountId: m.id, automounted: false }], { ...cfg, remount: ['mount'] }, deps);
+    expect(world.commands.at(-1)).toEqual(['mount', '--', '/data']);
+    expect(report.steps.at(-1)?.kind).toBe('remount');
+  });
+});
