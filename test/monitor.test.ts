@@ -1,0 +1,121 @@
+// Whole cycles with a scripted kernel and a hand-moved clock: what runs, when, and what is reported.
+import { describe, expect, it } from 'vitest';
+import type { Config } from '../src/config/types.js';
+import { Monitor } from '../src/monitor.js';
+import type { MonitorSink } from '../src/observe/sink.js';
+import { FakeClock } from './helpers/fake-clock.js';
+import { ScriptedWorld } from './helpers/scripted-world.js';
+
+const config: Config = {
+  mounts: [{ path: '/airflow/dags' }, { path: '/airflow/logs' }],
+  schedule: '*/30 * * * * *',
+  jitterMs: 0,
+  probe: { timeoutMs: 5000, maxStuckPerMount: 3 },
+  recovery: {
+    enabled: true,
+    dryRun: false,
+    triggers: ['timeout', 'ESTALE', 'EIO', 'ENOTCONN'],
+    command: ['umount', '-a', '-t', 'nfs,nfs4'],
+    timeoutMs: 10_000,
+    escalation: [['umount', '-f'], ['umount', '-l']],
+    cooldownMs: 30_000,
+    maxBackoffMs: 300_000,
+    remount: [],
+  },
+  log: { level: 'info' },
+};
+
+function recordingSink(events: string[]): MonitorSink {
+  return {
+    probed: (rs) => events.push(`probed ${rs.map((r) => r.result).join(',')}`),
+    health: (e) => events.push(`${e.kind} ${e.mount}${'downMs' in e ? ` down ${e.downMs}` : ''}`),
+    held: (d) => events.push(`held ${d.reason}`),
+    recoveryStarted: (t) => events.push(`recover ${t.map((x) => x.path).join(',')}`),
+    step: (s) => events.push(`step ${s.outcome.argv.join(' ')} ${s.outcome.status}`),
+    recoveryFinished: (r) => events.push(`finished ${r.result}`),
+    released: () => events.push('released'),
+    overlapped: () => events.push('overlapped'),
+  };
+}
+
+function setup(cfg: Config = config) {
+  const clock = new FakeClock();
+  const world = new ScriptedWorld(clock);
+  const events: string[] = [];
+  const monitor = new Monitor({ config: cfg, clock, probe: world.probe, run: world.run, table: world.table, sink: recordingSink(events) });
+  return { clock, world, events, monitor };
+}
+
+describe('Monitor', () => {
+  it('a failover with a process holding the mount: detected, escalated to a lazy unmount, recovered, timed', async () => {
+    const { clock, world, events, monitor } = setup();
+    world.mount('/airflow/dags', 'ok');
+    world.mount('/airflow/logs', 'ok');
+    await monitor.tick();
+    expect(events.splice(0)).toEqual(['probed ok,ok', 'initial /airflow/dags', 'initial /airflow/logs']);
+
+    world.mounts[0]!.fault = 'ESTALE';
+    world.mounts[0]!.busy = true;
+    clock.advance(30_000);
+    await monitor.tick();
+    expect(events.splice(0)).toEqual([
+      'probed ESTALE,ok',
+      'failing /airflow/dags',
+      'recover /airflow/dags',
+      'step umount -a -t nfs,nfs4 failed',
+      'step umount -f -- /airflow/dags failed',
+      'step umount -l -- /airflow/dags ok',
+      'probed ok',
+      'recovered /airflow/dags down 0',
+      'finished escalated',
+    ]);
+    expect(monitor.results().map((r) => r.result)).toEqual(['ok', 'ok']);
+  });
+
+  it('a dead server: recovers, then backs off instead of unmounting every tick', async () => {
+    const { clock, world, events, monitor } = setup();
+    world.remountFault = 'EIO';
+    world.mount('/airflow/dags', 'EIO');
+    world.mount('/airflow/logs', 'ok', { busy: true }); // held by a worker: umount -a leaves it
+    const recoveries: number[] = [];
+    for (let tick = 0; tick < 20; tick++) {
+      await monitor.tick();
+      if (events.some((e) => e.startsWith('recover'))) recoveries.push(tick);
+      events.length = 0;
+      clock.advance(30_000);
+    }
+    // 30 s ticks; waits of 30, 60, 120, 240 s after each failed recovery.
+    expect(recoveries).toEqual([0, 1, 3, 7, 15]);
+    expect(world.mounts.find((m) => m.path === '/airflow/logs')?.fault).toBe('ok');
+  });
+
+  it('dry run: says what would run and runs nothing', async () => {
+    const { world, events, monitor } = setup({ ...config, recovery: { ...config.recovery, dryRun: true } });
+    world.mount('/airflow/dags', 'ESTALE');
+    world.mount('/airflow/logs', 'ok');
+    await monitor.tick();
+    expect(world.commands).toEqual([]);
+    expect(events).toContain('finished dry_run');
+  });
+
+  it('disabled recovery: holds, runs nothing', async () => {
+    const { world, events, monitor } = setup({ ...config, recovery: { ...config.recovery, enabled: false } });
+    world.mount('/airflow/dags', 'timeout');
+    world.mount('/airflow/logs', 'ok');
+    await monitor.tick();
+    expect(world.commands).toEqual([]);
+    expect(events).toContain('held disabled');
+  });
+
+  it('a tick during a running cycle is dropped and reported, never run alongside', async () => {
+    const { world, events, monitor } = setup();
+    world.mount('/airflow/dags', 'ok');
+    world.mount('/airflow/logs', 'ok');
+    const first = monitor.tick();
+    const second = monitor.tick();
+    await Promise.all([first, second]);
+    expect(events.filter((e) => e.startsWith('probed'))).toHaveLength(1);
+    expect(events).toContain('overlapped');
+    expect(monitor.lastCycleAt).not.toBeNull();
+  });
+});
