@@ -13,7 +13,7 @@ import { spawnThreadWorker } from './probe/worker.js';
 import { createRunner } from './recovery/runner.js';
 import { startSchedule } from './schedule.js';
 
-/** How long shutdown waits for a cycle in progress (a recovery step) before leaving anyway. */
+/** How long shutdown waits for a cycle or recovery step in progress before leaving anyway. */
 const STOP_GRACE_MS = 2000;
 
 export function runDaemon(loaded: LoadedConfig): void {
@@ -65,8 +65,7 @@ export function runDaemon(loaded: LoadedConfig): void {
     stopping = true;
     log.info({ signal }, 'stopping');
     schedule.stop();
-    const cycle = monitor.inProgress();
-    if (cycle) await Promise.race([cycle, sleep(clock, STOP_GRACE_MS)]);
+    await Promise.race([monitor.idle(), sleep(clock, STOP_GRACE_MS)]);
     prober.close();
     leave(log, prober.busyTotal(), signal, exitCode);
   };

@@ -1,6 +1,8 @@
-// One cycle: probe every mount, tell the policy, and when it says so run a recovery (or, dry, say
-// what would run). Effects come in through seams (probe, command runner, mount table, clock), so
-// tests drive whole cycles with scripted results and no sleeping.
+// One cycle: probe every mount, tell the policy, and when it says so start a recovery (or, dry, say
+// what would run). A recovery runs beside the cycles, never inside one: its steps may take their
+// full deadlines, and meanwhile every mount is still probed on schedule. One recovery at a time.
+// Effects come in through seams (probe, command runner, mount table, clock), so tests drive whole
+// cycles with scripted results and no sleeping.
 import type { Clock } from './clock.js';
 import type { Config } from './config/types.js';
 import type { MonitorSink } from './observe/sink.js';
@@ -24,6 +26,7 @@ export class Monitor {
   private readonly paths: string[];
   private latest = new Map<string, ProbeResult>();
   private running: Promise<void> | undefined;
+  private recovering: Promise<void> | undefined;
   /** Monotonic time the last cycle finished, null before the first. */
   lastCycleAt: number | null = null;
 
@@ -53,9 +56,14 @@ export class Monitor {
     return this.running;
   }
 
-  /** The cycle in progress, if any (shutdown waits a little for it). */
-  inProgress(): Promise<void> | undefined {
-    return this.running;
+  /** Resolves when no cycle and no recovery is running (shutdown waits a little for this). */
+  async idle(): Promise<void> {
+    while (this.running || this.recovering) await Promise.all([this.running, this.recovering]);
+  }
+
+  /** A recovery is under way. */
+  isRecovering(): boolean {
+    return this.recovering !== undefined;
   }
 
   private async cycle(): Promise<void> {
@@ -64,10 +72,13 @@ export class Monitor {
     const results = await this.deps.probe(this.paths);
     this.take(results, clock.now() - started);
 
+    this.lastCycleAt = clock.now();
+    if (this.recovering) return; // one at a time: the running one re-probes what it recovers
     const decision = this.policy.decide(clock.now());
     if (decision.kind === 'hold') sink.held(decision);
-    if (decision.kind === 'recover') await this.recover(decision.targets);
-    this.lastCycleAt = clock.now();
+    if (decision.kind === 'recover') {
+      this.recovering = this.recover(decision.targets).finally(() => (this.recovering = undefined));
+    }
   }
 
   private take(results: readonly ProbeResult[], cycleMs: number): void {

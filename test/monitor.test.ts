@@ -38,6 +38,12 @@ function recordingSink(events: string[]): MonitorSink {
   };
 }
 
+/** One tick, then whatever recovery it started, to the end. */
+async function tickAndSettle(monitor: Monitor): Promise<void> {
+  await monitor.tick();
+  await monitor.idle();
+}
+
 function setup(cfg: Config = config) {
   const clock = new FakeClock();
   const world = new ScriptedWorld(clock);
@@ -51,13 +57,13 @@ describe('Monitor', () => {
     const { clock, world, events, monitor } = setup();
     world.mount('/airflow/dags', 'ok');
     world.mount('/airflow/logs', 'ok');
-    await monitor.tick();
+    await tickAndSettle(monitor);
     expect(events.splice(0)).toEqual(['probed ok,ok', 'initial /airflow/dags', 'initial /airflow/logs']);
 
     world.mounts[0]!.fault = 'ESTALE';
     world.mounts[0]!.busy = true;
     clock.advance(30_000);
-    await monitor.tick();
+    await tickAndSettle(monitor);
     expect(events.splice(0)).toEqual([
       'probed ESTALE,ok',
       'failing /airflow/dags',
@@ -79,7 +85,7 @@ describe('Monitor', () => {
     world.mount('/airflow/logs', 'ok', { busy: true }); // held by a worker: umount -a leaves it
     const recoveries: number[] = [];
     for (let tick = 0; tick < 20; tick++) {
-      await monitor.tick();
+      await tickAndSettle(monitor);
       if (events.some((e) => e.startsWith('recover'))) recoveries.push(tick);
       events.length = 0;
       clock.advance(30_000);
@@ -93,7 +99,7 @@ describe('Monitor', () => {
     const { world, events, monitor } = setup({ ...config, recovery: { ...config.recovery, dryRun: true } });
     world.mount('/airflow/dags', 'ESTALE');
     world.mount('/airflow/logs', 'ok');
-    await monitor.tick();
+    await tickAndSettle(monitor);
     expect(world.commands).toEqual([]);
     expect(events).toContain('finished dry_run');
   });
@@ -102,9 +108,34 @@ describe('Monitor', () => {
     const { world, events, monitor } = setup({ ...config, recovery: { ...config.recovery, enabled: false } });
     world.mount('/airflow/dags', 'timeout');
     world.mount('/airflow/logs', 'ok');
-    await monitor.tick();
+    await tickAndSettle(monitor);
     expect(world.commands).toEqual([]);
     expect(events).toContain('held disabled');
+  });
+
+  it('keeps probing on schedule while a recovery runs, and starts no second one', async () => {
+    const { clock, world, events, monitor } = setup();
+    world.mount('/airflow/dags', 'ok');
+    world.mount('/airflow/logs', 'ok');
+    await tickAndSettle(monitor);
+    events.length = 0;
+    // A recovery whose command never finishes until released.
+    let release: () => void = () => undefined;
+    const slowRun: typeof world.run = (argv, deadline) =>
+      new Promise((resolve) => (release = () => resolve(world.run(argv, deadline))));
+    const slow = new Monitor({ config, clock, probe: world.probe, run: slowRun, table: world.table, sink: recordingSink(events) });
+    world.mounts[0]!.fault = 'ESTALE';
+    await slow.tick();
+    expect(slow.isRecovering()).toBe(true);
+    for (let i = 0; i < 3; i++) {
+      clock.advance(30_000);
+      await slow.tick();
+    }
+    expect(events.filter((e) => e.startsWith('probed'))).toHaveLength(4);
+    expect(events.filter((e) => e.startsWith('recover '))).toHaveLength(1);
+    release();
+    await slow.idle();
+    expect(events.at(-1)).toBe('finished success');
   });
 
   it('a tick during a running cycle is dropped and reported, never run alongside', async () => {

@@ -1,0 +1,117 @@
+// Runs the built daemon as systemd would — a real process on a config file — and reads its JSON
+// log lines back, each stamped with when it arrived, so tests can time detection and recovery.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI } from './cli.js';
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  mount?: string;
+  result?: string;
+  /** performance.now() when the test process read the line. */
+  at: number;
+  [key: string]: unknown;
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface RunningDaemon {
+  pid: number;
+  lines: LogLine[];
+  /** Resolves with the first line (from index `from` on) that matches; rejects after the timeout. */
+  waitForLine(match: (l: LogLine) => boolean, timeoutMs: number, from?: number): Promise<LogLine>;
+  /** Threads of the daemon process now (/proc/PID/task). */
+  threads(): number;
+  /** Resolves when the process has exited. */
+  exited: Promise<Exit>;
+  /** Sends a signal and waits (up to timeoutMs) for the exit; undefined if it did not exit. */
+  stop(signal: NodeJS.Signals, timeoutMs: number): Promise<(Exit & { ms: number }) | undefined>;
+  /** Last resort for test cleanup. */
+  kill(): void;
+  stderr(): string;
+}
+
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+export function startDaemon(dir: string, configYaml: string): RunningDaemon {
+  const configFile = join(dir, 'config.yaml');
+  writeFileSync(configFile, configYaml);
+  const child = spawn(process.execPath, [CLI, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  const lines: LogLine[] = [];
+  const waiters = new Set<() => void>();
+  let partial = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    partial += chunk;
+    const complete = partial.split('\n');
+    partial = complete.pop() ?? '';
+    const at = performance.now();
+    for (const text of complete) {
+      if (text.trim() === '') continue;
+      try {
+        lines.push({ ...(JSON.parse(text) as { level: string; msg: string }), at });
+      } catch {
+        lines.push({ level: 'unparsable', msg: text, at });
+      }
+    }
+    for (const w of waiters) w();
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<Exit>((resolve) =>
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      for (const w of waiters) w();
+      resolve({ code, signal });
+    }),
+  );
+
+  const waitForLine = (match: (l: LogLine) => boolean, timeoutMs: number, from = 0): Promise<LogLine> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        const found = lines.slice(from).find(match);
+        if (found) {
+          done();
+          resolve(found);
+        } else if (child.exitCode !== null || child.signalCode !== null) {
+          done();
+          reject(new Error(`daemon exited before the line came; stderr: ${stderr}\nlast lines: ${tail()}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`no matching log line within ${timeoutMs} ms; last lines:\n${tail()}`));
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+      check();
+    });
+  const tail = (): string => lines.slice(-8).map((l) => JSON.stringify(l)).join('\n');
+
+  return {
+    pid: child.pid!,
+    lines,
+    waitForLine,
+    threads: () => readdirSync(`/proc/${child.pid}/task`).length,
+    exited,
+    async stop(signal, timeoutMs) {
+      const started = performance.now();
+      child.kill(signal);
+      const exit = await Promise.race([exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), timeoutMs))]);
+      return exit && { ...exit, ms: performance.now() - started };
+    },
+    kill: () => void child.kill('SIGKILL'),
+    stderr: () => stderr,
+  };
+}

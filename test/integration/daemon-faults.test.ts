@@ -1,0 +1,283 @@
+// The real daemon process against real kernel faults: faultfs mounts (FUSE) told to answer ESTALE,
+// EIO, to vanish (ENOTCONN) or to hang; real umount; real autofs. Schedule 1 s, probe timeout 1 s.
+// Timings are printed (for the notes), and asserted only as loose functional bounds.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { autofsAvailable, startAutofs, type AutofsHandle } from '../helpers/autofs.js';
+import { cliBuilt, runCli } from '../helpers/cli.js';
+import { startDaemon, type LogLine, type RunningDaemon } from '../helpers/daemon.js';
+import { findMount, fuseAvailable, mountFaultfs, waitFor, type FaultMount } from '../helpers/faultfs.js';
+
+const fuse = fuseAvailable();
+if (!fuse.ok) console.warn(`[daemon-faults] FUSE integration tests skipped: ${fuse.reason}`);
+const autofs = autofsAvailable();
+if (!autofs.ok) console.warn(`[daemon-faults] autofs integration tests skipped: ${autofs.reason}`);
+
+const timings: Record<string, number> = {};
+afterAll(() => {
+  if (Object.keys(timings).length > 0) console.log(`[daemon-faults] measured (ms): ${JSON.stringify(timings)}`);
+});
+
+function configYaml(mounts: string[], extra: { recovery?: string } = {}): string {
+  return [
+    'mounts:',
+    ...mounts.map((m) => `  - path: ${m}`),
+    'schedule: "* * * * * *"',
+    'probe:',
+    '  timeout: 1s',
+    'recovery:',
+    extra.recovery ??
+      [
+        '  command: [umount, -a, -t, fuse.faultfs]',
+        '  timeout: 2s',
+        '  escalation: [[umount, -f], [umount, -l]]',
+        '  cooldown: 1s',
+        '  max_backoff: 10s',
+      ].join('\n'),
+    'log:',
+    '  level: debug',
+    '',
+  ].join('\n');
+}
+
+/** A process that holds the mount as Airflow does: its cwd there and a file open. */
+function holdMount(dir: string, file: string): ChildProcess {
+  return spawn('sh', ['-c', 'exec 3<"$1"; exec sleep 600', 'sh', file], { cwd: dir, stdio: 'ignore' });
+}
+
+const is = (msg: string, mount?: string, result?: string) => (l: LogLine) =>
+  l.msg === msg && (mount === undefined || l.mount === mount) && (result === undefined || l.result === result);
+
+describe.skipIf(!fuse.ok || !cliBuilt())('daemon on real FUSE faults', () => {
+  let dir: string;
+  let a: FaultMount;
+  let b: FaultMount;
+  let holders: ChildProcess[];
+  let daemon: RunningDaemon | undefined;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'nhc-it-'));
+    a = await mountFaultfs();
+    b = await mountFaultfs();
+    // The healthy mount is busy, as Airflow's are: umount -a leaves it, and it must stay ok.
+    holders = [holdMount(b.mountpoint, join(b.mountpoint, 'example_dag.py'))];
+    daemon = undefined;
+  });
+
+  afterEach(async () => {
+    daemon?.kill(); // with a probe stuck in an uninterruptible hang it dies once the mounts go
+    for (const h of holders) h.kill('SIGKILL');
+    await Promise.all([a.cleanup(), b.cleanup()]);
+    if (daemon) expect(await Promise.race([daemon.exited, new Promise((r) => setTimeout(() => r('alive'), 5000))])).not.toBe('alive');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function startOnBoth(extra?: { recovery?: string }): Promise<RunningDaemon> {
+    const d = startDaemon(dir, configYaml([a.mountpoint, b.mountpoint], extra));
+    daemon = d;
+    await d.waitForLine(is('mount healthy', a.mountpoint), 10_000);
+    await d.waitForLine(is('mount healthy', b.mountpoint), 10_000);
+    return d;
+  }
+
+  it('ESTALE on an idle mount: detected, the recovery command unmounts it; the busy healthy one stays ok', async () => {
+    const d = await startOnBoth();
+    const from = d.lines.length;
+    const t0 = performance.now();
+    a.setMode('estale');
+    const failing = await d.waitForLine(is('mount failing', a.mountpoint, 'ESTALE'), 5000, from);
+    timings.estale_detect = Math.round(failing.at - t0);
+    expect(failing.errno).toBe('ESTALE');
+    expect(failing.mounted).toBe(true);
+
+    const done = await d.waitForLine(is('recovery finished'), 10_000, from);
+    timings.estale_unmounted = Math.round(done.at - t0);
+    expect(findMount(a.mountpoint)).toBeUndefined();
+    const command = d.lines.slice(from).find((l) => l.msg === 'recovery step' && l.step === 'command');
+    // umount -a unmounted the idle mount and failed on the busy one: reported with its exit code.
+    expect(command).toMatchObject({ command: 'umount -a -t fuse.faultfs', status: 'failed', exit_code: 32 });
+    expect(String(command?.output)).toMatch(/busy/);
+    expect(d.lines.slice(from).some((l) => l.step === 'escalation')).toBe(false);
+    // Not under autofs and no remount configured: the path is now a plain directory, and says so.
+    expect(done).toMatchObject({ result: 'failed', still_failing: [a.mountpoint] });
+    await d.waitForLine(is('mount fault changed', a.mountpoint, 'unmounted'), 5000, from);
+
+    expect(findMount(b.mountpoint)).toBeDefined();
+    const round = await d.waitForLine((l) => l.msg === 'probe round', 3000, d.lines.length);
+    expect(round.results).toEqual(expect.arrayContaining([[b.mountpoint, 'ok']]));
+  });
+
+  it('ESTALE while a process holds the mount: umount -a fails busy, escalation detaches it', async () => {
+    holders.push(holdMount(a.mountpoint, join(a.mountpoint, 'example_dag.py')));
+    const d = await startOnBoth();
+    const from = d.lines.length;
+    const t0 = performance.now();
+    a.setMode('estale');
+    const done = await d.waitForLine(is('recovery finished'), 15_000, from);
+    timings.estale_busy_detached = Math.round(done.at - t0);
+
+    const steps = d.lines.slice(from).filter((l) => l.msg === 'recovery step');
+    expect(steps[0]).toMatchObject({ step: 'command', status: 'failed', exit_code: 32 });
+    const escalations = steps.filter((l) => l.step === 'escalation');
+    expect(escalations.at(-1)).toMatchObject({ mount: a.mountpoint, detached: true, status: 'ok' });
+    expect(escalations.map((l) => l.command)).toEqual(
+      [`umount -f -- ${a.mountpoint}`, `umount -l -- ${a.mountpoint}`].slice(0, escalations.length),
+    );
+    for (const s of steps) expect(typeof s.duration_ms).toBe('number');
+    expect(findMount(a.mountpoint)).toBeUndefined();
+    expect(findMount(b.mountpoint)).toBeDefined();
+  });
+
+  it.each([
+    ['EIO', (m: FaultMount) => m.setMode('eio')],
+    ['ENOTCONN', (m: FaultMount) => m.kill()],
+  ])('%s: detected and the mount unmounted', async (errno, inject) => {
+    const d = await startOnBoth();
+    const from = d.lines.length;
+    const t0 = performance.now();
+    inject(a);
+    const failing = await d.waitForLine(is('mount failing', a.mountpoint), 5000, from);
+    timings[`${errno.toLowerCase()}_detect`] = Math.round(failing.at - t0);
+    // A server killed mid-call gives ECONNABORTED first; ENOTCONN after.
+    expect([errno, 'ECONNABORTED']).toContain(failing.result);
+    await d.waitForLine(is('recovery finished'), 10_000, from);
+    expect(await waitFor(() => findMount(a.mountpoint) === undefined, 3000)).toBe(true);
+  });
+
+  it('an uninterruptible hang: detected within timeout + 1 s, the command times out, escalation detaches, the other mount is probed on time', async () => {
+    const d = await startOnBoth();
+    const from = d.lines.length;
+    const t0 = performance.now();
+    a.setMode('hang');
+    const failing = await d.waitForLine(is('mount failing', a.mountpoint, 'timeout'), 10_000, from);
+    timings.hang_detect = Math.round(failing.at - t0);
+    // The next tick (≤ 1 s) plus the probe timeout (1 s), plus 1 s.
+    expect(failing.at - t0).toBeLessThan(3000);
+
+    const done = await d.waitForLine(is('recovery finished'), 20_000, from);
+    timings.hang_detached = Math.round(done.at - t0);
+    const steps = d.lines.slice(from).filter((l) => l.msg === 'recovery step');
+    expect(steps[0]).toMatchObject({ step: 'command', status: 'timeout' });
+    expect(steps.some((l) => l.step === 'escalation' && l.detached === true)).toBe(true);
+    expect(findMount(a.mountpoint)).toBeUndefined();
+    // umount -f aborted the connection: our blocked probe came back.
+    await d.waitForLine(is('stuck probe returned', a.mountpoint), 5000, from);
+
+    // Every round from the fault to now probed the healthy mount, about once a second.
+    const rounds = d.lines.slice(from).filter((l) => l.msg === 'probe round' && JSON.stringify(l.results).includes(b.mountpoint));
+    const gaps = rounds.slice(1).map((r, i) => r.at - rounds[i]!.at);
+    timings.hang_max_round_gap = Math.round(Math.max(...gaps));
+    expect(rounds.length).toBeGreaterThanOrEqual(Math.floor((done.at - t0) / 1000) - 1);
+    expect(Math.max(...gaps)).toBeLessThan(2500);
+    for (const r of rounds) expect(r.results).toEqual(expect.arrayContaining([[b.mountpoint, 'ok']]));
+  });
+
+  it('20 cycles of a hang leave at most one extra thread', async () => {
+    const d = await startOnBoth({ recovery: '  enabled: false' });
+    await d.waitForLine((l) => l.msg === 'probe round', 3000, d.lines.length);
+    const baseline = d.threads();
+    const from = d.lines.length;
+    a.setMode('hang');
+    await d.waitForLine(is('mount failing', a.mountpoint, 'timeout'), 10_000, from);
+    for (let i = 0; i < 20; i++) await d.waitForLine((l) => l.msg === 'probe round', 3000, d.lines.length);
+    const threads = d.threads();
+    timings.hang_threads_baseline = baseline;
+    timings.hang_threads_after_20 = threads;
+    expect(threads).toBeLessThanOrEqual(baseline + 1);
+    const last = d.lines.filter((l) => l.msg === 'probe round').at(-1);
+    expect(last?.results).toEqual(expect.arrayContaining([[a.mountpoint, 'timeout'], [b.mountpoint, 'ok']]));
+  });
+
+  it('SIGTERM during a killable hang: the daemon is gone within 5 s, with a clean exit', async () => {
+    const d = await startOnBoth({ recovery: '  enabled: false' });
+    a.setMode('hang_killable');
+    await d.waitForLine(is('mount failing', a.mountpoint, 'timeout'), 10_000);
+    const exit = await d.stop('SIGTERM', 8000);
+    expect(exit, 'still running 8 s after SIGTERM').toBeDefined();
+    timings.sigterm_during_hang_exit = Math.round(exit!.ms);
+    expect(exit!.ms).toBeLessThan(5000);
+    expect(exit!.code === 0 || exit!.signal === 'SIGTERM').toBe(true);
+    expect(d.lines.at(-1)).toMatchObject({ msg: 'stopped', blocked_probes: 1 });
+  });
+
+  it('SIGTERM when healthy: exit status 0', async () => {
+    const d = await startOnBoth();
+    const exit = await d.stop('SIGTERM', 8000);
+    expect(exit).toMatchObject({ code: 0, signal: null });
+    timings.sigterm_healthy_exit = Math.round(exit!.ms);
+  });
+
+  it('check exits 1 with a line per mount even while a probe is blocked in an uninterruptible hang', () => {
+    a.setMode('hang');
+    const cfg = join(dir, 'check.yaml');
+    const started = performance.now();
+    const r = runCli(['check', '--config', writeConfig(cfg, configYaml([a.mountpoint, b.mountpoint]))], 15_000);
+    timings.check_with_hang = Math.round(performance.now() - started);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(new RegExp(`^timeout\\s+${a.mountpoint}`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^ok\\s+${b.mountpoint}`, 'm'));
+  });
+});
+
+function writeConfig(file: string, text: string): string {
+  writeFileSync(file, text);
+  return file;
+}
+
+describe.skipIf(!fuse.ok || !autofs.ok || !cliBuilt())('daemon with real autofs in front of the faulty filesystem', () => {
+  let auto: AutofsHandle<'dags' | 'logs'>;
+  let dir: string;
+  let holders: ChildProcess[] = [];
+  let daemon: RunningDaemon | undefined;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'nhc-it-'));
+    auto = await startAutofs(['dags', 'logs'] as const);
+    holders = [];
+    daemon = undefined;
+  });
+
+  afterEach(async () => {
+    daemon?.kill();
+    for (const h of holders) h.kill('SIGKILL');
+    await auto.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a failover while Airflow holds the mount: stale, detached by escalation, mounted afresh by autofs, healthy', async () => {
+    const d = startDaemon(dir, configYaml([auto.paths.dags, auto.paths.logs]));
+    daemon = d;
+    // The daemon's first probe is what makes autofs mount both.
+    await d.waitForLine(is('mount healthy', auto.paths.dags), 10_000);
+    await d.waitForLine(is('mount healthy', auto.paths.logs), 10_000);
+    const before = auto.mountOf('dags');
+    expect(before?.fstype).toBe('fuse.faultfs');
+    holders.push(holdMount(auto.paths.dags, join(auto.paths.dags, 'example_dag.py')));
+    await new Promise((r) => setTimeout(r, 50)); // the failover comes after the mount's start
+
+    const from = d.lines.length;
+    const t0 = performance.now();
+    auto.setMode('dags', 'stale');
+    const failing = await d.waitForLine(is('mount failing', auto.paths.dags, 'ESTALE'), 5000, from);
+    timings.autofs_stale_detect = Math.round(failing.at - t0);
+    const recovered = await d.waitForLine(is('mount recovered', auto.paths.dags), 20_000, from);
+    timings.autofs_stale_recovered = Math.round(recovered.at - t0);
+    expect(typeof recovered.down_ms).toBe('number');
+
+    const done = await d.waitForLine(is('recovery finished'), 5000, from);
+    expect(done).toMatchObject({ result: 'escalated', mounts: [auto.paths.dags] });
+    const after = auto.mountOf('dags');
+    expect(after?.fstype).toBe('fuse.faultfs');
+    expect(after?.id).not.toBe(before?.id); // the old mount is still held by the holder: a new ID
+    // Both mounts healthy on the following rounds (logs, idle, was unmounted by umount -a and
+    // mounted again by autofs on the next probe).
+    const round = await d.waitForLine((l) => l.msg === 'probe round', 3000, d.lines.length);
+    expect(round.results).toEqual([
+      [auto.paths.dags, 'ok'],
+      [auto.paths.logs, 'ok'],
+    ]);
+  });
+});
