@@ -2,6 +2,7 @@
 // fault, coming back), one per recovery step with its command, exit code, output and duration,
 // one per recovery outcome — and not one per healthy probe per tick: a summary every few minutes.
 import type { Clock } from '../clock.js';
+import { errnoName } from '../probe/classify.js';
 import type { ProbeResult } from '../probe/probe-mounts.js';
 import type { StepReport } from '../recovery/procedure.js';
 import type { Logger } from './log.js';
@@ -106,7 +107,8 @@ export function createLogSink(log: Logger, clock: Clock): MonitorSink {
       else log.error(fields, 'recovery finished');
     },
     released(call) {
-      log.info({ mount: call.path, blocked_ms: Math.round(call.blockedMs), result: call.raw.kind }, 'stuck probe returned');
+      const result = call.raw.kind === 'error' ? errnoName(call.raw.errno, call.raw.code) : call.raw.kind;
+      log.info({ mount: call.path, blocked_ms: Math.round(call.blockedMs), result }, 'stuck probe returned');
     },
     overlapped() {
       log.warn('tick skipped: the previous cycle is still running');

@@ -220,6 +220,18 @@ describe.skipIf(!fuse.ok || !cliBuilt())('daemon on real FUSE faults', () => {
     expect(r.stdout).toMatch(new RegExp(`^timeout\\s+${a.mountpoint}`, 'm'));
     expect(r.stdout).toMatch(new RegExp(`^ok\\s+${b.mountpoint}`, 'm'));
   });
+
+  it('check --recover: runs the recovery, prints each step, exits 1 as the static mount stays unmounted', () => {
+    a.setMode('estale');
+    const r = runCli(['check', '--recover', '--config', writeConfig(join(dir, 'check.yaml'), configYaml([a.mountpoint, b.mountpoint]))], 30_000);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(new RegExp(`^ESTALE\\s+${a.mountpoint}`, 'm'));
+    expect(r.stdout).toMatch(/^recovery command: umount -a -t fuse\.faultfs -> failed exit 32 in \d+ ms: .*busy/m);
+    expect(r.stdout).toMatch(/^recovery: failed$/m);
+    expect(r.stdout).toMatch(new RegExp(`^unmounted\\s+${a.mountpoint}`, 'm'));
+    expect(findMount(a.mountpoint)).toBeUndefined();
+    expect(findMount(b.mountpoint)).toBeDefined();
+  });
 });
 
 function writeConfig(file: string, text: string): string {
@@ -245,6 +257,17 @@ describe.skipIf(!fuse.ok || !autofs.ok || !cliBuilt())('daemon with real autofs 
     for (const h of holders) h.kill('SIGKILL');
     await auto.stop();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a failed automount is reported automount_failed, and nothing is unmounted for it', async () => {
+    rmSync(auto.backingDir('logs'), { recursive: true }); // faultfs refuses to start: the mount fails
+    const d = startDaemon(dir, configYaml([auto.paths.dags, auto.paths.logs]));
+    daemon = d;
+    await d.waitForLine(is('mount healthy', auto.paths.dags), 10_000);
+    const failing = await d.waitForLine(is('mount failing', auto.paths.logs, 'automount_failed'), 10_000);
+    expect(failing).toMatchObject({ errno: 'ENOENT', mounted: false });
+    for (let i = 0; i < 3; i++) await d.waitForLine((l) => l.msg === 'probe round', 3000, d.lines.length);
+    expect(d.lines.some((l) => l.msg === 'recovery starting')).toBe(false);
   });
 
   it('a failover while Airflow holds the mount: stale, detached by escalation, mounted afresh by autofs, healthy', async () => {
