@@ -1,29 +1,13 @@
 // Whole cycles with a scripted kernel and a hand-moved clock: what runs, when, and what is reported.
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../src/config/types.js';
+import { defaultConfig } from './helpers/config.js';
 import { Monitor } from '../src/monitor.js';
 import type { MonitorSink } from '../src/observe/sink.js';
 import { FakeClock } from './helpers/fake-clock.js';
 import { ScriptedWorld } from './helpers/scripted-world.js';
 
-const config: Config = {
-  mounts: [{ path: '/airflow/dags' }, { path: '/airflow/logs' }],
-  schedule: '*/30 * * * * *',
-  jitterMs: 0,
-  probe: { timeoutMs: 5000, maxStuckPerMount: 3 },
-  recovery: {
-    enabled: true,
-    dryRun: false,
-    triggers: ['timeout', 'ESTALE', 'EIO', 'ENOTCONN'],
-    command: ['umount', '-a', '-t', 'nfs,nfs4'],
-    timeoutMs: 10_000,
-    escalation: [['umount', '-f'], ['umount', '-l']],
-    cooldownMs: 30_000,
-    maxBackoffMs: 300_000,
-    remount: [],
-  },
-  log: { level: 'info' },
-};
+const config = defaultConfig;
 
 function recordingSink(events: string[]): MonitorSink {
   return {

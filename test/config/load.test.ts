@@ -7,31 +7,12 @@ import { parse } from 'yaml';
 import { ConfigError, loadConfig, packagedDefaultsPath, renderConfig } from '../../src/config/load.js';
 import { validateConfig } from '../../src/config/schema.js';
 import type { Config } from '../../src/config/types.js';
+import { defaultConfig } from '../helpers/config.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** The values documented in config/default.yaml. */
-const DOCUMENTED: Config = {
-  mounts: [{ path: '/airflow/dags' }, { path: '/airflow/logs' }],
-  schedule: '*/30 * * * * *',
-  jitterMs: 0,
-  probe: { timeoutMs: 5_000, maxStuckPerMount: 3 },
-  recovery: {
-    enabled: true,
-    dryRun: false,
-    triggers: ['timeout', 'ESTALE', 'EIO', 'ENOTCONN', 'ETIMEDOUT', 'EHOSTDOWN', 'ENODEV'],
-    command: ['umount', '-a', '-t', 'nfs,nfs4'],
-    timeoutMs: 10_000,
-    escalation: [
-      ['umount', '-f'],
-      ['umount', '-l'],
-    ],
-    cooldownMs: 30_000,
-    maxBackoffMs: 300_000,
-    remount: [],
-  },
-  log: { level: 'info' },
-};
+const DOCUMENTED = defaultConfig;
 
 let dir: string;
 let counter = 0;

@@ -83,13 +83,19 @@ describe.skipIf(!fuse.ok || !cliBuilt())('daemon on real FUSE faults', () => {
     return d;
   }
 
-  it('ESTALE on an idle mount: detected, the recovery command unmounts it; the busy healthy one stays ok', async () => {
-    const d = await startOnBoth();
+  /** Injects a fault into `a` and waits for the daemon to report it; records the detection time. */
+  async function detect(d: RunningDaemon, name: string, inject: () => void, result?: string) {
     const from = d.lines.length;
     const t0 = performance.now();
-    a.setMode('estale');
-    const failing = await d.waitForLine(is('mount failing', a.mountpoint, 'ESTALE'), 5000, from);
-    timings.estale_detect = Math.round(failing.at - t0);
+    inject();
+    const failing = await d.waitForLine(is('mount failing', a.mountpoint, result), 10_000, from);
+    timings[`${name}_detect`] = Math.round(failing.at - t0);
+    return { from, t0, failing };
+  }
+
+  it('ESTALE on an idle mount: detected, the recovery command unmounts it; the busy healthy one stays ok', async () => {
+    const d = await startOnBoth();
+    const { from, t0, failing } = await detect(d, 'estale', () => a.setMode('estale'), 'ESTALE');
     expect(failing.errno).toBe('ESTALE');
     expect(failing.mounted).toBe(true);
 
@@ -136,11 +142,7 @@ describe.skipIf(!fuse.ok || !cliBuilt())('daemon on real FUSE faults', () => {
     ['ENOTCONN', (m: FaultMount) => m.kill()],
   ])('%s: detected and the mount unmounted', async (errno, inject) => {
     const d = await startOnBoth();
-    const from = d.lines.length;
-    const t0 = performance.now();
-    inject(a);
-    const failing = await d.waitForLine(is('mount failing', a.mountpoint), 5000, from);
-    timings[`${errno.toLowerCase()}_detect`] = Math.round(failing.at - t0);
+    const { from, failing } = await detect(d, errno.toLowerCase(), () => inject(a));
     // A server killed mid-call gives ECONNABORTED first; ENOTCONN after.
     expect([errno, 'ECONNABORTED']).toContain(failing.result);
     await d.waitForLine(is('recovery finished'), 10_000, from);
@@ -149,11 +151,7 @@ describe.skipIf(!fuse.ok || !cliBuilt())('daemon on real FUSE faults', () => {
 
   it('an uninterruptible hang: detected within timeout + 1 s, the command times out, escalation detaches, the other mount is probed on time', async () => {
     const d = await startOnBoth();
-    const from = d.lines.length;
-    const t0 = performance.now();
-    a.setMode('hang');
-    const failing = await d.waitForLine(is('mount failing', a.mountpoint, 'timeout'), 10_000, from);
-    timings.hang_detect = Math.round(failing.at - t0);
+    const { from, t0, failing } = await detect(d, 'hang', () => a.setMode('hang'), 'timeout');
     // The next tick (≤ 1 s) plus the probe timeout (1 s), plus 1 s.
     expect(failing.at - t0).toBeLessThan(3000);
 

@@ -1,20 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { RecoveryConfig } from '../../src/config/types.js';
+import { defaultConfig } from '../helpers/config.js';
 import { runRecovery, withPath } from '../../src/recovery/procedure.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { ScriptedWorld } from '../helpers/scripted-world.js';
 
-const cfg: RecoveryConfig = {
-  enabled: true,
-  dryRun: false,
-  triggers: ['timeout', 'ESTALE'],
-  command: ['umount', '-a', '-t', 'nfs,nfs4'],
-  timeoutMs: 10_000,
-  escalation: [['umount', '-f'], ['umount', '-l']],
-  cooldownMs: 30_000,
-  maxBackoffMs: 300_000,
-  remount: [],
-};
+const cfg = defaultConfig.recovery;
 
 function setup() {
   const clock = new FakeClock();

@@ -1,0 +1,22 @@
+// The values documented in config/default.yaml, as a Config: what loading the packaged defaults
+// must give (test/config), and a whole config for logic tests.
+import type { Config } from '../../src/config/types.js';
+
+export const defaultConfig: Config = {
+  mounts: [{ path: '/airflow/dags' }, { path: '/airflow/logs' }],
+  schedule: '*/30 * * * * *',
+  jitterMs: 0,
+  probe: { timeoutMs: 5000, maxStuckPerMount: 3 },
+  recovery: {
+    enabled: true,
+    dryRun: false,
+    triggers: ['timeout', 'ESTALE', 'EIO', 'ENOTCONN', 'ETIMEDOUT', 'EHOSTDOWN', 'ENODEV'],
+    command: ['umount', '-a', '-t', 'nfs,nfs4'],
+    timeoutMs: 10_000,
+    escalation: [['umount', '-f'], ['umount', '-l']],
+    cooldownMs: 30_000,
+    maxBackoffMs: 300_000,
+    remount: [],
+  },
+  log: { level: 'info' },
+};
