@@ -123,7 +123,7 @@ export class Prober {
   }
 
   private keepIdle(slot: PathWorkers, worker: ProbeWorker): void {
-    if (this.closed || slot.idle) worker.terminate();
+    if (this.closed || slot.idle || !worker.usable()) worker.terminate();
     else slot.idle = worker;
   }
 

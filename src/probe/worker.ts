@@ -41,6 +41,8 @@ export interface ProbeWorker {
   setRef(ref: boolean): void;
   /** Ends the worker; a thread blocked in the kernel goes only once its call returns. */
   terminate(): void;
+  /** False once the worker has died (crashed, hit its resource limits): it must not be reused. */
+  usable(): boolean;
 }
 
 export type SpawnWorker = () => ProbeWorker;
@@ -59,14 +61,19 @@ export const spawnThreadWorker: SpawnWorker = () => {
     resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 2, stackSizeMb: 1 },
   });
   let pending: ((raw: RawProbe) => void) | undefined;
+  let dead = false;
   const finish = (raw: RawProbe): void => {
     const done = pending;
     pending = undefined;
     done?.(raw);
   };
   worker.on('message', (msg: unknown) => finish(isRawProbe(msg) ? msg : workerFailed('EBADMSG')));
-  worker.on('error', () => finish(workerFailed('EWORKER')));
-  worker.on('exit', () => finish(workerFailed('EWORKER')));
+  const died = (): void => {
+    dead = true;
+    finish(workerFailed('EWORKER'));
+  };
+  worker.on('error', died);
+  worker.on('exit', died);
   return {
     start(path, done) {
       pending = done;
@@ -78,8 +85,10 @@ export const spawnThreadWorker: SpawnWorker = () => {
     },
     terminate() {
       pending = undefined;
+      dead = true;
       void worker.terminate();
     },
+    usable: () => !dead,
   };
 };
 
@@ -126,5 +135,7 @@ export const spawnProcessWorker: SpawnWorker = () => {
     terminate() {
       child?.kill('SIGKILL');
     },
+    // Each probe spawns its own child: the worker itself is always fit to start another.
+    usable: () => true,
   };
 };

@@ -20,6 +20,10 @@ class HandWorker implements ProbeWorker {
   terminate(): void {
     this.terminated = true;
   }
+  dead = false;
+  usable(): boolean {
+    return !this.dead;
+  }
   answer(raw: RawProbe = { kind: 'ok' }): void {
     const d = this.done;
     this.done = undefined;
@@ -117,6 +121,19 @@ describe('Prober', () => {
     workers[0]!.answer();
     expect(await p2).toBe(await p1);
     expect(workers[0]!.calls).toHaveLength(1);
+  });
+
+  it('replaces a worker that died instead of reusing it', async () => {
+    const { workers, prober } = setup();
+    const p = prober.probe('/a', 7);
+    workers[0]!.dead = true;
+    workers[0]!.answer({ kind: 'error', errno: undefined, code: 'EWORKER' });
+    expect(await p).toMatchObject({ raw: { kind: 'error', code: 'EWORKER' }, stuck: false });
+    expect(workers[0]!.terminated).toBe(true);
+    const again = prober.probe('/a', 7);
+    expect(workers).toHaveLength(2);
+    workers[1]!.answer();
+    expect(await again).toMatchObject({ raw: { kind: 'ok' } });
   });
 
   it('close ends idle workers and the stuck ones', async () => {
