@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // argv → command, and exit statuses (sysexits): 0 ok, 1 check found a failing mount,
-// 64 bad usage, 78 bad config, 70 internal error. Nothing else lives here.
+// 64 bad usage, 78 bad config or cannot start as configured, 70 internal error. Nothing else
+// lives here.
 import { parseArgs } from 'node:util';
 import { runCheck } from './check.js';
 import { ConfigError, loadConfig, renderConfig } from './config/load.js';
 import type { LoadedConfig } from './config/types.js';
 import { runDaemon } from './daemon.js';
 import { packageVersion } from './package-info.js';
+import { StartupError } from './startup-error.js';
 
 const EX_USAGE = 64;
 const EX_SOFTWARE = 70;
@@ -73,7 +75,7 @@ async function main(argv: string[]): Promise<number | 'running'> {
         out: (line) => console.log(line),
       });
     default:
-      runDaemon(loaded);
+      await runDaemon(loaded);
       return 'running';
   }
 }
@@ -85,6 +87,10 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     if (err instanceof ConfigError) {
       console.error(`nfs-health-checkd: config error: ${err.message}`);
+      process.exit(EX_CONFIG);
+    }
+    if (err instanceof StartupError) {
+      console.error(`nfs-health-checkd: cannot start: ${err.message}`);
       process.exit(EX_CONFIG);
     }
     if (err instanceof UsageError) {

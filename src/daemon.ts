@@ -1,10 +1,15 @@
 // The composition root: builds the real parts from the config once, runs the first cycle at once
-// and then on schedule, and owns stopping. Nothing else creates workers, timers or processes.
+// and then on schedule, and owns reopening and stopping. Nothing else creates workers, timers,
+// servers or processes.
 import { systemClock, sleep } from './clock.js';
 import type { LoadedConfig } from './config/types.js';
 import { Monitor } from './monitor.js';
-import { createLogger, type Logger } from './observe/log.js';
+import { automountRunning } from './observe/autofs-status.js';
+import { startHttpServer, type Health, type HttpServer } from './observe/http.js';
+import { createLogging, type Logger } from './observe/log.js';
 import { createLogSink } from './observe/log-sink.js';
+import { createMetrics } from './observe/metrics.js';
+import { fanOut } from './observe/sink.js';
 import { packageVersion } from './package-info.js';
 import { readMountTable } from './probe/mountinfo.js';
 import { createProbeMounts } from './probe/probe-mounts.js';
@@ -16,11 +21,18 @@ import { startSchedule } from './schedule.js';
 /** How long shutdown waits for a cycle or recovery step in progress before leaving anyway. */
 const STOP_GRACE_MS = 2000;
 
-export function runDaemon(loaded: LoadedConfig): void {
+/** Starts the daemon; rejects with a StartupError (before anything runs) when it cannot. */
+export async function runDaemon(loaded: LoadedConfig): Promise<void> {
   const { config } = loaded;
   const clock = systemClock;
-  const log = createLogger(config.log.level);
-  const sink = createLogSink(log, clock);
+  const version = packageVersion();
+  const logging = createLogging(config.log);
+  const log = logging.log;
+  const paths = config.mounts.map((m) => m.path);
+  const metrics = config.metrics.enabled
+    ? createMetrics({ version, mounts: paths, probeTimeoutMs: config.probe.timeoutMs, clock })
+    : undefined;
+  const sink = fanOut([createLogSink(log, clock), ...(metrics ? [metrics.sink] : [])]);
   const prober = new Prober({
     timeoutMs: config.probe.timeoutMs,
     maxStuck: config.probe.maxStuckPerMount,
@@ -35,17 +47,42 @@ export function runDaemon(loaded: LoadedConfig): void {
     run: createRunner(clock),
     table: readMountTable,
     sink,
+    autofsRunning: () => automountRunning(),
   });
+
+  let stopping = false;
+  const startedAt = clock.now();
+  let intervalMs = 30_000;
+  const health = (): Health => {
+    const last = monitor.lastCycleAt;
+    const ageMs = clock.now() - (last ?? startedAt);
+    // Three ticks, plus the probe timeout a cycle may take.
+    const limitMs = 3 * intervalMs + config.probe.timeoutMs;
+    const lastCycleAgeSeconds = last === null ? null : Math.round(ageMs) / 1000;
+    if (stopping) return { ok: false, reason: 'stopping', lastCycleAgeSeconds };
+    if (ageMs > limitMs) {
+      return { ok: false, reason: `no probe cycle finished for ${Math.round(ageMs / 1000)} s (limit ${limitMs / 1000} s)`, lastCycleAgeSeconds };
+    }
+    return { ok: true, reason: last === null ? 'starting' : 'probe loop alive', lastCycleAgeSeconds };
+  };
+
+  // Bound before anything is scheduled: a port in use stops the start with one line.
+  let http: HttpServer | undefined;
+  if (metrics) {
+    http = await startHttpServer({ listen: config.metrics.listen, registry: metrics.registry, health, version });
+  }
 
   log.info(
     {
-      version: packageVersion(),
+      version,
       node: process.version,
       config: loaded.sources,
-      mounts: config.mounts.map((m) => m.path),
+      mounts: paths,
       schedule: config.schedule,
       probe_timeout_ms: config.probe.timeoutMs,
       recovery: config.recovery.enabled ? (config.recovery.dryRun ? 'dry_run' : 'enabled') : 'disabled',
+      metrics: http ? `http://${http.address.host.includes(':') ? `[${http.address.host}]` : http.address.host}:${http.address.port}/metrics` : 'disabled',
+      log_file: config.log.file,
     },
     'starting',
   );
@@ -57,14 +94,15 @@ export function runDaemon(loaded: LoadedConfig): void {
     clock,
     log,
   });
+  intervalMs = schedule.intervalMs;
   void monitor.tick();
 
-  let stopping = false;
   const stop = async (signal: NodeJS.Signals, exitCode: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
     schedule.stop();
+    http?.close();
     await Promise.race([monitor.idle(), sleep(clock, STOP_GRACE_MS)]);
     prober.close();
     leave(log, prober.busyTotal(), signal, exitCode);
@@ -72,8 +110,8 @@ export function runDaemon(loaded: LoadedConfig): void {
 
   process.on('SIGTERM', () => void stop('SIGTERM', 0));
   process.on('SIGINT', () => void stop('SIGINT', 0));
-  // SIGHUP's default action would end the daemon; logrotate-style signals must not.
-  process.on('SIGHUP', () => log.info({ signal: 'SIGHUP' }, 'SIGHUP ignored: no log file to reopen'));
+  // logrotate renames the file and sends SIGHUP (whose default action would end the daemon).
+  process.on('SIGHUP', () => logging.reopen());
   const crash = (err: unknown): void => {
     log.fatal({ err }, 'internal error');
     void stop('SIGTERM', 70);

@@ -19,6 +19,8 @@ export interface MonitorDeps {
   run: RunCommand;
   table: MountTable;
   sink: MonitorSink;
+  /** Whether the automounter runs; checked once a cycle, by the loop (never by a scrape). */
+  autofsRunning?: () => boolean;
 }
 
 export class Monitor {
@@ -73,6 +75,7 @@ export class Monitor {
     this.take(results, clock.now() - started);
 
     this.lastCycleAt = clock.now();
+    sink.cycleFinished({ autofsRunning: this.deps.autofsRunning?.() ?? null });
     if (this.recovering) return; // one at a time: the running one re-probes what it recovers
     const decision = this.policy.decide(clock.now());
     if (decision.kind === 'hold') sink.held(decision);

@@ -6,6 +6,8 @@ import type { Logger } from './observe/log.js';
 
 export interface Schedule {
   stop(): void;
+  /** The longest gap between two of the next few ticks: what "late" is measured against. */
+  intervalMs: number;
 }
 
 export interface ScheduleOptions {
@@ -41,7 +43,10 @@ export function startSchedule(opts: ScheduleOptions): Schedule {
       },
     },
   );
+  const next = task.getNextRuns(8).map((d) => d.getTime());
+  const gaps = next.slice(1).map((t, i) => t - next[i]!);
   return {
+    intervalMs: Math.max(1000, ...gaps),
     stop() {
       void task.stop();
       if (pending) opts.clock.clearTimeout(pending);

@@ -19,6 +19,7 @@ function recordingSink(events: string[]): MonitorSink {
     recoveryFinished: (r) => events.push(`finished ${r.result}`),
     released: () => events.push('released'),
     overlapped: () => events.push('overlapped'),
+    cycleFinished: () => undefined,
   };
 }
 

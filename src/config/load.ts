@@ -7,7 +7,7 @@ import { Document, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import { packageRoot } from '../package-info.js';
 import { formatDuration } from './duration.js';
 import { ConfigError, isMapping, showValue, validateConfig, type KeyPath } from './schema.js';
-import type { Config, LoadedConfig } from './types.js';
+import type { Config, ListenAddress, LoadedConfig } from './types.js';
 
 export { ConfigError } from './schema.js';
 
@@ -152,7 +152,8 @@ export function renderConfig(config: Config): string {
       max_backoff: formatDuration(recovery.maxBackoffMs),
       remount: recovery.remount,
     },
-    log: { level: config.log.level },
+    metrics: { enabled: config.metrics.enabled, listen: formatListen(config.metrics.listen) },
+    log: { level: config.log.level, file: config.log.file ?? '' },
   }, { aliasDuplicateObjects: false }); // a shared array must print twice, not as &anchor/*alias
   // Command lines and trigger lists read best on one line each, as in config/default.yaml.
   const flow: KeyPath[] = [
@@ -166,4 +167,9 @@ export function renderConfig(config: Config): string {
     if (isSeq(node)) node.flow = true;
   }
   return doc.toString({ flowCollectionPadding: false });
+}
+
+/** The `metrics.listen` form of an address: IPv6 in brackets. */
+export function formatListen(listen: ListenAddress): string {
+  return listen.host.includes(':') ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`;
 }

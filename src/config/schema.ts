@@ -8,7 +8,7 @@ import { posix } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import { validateDetailed } from 'node-cron';
 import { DurationError, formatDuration, parseDuration } from './duration.js';
-import type { Config, LogLevel, MountConfig } from './types.js';
+import type { Config, ListenAddress, LogLevel, MountConfig } from './types.js';
 
 /** Where a value sits in the YAML tree: mapping keys and list indices. */
 export type KeyPath = readonly (string | number)[];
@@ -37,7 +37,6 @@ export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info'
 export const NON_ERRNO_TRIGGERS = ['timeout', 'unmounted', 'automount_failed'] as const;
 
 /** Keys that a later release will give a meaning: rejected now rather than silently ignored. */
-const RESERVED: Readonly<Record<string, readonly string[]>> = { '': ['metrics'], log: ['file'] };
 
 /**
  * Errno names a probe can report. os.constants.errno lacks some that libuv (hence fs errors'
@@ -84,7 +83,7 @@ export function isMapping(value: unknown): value is Record<string, unknown> {
 export function validateConfig(raw: unknown, source: string | SourceOf): Config {
   const sourceOf: SourceOf = typeof source === 'string' ? () => source : source;
   const v = new Validator(sourceOf);
-  const top = v.mapping([], raw, ['mounts', 'schedule', 'jitter', 'probe', 'recovery', 'log']);
+  const top = v.mapping([], raw, ['mounts', 'schedule', 'jitter', 'probe', 'recovery', 'metrics', 'log']);
   const probe = v.mapping(['probe'], top.probe, ['timeout', 'max_stuck']);
   const recovery = v.mapping(['recovery'], top.recovery, [
     'enabled',
@@ -97,7 +96,8 @@ export function validateConfig(raw: unknown, source: string | SourceOf): Config 
     'max_backoff',
     'remount',
   ]);
-  const log = v.mapping(['log'], top.log, ['level']);
+  const metrics = v.mapping(['metrics'], top.metrics, ['enabled', 'listen']);
+  const log = v.mapping(['log'], top.log, ['level', 'file']);
 
   // Values are checked in file order so the first error reported is the first in the file.
   const mounts = v.mounts(['mounts'], top.mounts);
@@ -129,7 +129,10 @@ export function validateConfig(raw: unknown, source: string | SourceOf): Config 
     v.expected(backoffPath, `a duration ${bound}`, recovery.max_backoff);
   }
   const remount = v.argv(['recovery', 'remount'], recovery.remount, 0);
+  const metricsEnabled = v.boolean(['metrics', 'enabled'], metrics.enabled);
+  const listen = v.listen(['metrics', 'listen'], metrics.listen);
   const level = v.oneOf(['log', 'level'], log.level, LOG_LEVELS);
+  const file = v.logFile(['log', 'file'], log.file);
   return {
     mounts,
     schedule,
@@ -146,7 +149,8 @@ export function validateConfig(raw: unknown, source: string | SourceOf): Config 
       maxBackoffMs,
       remount,
     },
-    log: { level },
+    metrics: { enabled: metricsEnabled, listen },
+    log: { level, file },
   };
 }
 
@@ -168,11 +172,9 @@ class Validator {
   /** A mapping holding only `keys` (unknown keys are reported before any value is checked). */
   mapping(path: KeyPath, value: unknown, keys: readonly string[]): Record<string, unknown> {
     if (!isMapping(value)) this.expected(path, 'a mapping', value);
-    const reserved = RESERVED[formatKeyPath(path)] ?? [];
     for (const key of Object.keys(value)) {
       if (keys.includes(key)) continue;
-      const note = reserved.includes(key) ? 'reserved for a later release; ' : '';
-      this.fail([...path, key], `unknown key (${note}expected one of: ${keys.join(', ')})`);
+      this.fail([...path, key], `unknown key (expected one of: ${keys.join(', ')})`);
     }
     return value;
   }
@@ -188,6 +190,26 @@ class Validator {
   string(path: KeyPath, value: unknown, what = 'a non-empty string'): string {
     if (typeof value !== 'string' || value === '') this.expected(path, what, value);
     return value;
+  }
+
+  /** "host:port", "[v6]:port"; port 0 to 65535 (0: any free port). */
+  listen(path: KeyPath, value: unknown): ListenAddress {
+    const what = 'an address like "0.0.0.0:12049", "127.0.0.1:12049" or "[::]:12049"';
+    if (typeof value !== 'string') this.expected(path, what, value);
+    const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(value);
+    const host = m?.[1] ?? m?.[2];
+    const port = Number(m?.[3]);
+    if (!m || host === undefined || port > 65535) this.expected(path, what, value);
+    return { host, port };
+  }
+
+  /** An absolute file path, or "" for none. */
+  logFile(path: KeyPath, value: unknown): string | null {
+    if (value === '') return null;
+    if (typeof value !== 'string' || !posix.isAbsolute(value) || value.endsWith('/')) {
+      this.expected(path, 'an absolute file path, or "" for no log file', value);
+    }
+    return posix.normalize(value);
   }
 
   boolean(path: KeyPath, value: unknown): boolean {

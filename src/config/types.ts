@@ -31,6 +31,24 @@ export interface RecoveryConfig {
   remount: string[];
 }
 
+export interface ListenAddress {
+  /** IP address or host name, without brackets. */
+  host: string;
+  /** 0: any free port (the "listening" log line says which). */
+  port: number;
+}
+
+export interface MetricsConfig {
+  enabled: boolean;
+  listen: ListenAddress;
+}
+
+export interface LogConfig {
+  level: LogLevel;
+  /** A file the JSON lines also go to (reopened on SIGHUP); null: stdout only. */
+  file: string | null;
+}
+
 export interface Config {
   mounts: MountConfig[];
   /** node-cron expression with a seconds field. */
@@ -38,7 +56,8 @@ export interface Config {
   jitterMs: number;
   probe: ProbeConfig;
   recovery: RecoveryConfig;
-  log: { level: LogLevel };
+  metrics: MetricsConfig;
+  log: LogConfig;
 }
 
 /** Where an effective config came from, for messages and `validate`. */

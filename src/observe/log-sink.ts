@@ -41,6 +41,7 @@ export function createLogSink(log: Logger, clock: Clock): MonitorSink {
   let cycles = 0;
   let lastSummaryAt = clock.now();
   let lastHold = '';
+  let autofsWas: boolean | null = null;
 
   return {
     probed(results, cycleMs) {
@@ -112,6 +113,13 @@ export function createLogSink(log: Logger, clock: Clock): MonitorSink {
     },
     overlapped() {
       log.warn('tick skipped: the previous cycle is still running');
+    },
+    cycleFinished({ autofsRunning }) {
+      if (autofsRunning === null || autofsRunning === autofsWas) return;
+      // Said when it changes (and at start), not every cycle.
+      if (autofsRunning) log.info({ autofs: 'running' }, 'autofs running');
+      else log.warn({ autofs: 'not running' }, 'autofs not running: unmounted paths will not be mounted again');
+      autofsWas = autofsRunning;
     },
   };
 }

@@ -23,6 +23,13 @@ export interface MonitorSink {
   released(call: ReleasedCall): void;
   /** A tick came while the previous cycle was still running, and was skipped. */
   overlapped(): void;
+  /** A scheduled cycle's probe round is done (its recovery, if any, runs on). */
+  cycleFinished(info: CycleInfo): void;
+}
+
+export interface CycleInfo {
+  /** Whether automount is running, checked once a cycle; null when not checked. */
+  autofsRunning: boolean | null;
 }
 
 /** Fans one report out to several sinks. */
@@ -41,5 +48,6 @@ export function fanOut(sinks: readonly MonitorSink[]): MonitorSink {
     recoveryFinished: each('recoveryFinished'),
     released: each('released'),
     overlapped: each('overlapped'),
+    cycleFinished: each('cycleFinished'),
   };
 }

@@ -20,6 +20,8 @@ export interface ReleasedCall {
   path: string;
   blockedMs: number;
   raw: RawProbe;
+  /** Calls still blocked on this path. */
+  stillStuck: number;
 }
 
 interface StuckCall {
@@ -117,7 +119,7 @@ export class Prober {
         // The blocked call came back (server answered, or `umount -f` aborted it).
         slot.stuck = slot.stuck.filter((s) => s.worker !== worker);
         this.keepIdle(slot, worker);
-        this.opts.onReleased?.({ path, blockedMs: clock.now() - started, raw });
+        this.opts.onReleased?.({ path, blockedMs: clock.now() - started, raw, stillStuck: slot.stuck.length });
       });
     });
   }

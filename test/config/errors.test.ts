@@ -239,7 +239,7 @@ describe('keys', () => {
 
   it('rejects an unknown top-level key', () => {
     expect(errorFor('mount:\n  - path: /x\n')).toBe(
-      'FILE: mount: unknown key (expected one of: mounts, schedule, jitter, probe, recovery, log)',
+      'FILE: mount: unknown key (expected one of: mounts, schedule, jitter, probe, recovery, metrics, log)',
     );
   });
 
@@ -253,16 +253,28 @@ describe('keys', () => {
     expect(errorFor('recovery:\n  dryRun: true\n')).toMatch(/^FILE: recovery\.dryRun: unknown key \(expected one of: enabled, dry_run,/);
   });
 
-  it('rejects the reserved metrics key', () => {
-    expect(errorFor('metrics:\n  port: 9100\n')).toBe(
-      'FILE: metrics: unknown key (reserved for a later release; expected one of: mounts, schedule, jitter, probe, recovery, log)',
+  it.each([
+    ['9100', '9100'],
+    ['0.0.0.0', '"0.0.0.0"'],
+    [':::12049', '":::12049"'],
+    ['host:99999', '"host:99999"'],
+    ['[::1]', '"[::1]"'],
+  ])('rejects metrics.listen %s', (value, shown) => {
+    expect(errorFor(`metrics:\n  listen: ${JSON.stringify(value)}\n`.replace('"9100"', '9100'))).toBe(
+      `FILE: metrics.listen: expected an address like "0.0.0.0:12049", "127.0.0.1:12049" or "[::]:12049", got ${shown}`,
     );
   });
 
-  it('rejects the reserved log.file key', () => {
-    expect(errorFor('log:\n  file: /var/log/nfs.log\n')).toBe(
-      'FILE: log.file: unknown key (reserved for a later release; expected one of: level)',
-    );
+  it('rejects an unknown key under metrics', () => {
+    expect(errorFor('metrics:\n  port: 9100\n')).toBe('FILE: metrics.port: unknown key (expected one of: enabled, listen)');
+  });
+
+  it.each([
+    ['relative', 'logs/nfs.log', '"logs/nfs.log"'],
+    ['a directory', '/var/log/', '"/var/log/"'],
+    ['not a string', '5', '5'],
+  ])('rejects log.file that is %s', (_what, value, shown) => {
+    expect(errorFor(`log:\n  file: ${value}\n`)).toBe(`FILE: log.file: expected an absolute file path, or "" for no log file, got ${shown}`);
   });
 
   it('quotes keys that are not identifiers', () => {
@@ -273,7 +285,7 @@ describe('keys', () => {
 
   it('does not let __proto__ through', () => {
     expect(errorFor('__proto__:\n  schedule: x\n')).toBe(
-      'FILE: __proto__: unknown key (expected one of: mounts, schedule, jitter, probe, recovery, log)',
+      'FILE: __proto__: unknown key (expected one of: mounts, schedule, jitter, probe, recovery, metrics, log)',
     );
   });
 

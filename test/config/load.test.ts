@@ -166,7 +166,8 @@ describe('renderConfig', () => {
       maxBackoffMs: 5_400_000,
       remount: ['mount', '-o', 'vers=4.1'],
     },
-    log: { level: 'trace' },
+    metrics: { enabled: false, listen: { host: '::1', port: 0 } },
+    log: { level: 'trace', file: null },
   };
 
   it('writes the file form: snake_case keys, durations with units', () => {
@@ -177,6 +178,14 @@ describe('renderConfig', () => {
     expect(text).toContain('jitter: 0s\n');
     expect(text).toContain('command: [umount, -a, -t, "nfs,nfs4"]\n');
     expect(text).toContain('  escalation:\n    - [umount, -f]\n    - [umount, -l]\n');
+    expect(text).toContain('  listen: 0.0.0.0:12049\n');
+    expect(text).toContain('  file: /var/log/nfs-health-check.log\n');
+  });
+
+  it('reads IPv6 listen addresses and "" for no log file', () => {
+    const { config } = loadConfig({ file: write('metrics:\n  listen: "[::]:0"\nlog:\n  file: ""\n'), etcFile: noEtc });
+    expect(config.metrics.listen).toEqual({ host: '::', port: 0 });
+    expect(config.log.file).toBeNull();
   });
 
   it.each([

@@ -18,5 +18,6 @@ export const defaultConfig: Config = {
     maxBackoffMs: 300_000,
     remount: [],
   },
-  log: { level: 'info' },
+  metrics: { enabled: true, listen: { host: '0.0.0.0', port: 12049 } },
+  log: { level: 'info', file: '/var/log/nfs-health-check.log' },
 };

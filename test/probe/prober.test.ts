@@ -95,7 +95,7 @@ describe('Prober', () => {
     await p;
     clock.advance(60_000);
     workers[0]!.answer({ kind: 'error', errno: -107, code: 'ENOTCONN' });
-    expect(released).toEqual([{ path: '/a', blockedMs: 65_000, raw: { kind: 'error', errno: -107, code: 'ENOTCONN' } }]);
+    expect(released).toEqual([{ path: '/a', blockedMs: 65_000, raw: { kind: 'error', errno: -107, code: 'ENOTCONN' }, stillStuck: 0 }]);
     expect(prober.stuckCount('/a')).toBe(0);
     const again = prober.probe('/a', 7);
     workers[0]!.answer();

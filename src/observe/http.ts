@@ -1,0 +1,95 @@
+// The HTTP side: GET/HEAD /metrics (Prometheus), /healthz (is the probe loop alive), / (a landing
+// page). It only reads: metrics already recorded, the loop's last cycle time. Timeouts and limits
+// keep a slow or hostile client from holding sockets.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import type { ListenAddress } from '../config/types.js';
+import { StartupError } from '../startup-error.js';
+
+export interface Health {
+  ok: boolean;
+  /** Why not, or a short status. */
+  reason: string;
+  lastCycleAgeSeconds: number | null;
+}
+
+export interface HttpOptions {
+  listen: ListenAddress;
+  registry: Registry;
+  health: () => Health;
+  version: string;
+}
+
+export interface HttpServer {
+  /** The bound address (the real port when 0 was asked for). */
+  address: { host: string; port: number };
+  close(): void;
+}
+
+
+const LANDING = (version: string): string => `<!doctype html>
+<html><head><meta charset="utf-8"><title>nfs-health-checkd</title></head>
+<body><h1>nfs-health-checkd ${version}</h1>
+<p>Probes NFS mounts and recovers them from stale handles and hangs.</p>
+<ul><li><a href="metrics">/metrics</a> — Prometheus metrics</li>
+<li><a href="healthz">/healthz</a> — 200 while the probe loop is alive</li></ul>
+</body></html>
+`;
+
+function send(req: IncomingMessage, res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...headers });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+function handler(opts: HttpOptions) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '/').split('?')[0];
+    const known = path === '/' || path === '/metrics' || path === '/healthz';
+    if (!known) return send(req, res, 404, 'text/plain; charset=utf-8', 'not found: try /metrics\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return send(req, res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', { Allow: 'GET, HEAD' });
+    }
+    if (path === '/') return send(req, res, 200, 'text/html; charset=utf-8', LANDING(opts.version));
+    if (path === '/healthz') {
+      const h = opts.health();
+      const body = JSON.stringify({ status: h.ok ? 'ok' : 'unhealthy', reason: h.reason, last_cycle_age_seconds: h.lastCycleAgeSeconds });
+      return send(req, res, h.ok ? 200 : 503, 'application/json', `${body}\n`);
+    }
+    opts.registry.metrics().then(
+      (text) => send(req, res, 200, opts.registry.contentType, text),
+      (err: unknown) => send(req, res, 500, 'text/plain; charset=utf-8', `metrics failed: ${String(err)}\n`),
+    );
+  };
+}
+
+export function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
+  const server: Server = createServer(
+    {
+      requestTimeout: 10_000, // whole request, headers and body
+      headersTimeout: 5_000, // a slowloris trickling headers is cut off here
+      keepAliveTimeout: 5_000,
+      maxHeaderSize: 8 * 1024, // larger: 431
+      connectionsCheckingInterval: 1_000, // how often the two timeouts above are enforced
+    },
+    handler(opts),
+  );
+  server.maxConnections = 64;
+  server.maxHeadersCount = 64;
+  server.maxRequestsPerSocket = 100;
+  const { host, port } = opts.listen;
+  const shown = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new StartupError(`metrics.listen: cannot listen on ${shown}: ${err.code ?? err.message}`)));
+    server.listen({ host, port }, () => {
+      const bound = server.address() as AddressInfo;
+      resolve({
+        address: { host: bound.address, port: bound.port },
+        close: () => {
+          server.close();
+          server.closeAllConnections();
+        },
+      });
+    });
+  });
+}

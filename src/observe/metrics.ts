@@ -1,0 +1,99 @@
+// Prometheus metrics, kept up to date as the monitor reports (a sink): a scrape only serialises
+// what is already here — it never touches a mount and never waits on a probe. Probe-derived
+// values are as of the last cycle.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Clock } from '../clock.js';
+import type { RecoveryResult } from '../recovery/procedure.js';
+import type { MonitorSink } from './sink.js';
+
+export interface MetricsOptions {
+  version: string;
+  mounts: readonly string[];
+  probeTimeoutMs: number;
+  clock: Clock;
+}
+
+const RECOVERY_RESULTS: readonly RecoveryResult[] = ['success', 'failed', 'timeout', 'escalated', 'dry_run'];
+const PROBE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const RECOVERY_BUCKETS = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600];
+
+/** Probe latency buckets from 1 ms up to the probe timeout (which ends the last one). */
+export function probeBuckets(timeoutMs: number): number[] {
+  const timeout = timeoutMs / 1000;
+  return [...PROBE_BUCKETS.filter((b) => b < timeout), timeout];
+}
+
+export interface Metrics {
+  registry: Registry;
+  sink: MonitorSink;
+}
+
+export function createMetrics(opts: MetricsOptions): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  const lastCycle = ' (as of the last probe cycle)';
+
+  const accessible = new Gauge({ name: 'nfs_mount_accessible', help: `1 if the last probe of the mount succeeded, else 0${lastCycle}.`, labelNames: ['mount'], registers });
+  const autofs = new Gauge({ name: 'nfs_autofs_status', help: `1 if the autofs automounter is running, else 0${lastCycle}.`, registers });
+  const recoveries = new Counter({ name: 'nfs_health_check_recoveries_total', help: 'Recoveries by outcome: success (healthy after the command), escalated (healthy after an escalation step), failed and timeout (still failing), dry_run.', labelNames: ['result'], registers });
+  const steps = new Counter({ name: 'nfs_health_check_recovery_steps_total', help: 'Recovery commands run, by step (command, escalation, remount) and status (ok, failed, timeout, spawn_error).', labelNames: ['step', 'status'], registers });
+  const probes = new Counter({ name: 'nfs_mount_probes_total', help: 'Probes by mount and result: ok, timeout, unmounted, automount_failed, or the errno name (ESTALE, EIO, ...).', labelNames: ['mount', 'result'], registers });
+  const duration = new Histogram({ name: 'nfs_mount_probe_duration_seconds', help: 'Time a probe took, up to the probe timeout (probes skipped because an earlier call is still blocked are not observed).', labelNames: ['mount'], buckets: probeBuckets(opts.probeTimeoutMs), registers });
+  const stuck = new Gauge({ name: 'nfs_mount_probe_stuck', help: '1 while a probe of the mount is blocked in the kernel past its timeout.', labelNames: ['mount'], registers });
+  const mounted = new Gauge({ name: 'nfs_mount_mounted', help: `1 if the path is a mount point (from /proc/self/mountinfo)${lastCycle}.`, labelNames: ['mount'], registers });
+  const lastSuccess = new Gauge({ name: 'nfs_mount_last_success_timestamp_seconds', help: 'Unix time of the last successful probe of the mount.', labelNames: ['mount'], registers });
+  const recoveryDuration = new Histogram({ name: 'nfs_recovery_duration_seconds', help: 'Time to recover: first failed probe to the first good probe after a recovery.', buckets: RECOVERY_BUCKETS, registers });
+  const lastCycleAt = new Gauge({ name: 'nfs_health_checkd_last_cycle_timestamp_seconds', help: 'Unix time the last probe cycle finished.', registers });
+  const skipped = new Counter({ name: 'nfs_health_checkd_skipped_ticks_total', help: 'Scheduled ticks skipped because the previous cycle was still running.', registers });
+  new Gauge({ name: 'nfs_health_checkd_build_info', help: 'Version of nfs-health-checkd and of Node.js; always 1.', labelNames: ['version', 'node_version'], registers }).set(
+    { version: opts.version, node_version: process.version },
+    1,
+  );
+  collectDefaultMetrics({ register: registry, prefix: 'nfs_health_checkd_' });
+
+  // Zero series from the start, so rate() and increase() see the first event.
+  for (const result of RECOVERY_RESULTS) recoveries.inc({ result }, 0);
+  for (const mount of opts.mounts) stuck.set({ mount }, 0);
+
+  /** Mounts a recovery was run for since they started failing: their comeback is time-to-recover. */
+  const recovering = new Set<string>();
+
+  const sink: MonitorSink = {
+    probed(results) {
+      for (const r of results) {
+        const mount = r.mount;
+        probes.inc({ mount, result: r.result });
+        if (!r.skipped) duration.observe({ mount }, r.ms / 1000);
+        accessible.set({ mount }, r.result === 'ok' ? 1 : 0);
+        stuck.set({ mount }, r.stuck ? 1 : 0);
+        mounted.set({ mount }, r.mounted ? 1 : 0);
+        if (r.result === 'ok') lastSuccess.set({ mount }, opts.clock.wallNow() / 1000);
+      }
+    },
+    health(event) {
+      if (event.kind !== 'recovered' || !recovering.delete(event.mount)) return;
+      recoveryDuration.observe(event.downMs / 1000);
+    },
+    held() {},
+    recoveryStarted(targets) {
+      for (const t of targets) recovering.add(t.path);
+    },
+    step(step) {
+      steps.inc({ step: step.kind, status: step.outcome.status });
+    },
+    recoveryFinished(report) {
+      recoveries.inc({ result: report.result });
+    },
+    released(call) {
+      stuck.set({ mount: call.path }, call.stillStuck > 0 ? 1 : 0);
+    },
+    overlapped() {
+      skipped.inc();
+    },
+    cycleFinished(info) {
+      lastCycleAt.set(opts.clock.wallNow() / 1000);
+      if (info.autofsRunning !== null) autofs.set(info.autofsRunning ? 1 : 0);
+    },
+  };
+  return { registry, sink };
+}

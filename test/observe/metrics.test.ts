@@ -1,0 +1,108 @@
+// The metrics sink: what each monitor report does to the exposition Prometheus reads.
+import { describe, expect, it } from 'vitest';
+import { createMetrics, probeBuckets } from '../../src/observe/metrics.js';
+import type { ProbeResult } from '../../src/probe/probe-mounts.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+
+const A = '/airflow/dags';
+const B = '/airflow/logs';
+
+function result(mount: string, r: Partial<ProbeResult> = {}): ProbeResult {
+  return { mount, result: 'ok', ms: 2, mounted: true, fstype: 'nfs4', mountId: 9, automounted: true, stuck: false, skipped: null, ...r };
+}
+
+function setup() {
+  const clock = new FakeClock();
+  const m = createMetrics({ version: '1.2.3', mounts: [A, B], probeTimeoutMs: 5000, clock });
+  const text = () => m.registry.metrics();
+  const value = async (series: string): Promise<number | undefined> => {
+    const line = (await text()).split('\n').find((l) => l.startsWith(`${series} `));
+    return line === undefined ? undefined : Number(line.slice(series.length + 1));
+  };
+  return { clock, sink: m.sink, text, value };
+}
+
+describe('probeBuckets', () => {
+  it('runs from 1 ms to the probe timeout, which ends the last bucket', () => {
+    expect(probeBuckets(5000)).toEqual([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
+    expect(probeBuckets(1500)).toEqual([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5]);
+  });
+});
+
+describe('createMetrics', () => {
+  it('exposes build info, zeroed recovery counters and stuck gauges before any probe', async () => {
+    const { text, value } = setup();
+    expect(await text()).toContain(`nfs_health_checkd_build_info{version="1.2.3",node_version="${process.version}"} 1`);
+    for (const r of ['success', 'failed', 'timeout', 'escalated', 'dry_run']) {
+      expect(await value(`nfs_health_check_recoveries_total{result="${r}"}`)).toBe(0);
+    }
+    expect(await value(`nfs_mount_probe_stuck{mount="${A}"}`)).toBe(0);
+    expect(await text()).toMatch(/^nfs_health_checkd_process_resident_memory_bytes \d+/m);
+    expect(await text()).toMatch(/# HELP nfs_mount_accessible .*as of the last probe cycle/);
+  });
+
+  it('a probe round sets accessibility, mounted, stuck, last success and counts by result', async () => {
+    const { clock, sink, value } = setup();
+    clock.advance(10_000);
+    sink.probed([result(A), result(B, { result: 'ESTALE', errno: 'ESTALE', ms: 0.4 })], 3);
+    expect(await value(`nfs_mount_accessible{mount="${A}"}`)).toBe(1);
+    expect(await value(`nfs_mount_accessible{mount="${B}"}`)).toBe(0);
+    expect(await value(`nfs_mount_probes_total{mount="${B}",result="ESTALE"}`)).toBe(1);
+    expect(await value(`nfs_mount_last_success_timestamp_seconds{mount="${A}"}`)).toBe(1_700_000_010);
+    expect(await value(`nfs_mount_last_success_timestamp_seconds{mount="${B}"}`)).toBeUndefined();
+    expect(await value(`nfs_mount_probe_duration_seconds_bucket{le="0.001",mount="${B}"}`)).toBe(1);
+    expect(await value(`nfs_mount_probe_duration_seconds_bucket{le="0.001",mount="${A}"}`)).toBe(0);
+
+    sink.probed([result(A, { result: 'timeout', ms: 5000, stuck: true }), result(B, { result: 'unmounted', mounted: false })], 5000);
+    expect(await value(`nfs_mount_probe_stuck{mount="${A}"}`)).toBe(1);
+    expect(await value(`nfs_mount_mounted{mount="${B}"}`)).toBe(0);
+    expect(await value(`nfs_mount_probes_total{mount="${A}",result="timeout"}`)).toBe(1);
+  });
+
+  it('skipped probes (an earlier call still blocked) count as timeouts but are not timed', async () => {
+    const { sink, value } = setup();
+    sink.probed([result(A, { result: 'timeout', ms: 0, stuck: true, skipped: 'same_mount' })], 0);
+    expect(await value(`nfs_mount_probes_total{mount="${A}",result="timeout"}`)).toBe(1);
+    expect(await value(`nfs_mount_probe_duration_seconds_count{mount="${A}"}`)).toBeUndefined();
+  });
+
+  it('a blocked call that returns clears the stuck gauge once none is left', async () => {
+    const { sink, value } = setup();
+    sink.probed([result(A, { result: 'timeout', stuck: true })], 5000);
+    sink.released({ path: A, blockedMs: 9000, raw: { kind: 'ok' }, stillStuck: 1 });
+    expect(await value(`nfs_mount_probe_stuck{mount="${A}"}`)).toBe(1);
+    sink.released({ path: A, blockedMs: 9000, raw: { kind: 'ok' }, stillStuck: 0 });
+    expect(await value(`nfs_mount_probe_stuck{mount="${A}"}`)).toBe(0);
+  });
+
+  it('counts recoveries and steps by outcome, and times recovery only for mounts a recovery ran for', async () => {
+    const { sink, value } = setup();
+    const target = { path: A, mountId: 9, automounted: true };
+    sink.recoveryStarted([target]);
+    sink.step({ kind: 'command', outcome: { argv: ['umount'], status: 'failed', exitCode: 16, signal: null, output: 'busy', durationMs: 4 } });
+    sink.step({ kind: 'escalation', mount: A, detached: true, outcome: { argv: ['umount', '-l'], status: 'ok', exitCode: 0, signal: null, output: '', durationMs: 3 } });
+    sink.health({ kind: 'recovered', mount: A, previous: 'ESTALE', downMs: 8400 }, undefined);
+    sink.recoveryFinished({ result: 'escalated', steps: [], reprobe: [], stillFailing: [], durationMs: 20 }, [target]);
+    // B came back by itself: no recovery ran for it, so it is no time-to-recover sample.
+    sink.health({ kind: 'recovered', mount: B, previous: 'EIO', downMs: 60_000 }, undefined);
+    expect(await value('nfs_health_check_recoveries_total{result="escalated"}')).toBe(1);
+    expect(await value('nfs_health_check_recovery_steps_total{step="command",status="failed"}')).toBe(1);
+    expect(await value('nfs_health_check_recovery_steps_total{step="escalation",status="ok"}')).toBe(1);
+    expect(await value('nfs_recovery_duration_seconds_count')).toBe(1);
+    expect(await value('nfs_recovery_duration_seconds_sum')).toBe(8.4);
+    expect(await value('nfs_recovery_duration_seconds_bucket{le="10"}')).toBe(1);
+    expect(await value('nfs_recovery_duration_seconds_bucket{le="5"}')).toBe(0);
+  });
+
+  it('records autofs status, the last cycle time and skipped ticks', async () => {
+    const { clock, sink, value } = setup();
+    clock.advance(5000);
+    sink.cycleFinished({ autofsRunning: false });
+    expect(await value('nfs_autofs_status')).toBe(0);
+    expect(await value('nfs_health_checkd_last_cycle_timestamp_seconds')).toBe(1_700_000_005);
+    sink.cycleFinished({ autofsRunning: true });
+    expect(await value('nfs_autofs_status')).toBe(1);
+    sink.overlapped();
+    expect(await value('nfs_health_checkd_skipped_ticks_total')).toBe(1);
+  });
+});
