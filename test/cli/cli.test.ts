@@ -66,6 +66,26 @@ describe('nfs-health-checkd CLI', () => {
     expect(r.stderr).toMatch(/nope\.yaml: cannot read/);
   });
 
+  it('a metrics port in use stops the start: exit 78, one line naming metrics.listen', async () => {
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const r = runCli(['--config', file('port.yaml', `metrics:\n  listen: "127.0.0.1:${port}"\nlog:\n  file: ""\n`)]);
+      expect(r.status).toBe(78);
+      expect(r.stderr.trimEnd()).toBe(`nfs-health-checkd: cannot start: metrics.listen: cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('a log file that cannot be opened stops the start: exit 78, one line naming log.file', () => {
+    const r = runCli(['--config', file('lf.yaml', `log:\n  file: ${dir}/no/such/dir/d.log\n`)]);
+    expect(r.status).toBe(78);
+    expect(r.stderr.trimEnd()).toBe(`nfs-health-checkd: cannot start: log.file: cannot open ${dir}/no/such/dir/d.log: ENOENT`);
+  });
+
   it('bad usage exits 64', () => {
     expect(runCli(['frobnicate']).status).toBe(64);
     expect(runCli(['--bogus']).status).toBe(64);

@@ -12,6 +12,8 @@ export interface LogLine {
   result?: string;
   /** performance.now() when the test process read the line. */
   at: number;
+  /** The line as written. */
+  raw: string;
   [key: string]: unknown;
 }
 
@@ -25,6 +27,8 @@ export interface RunningDaemon {
   lines: LogLine[];
   /** Resolves with the first line (from index `from` on) that matches; rejects after the timeout. */
   waitForLine(match: (l: LogLine) => boolean, timeoutMs: number, from?: number): Promise<LogLine>;
+  /** Base URL of the metrics server, from the "starting" line (the port may have been 0). */
+  metricsBase(): Promise<string>;
   /** Threads of the daemon process now (/proc/PID/task). */
   threads(): number;
   /** Resolves when the process has exited. */
@@ -58,9 +62,9 @@ export function startDaemon(dir: string, configYaml: string): RunningDaemon {
     for (const text of complete) {
       if (text.trim() === '') continue;
       try {
-        lines.push({ ...(JSON.parse(text) as { level: string; msg: string }), at });
+        lines.push({ ...(JSON.parse(text) as { level: string; msg: string }), at, raw: text });
       } catch {
-        lines.push({ level: 'unparsable', msg: text, at });
+        lines.push({ level: 'unparsable', msg: text, at, raw: text });
       }
     }
     for (const w of waiters) w();
@@ -103,6 +107,10 @@ export function startDaemon(dir: string, configYaml: string): RunningDaemon {
     pid: child.pid!,
     lines,
     waitForLine,
+    async metricsBase() {
+      const start = await waitForLine((l) => l.msg === 'starting', 10_000);
+      return String(start.metrics).replace(/\/metrics$/, '');
+    },
     threads: () => readdirSync(`/proc/${child.pid}/task`).length,
     exited,
     async stop(signal, timeoutMs) {
@@ -115,3 +123,43 @@ export function startDaemon(dir: string, configYaml: string): RunningDaemon {
     stderr: () => stderr,
   };
 }
+
+/**
+ * A config for tests on faultfs mounts: 1 s schedule, 1 s probe timeout, recovery that unmounts
+ * faultfs mounts, metrics on a free loopback port, debug logs on stdout only (unless `logFile`).
+ */
+export function configYaml(mounts: string[], extra: { recovery?: string; logFile?: string } = {}): string {
+  return [
+    'mounts:',
+    ...mounts.map((m) => `  - path: ${m}`),
+    'schedule: "* * * * * *"',
+    'probe:',
+    '  timeout: 1s',
+    'recovery:',
+    extra.recovery ??
+      [
+        '  command: [umount, -a, -t, fuse.faultfs]',
+        '  timeout: 2s',
+        '  escalation: [[umount, -f], [umount, -l]]',
+        '  cooldown: 1s',
+        '  max_backoff: 10s',
+      ].join('\n'),
+    'metrics:',
+    '  listen: "127.0.0.1:0"',
+    'log:',
+    '  level: debug',
+    `  file: "${extra.logFile ?? ''}"`,
+    '',
+  ].join('\n');
+}
+
+/** A process that holds the mount as Airflow does: its cwd there and a file open. */
+export function holdMount(dir: string, file: string): ChildProcess {
+  return spawn('sh', ['-c', 'exec 3<"$1"; exec sleep 600', 'sh', file], { cwd: dir, stdio: 'ignore' });
+}
+
+/** Matches a log line by message, and mount and result when given. */
+export const is =
+  (msg: string, mount?: string, result?: string) =>
+  (l: LogLine): boolean =>
+    l.msg === msg && (mount === undefined || l.mount === mount) && (result === undefined || l.result === result);

@@ -1,14 +1,14 @@
 // The real daemon process against real kernel faults: faultfs mounts (FUSE) told to answer ESTALE,
 // EIO, to vanish (ENOTCONN) or to hang; real umount; real autofs. Schedule 1 s, probe timeout 1 s.
 // Timings are printed (for the notes), and asserted only as loose functional bounds.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { autofsAvailable, startAutofs, type AutofsHandle } from '../helpers/autofs.js';
 import { cliBuilt, runCli } from '../helpers/cli.js';
-import { startDaemon, type LogLine, type RunningDaemon } from '../helpers/daemon.js';
+import { configYaml, holdMount, is, startDaemon, type RunningDaemon } from '../helpers/daemon.js';
 import { findMount, fuseAvailable, mountFaultfs, waitFor, type FaultMount } from '../helpers/faultfs.js';
 
 const fuse = fuseAvailable();
@@ -20,36 +20,6 @@ const timings: Record<string, number> = {};
 afterAll(() => {
   if (Object.keys(timings).length > 0) console.log(`[daemon-faults] measured (ms): ${JSON.stringify(timings)}`);
 });
-
-function configYaml(mounts: string[], extra: { recovery?: string } = {}): string {
-  return [
-    'mounts:',
-    ...mounts.map((m) => `  - path: ${m}`),
-    'schedule: "* * * * * *"',
-    'probe:',
-    '  timeout: 1s',
-    'recovery:',
-    extra.recovery ??
-      [
-        '  command: [umount, -a, -t, fuse.faultfs]',
-        '  timeout: 2s',
-        '  escalation: [[umount, -f], [umount, -l]]',
-        '  cooldown: 1s',
-        '  max_backoff: 10s',
-      ].join('\n'),
-    'log:',
-    '  level: debug',
-    '',
-  ].join('\n');
-}
-
-/** A process that holds the mount as Airflow does: its cwd there and a file open. */
-function holdMount(dir: string, file: string): ChildProcess {
-  return spawn('sh', ['-c', 'exec 3<"$1"; exec sleep 600', 'sh', file], { cwd: dir, stdio: 'ignore' });
-}
-
-const is = (msg: string, mount?: string, result?: string) => (l: LogLine) =>
-  l.msg === msg && (mount === undefined || l.mount === mount) && (result === undefined || l.result === result);
 
 describe.skipIf(!fuse.ok || !cliBuilt())('daemon on real FUSE faults', () => {
   let dir: string;

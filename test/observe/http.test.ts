@@ -1,0 +1,109 @@
+// The HTTP server on a real loopback socket: routes, methods, limits, slow clients, bind errors.
+import { connect } from 'node:net';
+import { Gauge, Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHttpServer, type Health, type HttpServer } from '../../src/observe/http.js';
+import { StartupError } from '../../src/startup-error.js';
+
+let server: HttpServer;
+let base: string;
+let health: Health = { ok: true, reason: 'probe loop alive', lastCycleAgeSeconds: 1.5 };
+
+beforeAll(async () => {
+  const registry = new Registry();
+  new Gauge({ name: 'nfs_mount_accessible', help: 'h', labelNames: ['mount'], registers: [registry] }).set({ mount: '/a' }, 1);
+  server = await startHttpServer({ listen: { host: '127.0.0.1', port: 0 }, registry, health: () => health, version: '9.9.9' });
+  base = `http://127.0.0.1:${server.address.port}`;
+});
+afterAll(() => server.close());
+
+/** A raw request, for what fetch will not send. */
+function raw(text: string, closeAfterMs = 15_000): Promise<{ response: string; closedAfterMs: number }> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const socket = connect(server.address.port, '127.0.0.1');
+    let response = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`socket still open after ${closeAfterMs} ms`));
+    }, closeAfterMs);
+    socket.on('data', (d) => (response += d.toString()));
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ response, closedAfterMs: performance.now() - started });
+    });
+    socket.on('error', () => undefined);
+    socket.write(text);
+  });
+}
+
+describe('HTTP server', () => {
+  it('GET /metrics serves the registry in the Prometheus text format', async () => {
+    const res = await fetch(`${base}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(await res.text()).toContain('nfs_mount_accessible{mount="/a"} 1');
+  });
+
+  it('HEAD answers like GET, without a body', async () => {
+    const res = await fetch(`${base}/metrics`, { method: 'HEAD' });
+    expect(res.status).toBe(200);
+    expect(Number(res.headers.get('content-length'))).toBeGreaterThan(0);
+    expect(await res.text()).toBe('');
+  });
+
+  it('GET / is a landing page linking /metrics', async () => {
+    const res = await fetch(`${base}/`);
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('href="metrics"');
+    expect(html).toContain('9.9.9');
+  });
+
+  it('/healthz: 200 while the loop is alive, 503 with the reason when not', async () => {
+    health = { ok: true, reason: 'probe loop alive', lastCycleAgeSeconds: 1.5 };
+    let res = await fetch(`${base}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok', reason: 'probe loop alive', last_cycle_age_seconds: 1.5 });
+    health = { ok: false, reason: 'no probe cycle finished for 95 s (limit 95 s)', lastCycleAgeSeconds: 95 };
+    res = await fetch(`${base}/healthz`);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ status: 'unhealthy', reason: expect.stringContaining('no probe cycle') });
+    health = { ok: true, reason: 'probe loop alive', lastCycleAgeSeconds: 1 };
+  });
+
+  it('unknown paths are 404, other methods 405 with Allow', async () => {
+    expect((await fetch(`${base}/metricz`)).status).toBe(404);
+    expect((await fetch(`${base}/../etc/passwd`)).status).toBe(404);
+    const post = await fetch(`${base}/metrics`, { method: 'POST', body: 'x' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+    expect((await fetch(`${base}/healthz`, { method: 'DELETE' })).status).toBe(405);
+  });
+
+  it('an over-long header is refused with 431', async () => {
+    const { response } = await raw(`GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(16 * 1024)}\r\n\r\n`);
+    expect(response).toMatch(/^HTTP\/1\.1 431/);
+  });
+
+  it('a slowloris client trickling headers is cut off, and others are served meanwhile', async () => {
+    const slow = raw('GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: 1\r\n');
+    const res = await fetch(`${base}/metrics`);
+    expect(res.status).toBe(200);
+    const { closedAfterMs } = await slow;
+    // headersTimeout 5 s, checked every second.
+    expect(closedAfterMs).toBeLessThan(8000);
+  }, 15_000);
+
+  it('a port in use is a one-line StartupError naming metrics.listen', async () => {
+    const again = startHttpServer({ listen: { host: '127.0.0.1', port: server.address.port }, registry: new Registry(), health: () => health, version: 'x' });
+    await expect(again).rejects.toThrow(StartupError);
+    await expect(again).rejects.toThrow(`metrics.listen: cannot listen on 127.0.0.1:${server.address.port}: EADDRINUSE`);
+  });
+
+  it('an address this machine does not have is a StartupError too', async () => {
+    await expect(
+      startHttpServer({ listen: { host: '192.0.2.1', port: 0 }, registry: new Registry(), health: () => health, version: 'x' }),
+    ).rejects.toThrow('metrics.listen: cannot listen on 192.0.2.1:0: EADDRNOTAVAIL');
+  });
+});
