@@ -43,25 +43,10 @@ import {
   waitFor,
   writeMode,
   DEFAULT_BACKING_FILES,
-  type Availability,
   type FaultMode,
   type MountEntry,
 } from './faultfs.js';
-
-const SBIN_PATH = ['/usr/local/sbin', '/usr/sbin', '/sbin', ...(process.env.PATH ?? '').split(':')];
-
-function findExecutable(name: string): string | undefined {
-  for (const dir of SBIN_PATH) {
-    const p = path.join(dir, name);
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch {
-      // next
-    }
-  }
-  return undefined;
-}
+import { findExecutable, type Availability } from './tools.js';
 
 let autofsAvailability: Availability | undefined;
 

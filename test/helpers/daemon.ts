@@ -1,9 +1,11 @@
 // Runs the built daemon as systemd would — a real process on a config file — and reads its JSON
 // log lines back, each stamped with when it arrived, so tests can time detection and recovery.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from './cli.js';
+import { mountFaultfs, type FaultMount } from './faultfs.js';
 
 export interface LogLine {
   level: string;
@@ -163,3 +165,29 @@ export const is =
   (msg: string, mount?: string, result?: string) =>
   (l: LogLine): boolean =>
     l.msg === msg && (mount === undefined || l.mount === mount) && (result === undefined || l.result === result);
+
+/** Two fresh faultfs mounts and a temp dir: the stage of the daemon's integration tests. */
+export interface TwoMounts {
+  dir: string;
+  a: FaultMount;
+  b: FaultMount;
+}
+
+export async function setUpTwoMounts(prefix: string): Promise<TwoMounts> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, a: await mountFaultfs(), b: await mountFaultfs() };
+}
+
+/**
+ * Ends the daemon and the holders, removes the mounts and the dir. The daemon is killed first but
+ * awaited last: with a probe stuck in an uninterruptible hang it can only die once the mounts go.
+ * Resolves whether it had died within 5 s.
+ */
+export async function tearDownTwoMounts(stage: TwoMounts, daemon: RunningDaemon | undefined, holders: ChildProcess[]): Promise<boolean> {
+  daemon?.kill();
+  for (const h of holders) h.kill('SIGKILL');
+  await Promise.all([stage.a.cleanup(), stage.b.cleanup()]);
+  const died = daemon ? (await Promise.race([daemon.exited, new Promise((r) => setTimeout(() => r('alive'), 5000))])) !== 'alive' : true;
+  rmSync(stage.dir, { recursive: true, force: true });
+  return died;
+}

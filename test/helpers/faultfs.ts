@@ -12,6 +12,7 @@ import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { Availability } from './tools.js';
 
 /**
  * What the control file can say; see test/faultfs/faultfs.c. Hangs last until the mode changes
@@ -43,7 +44,7 @@ export const ERRNO_MODES = {
 /** Filesystem type of a faultfs mount in /proc/self/mountinfo, however it was started. */
 export const FAULTFS_FSTYPE = 'fuse.faultfs';
 
-export type Availability = { ok: true } | { ok: false; reason: string };
+export type { Availability };
 
 const FAULTFS_DIR = locateFaultfsDir();
 

@@ -18,23 +18,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { findExecutable, type Availability } from './tools.js';
 
-export type Availability = { ok: true } | { ok: false; reason: string };
-
-const SEARCH_PATH = [...(process.env.PATH ?? '').split(':').filter((d) => d !== ''), '/usr/bin', '/usr/local/bin'];
-
-function findExecutable(name: string): string | undefined {
-  for (const dir of SEARCH_PATH) {
-    const p = path.join(dir, name);
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch {
-      // next
-    }
-  }
-  return undefined;
-}
+export type { Availability };
 
 /** `<tool> --version` first line, or why the tool cannot be used here. */
 function checkTool(name: string, pkg: string): { ok: true; bin: string; version: string } | { ok: false; reason: string } {

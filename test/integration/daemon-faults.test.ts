@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { autofsAvailable, startAutofs, type AutofsHandle } from '../helpers/autofs.js';
 import { cliBuilt, runCli } from '../helpers/cli.js';
-import { configYaml, holdMount, is, startDaemon, type RunningDaemon } from '../helpers/daemon.js';
-import { findMount, fuseAvailable, mountFaultfs, waitFor, type FaultMount } from '../helpers/faultfs.js';
+import { configYaml, holdMount, is, setUpTwoMounts, startDaemon, tearDownTwoMounts, type RunningDaemon } from '../helpers/daemon.js';
+import { findMount, fuseAvailable, waitFor, type FaultMount } from '../helpers/faultfs.js';
 
 const fuse = fuseAvailable();
 if (!fuse.ok) console.warn(`[daemon-faults] FUSE integration tests skipped: ${fuse.reason}`);
@@ -29,20 +29,14 @@ describe.skipIf(!fuse.ok || !cliBuilt())('daemon on real FUSE faults', () => {
   let daemon: RunningDaemon | undefined;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'nhc-it-'));
-    a = await mountFaultfs();
-    b = await mountFaultfs();
+    ({ dir, a, b } = await setUpTwoMounts('nhc-it-'));
     // The healthy mount is busy, as Airflow's are: umount -a leaves it, and it must stay ok.
     holders = [holdMount(b.mountpoint, join(b.mountpoint, 'example_dag.py'))];
     daemon = undefined;
   });
 
   afterEach(async () => {
-    daemon?.kill(); // with a probe stuck in an uninterruptible hang it dies once the mounts go
-    for (const h of holders) h.kill('SIGKILL');
-    await Promise.all([a.cleanup(), b.cleanup()]);
-    if (daemon) expect(await Promise.race([daemon.exited, new Promise((r) => setTimeout(() => r('alive'), 5000))])).not.toBe('alive');
-    rmSync(dir, { recursive: true, force: true });
+    expect(await tearDownTwoMounts({ dir, a, b }, daemon, holders), 'the daemon outlived its mounts').toBe(true);
   });
 
   async function startOnBoth(extra?: { recovery?: string }): Promise<RunningDaemon> {

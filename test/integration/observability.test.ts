@@ -2,14 +2,13 @@
 // client and by a real Prometheus server, the log file rotated by the real logrotate with the
 // shipped config, and hostile HTTP clients — with both FUSE mounts hung where it matters.
 import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cliBuilt } from '../helpers/cli.js';
-import { configYaml, holdMount, is, startDaemon, type RunningDaemon } from '../helpers/daemon.js';
-import { fuseAvailable, mountFaultfs, type FaultMount } from '../helpers/faultfs.js';
+import { configYaml, holdMount, is, setUpTwoMounts, startDaemon, tearDownTwoMounts, type RunningDaemon } from '../helpers/daemon.js';
+import { fuseAvailable, type FaultMount } from '../helpers/faultfs.js';
 import { prometheusAvailable, startPrometheus } from '../helpers/prometheus.js';
 
 const fuse = fuseAvailable();
@@ -40,18 +39,13 @@ describe.skipIf(!fuse.ok || !cliBuilt())('observability of the real daemon', () 
   let daemon: RunningDaemon | undefined;
 
   beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'nhc-obs-'));
-    a = await mountFaultfs();
-    b = await mountFaultfs();
+    ({ dir, a, b } = await setUpTwoMounts('nhc-obs-'));
     holders = [];
     daemon = undefined;
   });
 
   afterEach(async () => {
-    daemon?.kill();
-    for (const h of holders) h.kill('SIGKILL');
-    await Promise.all([a.cleanup(), b.cleanup()]);
-    rmSync(dir, { recursive: true, force: true });
+    expect(await tearDownTwoMounts({ dir, a, b }, daemon, holders), 'the daemon outlived its mounts').toBe(true);
   });
 
   async function start(extra: { recovery?: string; logFile?: string } = {}): Promise<{ d: RunningDaemon; base: string }> {
