@@ -53,7 +53,7 @@ export async function runCheck(config: Config, opts: CheckOptions): Promise<numb
       const report = await runRecovery(
         triggered.map((r) => ({ path: r.mount, mountId: r.mounted ? r.mountId : null, automounted: r.automounted })),
         config.recovery,
-        { run: createRunner(clock), table: readMountTable, probe, clock, onStep: (s) => !opts.json && opts.out(formatStep(s)) },
+        { run: createRunner(clock, { mountNamespace: config.recovery.mountNamespace }), table: readMountTable, probe, clock, onStep: (s) => !opts.json && opts.out(formatStep(s)) },
       );
       recovery = report;
       const after = new Map(report.reprobe.map((r) => [r.mount, r]));

@@ -44,7 +44,7 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
     config,
     clock,
     probe: createProbeMounts(prober, readMountTable),
-    run: createRunner(clock),
+    run: createRunner(clock, { mountNamespace: config.recovery.mountNamespace }),
     table: readMountTable,
     sink,
     autofsRunning: () => automountRunning(),

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { Document, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import { packageRoot } from '../package-info.js';
 import { formatDuration } from './duration.js';
-import { ConfigError, isMapping, showValue, validateConfig, type KeyPath } from './schema.js';
+import { ConfigError, HOST_MOUNT_NAMESPACE, isMapping, showValue, validateConfig, type KeyPath } from './schema.js';
 import type { Config, ListenAddress, LoadedConfig } from './types.js';
 
 export { ConfigError } from './schema.js';
@@ -151,6 +151,7 @@ export function renderConfig(config: Config): string {
       cooldown: formatDuration(recovery.cooldownMs),
       max_backoff: formatDuration(recovery.maxBackoffMs),
       remount: recovery.remount,
+      namespace: recovery.mountNamespace === null ? 'self' : recovery.mountNamespace === HOST_MOUNT_NAMESPACE ? 'host' : recovery.mountNamespace,
     },
     metrics: { enabled: config.metrics.enabled, listen: formatListen(config.metrics.listen) },
     log: { level: config.log.level, file: config.log.file ?? '' },

@@ -95,6 +95,7 @@ export function validateConfig(raw: unknown, source: string | SourceOf): Config 
     'cooldown',
     'max_backoff',
     'remount',
+    'namespace',
   ]);
   const metrics = v.mapping(['metrics'], top.metrics, ['enabled', 'listen']);
   const log = v.mapping(['log'], top.log, ['level', 'file']);
@@ -129,6 +130,7 @@ export function validateConfig(raw: unknown, source: string | SourceOf): Config 
     v.expected(backoffPath, `a duration ${bound}`, recovery.max_backoff);
   }
   const remount = v.argv(['recovery', 'remount'], recovery.remount, 0);
+  const mountNamespace = v.namespace(['recovery', 'namespace'], recovery.namespace);
   const metricsEnabled = v.boolean(['metrics', 'enabled'], metrics.enabled);
   const listen = v.listen(['metrics', 'listen'], metrics.listen);
   const level = v.oneOf(['log', 'level'], log.level, LOG_LEVELS);
@@ -148,11 +150,15 @@ export function validateConfig(raw: unknown, source: string | SourceOf): Config 
       cooldownMs,
       maxBackoffMs,
       remount,
+      mountNamespace,
     },
     metrics: { enabled: metricsEnabled, listen },
     log: { level, file },
   };
 }
+
+/** PID 1's mount namespace: the host's, seen from a container sharing the host's PID namespace. */
+export const HOST_MOUNT_NAMESPACE = '/proc/1/ns/mnt';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -201,6 +207,16 @@ class Validator {
     const port = Number(m?.[3]);
     if (!m || host === undefined || port > 65535) this.expected(path, what, value);
     return { host, port };
+  }
+
+  /** self (null), host (PID 1's mount namespace), or the absolute path of a namespace file. */
+  namespace(path: KeyPath, value: unknown): string | null {
+    if (value === 'self') return null;
+    if (value === 'host') return HOST_MOUNT_NAMESPACE;
+    if (typeof value !== 'string' || !posix.isAbsolute(value)) {
+      this.expected(path, 'self, host, or the absolute path of a mount namespace file (/proc/PID/ns/mnt)', value);
+    }
+    return posix.normalize(value);
   }
 
   /** An absolute file path, or "" for none. */

@@ -29,6 +29,11 @@ export interface RecoveryConfig {
   maxBackoffMs: number;
   /** argv prefix run with the path appended after an unmount of a path not under autofs; empty = none. */
   remount: string[];
+  /**
+   * The mount namespace recovery commands run in: null = the daemon's own; else the path of a
+   * namespace file to enter with nsenter (`host` in the file = /proc/1/ns/mnt, for containers).
+   */
+  mountNamespace: string | null;
 }
 
 export interface ListenAddress {

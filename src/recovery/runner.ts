@@ -21,9 +21,23 @@ export type RunCommand = (argv: readonly string[], deadlineMs: number) => Promis
 
 const MAX_OUTPUT = 2000;
 
-export function createRunner(clock: Clock): RunCommand {
-  return (argv, deadlineMs) =>
+export interface RunnerOptions {
+  /**
+   * Run every command in this mount namespace (a /proc/PID/ns/mnt path) through nsenter: from a
+   * container, only an unmount done in the host's namespace clears the host's stale mount.
+   */
+  mountNamespace?: string | null;
+}
+
+/** The argv actually run: the command itself, or nsenter into the namespace, then the command. */
+export function inNamespace(argv: readonly string[], mountNamespace: string | null | undefined): string[] {
+  return mountNamespace ? ['nsenter', `--mount=${mountNamespace}`, '--', ...argv] : [...argv];
+}
+
+export function createRunner(clock: Clock, opts: RunnerOptions = {}): RunCommand {
+  return (command, deadlineMs) =>
     new Promise((resolve) => {
+      const argv = inNamespace(command, opts.mountNamespace);
       const started = clock.now();
       const [file, ...args] = argv;
       let output = '';

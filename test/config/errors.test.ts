@@ -233,7 +233,7 @@ describe('log', () => {
 describe('keys', () => {
   it('rejects an unknown key, listing the known ones', () => {
     expect(errorFor('recovery:\n  comand: [umount]\n')).toBe(
-      'FILE: recovery.comand: unknown key (expected one of: enabled, dry_run, triggers, command, timeout, escalation, cooldown, max_backoff, remount)',
+      'FILE: recovery.comand: unknown key (expected one of: enabled, dry_run, triggers, command, timeout, escalation, cooldown, max_backoff, remount, namespace)',
     );
   });
 
@@ -262,6 +262,12 @@ describe('keys', () => {
   ])('rejects metrics.listen %s', (value, shown) => {
     expect(errorFor(`metrics:\n  listen: ${JSON.stringify(value)}\n`.replace('"9100"', '9100'))).toBe(
       `FILE: metrics.listen: expected an address like "0.0.0.0:12049", "127.0.0.1:12049" or "[::]:12049", got ${shown}`,
+    );
+  });
+
+  it('rejects a recovery.namespace that is neither self, host nor a path', () => {
+    expect(errorFor('recovery:\n  namespace: container\n')).toBe(
+      'FILE: recovery.namespace: expected self, host, or the absolute path of a mount namespace file (/proc/PID/ns/mnt), got "container"',
     );
   });
 

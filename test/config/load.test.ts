@@ -165,6 +165,7 @@ describe('renderConfig', () => {
       cooldownMs: 0,
       maxBackoffMs: 5_400_000,
       remount: ['mount', '-o', 'vers=4.1'],
+      mountNamespace: '/proc/4242/ns/mnt',
     },
     metrics: { enabled: false, listen: { host: '::1', port: 0 } },
     log: { level: 'trace', file: null },
@@ -180,6 +181,14 @@ describe('renderConfig', () => {
     expect(text).toContain('  escalation:\n    - [umount, -f]\n    - [umount, -l]\n');
     expect(text).toContain('  listen: 0.0.0.0:12049\n');
     expect(text).toContain('  file: /var/log/nfs-health-check.log\n');
+  });
+
+  it('reads recovery.namespace: self, host (PID 1), or a namespace file', () => {
+    const ns = (v: string) => loadConfig({ file: write(`recovery:\n  namespace: ${v}\n`), etcFile: noEtc }).config.recovery.mountNamespace;
+    expect(ns('self')).toBeNull();
+    expect(ns('host')).toBe('/proc/1/ns/mnt');
+    expect(ns('/proc/77/ns/mnt')).toBe('/proc/77/ns/mnt');
+    expect(renderConfig({ ...DOCUMENTED, recovery: { ...DOCUMENTED.recovery, mountNamespace: '/proc/1/ns/mnt' } })).toContain('  namespace: host\n');
   });
 
   it('reads IPv6 listen addresses and "" for no log file', () => {

@@ -17,6 +17,7 @@ export const defaultConfig: Config = {
     cooldownMs: 30_000,
     maxBackoffMs: 300_000,
     remount: [],
+    mountNamespace: null,
   },
   metrics: { enabled: true, listen: { host: '0.0.0.0', port: 12049 } },
   log: { level: 'info', file: '/var/log/nfs-health-check.log' },

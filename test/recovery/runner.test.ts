@@ -36,6 +36,13 @@ describe('createRunner', () => {
     expect(elapsed).toBeLessThan(5000);
   });
 
+  it('with a mount namespace, runs the command through nsenter, and reports what it ran', async () => {
+    const inOwn = createRunner(systemClock, { mountNamespace: '/proc/self/ns/mnt' });
+    const o = await inOwn(['echo', 'hi'], 5000);
+    expect(o.argv).toEqual(['nsenter', '--mount=/proc/self/ns/mnt', '--', 'echo', 'hi']);
+    expect(o).toMatchObject({ status: 'ok', output: 'hi' });
+  });
+
   it('runs the argument array without a shell: metacharacters stay literal', async () => {
     const o = await run(['echo', '$(id); *'], 5000);
     expect(o.output).toBe('$(id); *');
