@@ -17,6 +17,7 @@ import { Prober } from './probe/prober.js';
 import { spawnThreadWorker } from './probe/worker.js';
 import { createRunner } from './recovery/runner.js';
 import { startSchedule } from './schedule.js';
+import { createNotifier } from './systemd-notify.js';
 
 /** How long shutdown waits for a cycle or recovery step in progress before leaving anyway. */
 const STOP_GRACE_MS = 2000;
@@ -97,13 +98,27 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
   intervalMs = schedule.intervalMs;
   void monitor.tick();
 
+  // Serving (port bound, first cycle under way): tell systemd, and keep its watchdog fed while
+  // the loop is alive.
+  const notifier = createNotifier({ env: process.env, pid: process.pid, run: createRunner(clock), clock, log });
+  notifier.ready(`probing ${paths.length} mount(s)`);
+  notifier.startWatchdog(() => {
+    const h = health();
+    if (!h.ok) return { ok: false, status: h.reason };
+    const results = monitor.results();
+    const bad = results.filter((r) => r.result !== 'ok');
+    const status = bad.length === 0 ? `${results.length} mount(s) ok` : bad.map((r) => `${r.mount}: ${r.result}`).join(', ');
+    return { ok: true, status };
+  });
+
   const stop = async (signal: NodeJS.Signals, exitCode: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
+    const told = notifier.stopping();
     schedule.stop();
     http?.close();
-    await Promise.race([monitor.idle(), sleep(clock, STOP_GRACE_MS)]);
+    await Promise.race([Promise.all([monitor.idle(), told]), sleep(clock, STOP_GRACE_MS)]);
     prober.close();
     leave(log, prober.busyTotal(), signal, exitCode);
   };

@@ -47,10 +47,10 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-export function startDaemon(dir: string, configYaml: string): RunningDaemon {
+export function startDaemon(dir: string, configYaml: string, env: NodeJS.ProcessEnv = process.env): RunningDaemon {
   const configFile = join(dir, 'config.yaml');
   writeFileSync(configFile, configYaml);
-  const child = spawn(process.execPath, [CLI, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env });
   running.add(child);
   const lines: LogLine[] = [];
   const waiters = new Set<() => void>();
