@@ -5,7 +5,9 @@ import { systemClock, sleep } from './clock.js';
 import type { LoadedConfig } from './config/types.js';
 import { Monitor } from './monitor.js';
 import { automountRunning } from './observe/autofs-status.js';
-import { startHttpServer, type Health, type HttpServer } from './observe/http.js';
+import { formatListen } from './config/load.js';
+import { loopHealth, type Health } from './observe/health.js';
+import { startHttpServer, type HttpServer } from './observe/http.js';
 import { createLogging, type Logger } from './observe/log.js';
 import { createLogSink } from './observe/log-sink.js';
 import { createMetrics } from './observe/metrics.js';
@@ -54,18 +56,8 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
   let stopping = false;
   const startedAt = clock.now();
   let intervalMs = 30_000;
-  const health = (): Health => {
-    const last = monitor.lastCycleAt;
-    const ageMs = clock.now() - (last ?? startedAt);
-    // Three ticks, plus the probe timeout a cycle may take.
-    const limitMs = 3 * intervalMs + config.probe.timeoutMs;
-    const lastCycleAgeSeconds = last === null ? null : Math.round(ageMs) / 1000;
-    if (stopping) return { ok: false, reason: 'stopping', lastCycleAgeSeconds };
-    if (ageMs > limitMs) {
-      return { ok: false, reason: `no probe cycle finished for ${Math.round(ageMs / 1000)} s (limit ${limitMs / 1000} s)`, lastCycleAgeSeconds };
-    }
-    return { ok: true, reason: last === null ? 'starting' : 'probe loop alive', lastCycleAgeSeconds };
-  };
+  const health = (): Health =>
+    loopHealth({ now: clock.now(), startedAt, lastCycleAt: monitor.lastCycleAt, intervalMs, probeTimeoutMs: config.probe.timeoutMs, stopping });
 
   // Bound before anything is scheduled: a port in use stops the start with one line.
   let http: HttpServer | undefined;
@@ -82,7 +74,7 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
       schedule: config.schedule,
       probe_timeout_ms: config.probe.timeoutMs,
       recovery: config.recovery.enabled ? (config.recovery.dryRun ? 'dry_run' : 'enabled') : 'disabled',
-      metrics: http ? `http://${http.address.host.includes(':') ? `[${http.address.host}]` : http.address.host}:${http.address.port}/metrics` : 'disabled',
+      metrics: http ? `http://${formatListen(http.address)}/metrics` : 'disabled',
       log_file: config.log.file,
     },
     'starting',

@@ -4,15 +4,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { formatListen } from '../config/load.js';
 import type { ListenAddress } from '../config/types.js';
+import type { Health } from './health.js';
 import { StartupError } from '../startup-error.js';
-
-export interface Health {
-  ok: boolean;
-  /** Why not, or a short status. */
-  reason: string;
-  lastCycleAgeSeconds: number | null;
-}
 
 export interface HttpOptions {
   listen: ListenAddress;
@@ -78,7 +73,7 @@ export function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
   server.maxHeadersCount = 64;
   server.maxRequestsPerSocket = 100;
   const { host, port } = opts.listen;
-  const shown = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  const shown = formatListen(opts.listen);
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new StartupError(`metrics.listen: cannot listen on ${shown}: ${err.code ?? err.message}`)));
     server.listen({ host, port }, () => {

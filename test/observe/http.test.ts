@@ -2,7 +2,8 @@
 import { connect } from 'node:net';
 import { Gauge, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startHttpServer, type Health, type HttpServer } from '../../src/observe/http.js';
+import type { Health } from '../../src/observe/health.js';
+import { startHttpServer, type HttpServer } from '../../src/observe/http.js';
 import { StartupError } from '../../src/startup-error.js';
 
 let server: HttpServer;
