@@ -2,8 +2,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { packageRoot } from '../../src/package-info.js';
 
-export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'src', 'cli.js');
+// From the package root, so it is right whether this file runs from test/ or compiled in dist/.
+export const CLI = join(packageRoot(), 'dist', 'src', 'cli.js');
 
 export function cliBuilt(): boolean {
   return existsSync(CLI);

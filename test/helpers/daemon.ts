@@ -14,6 +14,8 @@ export interface LogLine {
   result?: string;
   /** performance.now() when the test process read the line. */
   at: number;
+  /** The same moment as `at`, in ms since the epoch (performance.timeOrigin + at). */
+  t: number;
   /** The line as written. */
   raw: string;
   [key: string]: unknown;
@@ -26,6 +28,7 @@ export interface Exit {
 
 export interface RunningDaemon {
   pid: number;
+  child: ChildProcess;
   lines: LogLine[];
   /** Resolves with the first line (from index `from` on) that matches; rejects after the timeout. */
   waitForLine(match: (l: LogLine) => boolean, timeoutMs: number, from?: number): Promise<LogLine>;
@@ -47,10 +50,17 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-export function startDaemon(dir: string, configYaml: string, env: NodeJS.ProcessEnv = process.env): RunningDaemon {
-  const configFile = join(dir, 'config.yaml');
+export interface StartOptions {
+  /** The config file's name in `dir`, without .yaml (several daemons may share a dir). */
+  name?: string;
+  /** In a process group of its own, so the daemon and its children can be ended together. */
+  detached?: boolean;
+}
+
+export function startDaemon(dir: string, configYaml: string, env: NodeJS.ProcessEnv = process.env, opts: StartOptions = {}): RunningDaemon {
+  const configFile = join(dir, `${opts.name ?? 'config'}.yaml`);
   writeFileSync(configFile, configYaml);
-  const child = spawn(process.execPath, [CLI, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawn(process.execPath, [CLI, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env, detached: opts.detached ?? false });
   running.add(child);
   const lines: LogLine[] = [];
   const waiters = new Set<() => void>();
@@ -61,12 +71,13 @@ export function startDaemon(dir: string, configYaml: string, env: NodeJS.Process
     const complete = partial.split('\n');
     partial = complete.pop() ?? '';
     const at = performance.now();
+    const t = performance.timeOrigin + at;
     for (const text of complete) {
       if (text.trim() === '') continue;
       try {
-        lines.push({ ...(JSON.parse(text) as { level: string; msg: string }), at, raw: text });
+        lines.push({ ...(JSON.parse(text) as { level: string; msg: string }), at, t, raw: text });
       } catch {
-        lines.push({ level: 'unparsable', msg: text, at, raw: text });
+        lines.push({ level: 'unparsable', msg: text, at, t, raw: text });
       }
     }
     for (const w of waiters) w();
@@ -107,6 +118,7 @@ export function startDaemon(dir: string, configYaml: string, env: NodeJS.Process
 
   return {
     pid: child.pid!,
+    child,
     lines,
     waitForLine,
     async metricsBase() {

@@ -1,0 +1,170 @@
+// Turns the results into the printed table (Markdown, so it can go into the README as is).
+import type { DetectionResult } from './detection.js';
+import type { RecoveryResult } from './recovery.js';
+import type { ScrapeResult } from './scrape.js';
+import type { FootprintResult } from './footprint.js';
+import type { ScaleResult } from './scale.js';
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  kernel: string;
+  node: string;
+  date: string;
+  mode: 'quick' | 'full';
+}
+
+export type Figure<T> = { status: 'ok'; result: T } | { status: 'skipped' | 'error'; reason: string };
+
+export interface Results {
+  machine: Machine;
+  /** When each figure was measured (an --only run keeps the other figures of the file). */
+  figureDates: Record<string, string>;
+  figures: {
+    detection?: Figure<DetectionResult>;
+    recovery?: Figure<RecoveryResult>;
+    scrape?: Figure<ScrapeResult>;
+    footprint?: Figure<FootprintResult>;
+    scale?: Figure<ScaleResult>;
+  };
+}
+
+const ms = (v: number | null | undefined, d = 0): string => (v == null ? '—' : `${v.toFixed(d)} ms`);
+const s = (v: number | null | undefined, d = 2): string => (v == null ? '—' : `${(v / 1000).toFixed(d)} s`);
+const x = (v: number | null | undefined): string => (v == null ? '—' : `${v.toFixed(2)}×`);
+const mb = (v: number | null | undefined): string => (v == null ? '—' : `${v.toFixed(1)} MB`);
+
+function medMax(sum: { median: number | null; max: number | null; n: number }, never: number, windowMs: number, runs: number): string {
+  const part = sum.n > 0 ? `${s(sum.median)} / ${s(sum.max)}` : '';
+  const nv = never > 0 ? `never (within ${Math.round(windowMs / 1000)} s) ×${never}/${runs}` : '';
+  return [part, nv].filter(Boolean).join('; ') || '—';
+}
+
+function table(head: string[], rows: string[][]): string {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+function notRun(name: string, f: { status: string; reason: string }): string {
+  return `_${name}: ${f.status} — ${f.reason}_`;
+}
+
+export function renderTable(r: Results): string {
+  const m = r.machine;
+  const out: string[] = [
+    `nfs-health-checkd vs the bash timer baseline — ${m.mode} run, ${m.date}`,
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB.toFixed(1)} GiB, Linux ${m.kernel}, Node ${m.node}`,
+    '',
+  ];
+  const f = r.figures;
+
+  if (f.detection) {
+    out.push('### 1. Detection latency after fault onset (median / max)', '');
+    if (f.detection.status === 'ok') {
+      out.push(
+        table(
+          ['schedule', 'fault', 'daemon', 'baseline', 'ratio median', 'ratio max', 'daemon ≤ tick+timeout+0.1 s'],
+          f.detection.result.rows.map((row) => [
+            `${row.schedule} (timeout ${row.timeoutS} s)`,
+            row.fault,
+            medMax(row.daemon, row.daemonNever, row.windowMs, row.runs),
+            medMax(row.baseline, row.baselineNever, row.windowMs, row.runs),
+            x(row.ratioMedian),
+            x(row.ratioMax),
+            `${row.daemonWithinTarget}/${row.runs}`,
+          ]),
+        ),
+      );
+    } else out.push(notRun('detection', f.detection));
+    out.push('');
+  }
+
+  if (f.recovery) {
+    out.push('### 2. Time to recovered through real autofs, mount held (median / max)', '');
+    if (f.recovery.status === 'ok') {
+      const w = f.recovery.result.windowMs;
+      out.push(
+        table(
+          ['scenario', 'daemon', 'baseline', 'never recovered (daemon / baseline)', 'ratio median'],
+          f.recovery.result.rows.map((row) => [
+            row.scenario,
+            medMax(row.daemon, row.daemonNever, w, row.runs),
+            medMax(row.baseline, row.baselineNever, w, row.runs),
+            `${row.daemonNever}/${row.runs} / ${row.baselineNever}/${row.runs}`,
+            x(row.ratioMedian),
+          ]),
+        ),
+      );
+    } else out.push(notRun('recovery', f.recovery));
+    out.push('');
+  }
+
+  if (f.scrape) {
+    out.push('### 3. /metrics latency (2 mounts)', '');
+    if (f.scrape.status === 'ok') {
+      out.push(
+        table(
+          ['mounts hung', 'daemon p50', 'daemon p99', 'daemon max', 'scrapes', 'exporter.sh median', 'exporter.sh max', 'runs', 'ratio p50'],
+          f.scrape.result.rows.map((row) => [
+            String(row.hung),
+            ms(row.daemon.p50, 2),
+            ms(row.daemon.p99, 2),
+            ms(row.daemon.max, 2),
+            String(row.daemon.n),
+            ms(row.baseline.median),
+            ms(row.baseline.max),
+            String(row.baseline.n),
+            row.ratioP50 == null ? '—' : row.ratioP50.toExponential(1),
+          ]),
+        ),
+      );
+    } else out.push(notRun('scrape', f.scrape));
+    out.push('');
+  }
+
+  if (f.footprint) {
+    out.push('### 4. Steady-state cost', '');
+    if (f.footprint.status === 'ok') {
+      const h = f.footprint.result.healthy;
+      const g = f.footprint.result.hung;
+      out.push(
+        table(
+          ['measure', 'daemon', 'baseline', 'ratio'],
+          [
+            [`CPU per cycle, 2 healthy mounts, 1 s period (${h.cycles} s)`, ms(h.daemonCpuPerCycleMs, 2) + ` (${h.daemonCycles} cycles)`, ms(h.baselineCpuPerCycleMs, 2) + ` (${h.baselineRuns} runs)`, x(h.ratioCpu)],
+            [`RSS after ${h.daemonCycles} cycles`, `${mb(h.daemonRssMb)} (at start ${mb(h.daemonRssStartMb)})`, `timer bash ${mb(h.baselineTimerRssMb)}, no resident checker`, '—'],
+            [`threads, ${g.cycles} cycles of 1 mount in an uninterruptible hang`, `before ${g.threadsBefore ?? '—'}, first ${g.threadsFirst ?? '—'}, last ${g.threadsLast ?? '—'}, max ${g.threadsMax ?? '—'}`, `stuck: ${g.baselineChecksAfterOnset} checks after the onset`, '—'],
+            [`RSS, same`, `before ${mb(g.rssBeforeMb)}, first ${mb(g.rssFirstMb)}, last ${mb(g.rssLastMb)}, max ${mb(g.rssMaxMb)}`, '—', '—'],
+          ],
+        ),
+      );
+    } else out.push(notRun('footprint', f.footprint));
+    out.push('');
+  }
+
+  if (f.scale) {
+    out.push('### 5. Scale (a tenth of the mounts hung)', '');
+    if (f.scale.status === 'ok') {
+      out.push(
+        table(
+          ['mounts (hung)', 'daemon 1st cycle', 'later cycles median / max', 'daemon CPU/cycle', 'daemon RSS', 'threads', 'scrape p50 / max', 'baseline run (stops at 1st hung)', 'baseline CPU', 'baseline healthy-only loop', 'its CPU'],
+          f.scale.result.rows.map((row) => [
+            `${row.mounts} (${row.hung})`,
+            ms(row.firstCycleMs),
+            `${ms(row.cycleMs.median)} / ${ms(row.cycleMs.max)}`,
+            ms(row.daemonCpuPerCycleMs, 1),
+            mb(row.daemonRssMb),
+            String(row.daemonThreads ?? '—'),
+            `${ms(row.scrapeMs.p50, 2)} / ${ms(row.scrapeMs.max, 2)}`,
+            ms(row.baselineRunMs),
+            ms(row.baselineRunCpuMs),
+            ms(row.baselineHealthyOnlyRunMs),
+            ms(row.baselineHealthyOnlyCpuMs),
+          ]),
+        ),
+      );
+    } else out.push(notRun('scale', f.scale));
+    out.push('');
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,140 @@
+// npm run bench [-- --quick] [-- --only=detection,scrape]   (or BENCH_QUICK=1)
+// Runs the figures one after the other, prints progress on stderr and the table on stdout, and
+// writes bench/results/latest.json with the machine, the mode and every figure's raw samples.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fuseAvailable } from '../test/helpers/faultfs.js';
+import { autofsAvailable } from '../test/helpers/autofs.js';
+import { CLI } from '../test/helpers/cli.js';
+import { ROOT, benchDir, killOwned, progress, removeBenchDir, type BenchOptions } from './common.js';
+import { runDetection } from './detection.js';
+import { runRecovery } from './recovery.js';
+import { runScrape } from './scrape.js';
+import { runFootprint } from './footprint.js';
+import { runScale, type ScaleResult, type ScaleRow } from './scale.js';
+import { renderTable, type Figure, type Results } from './report.js';
+
+const FIGURES = ['detection', 'recovery', 'scrape', 'footprint', 'scale'] as const;
+type FigureName = (typeof FIGURES)[number];
+
+function parseArgs(argv: string[]): BenchOptions {
+  let quick = process.env.BENCH_QUICK === '1';
+  let only: Set<string> | undefined;
+  for (const a of argv) {
+    if (a === '--quick') quick = true;
+    else if (a === '--full') quick = false;
+    else if (a.startsWith('--only=')) {
+      only = new Set(a.slice('--only='.length).split(',').filter(Boolean));
+      for (const n of only) if (!(FIGURES as readonly string[]).includes(n)) throw new Error(`--only: unknown figure ${n} (${FIGURES.join(', ')})`);
+    } else if (a === '--help' || a === '-h') {
+      process.stdout.write(`usage: npm run bench -- [--quick|--full] [--only=${FIGURES.join(',')}]\n`);
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  return { quick, only };
+}
+
+// Ctrl-C / SIGTERM: end our processes first; the harness's own handler (installed with the first
+// temp dir) then detaches every mount and removes the dirs; then we exit.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    progress(`${signal}: cleaning up`);
+    killOwned();
+    setImmediate(() => process.exit(130));
+  });
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const mode = opts.quick ? 'quick' : 'full';
+  const results: Results = {
+    machine: {
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cores: os.cpus().length,
+      memoryGiB: os.totalmem() / 2 ** 30,
+      kernel: os.release(),
+      node: process.version,
+      date: new Date().toISOString(),
+      mode,
+    },
+    figures: {},
+    figureDates: {},
+  };
+  const out = path.join(ROOT, 'bench', 'results', 'latest.json');
+  let extraScaleRows: ScaleRow[] = [];
+  if (opts.only) {
+    // --only updates the selected figures of the last run of the same mode, keeping the others.
+    try {
+      const prev = JSON.parse(fs.readFileSync(out, 'utf8')) as Results;
+      if (prev.machine.mode === mode) {
+        results.figures = prev.figures;
+        if (opts.only.has('scale') && process.env.BENCH_SCALE_SIZES && prev.figures.scale?.status === 'ok') {
+          // extra sizes: added to the rows already there
+          extraScaleRows = prev.figures.scale.result.rows;
+        }
+        results.figureDates = prev.figureDates ?? Object.fromEntries(Object.keys(prev.figures).map((k) => [k, prev.machine.date]));
+      }
+    } catch {
+      // no previous results
+    }
+  }
+  const fuse = fuseAvailable();
+  const autofs = autofsAvailable();
+  const built = fs.existsSync(CLI);
+  const needs = (name: FigureName): string | undefined => {
+    if (!built) return `${CLI} is missing (npm run build)`;
+    if (!fuse.ok) return fuse.reason;
+    if (name === 'recovery' && !autofs.ok) return autofs.reason;
+    return undefined;
+  };
+  const runners: { [K in FigureName]: (dir: string, o: BenchOptions) => Promise<unknown> } = {
+    detection: runDetection,
+    recovery: runRecovery,
+    scrape: runScrape,
+    footprint: runFootprint,
+    scale: runScale,
+  };
+  progress(`${mode} run; figures: ${FIGURES.filter((f) => !opts.only || opts.only.has(f)).join(', ')}`);
+  for (const name of FIGURES) {
+    if (opts.only && !opts.only.has(name)) continue;
+    const missing = needs(name);
+    let fig: Figure<unknown>;
+    if (missing) {
+      progress(`${name}: skipped — ${missing}`);
+      fig = { status: 'skipped', reason: missing };
+    } else {
+      const dir = benchDir(name);
+      const t = Date.now();
+      try {
+        fig = { status: 'ok', result: await runners[name](dir, opts) };
+        progress(`${name}: done in ${Math.round((Date.now() - t) / 1000)} s`);
+      } catch (err) {
+        progress(`${name}: error — ${(err as Error).stack ?? String(err)}`);
+        fig = { status: 'error', reason: (err as Error).message };
+      } finally {
+        await removeBenchDir(dir).catch((e: Error) => progress(`${name}: cleanup: ${e.message}`));
+      }
+    }
+    if (name === 'scale' && fig.status === 'ok' && extraScaleRows.length > 0) {
+      const r = fig.result as ScaleResult;
+      const sizes = new Set(r.rows.map((x) => x.mounts));
+      r.rows = [...extraScaleRows.filter((x) => !sizes.has(x.mounts)), ...r.rows].sort((a, b) => a.mounts - b.mounts);
+    }
+    (results.figures as Record<string, Figure<unknown>>)[name] = fig;
+    results.figureDates[name] = new Date().toISOString();
+  }
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(`${out}.tmp`, JSON.stringify(results, null, 2) + '\n');
+  fs.renameSync(`${out}.tmp`, out);
+  process.stdout.write(renderTable(results) + '\n');
+  progress(`wrote ${path.relative(ROOT, out)}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    progress(`fatal: ${(err as Error).stack ?? String(err)}`);
+    process.exit(1);
+  },
+);
