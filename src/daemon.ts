@@ -50,7 +50,7 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
     run: createRunner(clock, { mountNamespace: config.recovery.mountNamespace }),
     table: readMountTable,
     sink,
-    autofsRunning: () => automountRunning(),
+    autofsRunning: () => automountRunning(readMountTable()),
   });
 
   let stopping = false;

@@ -1,16 +1,22 @@
-// Is the automounter running? Looked up in /proc (an automount process), which works the same
-// under systemd, SysV init or in a container with the host's PID namespace, and never touches a
-// mount. Cheap: one small procfs read per process, once a cycle.
-import { readdirSync, readFileSync } from 'node:fs';
+// Is the automounter serving our mounts alive? Every autofs mount names, in its options, the
+// process group of the automount daemon that serves it (pgrp=N); that daemon is alive when
+// /proc/N exists. One stat per autofs mount, from the mount table the cycle reads anyway — never a
+// touch of the mount itself, and no scan of every process on a busy node.
+import { existsSync } from 'node:fs';
+import type { MountEntry } from '../probe/mountinfo.js';
 
-export function automountRunning(proc = '/proc'): boolean {
-  for (const entry of readdirSync(proc)) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`${proc}/${entry}/comm`, 'utf8').trim() === 'automount') return true;
-    } catch {
-      // the process ended meanwhile
-    }
+/** The automount process groups named by the autofs mounts in the table. */
+export function automountGroups(table: readonly MountEntry[]): number[] {
+  const groups = new Set<number>();
+  for (const e of table) {
+    if (e.fstype !== 'autofs') continue;
+    const m = /(?:^|,)pgrp=(\d+)(?:,|$)/.exec(e.superOptions);
+    if (m) groups.add(Number(m[1]));
   }
-  return false;
+  return [...groups];
+}
+
+/** True when there are autofs mounts and an automount daemon serving them is alive. */
+export function automountRunning(table: readonly MountEntry[], proc = '/proc'): boolean {
+  return automountGroups(table).some((pgrp) => existsSync(`${proc}/${pgrp}`));
 }

@@ -9,6 +9,8 @@ export interface MountEntry {
   mountPoint: string;
   fstype: string;
   source: string;
+  /** Per-superblock options (for autofs: fd=, pgrp= of its automount daemon, timeout=, …). */
+  superOptions: string;
 }
 
 /** What the mount table says of one configured path at one moment. */
@@ -45,6 +47,7 @@ export function parseMountinfo(text: string): MountEntry[] {
       mountPoint: unescapeMountField(fields[4] ?? ''),
       fstype: fields[sep + 1] ?? '',
       source: unescapeMountField(fields[sep + 2] ?? ''),
+      superOptions: fields[sep + 3] ?? '',
     });
   }
   return entries;

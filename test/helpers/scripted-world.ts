@@ -32,9 +32,9 @@ export class ScriptedWorld {
   }
 
   table = (): MountEntry[] => [
-    { id: 1, parentId: 0, dev: '0:1', mountPoint: '/', fstype: 'ext4', source: '/dev/vda' },
-    { id: 2, parentId: 1, dev: '0:2', mountPoint: '/airflow', fstype: 'autofs', source: 'auto.airflow' },
-    ...this.mounts.map((m) => ({ id: m.id, parentId: 2, dev: `0:${m.id}`, mountPoint: m.path, fstype: 'nfs4', source: `srv:${m.path}` })),
+    { id: 1, parentId: 0, dev: '0:1', mountPoint: '/', fstype: 'ext4', source: '/dev/vda', superOptions: 'rw' },
+    { id: 2, parentId: 1, dev: '0:2', mountPoint: '/airflow', fstype: 'autofs', source: 'auto.airflow', superOptions: 'rw,fd=6,pgrp=1,timeout=30,indirect' },
+    ...this.mounts.map((m) => ({ id: m.id, parentId: 2, dev: `0:${m.id}`, mountPoint: m.path, fstype: 'nfs4', source: `srv:${m.path}`, superOptions: 'rw,vers=4.1' })),
   ];
 
   probe = async (paths: readonly string[]): Promise<ProbeResult[]> =>

@@ -230,6 +230,10 @@ describe.skipIf(!fuse.ok || !autofs.ok || !cliBuilt())('daemon with real autofs 
     expect(failing).toMatchObject({ errno: 'ENOENT', mounted: false });
     for (let i = 0; i < 3; i++) await d.waitForLine((l) => l.msg === 'probe round', 3000, d.lines.length);
     expect(d.lines.some((l) => l.msg === 'recovery starting')).toBe(false);
+    // The automounter serving these mounts is alive, and the loop says so.
+    expect(d.lines.some((l) => l.msg === 'autofs running')).toBe(true);
+    const metrics = await (await fetch(`${await d.metricsBase()}/metrics`)).text();
+    expect(metrics).toMatch(/^nfs_autofs_status 1$/m);
   });
 
   it('a failover while Airflow holds the mount: stale, detached by escalation, mounted afresh by autofs, healthy', async () => {

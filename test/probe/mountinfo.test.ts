@@ -25,6 +25,7 @@ describe('parseMountinfo', () => {
       mountPoint: '/airflow/dags',
       fstype: 'nfs4',
       source: '10.99.0.1:/srv/a/airflow/dags',
+      superOptions: 'rw,vers=4.1,soft',
     });
   });
 
