@@ -39,7 +39,7 @@ export interface RecoveryConfig {
 export interface ListenAddress {
   /** IP address or host name, without brackets. */
   host: string;
-  /** 0: any free port (the "listening" log line says which). */
+  /** 0: any free port (the "starting" log line gives the metrics URL). */
   port: number;
 }
 
