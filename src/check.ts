@@ -7,7 +7,7 @@ import { readMountTable } from './probe/mountinfo.js';
 import { createProbeMounts, type ProbeResult } from './probe/probe-mounts.js';
 import { Prober } from './probe/prober.js';
 import { spawnProcessWorker } from './probe/worker.js';
-import { runRecovery, type RecoveryReport, type StepReport } from './recovery/procedure.js';
+import { recoveryTarget, runRecovery, type RecoveryReport, type StepReport } from './recovery/procedure.js';
 import { createRunner } from './recovery/runner.js';
 
 export interface CheckOptions {
@@ -51,7 +51,7 @@ export async function runCheck(config: Config, opts: CheckOptions): Promise<numb
     } else {
       if (!opts.json) for (const r of results) opts.out(formatResult(r));
       const report = await runRecovery(
-        triggered.map((r) => ({ path: r.mount, mountId: r.mounted ? r.mountId : null, automounted: r.automounted })),
+        triggered.map(recoveryTarget),
         config.recovery,
         { run: createRunner(clock, { mountNamespace: config.recovery.mountNamespace }), table: readMountTable, probe, clock, onStep: (s) => !opts.json && opts.out(formatStep(s)) },
       );

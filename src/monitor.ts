@@ -9,7 +9,7 @@ import type { MonitorSink } from './observe/sink.js';
 import type { MountTable } from './probe/mountinfo.js';
 import type { ProbeMounts, ProbeResult } from './probe/probe-mounts.js';
 import { RecoveryPolicy } from './recovery/policy.js';
-import { runRecovery, withPath, type RecoveryTarget } from './recovery/procedure.js';
+import { recoveryTarget, runRecovery, withPath, type RecoveryTarget } from './recovery/procedure.js';
 import type { RunCommand } from './recovery/runner.js';
 
 export interface MonitorDeps {
@@ -94,9 +94,10 @@ export class Monitor {
 
   private async recover(paths: readonly string[]): Promise<void> {
     const { config, clock, sink } = this.deps;
-    const targets: RecoveryTarget[] = paths.map((path) => {
+    // Targets come from triggering results, so each has one.
+    const targets: RecoveryTarget[] = paths.flatMap((path) => {
       const r = this.latest.get(path);
-      return { path, mountId: r?.mounted ? r.mountId : null, automounted: r?.automounted ?? false };
+      return r ? [recoveryTarget(r)] : [];
     });
     sink.recoveryStarted(targets);
 

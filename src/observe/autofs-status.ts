@@ -1,6 +1,6 @@
 // Is the automounter serving our mounts alive? Every autofs mount names, in its options, the
 // process group of the automount daemon that serves it (pgrp=N); that daemon is alive when
-// /proc/N exists. One stat per autofs mount, from the mount table the cycle reads anyway — never a
+// /proc/N exists. One procfs read of the mount table and one stat per autofs mount a cycle — never a
 // touch of the mount itself, and no scan of every process on a busy node.
 import { existsSync } from 'node:fs';
 import type { MountEntry } from '../probe/mountinfo.js';

@@ -48,6 +48,11 @@ export interface ProcedureDeps {
   onStep?: (step: StepReport) => void;
 }
 
+/** The target a failing probe result makes: escalation only ever aims at a mount other than autofs. */
+export function recoveryTarget(r: ProbeResult): RecoveryTarget {
+  return { path: r.mount, mountId: r.mounted ? r.mountId : null, automounted: r.automounted };
+}
+
 // util-linux mount and umount take `--` before operands; a path is then never read as an option.
 const TAKES_DOUBLE_DASH = new Set(['umount', 'mount']);
 

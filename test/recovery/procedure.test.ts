@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../helpers/config.js';
-import { runRecovery, withPath } from '../../src/recovery/procedure.js';
+import { recoveryTarget, runRecovery, withPath } from '../../src/recovery/procedure.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { ScriptedWorld } from '../helpers/scripted-world.js';
 
@@ -18,6 +18,18 @@ describe('withPath', () => {
     expect(withPath(['umount', '-l'], '/a')).toEqual(['umount', '-l', '--', '/a']);
     expect(withPath(['/usr/bin/mount'], '/a')).toEqual(['/usr/bin/mount', '--', '/a']);
     expect(withPath(['fusermount', '-uz'], '/a')).toEqual(['fusermount', '-uz', '/a']);
+  });
+});
+
+describe('recoveryTarget', () => {
+  const base = { mount: '/airflow/dags', result: 'ESTALE', ms: 1, fstype: 'nfs4', mountId: 61, automounted: true, stuck: false, skipped: null } as const;
+
+  it('aims at the mount on the path', () => {
+    expect(recoveryTarget({ ...base, mounted: true })).toEqual({ path: '/airflow/dags', mountId: 61, automounted: true });
+  });
+
+  it('aims at nothing when only autofs sits on the path, so escalation never unmounts autofs itself', () => {
+    expect(recoveryTarget({ ...base, mounted: false, fstype: 'autofs', mountId: 40 })).toEqual({ path: '/airflow/dags', mountId: null, automounted: true });
   });
 });
 
