@@ -99,6 +99,7 @@ export function createLogSink(log: Logger, clock: Clock): MonitorSink {
       }
       const fields = {
         result: report.result,
+        escalated: report.steps.some((s) => s.kind === 'escalation') || undefined,
         mounts,
         still_failing: report.stillFailing.length > 0 ? report.stillFailing : undefined,
         steps: report.steps.length,

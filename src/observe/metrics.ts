@@ -13,7 +13,7 @@ export interface MetricsOptions {
   clock: Clock;
 }
 
-const RECOVERY_RESULTS: readonly RecoveryResult[] = ['success', 'failed', 'timeout', 'escalated', 'dry_run'];
+const RECOVERY_RESULTS: readonly RecoveryResult[] = ['success', 'failed', 'timeout', 'dry_run'];
 const PROBE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 const RECOVERY_BUCKETS = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600];
 
@@ -35,7 +35,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
 
   const accessible = new Gauge({ name: 'nfs_mount_accessible', help: `1 if the last probe of the mount succeeded, else 0${lastCycle}.`, labelNames: ['mount'], registers });
   const autofs = new Gauge({ name: 'nfs_autofs_status', help: `1 if the autofs automounter is running, else 0${lastCycle}.`, registers });
-  const recoveries = new Counter({ name: 'nfs_health_check_recoveries_total', help: 'Recoveries by outcome: success (healthy after the command), escalated (healthy after an escalation step), failed and timeout (still failing), dry_run.', labelNames: ['result'], registers });
+  const recoveries = new Counter({ name: 'nfs_health_check_recoveries_total', help: 'Recoveries by outcome: success (healthy afterwards; recovery_steps_total says whether escalation was needed), failed and timeout (still failing), dry_run.', labelNames: ['result'], registers });
   const steps = new Counter({ name: 'nfs_health_check_recovery_steps_total', help: 'Recovery commands run, by step (command, escalation, remount) and status (ok, failed, timeout, spawn_error).', labelNames: ['step', 'status'], registers });
   const probes = new Counter({ name: 'nfs_mount_probes_total', help: 'Probes by mount and result: ok, timeout, unmounted, automount_failed, or the errno name (ESTALE, EIO, ...).', labelNames: ['mount', 'result'], registers });
   const duration = new Histogram({ name: 'nfs_mount_probe_duration_seconds', help: 'Time a probe took, up to the probe timeout (probes skipped because an earlier call is still blocked are not observed).', labelNames: ['mount'], buckets: probeBuckets(opts.probeTimeoutMs), registers });

@@ -20,7 +20,8 @@ export interface RecoveryTarget {
   automounted: boolean;
 }
 
-export type RecoveryResult = 'success' | 'escalated' | 'failed' | 'timeout' | 'dry_run';
+// success: every target healthy afterwards, whichever step did it (the steps say which).
+export type RecoveryResult = 'success' | 'failed' | 'timeout' | 'dry_run';
 
 export interface StepReport {
   kind: 'command' | 'escalation' | 'remount';
@@ -104,6 +105,6 @@ export async function runRecovery(
 }
 
 function outcomeOf(steps: readonly StepReport[], stillFailing: readonly string[]): RecoveryReport['result'] {
-  if (stillFailing.length === 0) return steps.some((s) => s.kind === 'escalation') ? 'escalated' : 'success';
+  if (stillFailing.length === 0) return 'success';
   return steps.some((s) => s.outcome.status === 'timeout') ? 'timeout' : 'failed';
 }

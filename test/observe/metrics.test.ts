@@ -33,7 +33,7 @@ describe('createMetrics', () => {
   it('exposes build info, zeroed recovery counters and stuck gauges before any probe', async () => {
     const { text, value } = setup();
     expect(await text()).toContain(`nfs_health_checkd_build_info{version="1.2.3",node_version="${process.version}"} 1`);
-    for (const r of ['success', 'failed', 'timeout', 'escalated', 'dry_run']) {
+    for (const r of ['success', 'failed', 'timeout', 'dry_run']) {
       expect(await value(`nfs_health_check_recoveries_total{result="${r}"}`)).toBe(0);
     }
     expect(await value(`nfs_mount_probe_stuck{mount="${A}"}`)).toBe(0);
@@ -76,16 +76,17 @@ describe('createMetrics', () => {
   });
 
   it('counts recoveries and steps by outcome, and times recovery only for mounts a recovery ran for', async () => {
-    const { sink, value } = setup();
+    const { sink, value, text } = setup();
     const target = { path: A, mountId: 9, automounted: true };
     sink.recoveryStarted([target]);
     sink.step({ kind: 'command', outcome: { argv: ['umount'], status: 'failed', exitCode: 16, signal: null, output: 'busy', durationMs: 4 } });
     sink.step({ kind: 'escalation', mount: A, detached: true, outcome: { argv: ['umount', '-l'], status: 'ok', exitCode: 0, signal: null, output: '', durationMs: 3 } });
     sink.health({ kind: 'recovered', mount: A, previous: 'ESTALE', downMs: 8400 }, undefined);
-    sink.recoveryFinished({ result: 'escalated', steps: [], reprobe: [], stillFailing: [], durationMs: 20 }, [target]);
+    sink.recoveryFinished({ result: 'success', steps: [], reprobe: [], stillFailing: [], durationMs: 20 }, [target]);
     // B came back by itself: no recovery ran for it, so it is no time-to-recover sample.
     sink.health({ kind: 'recovered', mount: B, previous: 'EIO', downMs: 60_000 }, undefined);
-    expect(await value('nfs_health_check_recoveries_total{result="escalated"}')).toBe(1);
+    expect(await value('nfs_health_check_recoveries_total{result="success"}')).toBe(1);
+    expect(await text()).not.toContain('result="escalated"');
     expect(await value('nfs_health_check_recovery_steps_total{step="command",status="failed"}')).toBe(1);
     expect(await value('nfs_health_check_recovery_steps_total{step="escalation",status="ok"}')).toBe(1);
     expect(await value('nfs_recovery_duration_seconds_count')).toBe(1);

@@ -45,7 +45,7 @@ describe('runRecovery', () => {
     expect(report.reprobe[0]!.mountId).not.toBe(m.id);
   });
 
-  it('stale and busy: the command fails busy, -f fails busy, -l detaches → escalated', async () => {
+  it('stale and busy: the command fails busy, -f fails busy, -l detaches → success', async () => {
     const { world, deps } = setup();
     const m = world.mount('/airflow/dags', 'ESTALE', { busy: true });
     const steps: string[] = [];
@@ -59,11 +59,11 @@ describe('runRecovery', () => {
       ['umount', '-l', '--', '/airflow/dags'],
     ]);
     expect(steps).toEqual(['command:failed:-', 'escalation:failed:false', 'escalation:ok:true']);
-    expect(report.result).toBe('escalated');
+    expect(report.result).toBe('success');
     expect(report.steps.map((s) => s.outcome.exitCode)).toEqual([16, 16, 0]);
   });
 
-  it('hung: the command times out, -f aborts and unmounts → escalated, and -l is not run', async () => {
+  it('hung: the command times out, -f aborts and unmounts → success, and -l is not run', async () => {
     const { world, deps } = setup();
     const m = world.mount('/airflow/logs', 'timeout', { hung: true });
     const report = await runRecovery([{ path: m.path, mountId: m.id, automounted: true }], cfg, deps);
@@ -71,7 +71,7 @@ describe('runRecovery', () => {
       ['command', 'timeout'],
       ['escalation', 'ok'],
     ]);
-    expect(report.result).toBe('escalated');
+    expect(report.result).toBe('success');
   });
 
   it('still failing after every step (the new server is broken too) → failed', async () => {
