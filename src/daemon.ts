@@ -109,6 +109,7 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
     log.info({ signal }, 'stopping');
     const told = notifier.stopping();
     schedule.stop();
+    monitor.stop();
     http?.close();
     await Promise.race([Promise.all([monitor.idle(), told]), sleep(clock, STOP_GRACE_MS)]);
     prober.close();

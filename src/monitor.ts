@@ -1,9 +1,11 @@
 // One cycle: probe every mount, tell the policy, and when it says so start a recovery (or, dry, say
 // what would run). A recovery runs beside the cycles, never inside one: its steps may take their
 // full deadlines, and meanwhile every mount is still probed on schedule. One recovery at a time.
+// A recovery held by cooldown or backoff gets a cycle of its own when the hold ends, rather than
+// waiting for the first scheduled tick after it.
 // Effects come in through seams (probe, command runner, mount table, clock), so tests drive whole
 // cycles with scripted results and no sleeping.
-import type { Clock } from './clock.js';
+import type { Clock, TimerHandle } from './clock.js';
 import type { Config } from './config/types.js';
 import type { MonitorSink } from './observe/sink.js';
 import type { MountTable } from './probe/mountinfo.js';
@@ -29,6 +31,8 @@ export class Monitor {
   private latest = new Map<string, ProbeResult>();
   private running: Promise<void> | undefined;
   private recovering: Promise<void> | undefined;
+  private wake: TimerHandle | undefined;
+  private stopped = false;
   /** Monotonic time the last cycle finished, null before the first. */
   lastCycleAt: number | null = null;
 
@@ -63,6 +67,12 @@ export class Monitor {
     while (this.running || this.recovering) await Promise.all([this.running, this.recovering]);
   }
 
+  /** No more cycles of its own (held recoveries' wake-ups); the schedule is stopped by its owner. */
+  stop(): void {
+    this.stopped = true;
+    this.clearWake();
+  }
+
   /** A recovery is under way. */
   isRecovering(): boolean {
     return this.recovering !== undefined;
@@ -78,10 +88,31 @@ export class Monitor {
     sink.cycleFinished({ autofsRunning: this.deps.autofsRunning?.() ?? null });
     if (this.recovering) return; // one at a time: the running one re-probes what it recovers
     const decision = this.policy.decide(clock.now());
-    if (decision.kind === 'hold') sink.held(decision);
+    this.clearWake();
+    if (decision.kind === 'hold') {
+      sink.held(decision);
+      if (decision.untilMs !== null) this.wakeAt(decision.untilMs);
+    }
     if (decision.kind === 'recover') {
       this.recovering = this.recover(decision.targets).finally(() => (this.recovering = undefined));
     }
+  }
+
+  // A 30 s cooldown that ends 1 s after a tick would otherwise cost a whole interval more. The
+  // wake-up is a full cycle, so the decision is made on fresh probes; if a cycle is already
+  // running, that one decides.
+  private wakeAt(at: number): void {
+    const { clock } = this.deps;
+    this.wake = clock.setTimeout(() => {
+      this.wake = undefined;
+      if (!this.stopped && !this.running) void this.tick();
+    }, Math.max(0, at - clock.now()));
+    this.wake.unref?.();
+  }
+
+  private clearWake(): void {
+    if (this.wake) this.deps.clock.clearTimeout(this.wake);
+    this.wake = undefined;
   }
 
   private take(results: readonly ProbeResult[], cycleMs: number): void {

@@ -58,7 +58,7 @@ describe('Monitor', () => {
       'step umount -l -- /airflow/dags ok',
       'probed ok',
       'recovered /airflow/dags down 0',
-      'finished escalated',
+      'finished success',
     ]);
     expect(monitor.results().map((r) => r.result)).toEqual(['ok', 'ok']);
   });
@@ -78,6 +78,42 @@ describe('Monitor', () => {
     // 30 s ticks; waits of 30, 60, 120, 240 s after each failed recovery.
     expect(recoveries).toEqual([0, 1, 3, 7, 15]);
     expect(world.mounts.find((m) => m.path === '/airflow/logs')?.fault).toBe('ok');
+  });
+
+  it('a recovery held by the cooldown runs when the cooldown ends, not at the next tick', async () => {
+    const { clock, world, events, monitor } = setup();
+    world.mount('/airflow/dags', 'ESTALE');
+    world.mount('/airflow/logs', 'ok', { busy: true });
+    await tickAndSettle(monitor); // t=0: dags recovered; the cooldown runs to t=30 s
+    clock.advance(10_000);
+    world.mounts.find((m) => m.path === '/airflow/logs')!.fault = 'ESTALE';
+    events.length = 0;
+    await tickAndSettle(monitor); // t=10 s: logs fails, held
+    expect(events).toEqual(['probed ok,ESTALE', 'failing /airflow/logs', 'held cooldown']);
+    expect(clock.pending()).toBe(1);
+    events.length = 0;
+    clock.advance(19_999);
+    await monitor.idle();
+    expect(events).toEqual([]);
+    clock.advance(1); // t=30 s: the cooldown's end, 10 s before the next 30 s tick
+    await monitor.idle();
+    expect(events.slice(0, 2)).toEqual(['probed ok,ESTALE', 'recover /airflow/logs']);
+    expect(events.at(-1)).toBe('finished success');
+  });
+
+  it('a stopped monitor starts no held recovery', async () => {
+    const { clock, world, events, monitor } = setup();
+    world.mount('/airflow/dags', 'ESTALE');
+    world.mount('/airflow/logs', 'ok', { busy: true });
+    await tickAndSettle(monitor);
+    world.mounts.find((m) => m.path === '/airflow/logs')!.fault = 'EIO';
+    await tickAndSettle(monitor);
+    expect(events.at(-1)).toBe('held cooldown');
+    monitor.stop();
+    expect(clock.pending()).toBe(0);
+    clock.advance(60_000);
+    await monitor.idle();
+    expect(events.at(-1)).toBe('held cooldown');
   });
 
   it('dry run: says what would run and runs nothing', async () => {
