@@ -474,7 +474,7 @@ if [ "$old_timer_found" = 1 ]; then
     fi
   else
     say "note: the old $OLD_TIMER is installed${old_timer_files[*]:+ (${old_timer_files[*]})}."
-    say "      $UNIT Conflicts= with it (starting one stops the other), but it stays enabled: retire it with"
+    say "      $UNIT Conflicts= with it (starting one stops the other), but this install leaves it as it is: retire it with"
     say "        systemctl disable --now $OLD_TIMER"
     if [ "${#old_timer_files[@]}" -gt 0 ]; then
       say "        rm -f ${old_timer_files[*]} && systemctl daemon-reload"

@@ -1,0 +1,359 @@
+// Reads what a scenario's guest job left in its share (events, values, the daemon's journal,
+// a /metrics scrape) and turns it into measured times and pass/fail checks. Pure: unit-tested
+// on recorded files (test/e2e/analyze.test.ts) without a VM.
+
+export interface Check {
+  what: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** Seconds from the scenario's fault to each milestone; null: it never happened. */
+export interface Times {
+  detection: number | null;
+  firstStep: number | null;
+  accessible: number | null;
+}
+
+export interface Analysis {
+  times: Times;
+  checks: Check[];
+  /** Other figures worth reporting (counts, seconds), by name. */
+  figures: Record<string, number | string | null>;
+}
+
+export interface JobFiles {
+  rc: number | null;
+  events: string;
+  values: string;
+  /** `journalctl -u nfs-health-checkd -o json`: to tell the daemon's lines from systemd's. */
+  journalJson: string;
+  metrics: string;
+}
+
+export interface DaemonLine {
+  /** Unix ms. */
+  t: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+export interface Job {
+  rc: number | null;
+  /** Unix ms of each event (the first, if repeated). */
+  events: Map<string, number>;
+  values: Map<string, string>;
+  daemon: DaemonLine[];
+  /** Lines the daemon's own processes wrote that are not JSON objects. */
+  notJson: string[];
+  metrics: Map<string, number>;
+}
+
+export function parseJob(f: JobFiles): Job {
+  const events = new Map<string, number>();
+  for (const line of f.events.split('\n')) {
+    const [name, us] = line.trim().split(/\s+/);
+    if (name && us && !events.has(name)) events.set(name, Number(us) / 1000);
+  }
+  const values = new Map<string, string>();
+  for (const line of f.values.split('\n')) {
+    const m = /^(\S+) ?(.*)$/.exec(line.trim());
+    if (m?.[1]) values.set(m[1], m[2] ?? '');
+  }
+  const daemon: DaemonLine[] = [];
+  const notJson: string[] = [];
+  for (const entry of f.journalJson.split('\n')) {
+    if (!entry.trim()) continue;
+    let rec: { MESSAGE?: unknown; _PID?: unknown };
+    try {
+      rec = JSON.parse(entry) as typeof rec;
+    } catch {
+      continue; // journalctl's own notices ("-- No entries --")
+    }
+    // PID 1 is systemd reporting on the unit (Starting…, Started…); the rest is the daemon's.
+    if (rec._PID === '1' || typeof rec.MESSAGE !== 'string') continue;
+    const line = parseDaemonLine(rec.MESSAGE);
+    if (line) daemon.push(line);
+    else notJson.push(rec.MESSAGE);
+  }
+  return { rc: f.rc, events, values, daemon, notJson, metrics: parseMetrics(f.metrics) };
+}
+
+function parseDaemonLine(text: string): DaemonLine | null {
+  try {
+    const o = JSON.parse(text) as Record<string, unknown>;
+    if (typeof o !== 'object' || o === null || typeof o.msg !== 'string') return null;
+    const t = typeof o.time === 'string' ? Date.parse(o.time) : typeof o.time === 'number' ? o.time : NaN;
+    if (Number.isNaN(t)) return null;
+    return { ...o, t, msg: o.msg };
+  } catch {
+    return null;
+  }
+}
+
+/** `name{labels} value` lines of a Prometheus text scrape, keyed by `name{labels}` as written. */
+export function parseMetrics(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const i = line.lastIndexOf(' ');
+    if (i > 0) out.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const round2 = (v: number): number => Math.round(v * 100) / 100;
+const sec = (from: number | undefined, to: number | undefined): number | null =>
+  from === undefined || to === undefined ? null : round2((to - from) / 1000);
+const fmt = (v: number | null): string => (v === null ? 'never' : `${v.toFixed(2)} s`);
+
+function check(what: string, ok: boolean, detail: string): Check {
+  return { what, ok, detail };
+}
+
+function within(what: string, v: number | null, limit: number): Check {
+  return check(`${what} ≤ ${limit} s`, v !== null && v <= limit, fmt(v));
+}
+
+function first(job: Job, after: number, pred: (l: DaemonLine) => boolean): DaemonLine | undefined {
+  return job.daemon.find((l) => l.t >= after && pred(l));
+}
+
+const forMount = (mount: string) => (l: DaemonLine): boolean => l.mount === mount || (Array.isArray(l.mounts) && l.mounts.includes(mount));
+const isStep = (l: DaemonLine): boolean => l.msg === 'recovery step';
+/** When a step started: its line is written when it ends. */
+const stepStart = (l: DaemonLine): number => l.t - (typeof l.duration_ms === 'number' ? l.duration_ms : 0);
+
+function jobCompleted(job: Job): Check {
+  return check('the job inside the VM completed', job.rc === 0, `exit status ${job.rc ?? 'none (no result from the guest)'}`);
+}
+
+function journalIsJson(job: Job): Check {
+  const n = job.daemon.length;
+  return check(
+    'journalctl -u nfs-health-checkd -o cat: every daemon line is a JSON object',
+    n > 0 && job.notJson.length === 0,
+    job.notJson.length ? `not JSON: ${JSON.stringify(job.notJson[0]).slice(0, 120)}` : `${n} lines`,
+  );
+}
+
+export interface FailoverParams {
+  intervalS: number;
+  probeTimeoutS: number;
+}
+
+/** Scenario 1: failover with holders; recovered by the daemon within interval + timeout + 5 s. */
+export function analyzeFailover(job: Job, p: FailoverParams): Analysis {
+  const t0 = job.events.get('failover_start');
+  const checks = [jobCompleted(job)];
+  if (t0 === undefined) return { times: { detection: null, firstStep: null, accessible: null }, checks, figures: {} };
+  const dags = '/airflow/dags';
+  const failing = first(job, t0, (l) => l.msg === 'mount failing' && l.mount === dags);
+  const steps = job.daemon.filter((l) => l.t >= t0 && isStep(l));
+  const command = steps.find((l) => l.step === 'command');
+  const detach = steps.find((l) => l.step === 'escalation' && l.mount === dags && l.detached === true);
+  const finished = first(job, t0, (l) => l.msg === 'recovery finished' && forMount(dags)(l));
+  const times: Times = {
+    detection: sec(t0, failing?.t),
+    firstStep: sec(t0, steps[0] ? stepStart(steps[0]) : undefined),
+    accessible: sec(t0, job.events.get('dags_new_server')),
+  };
+  const budget = p.intervalS + p.probeTimeoutS + 5;
+  const success = job.metrics.get('nfs_health_check_recoveries_total{result="success"}') ?? 0;
+  const samples = job.metrics.get('nfs_recovery_duration_seconds_count') ?? 0;
+  checks.push(
+    check('the daemon saw ESTALE on /airflow/dags', failing?.result === 'ESTALE', String(failing?.result ?? 'no "mount failing" line')),
+    check(
+      'its umount -a -t nfs,nfs4 failed busy (processes hold the mounts)',
+      command !== undefined && command.status === 'failed' && /busy/.test(String(command.output)),
+      command ? `${String(command.status)}, exit ${String(command.exit_code)}: ${String(command.output).split('\n')[0]}` : 'no command step',
+    ),
+    check('its escalation detached /airflow/dags', detach !== undefined, detach ? String(detach.command) : 'no detaching step'),
+    check('the recovery finished with result success', finished?.result === 'success', finished ? `${String(finished.result)} in ${String(finished.duration_ms)} ms, ${String(finished.steps)} steps` : 'no "recovery finished" line'),
+    within(`ls /airflow/dags shows the new server's files, nobody acting: interval ${p.intervalS} + timeout ${p.probeTimeoutS} + 5`, times.accessible, budget),
+    check('/airflow/logs serves the new server too', job.events.has('logs_new_server'), job.events.has('logs_new_server') ? `after ${fmt(sec(t0, job.events.get('logs_new_server')))}` : 'never'),
+    check('new work lands on the new server (a new log file)', job.values.get('new_log_written') === '1', `new_log_written=${job.values.get('new_log_written') ?? '?'}`),
+    check('the holders were left running', job.values.get('holders_alive') === '1', `holders_alive=${job.values.get('holders_alive') ?? '?'}`),
+    check('/metrics: nfs_health_check_recoveries_total{result="success"} ≥ 1', success >= 1, String(success)),
+    check('/metrics: an nfs_recovery_duration_seconds sample', samples >= 1, `count ${samples}, sum ${job.metrics.get('nfs_recovery_duration_seconds_sum') ?? '?'} s`),
+    journalIsJson(job),
+    check(
+      'the journal names the mount, the result and each step',
+      failing !== undefined && steps.length >= 2 && steps.every((l) => typeof l.command === 'string' && typeof l.status === 'string') && finished !== undefined,
+      steps.map((l) => `${String(l.command)}: ${String(l.status)}`).join('; ') || 'no steps',
+    ),
+  );
+  return {
+    times,
+    checks,
+    figures: {
+      recovery_duration_ms: typeof finished?.duration_ms === 'number' ? finished.duration_ms : null,
+      steps: steps.length,
+      holder_cwd_readable: job.values.get('holder_cwd_readable') ?? null,
+    },
+  };
+}
+
+export interface SilentParams {
+  intervalS: number;
+  probeTimeoutS: number;
+  cooldownS: number;
+  maxBackoffS: number;
+  maxStuck: number;
+  mounts: number;
+  /** Accessible again within this many seconds of the server's return. */
+  backWithinS: number;
+  hard: boolean;
+}
+
+/** Scenarios 2 and 3: the server silent, then back. */
+export function analyzeSilent(job: Job, p: SilentParams): Analysis {
+  const checks = [jobCompleted(job)];
+  const tb = job.events.get('block');
+  const tu = job.events.get('unblock');
+  if (tb === undefined || tu === undefined) return { times: { detection: null, firstStep: null, accessible: null }, checks, figures: {} };
+  const dags = '/airflow/dags';
+  const failing = first(job, tb, (l) => l.msg === 'mount failing' && l.mount === dags);
+  const steps = job.daemon.filter((l) => l.t >= tb && isStep(l));
+  const times: Times = {
+    detection: sec(tb, failing?.t),
+    firstStep: sec(tb, steps[0] ? stepStart(steps[0]) : undefined),
+    accessible: sec(tu, job.events.get('daemon_accessible')),
+  };
+  const detectBudget = p.probeTimeoutS + p.intervalS + 2;
+  if (p.hard) checks.push(check('the mounts are hard mounts', job.values.get('mount_hard') === '1', `mount_hard=${job.values.get('mount_hard') ?? '?'}`));
+  checks.push(
+    within(`reported inaccessible: probe timeout ${p.probeTimeoutS} + interval ${p.intervalS} (+2 s of polling)`, sec(tb, job.events.get('dags_inaccessible')), detectBudget),
+    within('reported stuck (nfs_mount_probe_stuck 1)', sec(tb, job.events.get('dags_stuck')), detectBudget),
+  );
+
+  // Each recovery that leaves a mount failing makes that mount wait: cooldown, doubling, capped.
+  const starts = job.daemon.filter((l) => l.t >= tb && l.t <= tu && l.msg === 'recovery starting');
+  const finishes = job.daemon.filter((l) => l.t >= tb && l.msg === 'recovery finished');
+  const violations: string[] = [];
+  let failedInARow = 0;
+  for (let i = 0; i < starts.length; i++) {
+    const fin = finishes.find((f) => f.t >= starts[i]!.t);
+    const next = starts[i + 1];
+    const stillFailing = Array.isArray(fin?.still_failing) ? (fin.still_failing as unknown[]) : [];
+    failedInARow = stillFailing.length > 0 ? failedInARow + 1 : 0;
+    if (!fin || !next || failedInARow === 0) continue;
+    const wait = Math.min(p.cooldownS * 2 ** (failedInARow - 1), p.maxBackoffS);
+    const gap = (next.t - fin.t) / 1000;
+    if (gap < wait - 0.5) violations.push(`attempt ${i + 2} came ${gap.toFixed(1)} s after attempt ${i + 1}, backoff ${wait} s`);
+  }
+  const outageS = (tu - tb) / 1000;
+  checks.push(
+    check(
+      `recoveries during the ${Math.round(outageS)} s outage respect cooldown ${p.cooldownS} s and its doubling`,
+      starts.length >= 1 && violations.length === 0,
+      violations[0] ?? `${starts.length} attempts at ${starts.map((l) => `+${((l.t - tb) / 1000).toFixed(0)} s`).join(', ')}`,
+    ),
+  );
+  const before = Number(job.values.get('threads_before'));
+  const max = Number(job.values.get('threads_max'));
+  const bound = before + p.mounts * p.maxStuck;
+  checks.push(check(`threads bounded: at most ${p.mounts} mounts × max_stuck ${p.maxStuck} over the ${before} before`, max > 0 && max <= bound, `${before} before, max ${max}, ${job.values.get('threads_after') ?? '?'} after`));
+
+  if (p.hard) {
+    // The probe stuck in the hard mount returns when umount -f aborts its RPCs.
+    const forced = steps.find((l) => l.mount === dags && /^umount -f\b/.test(String(l.command)));
+    const released = forced ? first(job, stepStart(forced), (l) => l.msg === 'stuck probe returned' && l.mount === dags) : undefined;
+    const lag = forced && released ? round2((released.t - forced.t) / 1000) : null;
+    checks.push(
+      check(
+        'the stuck probe is released by the umount -f step',
+        released !== undefined && lag !== null && lag <= 2,
+        forced ? (released ? `returned ${lag} s after umount -f ended (${String(released.result)}, blocked ${String(released.blocked_ms)} ms)` : 'no "stuck probe returned" after umount -f') : 'no umount -f step',
+      ),
+    );
+  }
+  checks.push(within(`accessible again (daemon) after the server returns`, times.accessible, p.backWithinS));
+  checks.push(check('a client sees the files again', job.events.has('client_accessible'), fmt(sec(tu, job.events.get('client_accessible')))));
+  checks.push(journalIsJson(job));
+
+  // What the daemon saw when the server came back: automount_failed means autofs' negative
+  // cache held the path (the negative-cache scenario times that on its own).
+  const seen = job.daemon.filter((l) => l.t < tu && l.mount === dags && typeof l.result === 'string' && l.msg !== 'stuck probe returned');
+  return {
+    times,
+    checks,
+    figures: {
+      outage_s: round2(outageS),
+      recovery_attempts: starts.length,
+      threads_before: before,
+      threads_max: max,
+      threads_after: Number(job.values.get('threads_after')),
+      result_at_return: seen.length ? String(seen[seen.length - 1]!.result) : null,
+      nfs_mounts_at_unblock: job.values.get('nfs_mounts_at_unblock') ?? null,
+    },
+  };
+}
+
+/** Scenario 4: the unit under systemd. */
+export function analyzeSystemd(job: Job, p: { installBootId: string }): Analysis {
+  const v = (k: string): string => job.values.get(k) ?? '?';
+  const n = (k: string): number => Number(job.values.get(k));
+  const stopS = n('stop_s');
+  const journalLines = n('journal_lines');
+  const fileLines = n('file_lines') + n('gz_lines');
+  const watchdog = sec(job.events.get('sigstop'), job.events.get('watchdog_restarted'));
+  const checks = [
+    jobCompleted(job),
+    check('enabled and running after a reboot (not the install boot)', v('is_enabled') === 'enabled' && v('boot_id') !== '?' && v('boot_id') !== p.installBootId, `${v('is_enabled')}, boot ${v('boot_id').slice(0, 8)} ≠ install boot ${p.installBootId.slice(0, 8)}`),
+    check("the daemon's mount namespace is PID 1's", v('ns_host') !== '?' && v('ns_host') === v('ns_daemon') && v('ns_daemon_after') === v('ns_host'), `${v('ns_host')} / ${v('ns_daemon')}`),
+    check('active only after READY=1: activating, then active with /metrics already serving', /^activating( .*)? active$/.test(v('ready_states')) && v('metrics_when_active') === '1', `${v('ready_states')}; ${v('activating_s')} s activating; status "${v('status_text')}"`),
+    check('logrotate -f with the shipped config rotated the file', n('rotated_files') >= 2, `${v('rotated_files')} rotated files`),
+    check('no line lost or doubled across the rotations', journalLines > 0 && fileLines === journalLines && n('file_lines_unique') === journalLines, `journal ${journalLines}, files ${fileLines} (${v('file_lines_unique')} distinct)`),
+    check('a probe was stuck in the kernel before the stop', job.events.has('dags_stuck'), fmt(sec(job.events.get('block'), job.events.get('dags_stuck')))),
+    check(`systemctl stop returned within TimeoutStopSec (${v('timeout_stop_s')} s)`, stopS > 0 && stopS < n('timeout_stop_s'), `${stopS.toFixed(2)} s`),
+    check('the stopped unit is inactive, not failed', v('stop_state') === 'inactive/success', v('stop_state')),
+    check('a SIGSTOPped daemon is restarted by the watchdog', watchdog !== null && n('restarts') >= 1 && n('watchdog_log') >= 1, `${fmt(watchdog)}, ${v('restarts')} restart(s), "Watchdog timeout" logged ${v('watchdog_log')}×`),
+  ];
+  return {
+    times: { detection: null, firstStep: null, accessible: null },
+    checks,
+    figures: { activating_s: n('activating_s'), stop_s: stopS, watchdog_restart_s: watchdog, log_lines: journalLines },
+  };
+}
+
+/** What autofs' negative cache costs, and what shortens it (no daemon involved). */
+export function analyzeNegativeCache(job: Job): Analysis {
+  const v = (k: string): string => job.values.get(k) ?? '?';
+  const cost = (k: string): number | null => (/^[\d.]+$/.test(v(k)) ? Number(v(k)) : null);
+  const firstS = (k: string): number => Number(v(k).split(' ')[0]);
+  const [def, reload, short] = [cost('default_cost_s'), cost('reload_cost_s'), cost('short_cost_s')];
+  const checks = [
+    jobCompleted(job),
+    check('a failed automount is cached: right after the server returns, access still fails at once', !v('default_first').endsWith(': ok') && firstS('default_first') < 2, v('default_first')),
+    check('…until the negative timeout (60 s by default) has passed', def !== null && def >= 50, `usable ${def ?? 'never'} s after the failed attempt`),
+    check('--negative-timeout=10 on the map shortens it', short !== null && def !== null && short < def / 2, `usable ${short ?? 'never'} s after the failed attempt`),
+  ];
+  return {
+    times: { detection: null, firstStep: null, accessible: null },
+    checks,
+    figures: {
+      failed_mount_attempt_s: cost('default_fail_s'),
+      negative_cache_cost_s: def,
+      reload_clears_it: v('reload_after').endsWith(': ok') ? 'yes' : 'no',
+      after_reload_cost_s: reload,
+      negative_timeout_10_cost_s: short,
+    },
+  };
+}
+
+/** Scenario 5: the old timer script under scenario 1's failover; it must be shown not to recover. */
+export function analyzeBaseline(job: Job, p: { waitS: number }): Analysis {
+  const t0 = job.events.get('failover_start');
+  const detected = sec(t0, job.events.get('first_error'));
+  const accessible = sec(t0, job.events.get('dags_new_server'));
+  const checks = [
+    jobCompleted(job),
+    check('starting the old timer stopped nfs-health-checkd (Conflicts=)', job.values.get('daemon_after_timer_start') === 'inactive', job.values.get('daemon_after_timer_start') ?? '?'),
+    check('the old script noticed the failure', detected !== null, fmt(detected)),
+    check(`…and never recovered while the mount was held (watched ${p.waitS} s)`, accessible === null && job.values.get('still_stale') === '1', accessible === null ? `still stale; ${job.values.get('error_lines') ?? '?'} ERROR lines` : `recovered after ${fmt(accessible)}`),
+  ];
+  return { times: { detection: detected, firstStep: detected, accessible }, checks, figures: { error_lines: Number(job.values.get('error_lines')) } };
+}

@@ -1,0 +1,196 @@
+// npm run test:e2e [-- --only=NAME[,NAME…]]
+//
+// End to end on real NFS: builds (or reuses) the VM image, installs the built tree into it with
+// packaging/install.sh and `systemctl enable --now` (the install boot), then boots that disk
+// afresh for each scenario, judges what each left behind, prints a table of the times and
+// writes test/e2e/results/latest.json (full runs only). Exits 0 with "SKIPPED: reason" where the
+// VM cannot be built or booted, 1 when a check fails.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseJob, type Analysis, type Check } from './analyze.js';
+import { SCENARIOS, type Scenario } from './scenarios.js';
+import { boot, overlay, run, type BootResult, type Image } from './vm.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const E2E = path.join(ROOT, 'test', 'e2e');
+const CACHE = process.env.NHC_E2E_CACHE ?? '/var/tmp/nfs-health-checkd-e2e';
+// A scenario is run once more when a check fails: TCG timing can be unlucky once; a real
+// defect fails twice. Both attempts are reported.
+const ATTEMPTS = 2;
+
+interface ScenarioOutcome {
+  name: string;
+  title: string;
+  from: string;
+  ok: boolean;
+  attempts: number;
+  wall_s: number;
+  times: Analysis['times'];
+  figures: Analysis['figures'];
+  checks: Check[];
+  failed_attempts: { checks: Check[] }[];
+  run_dir: string;
+}
+
+const started = Date.now();
+const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(0)} s`;
+const say = (msg: string): void => void process.stderr.write(`e2e [${elapsed()}]: ${msg}\n`);
+
+function skip(reason: string): never {
+  console.log(`e2e: SKIPPED: ${reason}`);
+  process.exit(0);
+}
+
+function fail(msg: string, detail = ''): never {
+  console.log(`e2e: FAILED: ${msg}`);
+  if (detail) console.log(detail);
+  process.exit(1);
+}
+
+function parseOnly(argv: string[]): Set<string> | null {
+  const arg = argv.find((a) => a.startsWith('--only='));
+  if (!arg) return null;
+  const names = new Set(arg.slice('--only='.length).split(',').filter(Boolean));
+  const unknown = [...names].filter((n) => !SCENARIOS.some((s) => s.name === n));
+  if (unknown.length) {
+    console.error(`e2e: unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+    process.exit(64);
+  }
+  return names;
+}
+
+function preflight(): void {
+  if (process.env.NHC_E2E_SKIP) skip(`NHC_E2E_SKIP is set (${process.env.NHC_E2E_SKIP})`);
+  if (process.platform !== 'linux' || process.arch !== 'x64') skip(`the VM is x86_64 Linux; this is ${process.platform}/${process.arch}`);
+  if (process.getuid?.() !== 0) skip('not root: building the image (debootstrap, chroot) needs root');
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'src', 'cli.js')) || !fs.existsSync(path.join(ROOT, 'node_modules'))) {
+    fail('the tree is not built: run npm ci && npm run build first (npm run test:e2e builds)');
+  }
+}
+
+async function buildImage(runDir: string): Promise<Image> {
+  say('VM image: building or reusing the cached one (a first build takes about 2 min)');
+  const r = await run('bash', [path.join(E2E, 'vm', 'build.sh')], { env: { ...process.env, NHC_E2E_CACHE: CACHE } });
+  fs.writeFileSync(path.join(runDir, 'build.log'), r.out);
+  const lines = r.out.trim().split('\n');
+  if (r.code === 77) skip(lines.filter((l) => l.startsWith('build.sh:')).pop() ?? 'the VM image cannot be built here');
+  if (r.code !== 0) fail(`VM image build failed (exit ${r.code}); log: ${path.join(runDir, 'build.log')}`, lines.slice(-15).join('\n'));
+  const dir = lines[lines.length - 1]!;
+  say(`VM image: ${dir}`);
+  return { dir };
+}
+
+function jobFiles(scriptName: string, params: Record<string, string>): Record<string, string> {
+  const quote = (v: string): string => `'${v.replace(/'/g, `'\\''`)}'`;
+  const exports = Object.entries(params).map(([k, v]) => `export ${k}=${quote(v)}`);
+  return {
+    'job.sh': ['#!/bin/bash', ...exports, '. /mnt/host/lib.sh', '. /mnt/host/scenario.sh', ''].join('\n'),
+    'lib.sh': fs.readFileSync(path.join(E2E, 'scenarios', 'lib.sh'), 'utf8'),
+    'scenario.sh': fs.readFileSync(path.join(E2E, 'scenarios', scriptName), 'utf8'),
+  };
+}
+
+function jobOf(r: BootResult): ReturnType<typeof parseJob> {
+  return parseJob({ rc: r.rc, events: r.read('events'), values: r.read('values'), journalJson: r.read('daemon.journal.json'), metrics: r.read('metrics.txt') });
+}
+
+function tail(text: string, n: number): string {
+  return text.trim().split('\n').slice(-n).map((l) => `    | ${l}`).join('\n');
+}
+
+/** The install boot: returns its boot ID. The disk it leaves is what every scenario boots. */
+async function install(image: Image, disk: string, runDir: string): Promise<string> {
+  say('install boot: packaging/install.sh from this tree, then systemctl enable --now nfs-health-checkd');
+  await overlay(image, disk);
+  const r = await boot({ image, disk, snapshot: false, src: ROOT, files: jobFiles('install.sh', {}), limitS: 600, runDir: path.join(runDir, 'install') });
+  const job = jobOf(r);
+  const v = (k: string): string => job.values.get(k) ?? '?';
+  say(`install boot: ${r.wallS.toFixed(0)} s; install.sh ${v('install_s')} s, enable --now ${v('enable_now_s')} s: ${v('is_enabled')}, ${v('is_active')}`);
+  const ok = r.rc === 0 && v('is_enabled') === 'enabled' && v('is_active') === 'active' && v('accessible') === '1';
+  if (!ok) fail(`the install boot did not end with the daemon enabled, active and both mounts accessible (rc ${r.rc ?? 'none'})`, tail(r.read('output.log') || fs.readFileSync(r.console, 'utf8'), 30));
+  return r.read('install_boot_id').trim();
+}
+
+async function runScenario(s: Scenario, image: Image, disk: string, runDir: string, installBootId: string): Promise<ScenarioOutcome> {
+  const failed: { checks: Check[] }[] = [];
+  for (let attempt = 1; ; attempt++) {
+    const dir = path.join(runDir, `${s.name}${attempt > 1 ? `-${attempt}` : ''}`);
+    say(`${s.name}: booting (attempt ${attempt})`);
+    const r = await boot({ image, disk, snapshot: true, files: jobFiles(s.script, s.params), limitS: s.limitS, runDir: dir });
+    const a = s.analyze(jobOf(r), { installBootId });
+    const bad = a.checks.filter((c) => !c.ok);
+    for (const c of a.checks) say(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.what}: ${c.detail}`);
+    if (bad.length === 0 || attempt >= ATTEMPTS) {
+      if (bad.length) say(`${s.name}: output tail (${dir}):\n${tail(r.read('output.log') || fs.readFileSync(r.console, 'utf8'), 25)}`);
+      return { name: s.name, title: s.title, from: s.from, ok: bad.length === 0, attempts: attempt, wall_s: Math.round(r.wallS), times: a.times, figures: a.figures, checks: a.checks, failed_attempts: failed, run_dir: dir };
+    }
+    failed.push({ checks: bad });
+    say(`${s.name}: ${bad.length} check(s) failed; once more`);
+  }
+}
+
+const fmtS = (v: number | null): string => (v === null ? 'never' : `${v.toFixed(1)} s`);
+
+function render(outcomes: ScenarioOutcome[]): string {
+  const rows = outcomes.map((o) => {
+    const t = o.times;
+    const timed = t.detection !== null || t.firstStep !== null || t.accessible !== null || o.name === 'baseline';
+    const cells = timed ? [fmtS(t.detection), fmtS(t.firstStep), fmtS(t.accessible)] : ['—', '—', '—'];
+    const passed = o.checks.filter((c) => c.ok).length;
+    return `| ${o.title} | ${o.from} | ${cells.join(' | ')} | ${passed}/${o.checks.length}${o.attempts > 1 ? ` (attempt ${o.attempts})` : ''} |`;
+  });
+  return [
+    '| scenario | times from | detection | first recovery step | accessible again | checks |',
+    '|---|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const only = parseOnly(process.argv.slice(2));
+  preflight();
+  fs.mkdirSync(path.join(CACHE, 'runs'), { recursive: true });
+  const runs = path.join(CACHE, 'runs');
+  // Keep the last few runs' logs, not every run's.
+  for (const old of fs.readdirSync(runs).sort().slice(0, -4)) fs.rmSync(path.join(runs, old), { recursive: true, force: true });
+  const runDir = fs.mkdtempSync(path.join(runs, `${new Date().toISOString().replace(/[:.]/g, '-')}-`));
+  say(`run directory (console logs, journals, shares): ${runDir}`);
+  const image = await buildImage(runDir);
+  const disk = path.join(runDir, 'installed.qcow2');
+  const installBootId = await install(image, disk, runDir);
+
+  const outcomes: ScenarioOutcome[] = [];
+  for (const s of SCENARIOS) {
+    if (only && !only.has(s.name)) continue;
+    outcomes.push(await runScenario(s, image, disk, runDir, installBootId));
+  }
+  fs.rmSync(disk, { force: true }); // 1 GB of installed image; the logs stay
+
+  const table = render(outcomes);
+  console.log(`\nnfs-health-checkd end to end on real NFS (qemu TCG VM: kernel NFS server and client, autofs, systemd), ${new Date().toISOString().slice(0, 10)}\n`);
+  console.log(table);
+  for (const o of outcomes) {
+    const figures = Object.entries(o.figures).map(([k, v]) => `${k}=${v ?? '—'}`);
+    if (figures.length) console.log(`  ${o.name}: ${figures.join(', ')}`);
+  }
+  const failedChecks = outcomes.flatMap((o) => o.checks.filter((c) => !c.ok).map((c) => `${o.name}: ${c.what}: ${c.detail}`));
+  console.log(`\n${outcomes.length} scenarios, ${outcomes.filter((o) => o.ok).length} passed, in ${elapsed()}; logs in ${runDir}`);
+  if (!only) {
+    const results = {
+      date: new Date().toISOString(),
+      machine: { cpu: os.cpus()[0]?.model ?? '?', cores: os.cpus().length, kernel: os.release(), node: process.version, accel: 'tcg' },
+      image: path.basename(image.dir),
+      total_s: Math.round((Date.now() - started) / 1000),
+      table,
+      scenarios: outcomes,
+    };
+    fs.mkdirSync(path.join(E2E, 'results'), { recursive: true });
+    fs.writeFileSync(path.join(E2E, 'results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+    console.log('written: test/e2e/results/latest.json');
+  }
+  if (failedChecks.length) fail(`${failedChecks.length} check(s) failed`, failedChecks.map((l) => `  ${l}`).join('\n'));
+}
+
+await main();

@@ -1,0 +1,78 @@
+// The e2e scenarios: which guest script each runs (test/e2e/scenarios/*.sh), with what
+// parameters and time limit, and how its results are judged (analyze.ts).
+import { analyzeBaseline, analyzeFailover, analyzeNegativeCache, analyzeSilent, analyzeSystemd, type Analysis, type Job } from './analyze.js';
+
+/** The packaged defaults the daemon runs with (config/default.yaml) that the checks depend on. */
+export const DEFAULTS = { intervalS: 30, probeTimeoutS: 5, cooldownS: 30, maxBackoffS: 300, maxStuck: 3, mounts: 2 };
+
+export interface Scenario {
+  name: string;
+  title: string;
+  /** What its times are measured from. */
+  from: string;
+  script: string;
+  params: Record<string, string>;
+  /** The job's time limit inside the guest. */
+  limitS: number;
+  analyze(job: Job, ctx: { installBootId: string }): Analysis;
+}
+
+const failover = (intervalS: number): Scenario => ({
+  name: `failover-${intervalS}s`,
+  title: `1. failover, holders, ${intervalS} s schedule`,
+  from: 'failover start',
+  script: 'failover.sh',
+  params: {
+    ...(intervalS === DEFAULTS.intervalS ? {} : { SCHEDULE: `*/${intervalS} * * * * *` }),
+    // Watched for twice the budget, so a miss is measured rather than cut off.
+    WAIT_S: String(2 * (intervalS + DEFAULTS.probeTimeoutS + 5)),
+  },
+  limitS: 400,
+  analyze: (job) => analyzeFailover(job, { intervalS, probeTimeoutS: DEFAULTS.probeTimeoutS }),
+});
+
+const silent = (hard: boolean, outageS: number): Scenario => ({
+  name: hard ? 'silent-hard' : 'silent-soft',
+  title: hard ? `3. silent server ${outageS} s, hard mounts` : `2. silent server ${outageS} s`,
+  from: 'silence (accessible: from its end)',
+  script: 'silent.sh',
+  params: { OUTAGE_S: String(outageS), WAIT_S: '150', MOUNT_OPTION: hard ? 'hard' : 'soft' },
+  limitS: outageS + 400,
+  analyze: (job) => analyzeSilent(job, { ...DEFAULTS, backWithinS: 90, hard }),
+});
+
+export const SCENARIOS: readonly Scenario[] = [
+  failover(30),
+  failover(5),
+  silent(false, 120),
+  // The issue's silent server, hard-mounted: 60 s of silence is enough for the stuck probe, the
+  // deadline-killed umount -a and the umount -f that releases it.
+  silent(true, 60),
+  {
+    name: 'negative-cache',
+    title: "2b. autofs' negative cache after a failed mount",
+    from: '—',
+    script: 'negative-cache.sh',
+    params: {},
+    limitS: 700,
+    analyze: (job) => analyzeNegativeCache(job),
+  },
+  {
+    name: 'systemd',
+    title: '4. systemd: READY, stop, watchdog, namespace, logrotate, reboot',
+    from: '—',
+    script: 'systemd.sh',
+    params: {},
+    limitS: 600,
+    analyze: (job, ctx) => analyzeSystemd(job, ctx),
+  },
+  {
+    name: 'baseline',
+    title: '5. the old timer script, scenario 1 at 30 s',
+    from: 'failover start',
+    script: 'baseline.sh',
+    params: { WAIT_S: '80' },
+    limitS: 400,
+    analyze: (job) => analyzeBaseline(job, { waitS: 80 }),
+  },
+];

@@ -1,0 +1,85 @@
+# Helpers for the e2e jobs, sourced inside the VM from the share: . /mnt/host/lib.sh
+# Times come from bash's $EPOCHREALTIME (no fork: under TCG a fork costs 0.1-0.3 s) and are
+# written as events (name, Unix time in µs) that the host lines up with the daemon's log times.
+# shellcheck shell=bash
+S=/mnt/host
+UNIT=nfs-health-checkd
+CONF=/etc/nfs-health-checkd/config.yaml
+us() { echo "${EPOCHREALTIME/./}"; }
+T0=$(us)
+since() { local d=$(($(us) - $1)); printf '%d.%02d' $((d / 1000000)) $(((d % 1000000) / 10000)); }
+log() { echo "[$(since "$T0")s] $*"; }
+# ev NAME: an event happened now. val NAME VALUE: a measured value.
+ev() { printf '%s %s\n' "$1" "$(us)" >>"$S/events"; log "event $1"; }
+val() { printf '%s %s\n' "$1" "$2" >>"$S/values"; log "value $1 = $2"; }
+secs() { echo $((${EPOCHREALTIME%.*} - $1)); } # whole seconds since Unix time $1
+now_s() { echo "${EPOCHREALTIME%.*}"; }
+
+main_pid() { systemctl show -P MainPID "$UNIT"; }
+metrics() { curl -fsS --max-time 5 http://127.0.0.1:12049/metrics; }
+# metric NAME{LABELS}: its value, or nothing.
+metric() { metrics 2>/dev/null | awk -v k="$1" '$1 == k { print $2; exit }'; }
+
+# wait_for LIMIT_S CMD...: retry CMD every 0.5 s; fails after LIMIT_S.
+wait_for() {
+  local lim=$1 t
+  shift
+  t=$(now_s)
+  until "$@" >/dev/null 2>&1; do
+    if [ "$(secs "$t")" -ge "$lim" ]; then
+      log "still failing after ${lim}s: $*"
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+active() { [ "$(systemctl is-active "$UNIT")" = active ]; }
+stopped() { local st; st=$(systemctl is-active "$UNIT"); [ "$st" != active ] && [ "$st" != deactivating ]; }
+dags_stuck() { [ "$(metric 'nfs_mount_probe_stuck{mount="/airflow/dags"}')" = 1 ]; }
+both_accessible() {
+  [ "$(metric 'nfs_mount_accessible{mount="/airflow/dags"}')" = 1 ] &&
+    [ "$(metric 'nfs_mount_accessible{mount="/airflow/logs"}')" = 1 ]
+}
+# use_config YAML: the installed config becomes these overrides of the packaged defaults (as a
+# user's file is), validated, then the daemon is restarted. use_config "" restores the default.
+use_config() {
+  [ -e "$CONF.installed" ] || cp "$CONF" "$CONF.installed"
+  if [ -z "$1" ]; then cp "$CONF.installed" "$CONF"; else printf '%s\n' "$1" >"$CONF"; fi
+  nfs-health-checkd validate --config "$CONF" >/dev/null || return 1
+  systemctl restart "$UNIT"
+  wait_for 60 active
+  log "config now: $(tr '\n' ' ' <"$CONF" | cut -c1-200)"
+}
+serves() { # serves PATH TEXT: the file's content names TEXT (fsA / fsB), within 5 s
+  local out
+  out=$(timeout 5 cat "$1" 2>/dev/null) && [[ "$out" == *"$2"* ]]
+}
+# Airflow-like holders: a DAG processor with its cwd in /airflow/dags and a DAG file open, and a
+# worker with its cwd in /airflow/logs appending to a log through a kept descriptor.
+start_holders() {
+  (cd /airflow/dags && exec 3</airflow/dags/example_dag.py && exec sleep infinity) &
+  HOLD_DAGS=$!
+  (cd /airflow/logs && exec 3>>/airflow/logs/worker.log && while :; do echo "beat $EPOCHREALTIME" >&3 2>/dev/null; sleep 1; done) &
+  HOLD_LOGS=$!
+  sleep 1
+  log "holders: $HOLD_DAGS cwd $(readlink /proc/$HOLD_DAGS/cwd) fd3 $(readlink /proc/$HOLD_DAGS/fd/3); $HOLD_LOGS cwd $(readlink /proc/$HOLD_LOGS/cwd)"
+}
+holders_alive() { kill -0 "$HOLD_DAGS" 2>/dev/null && kill -0 "$HOLD_LOGS" 2>/dev/null; }
+# block / unblock: the server goes silent (packets to tcp/2049 of the VIP dropped), then back.
+block() {
+  nft add table inet e2e
+  nft add chain inet e2e input '{ type filter hook input priority 0; policy accept; }'
+  nft add rule inet e2e input ip daddr 10.99.0.1 tcp dport 2049 drop
+}
+unblock() { nft delete table inet e2e; }
+nfs_mounts() { grep -cE ' /airflow/(dags|logs) nfs4 ' /proc/self/mounts; }
+threads() { awk '/^Threads:/ { print $2 }' "/proc/$(main_pid)/status" 2>/dev/null; }
+# collect: what the host analyses, whatever happened before.
+collect() {
+  journalctl -b -u "$UNIT" -o cat --no-pager >"$S/daemon.jsonl" 2>&1
+  journalctl -b -u "$UNIT" -o json --output-fields=MESSAGE,_PID,__REALTIME_TIMESTAMP --no-pager >"$S/daemon.journal.json" 2>&1
+  metrics >"$S/metrics.txt" 2>&1
+  systemctl show "$UNIT" >"$S/unit.txt" 2>&1
+  grep -E ' /airflow' /proc/self/mountinfo >"$S/mountinfo.txt" 2>&1
+  true
+}

@@ -1,0 +1,41 @@
+// The e2e suite's shell: the image build, the guest's helpers and every scenario script (each
+// checked as the guest runs it: after lib.sh) are shellcheck-clean; every scenario the runner
+// names has its script.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { findExecutable } from '../helpers/tools.js';
+import { SCENARIOS } from './scenarios.js';
+
+const E2E = path.join(import.meta.dirname, '.');
+const scenarioDir = path.join(E2E, 'scenarios');
+const guestBin = ['usr/local/sbin', 'usr/local/bin'].flatMap((d) => fs.readdirSync(path.join(E2E, 'vm/guest', d)).map((f) => path.join(E2E, 'vm/guest', d, f)));
+
+describe('e2e scripts', () => {
+  it('every scenario the runner names has its script, and the install boot has one', () => {
+    for (const s of SCENARIOS) expect(fs.existsSync(path.join(scenarioDir, s.script)), s.script).toBe(true);
+    expect(fs.existsSync(path.join(scenarioDir, 'install.sh'))).toBe(true);
+  });
+
+  const shellcheck = findExecutable('shellcheck');
+  it.skipIf(shellcheck === undefined)('are shellcheck-clean (skipped without shellcheck: apt-get install shellcheck)', () => {
+    const lint = (files: string[]): string => {
+      const r = spawnSync(shellcheck ?? 'shellcheck', ['-s', 'bash', ...files], { encoding: 'utf8', timeout: 60_000 });
+      return `${r.stdout}${r.stderr}`.trim();
+    };
+    expect(lint([path.join(E2E, 'vm/build.sh'), ...guestBin, path.join(scenarioDir, 'lib.sh')])).toBe('');
+    const lib = fs.readFileSync(path.join(scenarioDir, 'lib.sh'), 'utf8');
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nhc-e2e-sh-'));
+    try {
+      for (const f of fs.readdirSync(scenarioDir).filter((n) => n.endsWith('.sh') && n !== 'lib.sh')) {
+        const joined = path.join(tmp, f);
+        fs.writeFileSync(joined, `${lib}\n${fs.readFileSync(path.join(scenarioDir, f), 'utf8')}`);
+        expect(lint([joined]), f).toBe('');
+      }
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+});
