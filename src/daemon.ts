@@ -99,7 +99,11 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
     if (!h.ok) return { ok: false, status: h.reason };
     const results = monitor.results();
     const bad = results.filter((r) => r.result !== 'ok');
-    const status = bad.length === 0 ? `${results.length} mount(s) ok` : bad.map((r) => `${r.mount}: ${r.result}`).join(', ');
+    // Before the first round has results, say so rather than "0 mount(s) ok".
+    const status =
+      results.length === 0 ? `probing ${paths.length} mount(s): first round under way`
+      : bad.length === 0 ? `${results.length} mount(s) ok`
+      : bad.map((r) => `${r.mount}: ${r.result}`).join(', ');
     return { ok: true, status };
   });
 

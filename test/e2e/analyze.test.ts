@@ -103,7 +103,7 @@ describe('analyzeSilent', () => {
       events: { block: 0, dags_inaccessible: 20, dags_stuck: 21, unblock: 120, daemon_accessible: 150, client_accessible: 151 },
       values: { threads_before: 13, threads_max: threadsMax, threads_after: 13 },
       lines: [
-        rec(4, { msg: 'mount failing', mount: '/airflow/dags', result: 'timeout' }),
+        rec(4, { msg: 'mount failing', mount: '/airflow/dags', result: 'timeout', stuck: true }),
         ...starts.flatMap((s) => attempt(s, true)),
         rec(110, { msg: 'mount fault changed', mount: '/airflow/dags', result: 'automount_failed' }),
         rec(150, { msg: 'mount recovered', mount: '/airflow/dags' }),
@@ -141,7 +141,7 @@ describe('analyzeSilent', () => {
 describe('analyzeSystemd', () => {
   const values = {
     boot_id: 'bbbb-2', is_enabled: 'enabled', ns_host: 'mnt:[4026531841]', ns_daemon: 'mnt:[4026531841]', ns_daemon_after: 'mnt:[4026531841]',
-    ready_states: 'activating active', metrics_when_active: 1, activating_s: 3.1, status_text: 'ok: 2 mounts',
+    ready_states: 'deactivating activating active', metrics_when_active: 1, activating_s: 3.1, status_text: 'ok: 2 mounts',
     rotated_files: 4, file_lines: 30, gz_lines: 20, journal_lines: 50, file_lines_unique: 50,
     stop_s: 1.2, stop_state: 'inactive/success', timeout_stop_s: 15, restarts: 1, watchdog_log: 1,
   };
@@ -158,7 +158,7 @@ describe('analyzeSystemd', () => {
     expect(failed(analyzeSystemd(job({ values: bad, events }), { installBootId: 'aaaa-1' }))).toEqual([
       'enabled and running after a reboot (not the install boot)',
       "the daemon's mount namespace is PID 1's",
-      'active only after READY=1: activating, then active with /metrics already serving',
+      'active only after READY=1: activating (after the old process), then active with /metrics already serving',
       'no line lost or doubled across the rotations',
       'the stopped unit is inactive, not failed',
     ]);

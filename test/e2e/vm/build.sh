@@ -48,6 +48,9 @@ if [ -e "$OUT/done" ]; then
   exit 0
 fi
 mkdir -p "$CACHE"
+# The rootfs, its copy and the 3 GiB sparse image take about 3.5 GiB while building.
+free_kib=$(df -Pk "$CACHE" | awk 'NR == 2 { print $4 }')
+[ "$free_kib" -ge $((5 * 1024 * 1024)) ] || skip "only $((free_kib / 1024)) MiB free under $CACHE; the build needs 5 GiB"
 echo "build.sh: building image $key (mirror $MIRROR)" >&2
 
 ROOT=$CACHE/rootfs-$base_key
