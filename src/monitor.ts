@@ -2,7 +2,8 @@
 // what would run). A recovery runs beside the cycles, never inside one: its steps may take their
 // full deadlines, and meanwhile every mount is still probed on schedule. One recovery at a time.
 // A recovery held by cooldown or backoff gets a cycle of its own when the hold ends, rather than
-// waiting for the first scheduled tick after it.
+// waiting for the first scheduled tick after it; a mount autofs refuses to mount (its negative
+// cache) is probed again every few seconds, alone, so it is back as soon as autofs retries.
 // Effects come in through seams (probe, command runner, mount table, clock), so tests drive whole
 // cycles with scripted results and no sleeping.
 import type { Clock, TimerHandle } from './clock.js';
@@ -13,6 +14,11 @@ import type { ProbeMounts, ProbeResult } from './probe/probe-mounts.js';
 import { RecoveryPolicy } from './recovery/policy.js';
 import { recoveryTarget, runRecovery, withPath, type RecoveryTarget } from './recovery/procedure.js';
 import type { RunCommand } from './recovery/runner.js';
+
+// A probe of a path in autofs' negative cache costs nothing (ENOENT at once, no mount attempt),
+// so it is repeated this often: the path is back within this much of the cache's end (60 s by
+// default) instead of up to a whole interval later.
+export const AUTOMOUNT_RETRY_MS = 5_000;
 
 export interface MonitorDeps {
   config: Config;
@@ -30,6 +36,8 @@ export class Monitor {
   private readonly paths: string[];
   private latest = new Map<string, ProbeResult>();
   private running: Promise<void> | undefined;
+  /** The running cycle is a wake-up's (a tick meeting it is not a skipped round). */
+  private runningWake = false;
   private recovering: Promise<void> | undefined;
   private wake: TimerHandle | undefined;
   private stopped = false;
@@ -55,10 +63,15 @@ export class Monitor {
   /** Runs a cycle unless one is running; a tick that finds one running is reported and dropped. */
   tick(): Promise<void> {
     if (this.running) {
-      this.deps.sink.overlapped();
+      if (!this.runningWake) this.deps.sink.overlapped();
       return this.running;
     }
-    this.running = this.cycle().finally(() => (this.running = undefined));
+    return this.startCycle(this.paths, false);
+  }
+
+  private startCycle(paths: readonly string[], wake: boolean): Promise<void> {
+    this.runningWake = wake;
+    this.running = this.cycle(paths).finally(() => (this.running = undefined));
     return this.running;
   }
 
@@ -78,10 +91,10 @@ export class Monitor {
     return this.recovering !== undefined;
   }
 
-  private async cycle(): Promise<void> {
+  private async cycle(paths: readonly string[]): Promise<void> {
     const { clock, sink } = this.deps;
     const started = clock.now();
-    const results = await this.deps.probe(this.paths);
+    const results = await this.deps.probe(paths);
     this.take(results, clock.now() - started);
 
     this.lastCycleAt = clock.now();
@@ -89,23 +102,26 @@ export class Monitor {
     if (this.recovering) return; // one at a time: the running one re-probes what it recovers
     const decision = this.policy.decide(clock.now());
     this.clearWake();
-    if (decision.kind === 'hold') {
-      sink.held(decision);
-      if (decision.untilMs !== null) this.wakeAt(decision.untilMs);
-    }
+    if (decision.kind === 'hold') sink.held(decision);
     if (decision.kind === 'recover') {
       this.recovering = this.recover(decision.targets).finally(() => (this.recovering = undefined));
     }
+    const held = decision.kind === 'hold' ? decision.untilMs : null;
+    const cached = this.results().filter((r) => r.result === 'automount_failed').map((r) => r.mount);
+    const retryAt = cached.length > 0 ? clock.now() + AUTOMOUNT_RETRY_MS : null;
+    // The earlier of the two: all mounts when a hold ends, else just the cached ones.
+    if (held !== null && (retryAt === null || held <= retryAt)) this.wakeAt(held, this.paths);
+    else if (retryAt !== null) this.wakeAt(retryAt, cached);
   }
 
   // A 30 s cooldown that ends 1 s after a tick would otherwise cost a whole interval more. The
-  // wake-up is a full cycle, so the decision is made on fresh probes; if a cycle is already
+  // wake-up is a cycle of its own, so the decision is made on fresh probes; if a cycle is already
   // running, that one decides.
-  private wakeAt(at: number): void {
+  private wakeAt(at: number, paths: readonly string[]): void {
     const { clock } = this.deps;
     this.wake = clock.setTimeout(() => {
       this.wake = undefined;
-      if (!this.stopped && !this.running) void this.tick();
+      if (!this.stopped && !this.running) void this.startCycle(paths, true);
     }, Math.max(0, at - clock.now()));
     this.wake.unref?.();
   }

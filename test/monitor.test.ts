@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../src/config/types.js';
 import { defaultConfig } from './helpers/config.js';
-import { Monitor } from '../src/monitor.js';
+import { AUTOMOUNT_RETRY_MS, Monitor } from '../src/monitor.js';
+import type { ProbeMounts } from '../src/probe/probe-mounts.js';
 import type { MonitorSink } from '../src/observe/sink.js';
 import { FakeClock } from './helpers/fake-clock.js';
 import { ScriptedWorld } from './helpers/scripted-world.js';
@@ -114,6 +115,43 @@ describe('Monitor', () => {
     clock.advance(60_000);
     await monitor.idle();
     expect(events.at(-1)).toBe('held cooldown');
+  });
+
+  it("a path in autofs' negative cache is probed again, alone, every few seconds until autofs mounts it", async () => {
+    const { clock, world, events, monitor } = setup();
+    world.mount('/airflow/dags', 'automount_failed');
+    world.mount('/airflow/logs', 'ok');
+    await tickAndSettle(monitor);
+    expect(clock.pending()).toBe(1);
+    events.length = 0;
+    clock.advance(AUTOMOUNT_RETRY_MS);
+    await monitor.idle();
+    expect(events).toEqual(['probed automount_failed']); // the cached path only
+    world.mounts[0]!.fault = 'ok'; // the cache has run out and autofs mounts it
+    events.length = 0;
+    clock.advance(AUTOMOUNT_RETRY_MS);
+    await monitor.idle();
+    expect(events).toEqual(['probed ok', `recovered /airflow/dags down ${2 * AUTOMOUNT_RETRY_MS}`]);
+    expect(clock.pending()).toBe(0); // nothing cached, nothing held: ticks only
+  });
+
+  it('a tick that meets a wake-up cycle waits for it without reporting a skipped round', async () => {
+    const { clock, world, events } = setup();
+    let release: (() => void) | undefined;
+    const gated: ProbeMounts = async (paths) => {
+      if (paths.length === 1) await new Promise<void>((r) => (release = r));
+      return world.probe(paths);
+    };
+    const monitor = new Monitor({ config, clock, probe: gated, run: world.run, table: world.table, sink: recordingSink(events) });
+    world.mount('/airflow/dags', 'automount_failed');
+    world.mount('/airflow/logs', 'ok');
+    await tickAndSettle(monitor);
+    clock.advance(AUTOMOUNT_RETRY_MS); // the wake-up starts and waits on its probe
+    const tick = monitor.tick();
+    release?.();
+    await tick;
+    expect(release).toBeDefined();
+    expect(events).not.toContain('overlapped');
   });
 
   it('dry run: says what would run and runs nothing', async () => {

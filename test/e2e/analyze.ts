@@ -337,6 +337,7 @@ export function analyzeNegativeCache(job: Job): Analysis {
     check('a failed automount is cached: right after the server returns, access still fails at once', !v('default_first').endsWith(': ok') && firstS('default_first') < 2, v('default_first')),
     check('…until the negative timeout (60 s by default) has passed', def !== null && def >= 50, `usable ${def ?? 'never'} s after the failed attempt`),
     check('--negative-timeout=10 on the map shortens it', short !== null && def !== null && short < def / 2, `usable ${short ?? 'never'} s after the failed attempt`),
+    check('systemctl reload autofs clears it (the README says why the daemon does not)', v('reload_after').endsWith(': ok'), v('reload_after')),
   ];
   return {
     times: { detection: null, firstStep: null, accessible: null },
