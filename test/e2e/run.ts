@@ -107,12 +107,8 @@ async function install(image: Image, disk: string, runDir: string): Promise<stri
   say('install boot: packaging/install.sh from this tree, then systemctl enable --now nfs-health-checkd');
   await overlay(image, disk);
   const r = await boot({ image, disk, snapshot: false, src: ROOT, files: jobFiles('install.sh', {}), limitS: 600, runDir: path.join(runDir, 'install') });
-  const consoleText = fs.existsSync(r.console) ? fs.readFileSync(r.console, 'utf8') : '';
-  if (r.rc === null && !consoleText.includes('Linux version')) {
-    // qemu never got a kernel going: this machine cannot boot the VM (not a defect of ours).
-    const why = fs.existsSync(path.join(r.share, '..', 'qemu.stderr')) ? fs.readFileSync(path.join(r.share, '..', 'qemu.stderr'), 'utf8').trim().split('\n')[0] : 'no console output';
-    skip(`qemu could not boot the VM here: ${why}`);
-  }
+  // qemu never got a kernel going: this machine cannot boot the VM (not a defect of ours).
+  if (r.rc === null && !r.kernelStarted()) skip(`qemu could not boot the VM here: ${r.qemuStderr.split('\n')[0] || 'no console output'}`);
   const job = jobOf(r);
   const v = (k: string): string => job.values.get(k) ?? '?';
   say(`install boot: ${r.wallS.toFixed(0)} s; install.sh ${v('install_s')} s, enable --now ${v('enable_now_s')} s: ${v('is_enabled')}, ${v('is_active')}`);

@@ -30,6 +30,10 @@ export interface BootResult {
   wallS: number;
   share: string;
   console: string;
+  /** What qemu itself printed (an error that kept it from booting, say). */
+  qemuStderr: string;
+  /** Whether a kernel got as far as printing its banner on the serial console. */
+  kernelStarted(): boolean;
   /** A file the guest wrote to the share, or "" when it did not. */
   read(name: string): string;
 }
@@ -87,6 +91,8 @@ export async function boot(o: BootOptions): Promise<BootResult> {
     wallS: (Date.now() - started) / 1000,
     share,
     console: consoleLog,
+    qemuStderr: stderr.trim(),
+    kernelStarted: () => fs.existsSync(consoleLog) && fs.readFileSync(consoleLog, 'utf8').includes('Linux version'),
     read,
   };
 }
