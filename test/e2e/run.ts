@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseJob, type Analysis, type Check } from './analyze.js';
-import { SCENARIOS, type Scenario } from './scenarios.js';
+import { SCENARIOS, UNTIMED, type Scenario } from './scenarios.js';
 import { boot, overlay, run, type BootResult, type Image } from './vm.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -140,8 +140,7 @@ const fmtS = (v: number | null): string => (v === null ? 'never' : `${v.toFixed(
 function render(outcomes: ScenarioOutcome[]): string {
   const rows = outcomes.map((o) => {
     const t = o.times;
-    const timed = t.detection !== null || t.firstStep !== null || t.accessible !== null || o.name === 'baseline';
-    const cells = timed ? [fmtS(t.detection), fmtS(t.firstStep), fmtS(t.accessible)] : ['—', '—', '—'];
+    const cells = o.from === UNTIMED ? ['—', '—', '—'] : [fmtS(t.detection), fmtS(t.firstStep), fmtS(t.accessible)];
     const passed = o.checks.filter((c) => c.ok).length;
     return `| ${o.title} | ${o.from} | ${cells.join(' | ')} | ${passed}/${o.checks.length}${o.attempts > 1 ? ` (attempt ${o.attempts})` : ''} |`;
   });
@@ -155,8 +154,8 @@ function render(outcomes: ScenarioOutcome[]): string {
 async function main(): Promise<void> {
   const only = parseOnly(process.argv.slice(2));
   preflight();
-  fs.mkdirSync(path.join(CACHE, 'runs'), { recursive: true });
   const runs = path.join(CACHE, 'runs');
+  fs.mkdirSync(runs, { recursive: true });
   // Keep the last few runs' logs, not every run's.
   for (const old of fs.readdirSync(runs).sort().slice(0, -4)) fs.rmSync(path.join(runs, old), { recursive: true, force: true });
   const runDir = fs.mkdtempSync(path.join(runs, `${new Date().toISOString().replace(/[:.]/g, '-')}-`));

@@ -5,6 +5,9 @@ import { analyzeBaseline, analyzeFailover, analyzeNegativeCache, analyzeSilent, 
 /** The packaged defaults the daemon runs with (config/default.yaml) that the checks depend on. */
 export const DEFAULTS = { intervalS: 30, probeTimeoutS: 5, cooldownS: 30, maxBackoffS: 300, maxStuck: 3, mounts: 2 };
 
+/** `from` of a scenario that measures no detection / recovery times. */
+export const UNTIMED = '—';
+
 export interface Scenario {
   name: string;
   title: string;
@@ -51,7 +54,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'negative-cache',
     title: "2b. autofs' negative cache after a failed mount",
-    from: '—',
+    from: UNTIMED,
     script: 'negative-cache.sh',
     params: {},
     limitS: 700,
@@ -60,7 +63,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'systemd',
     title: '4. systemd: READY, stop, watchdog, namespace, logrotate, reboot',
-    from: '—',
+    from: UNTIMED,
     script: 'systemd.sh',
     params: {},
     limitS: 600,
