@@ -1,8 +1,8 @@
 // One cycle: probe every mount, tell the policy, and when it says so start a recovery (or, dry, say
 // what would run). A recovery runs beside the cycles, never inside one: its steps may take their
 // full deadlines, and meanwhile every mount is still probed on schedule. One recovery at a time.
-// A recovery held by cooldown or backoff gets a cycle of its own when the hold ends, rather than
-// waiting for the first scheduled tick after it; a mount autofs refuses to mount (its negative
+// A recovery held by cooldown or backoff, or waiting for another to end, gets a cycle of its own
+// when the wait ends, rather than at the first scheduled tick after it; a mount autofs refuses to mount (its negative
 // cache) is probed again every few seconds, alone, so it is back as soon as autofs retries.
 // Effects come in through seams (probe, command runner, mount table, clock), so tests drive whole
 // cycles with scripted results and no sleeping.
@@ -104,7 +104,10 @@ export class Monitor {
     this.clearWake();
     if (decision.kind === 'hold') sink.held(decision);
     if (decision.kind === 'recover') {
-      this.recovering = this.recover(decision.targets).finally(() => (this.recovering = undefined));
+      this.recovering = this.recover(decision.targets).finally(() => {
+        this.recovering = undefined;
+        this.afterRecovery();
+      });
     }
     const held = decision.kind === 'hold' ? decision.untilMs : null;
     const cached = this.results().filter((r) => r.result === 'automount_failed').map((r) => r.mount);
@@ -124,6 +127,15 @@ export class Monitor {
       if (!this.stopped && !this.running) void this.startCycle(paths, true);
     }, Math.max(0, at - clock.now()));
     this.wake.unref?.();
+  }
+
+  // A mount that started failing while the recovery ran waited for it (one at a time); it gets a
+  // cycle now, on fresh probes, instead of at the next tick.
+  private afterRecovery(): void {
+    const { clock } = this.deps;
+    if (this.stopped || this.policy.decide(clock.now()).kind !== 'recover') return;
+    this.clearWake();
+    this.wakeAt(clock.now(), this.paths);
   }
 
   private clearWake(): void {

@@ -83,13 +83,13 @@ describe('Monitor', () => {
 
   it('a recovery held by the cooldown runs when the cooldown ends, not at the next tick', async () => {
     const { clock, world, events, monitor } = setup();
-    world.mount('/airflow/dags', 'ESTALE');
-    world.mount('/airflow/logs', 'ok', { busy: true });
-    await tickAndSettle(monitor); // t=0: dags recovered; the cooldown runs to t=30 s
+    world.mount('/airflow/dags', 'ok', { busy: true });
+    world.mount('/airflow/logs', 'ESTALE');
+    await tickAndSettle(monitor); // t=0: logs recovered; its cooldown runs to t=30 s
     clock.advance(10_000);
     world.mounts.find((m) => m.path === '/airflow/logs')!.fault = 'ESTALE';
     events.length = 0;
-    await tickAndSettle(monitor); // t=10 s: logs fails, held
+    await tickAndSettle(monitor); // t=10 s: logs fails again, held
     expect(events).toEqual(['probed ok,ESTALE', 'failing /airflow/logs', 'held cooldown']);
     expect(clock.pending()).toBe(1);
     events.length = 0;
@@ -102,10 +102,37 @@ describe('Monitor', () => {
     expect(events.at(-1)).toBe('finished success');
   });
 
+  it('a mount failing while another is recovered gets its recovery when that one ends', async () => {
+    const { clock, world, events } = setup();
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    let first = true;
+    const slowRun: typeof world.run = async (argv, deadline) => {
+      if (first) {
+        first = false;
+        await gate; // the first recovery's umount -a, until released
+      }
+      return world.run(argv, deadline);
+    };
+    const monitor = new Monitor({ config, clock, probe: world.probe, run: slowRun, table: world.table, sink: recordingSink(events) });
+    world.mount('/airflow/dags', 'ok', { busy: true });
+    world.mount('/airflow/logs', 'ESTALE');
+    await monitor.tick(); // logs' recovery starts and waits on its umount -a
+    world.mounts.find((m) => m.path === '/airflow/dags')!.fault = 'ESTALE';
+    clock.advance(5_000);
+    await monitor.tick(); // dags fails during it: no second recovery alongside
+    expect(events.filter((e) => e.startsWith('recover '))).toEqual(['recover /airflow/logs']);
+    release();
+    await monitor.idle();
+    clock.advance(0); // a cycle of its own, due as the first recovery ends: no waiting for a tick
+    await monitor.idle();
+    expect(events.filter((e) => e.startsWith('recover '))).toEqual(['recover /airflow/logs', 'recover /airflow/dags']);
+  });
+
   it('a stopped monitor starts no held recovery', async () => {
     const { clock, world, events, monitor } = setup();
-    world.mount('/airflow/dags', 'ESTALE');
-    world.mount('/airflow/logs', 'ok', { busy: true });
+    world.mount('/airflow/dags', 'ok', { busy: true });
+    world.mount('/airflow/logs', 'ESTALE');
     await tickAndSettle(monitor);
     world.mounts.find((m) => m.path === '/airflow/logs')!.fault = 'EIO';
     await tickAndSettle(monitor);

@@ -2,9 +2,11 @@
 // is tested with scripted results and a hand-moved clock.
 //
 // Rules: a result listed in `triggers` asks for a recovery; one recovery at a time (the caller
-// awaits it); at least `cooldown` between two; and a mount that is still failing after a recovery
-// waits longer each time (doubling from the cooldown, at least 1 s, up to `maxBackoff`), so a dead
-// server is not unmounted every tick.
+// awaits it); a mount recovered is not recovered again within `cooldown`; and a mount that is
+// still failing after a recovery waits longer each time (doubling from the cooldown, at least 1 s,
+// up to `maxBackoff`), so a dead server is not unmounted every tick. Both are per mount: a failover
+// seen on one mount this round and on another the next recovers the second at once (a shared
+// cooldown made it wait 30 s on real NFS).
 import type { ProbeClass } from '../probe/classify.js';
 
 export interface PolicyConfig {
@@ -39,13 +41,14 @@ interface MountHealth {
   failingSince: number | null;
   failedRecoveries: number;
   nextRecoveryAt: number;
+  /** Why nextRecoveryAt is where it is. */
+  wait: 'cooldown' | 'backoff';
 }
 
 const MIN_BACKOFF_MS = 1000;
 
 export class RecoveryPolicy {
   private readonly mounts = new Map<string, MountHealth>();
-  private lastRecoveryAt: number | null = null;
 
   constructor(private readonly cfg: PolicyConfig) {}
 
@@ -56,7 +59,7 @@ export class RecoveryPolicy {
       const prev = this.mounts.get(mount);
       const ok = result === 'ok';
       if (!prev) {
-        this.mounts.set(mount, { result, failingSince: ok ? null : now, failedRecoveries: 0, nextRecoveryAt: 0 });
+        this.mounts.set(mount, { result, failingSince: ok ? null : now, failedRecoveries: 0, nextRecoveryAt: 0, wait: 'cooldown' });
         events.push({ kind: 'initial', mount, result });
         continue;
       }
@@ -82,27 +85,28 @@ export class RecoveryPolicy {
 
     const due = triggered.filter(([, h]) => now >= h.nextRecoveryAt).map(([m]) => m);
     if (due.length === 0) {
-      const until = Math.min(...triggered.map(([, h]) => h.nextRecoveryAt));
-      return { kind: 'hold', reason: 'backoff', targets: all, untilMs: until };
-    }
-    if (this.lastRecoveryAt !== null && now - this.lastRecoveryAt < this.cfg.cooldownMs) {
-      return { kind: 'hold', reason: 'cooldown', targets: due, untilMs: this.lastRecoveryAt + this.cfg.cooldownMs };
+      const [, first] = triggered.reduce((a, b) => (b[1].nextRecoveryAt < a[1].nextRecoveryAt ? b : a));
+      return { kind: 'hold', reason: first.wait, targets: all, untilMs: first.nextRecoveryAt };
     }
     return { kind: 'recover', targets: due };
   }
 
   /** Records a finished recovery (or a dry run) so cooldown and backoff apply to the next. */
   recorded(targets: readonly string[], stillFailing: ReadonlySet<string>, now: number): void {
-    this.lastRecoveryAt = now;
     const base = Math.max(this.cfg.cooldownMs, MIN_BACKOFF_MS);
     for (const mount of targets) {
       const h = this.mounts.get(mount);
-      if (!h || !stillFailing.has(mount)) continue;
+      if (!h) continue;
+      if (!stillFailing.has(mount)) {
+        Object.assign(h, { nextRecoveryAt: now + this.cfg.cooldownMs, wait: 'cooldown' });
+        continue;
+      }
       h.failedRecoveries += 1;
       const wait = Math.min(base * 2 ** (h.failedRecoveries - 1), this.cfg.maxBackoffMs);
-      h.nextRecoveryAt = now + wait;
+      Object.assign(h, { nextRecoveryAt: now + wait, wait: 'backoff' });
     }
   }
+
 
   /** When each failing mount's first failed probe was (monotonic ms), for time-to-recover. */
   failingSince(mount: string): number | null {

@@ -55,13 +55,17 @@ describe('RecoveryPolicy.decide', () => {
     expect(p.decide(0)).toEqual({ kind: 'hold', reason: 'disabled', targets: ['/a'], untilMs: null });
   });
 
-  it('keeps the cooldown between two recoveries even for another mount', () => {
+  it('keeps the cooldown per mount: another mount is recovered at once, the same one waits', () => {
     const p = new RecoveryPolicy(cfg);
     p.observe([{ mount: '/a', result: 'ESTALE' }, { mount: '/b', result: 'ok' }], 0);
+    p.observe([{ mount: '/a', result: 'ok' }], 1 * S); // the recovery's re-probe
     p.recorded(['/a'], new Set(), 1 * S);
-    p.observe([{ mount: '/a', result: 'ok' }, { mount: '/b', result: 'EIO' }], 10 * S);
-    expect(p.decide(10 * S)).toEqual({ kind: 'hold', reason: 'cooldown', targets: ['/b'], untilMs: 31 * S });
-    expect(p.decide(31 * S)).toEqual({ kind: 'recover', targets: ['/b'] });
+    p.observe([{ mount: '/a', result: 'ok' }, { mount: '/b', result: 'EIO' }], 5 * S);
+    expect(p.decide(5 * S)).toEqual({ kind: 'recover', targets: ['/b'] });
+    p.recorded(['/b'], new Set(), 6 * S);
+    p.observe([{ mount: '/a', result: 'ESTALE' }, { mount: '/b', result: 'ok' }], 10 * S);
+    expect(p.decide(10 * S)).toEqual({ kind: 'hold', reason: 'cooldown', targets: ['/a'], untilMs: 31 * S });
+    expect(p.decide(31 * S)).toEqual({ kind: 'recover', targets: ['/a'] });
   });
 
   it('backs off a mount that stays failing: cooldown, then doubling, capped at max_backoff', () => {
