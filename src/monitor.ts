@@ -2,8 +2,9 @@
 // what would run). A recovery runs beside the cycles, never inside one: its steps may take their
 // full deadlines, and meanwhile every mount is still probed on schedule. One recovery at a time.
 // A recovery held by cooldown or backoff, or waiting for another to end, gets a cycle of its own
-// when the wait ends, rather than at the first scheduled tick after it; a mount autofs refuses to mount (its negative
-// cache) is probed again every few seconds, alone, so it is back as soon as autofs retries.
+// when the wait ends, rather than at the first scheduled tick after it; a mount autofs refuses to
+// mount (its negative cache) is probed again every few seconds, alone, so it is back as soon as
+// autofs retries.
 // Effects come in through seams (probe, command runner, mount table, clock), so tests drive whole
 // cycles with scripted results and no sleeping.
 import type { Clock, TimerHandle } from './clock.js';
@@ -119,9 +120,10 @@ export class Monitor {
 
   // A 30 s cooldown that ends 1 s after a tick would otherwise cost a whole interval more. The
   // wake-up is a cycle of its own, so the decision is made on fresh probes; if a cycle is already
-  // running, that one decides.
+  // running, that one decides. One wake-up at a time: a new one replaces the last.
   private wakeAt(at: number, paths: readonly string[]): void {
     const { clock } = this.deps;
+    this.clearWake();
     this.wake = clock.setTimeout(() => {
       this.wake = undefined;
       if (!this.stopped && !this.running) void this.startCycle(paths, true);
@@ -134,7 +136,6 @@ export class Monitor {
   private afterRecovery(): void {
     const { clock } = this.deps;
     if (this.stopped || this.policy.decide(clock.now()).kind !== 'recover') return;
-    this.clearWake();
     this.wakeAt(clock.now(), this.paths);
   }
 

@@ -107,7 +107,6 @@ export class RecoveryPolicy {
     }
   }
 
-
   /** When each failing mount's first failed probe was (monotonic ms), for time-to-recover. */
   failingSince(mount: string): number | null {
     return this.mounts.get(mount)?.failingSince ?? null;

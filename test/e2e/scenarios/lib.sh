@@ -36,9 +36,8 @@ wait_for() {
 active() { [ "$(systemctl is-active "$UNIT")" = active ]; }
 stopped() { local st; st=$(systemctl is-active "$UNIT"); [ "$st" != active ] && [ "$st" != deactivating ]; }
 dags_stuck() { [ "$(metric 'nfs_mount_probe_stuck{mount="/airflow/dags"}')" = 1 ]; }
-both_accessible() {
-  [ "$(metric 'nfs_mount_accessible{mount="/airflow/dags"}')" = 1 ] &&
-    [ "$(metric 'nfs_mount_accessible{mount="/airflow/logs"}')" = 1 ]
+both_accessible() { # one scrape for both (a fork costs 0.1-0.3 s under TCG)
+  [ "$(metrics 2>/dev/null | grep -cxE 'nfs_mount_accessible\{mount="/airflow/(dags|logs)"\} 1')" = 2 ]
 }
 # use_config YAML: the installed config becomes these overrides of the packaged defaults (as a
 # user's file is), validated, then the daemon is restarted. use_config "" restores the default.
