@@ -9,6 +9,10 @@ import { Prober } from './probe/prober.js';
 import { spawnProcessWorker } from './probe/worker.js';
 import { recoveryTarget, runRecovery, type RecoveryReport, type StepReport } from './recovery/procedure.js';
 import { createRunner } from './recovery/runner.js';
+import { createProcessScanner } from './holders/scanner.js';
+import { describeHolds, type HolderReport } from './holders/tracker.js';
+import { HolderWatch } from './holders/watch.js';
+import type { HolderSink } from './observe/sink.js';
 
 export interface CheckOptions {
   json: boolean;
@@ -22,6 +26,22 @@ export function formatResult(r: ProbeResult): string {
   const stuck = r.skipped ? ` (earlier probe still blocked: ${r.skipped})` : '';
   return `${r.result.padEnd(16)} ${r.mount}  ${r.ms.toFixed(1)} ms  ${where}${stuck}`;
 }
+
+export function formatHolder(h: HolderReport): string {
+  const who = `${h.comm}[${h.pid}]${h.uid === null ? '' : ` uid ${h.uid}`}, unit ${h.unit ?? 'none'}`;
+  return `holder           ${h.mount}  ${h.state} mount ${h.mountId}: ${who}: ${describeHolds(h).join(', ')}`;
+}
+
+/** check reports holders once, at the end: nothing to say as they come. */
+const quietHolderSink: HolderSink = {
+  holderSeen() {},
+  holderDetached() {},
+  holderGone() {},
+  holdersCounted() {},
+  scanned() {},
+  restart() {},
+  restartDidNotHelp() {},
+};
 
 function formatStep(s: StepReport): string {
   const o = s.outcome;
@@ -41,7 +61,24 @@ export async function runCheck(config: Config, opts: CheckOptions): Promise<numb
   });
   const probe = createProbeMounts(prober, readMountTable);
   const paths = config.mounts.map((m) => m.path);
+  // Who is on a failing mount, and after --recover on the mount it detached; never restarted here.
+  const holders = config.holders.enabled
+    ? new HolderWatch({
+        config: { ...config.holders, restartUnits: [] },
+        dryRun: true,
+        paths,
+        scan: createProcessScanner({ timeoutMs: config.holders.scanTimeoutMs, clock }),
+        table: readMountTable,
+        run: createRunner(clock),
+        clock,
+        sink: quietHolderSink,
+        selfPid: process.pid,
+        ownUnit: null,
+      })
+    : undefined;
   let results = await probe(paths);
+  holders?.observe(results);
+  await holders?.settled();
   let recovery: RecoveryReport | { result: 'dry_run' } | undefined;
 
   const triggered = results.filter((r) => config.recovery.triggers.includes(r.result));
@@ -58,15 +95,19 @@ export async function runCheck(config: Config, opts: CheckOptions): Promise<numb
       recovery = report;
       const after = new Map(report.reprobe.map((r) => [r.mount, r]));
       results = results.map((r) => after.get(r.mount) ?? r);
+      holders?.observe(report.reprobe, 'check');
+      await holders?.settled();
     }
   }
   prober.close();
+  const held = holders?.holders() ?? [];
 
   if (opts.json) {
-    opts.out(JSON.stringify({ results, ...(recovery ? { recovery } : {}) }, null, 2));
+    opts.out(JSON.stringify({ results, holders: held, ...(recovery ? { recovery } : {}) }, null, 2));
   } else {
     if (recovery) opts.out(`recovery: ${recovery.result}`);
     for (const r of results) opts.out(formatResult(r));
+    for (const h of held) opts.out(formatHolder(h));
   }
   return results.every((r) => r.result === 'ok') ? 0 : 1;
 }

@@ -9,9 +9,13 @@ import { formatListen } from './config/load.js';
 import { loopHealth, type Health } from './observe/health.js';
 import { startHttpServer, type HttpServer } from './observe/http.js';
 import { createLogging, type Logger } from './observe/log.js';
-import { createLogSink } from './observe/log-sink.js';
+import { createHolderLogSink, createLogSink } from './observe/log-sink.js';
 import { createMetrics } from './observe/metrics.js';
-import { fanOut } from './observe/sink.js';
+import { fanOut, fanOutHolders } from './observe/sink.js';
+import { createThreadScanner } from './holders/scanner.js';
+import { HolderWatch } from './holders/watch.js';
+import { realProc } from './holders/proc.js';
+import { unitOf } from './holders/scan.js';
 import { packageVersion } from './package-info.js';
 import { readMountTable } from './probe/mountinfo.js';
 import { createProbeMounts } from './probe/probe-mounts.js';
@@ -43,6 +47,21 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
     clock,
     onReleased: (call) => sink.released(call),
   });
+  const scanner = config.holders.enabled ? createThreadScanner({ timeoutMs: config.holders.scanTimeoutMs, clock }) : undefined;
+  const holders = scanner
+    ? new HolderWatch({
+        config: config.holders,
+        dryRun: config.recovery.dryRun,
+        paths,
+        scan: scanner.scan,
+        table: readMountTable,
+        run: createRunner(clock),
+        clock,
+        sink: fanOutHolders([createHolderLogSink(log), ...(metrics ? [metrics.holderSink] : [])]),
+        selfPid: process.pid,
+        ownUnit: unitOf(realProc().read(process.pid, 'cgroup')),
+      })
+    : undefined;
   const monitor = new Monitor({
     config,
     clock,
@@ -51,6 +70,7 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
     table: readMountTable,
     sink,
     autofsRunning: () => automountRunning(readMountTable()),
+    ...(holders ? { holders } : {}),
   });
 
   let stopping = false;
@@ -114,10 +134,12 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
     const told = notifier.stopping();
     schedule.stop();
     monitor.stop();
+    holders?.stop();
     http?.close();
-    await Promise.race([Promise.all([monitor.idle(), told]), sleep(clock, STOP_GRACE_MS)]);
+    await Promise.race([Promise.all([monitor.idle(), holders?.idle(), told]), sleep(clock, STOP_GRACE_MS)]);
     prober.close();
-    leave(log, prober.busyTotal(), signal, exitCode);
+    scanner?.close();
+    leave(log, prober.busyTotal() + (scanner?.stuck() ?? 0), signal, exitCode);
   };
 
   process.on('SIGTERM', () => void stop('SIGTERM', 0));

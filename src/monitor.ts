@@ -16,6 +16,13 @@ import { RecoveryPolicy } from './recovery/policy.js';
 import { recoveryTarget, runRecovery, withPath, type RecoveryTarget } from './recovery/procedure.js';
 import type { RunCommand } from './recovery/runner.js';
 
+/** The holder watch, as the monitor uses it (src/holders/watch.ts). */
+export interface HolderObserver {
+  observe(results: readonly ProbeResult[], batch?: string | null): void;
+  /** The scan under way is done: holders of the failing mounts are known before anything is unmounted. */
+  settled(): Promise<void>;
+}
+
 // A probe of a path in autofs' negative cache costs nothing (ENOENT at once, no mount attempt),
 // so it is repeated this often: the path is back within this much of the cache's end (60 s by
 // default) instead of up to a whole interval later.
@@ -30,6 +37,8 @@ export interface MonitorDeps {
   sink: MonitorSink;
   /** Whether the automounter runs; checked once a cycle, by the loop (never by a scrape). */
   autofsRunning?: () => boolean;
+  /** Told of every probe round; absent when holders.enabled is off. */
+  holders?: HolderObserver;
 }
 
 export class Monitor {
@@ -42,6 +51,7 @@ export class Monitor {
   private recovering: Promise<void> | undefined;
   private wake: TimerHandle | undefined;
   private stopped = false;
+  private recoveries = 0;
   /** Monotonic time the last cycle finished, null before the first. */
   lastCycleAt: number | null = null;
 
@@ -147,6 +157,8 @@ export class Monitor {
   private take(results: readonly ProbeResult[], cycleMs: number): void {
     for (const r of results) this.latest.set(r.mount, r);
     this.deps.sink.probed(results, cycleMs);
+    // A mount that leaves the table while a recovery runs was detached by it, whichever round sees it.
+    this.deps.holders?.observe(results, this.recovering ? `recovery ${this.recoveries}` : null);
     for (const event of this.policy.observe(results, this.deps.clock.now())) {
       this.deps.sink.health(event, this.latest.get(event.mount));
     }
@@ -171,6 +183,10 @@ export class Monitor {
       return;
     }
 
+    // Who is on the failing mounts is read before anything is unmounted: after a lazy unmount the
+    // path names the new mount, and a cwd on the old one reads as a path relative to its root.
+    await this.deps.holders?.settled();
+    this.recoveries += 1;
     const report = await runRecovery(targets, config.recovery, {
       run: this.deps.run,
       table: this.deps.table,

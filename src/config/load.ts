@@ -153,6 +153,12 @@ export function renderConfig(config: Config): string {
       remount: recovery.remount,
       namespace: recovery.mountNamespace === null ? 'self' : recovery.mountNamespace === HOST_MOUNT_NAMESPACE ? 'host' : recovery.mountNamespace,
     },
+    holders: {
+      enabled: config.holders.enabled,
+      scan_timeout: formatDuration(config.holders.scanTimeoutMs),
+      restart_units: config.holders.restartUnits,
+      restart_timeout: formatDuration(config.holders.restartTimeoutMs),
+    },
     metrics: { enabled: config.metrics.enabled, listen: formatListen(config.metrics.listen) },
     log: { level: config.log.level, file: config.log.file ?? '' },
   }, { aliasDuplicateObjects: false }); // a shared array must print twice, not as &anchor/*alias
@@ -161,6 +167,7 @@ export function renderConfig(config: Config): string {
     ['recovery', 'triggers'],
     ['recovery', 'command'],
     ['recovery', 'remount'],
+    ['holders', 'restart_units'],
     ...recovery.escalation.map((_, i) => ['recovery', 'escalation', i]),
   ];
   for (const path of flow) {

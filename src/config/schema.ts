@@ -7,6 +7,7 @@ import { constants as osConstants } from 'node:os';
 import { posix } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import { validateDetailed } from 'node-cron';
+import { unitGlobProblem } from '../holders/unit-glob.js';
 import { DurationError, formatDuration, parseDuration } from './duration.js';
 import type { Config, ListenAddress, LogLevel, MountConfig } from './types.js';
 
@@ -83,7 +84,7 @@ export function isMapping(value: unknown): value is Record<string, unknown> {
 export function validateConfig(raw: unknown, source: string | SourceOf): Config {
   const sourceOf: SourceOf = typeof source === 'string' ? () => source : source;
   const v = new Validator(sourceOf);
-  const top = v.mapping([], raw, ['mounts', 'schedule', 'jitter', 'probe', 'recovery', 'metrics', 'log']);
+  const top = v.mapping([], raw, ['mounts', 'schedule', 'jitter', 'probe', 'recovery', 'holders', 'metrics', 'log']);
   const probe = v.mapping(['probe'], top.probe, ['timeout', 'max_stuck']);
   const recovery = v.mapping(['recovery'], top.recovery, [
     'enabled',
@@ -97,6 +98,7 @@ export function validateConfig(raw: unknown, source: string | SourceOf): Config 
     'remount',
     'namespace',
   ]);
+  const holders = v.mapping(['holders'], top.holders, ['enabled', 'scan_timeout', 'restart_units', 'restart_timeout']);
   const metrics = v.mapping(['metrics'], top.metrics, ['enabled', 'listen']);
   const log = v.mapping(['log'], top.log, ['level', 'file']);
 
@@ -131,6 +133,12 @@ export function validateConfig(raw: unknown, source: string | SourceOf): Config 
   }
   const remount = v.argv(['recovery', 'remount'], recovery.remount, 0);
   const mountNamespace = v.namespace(['recovery', 'namespace'], recovery.namespace);
+  const holdersEnabled = v.boolean(['holders', 'enabled'], holders.enabled);
+  const scanTimeoutMs = v.duration(['holders', 'scan_timeout'], holders.scan_timeout, 100, MINUTE);
+  const restartUnits = v.list(['holders', 'restart_units'], holders.restart_units, 0, 'of unit globs such as "airflow-*.service"', (p, item) =>
+    v.unitGlob(p, item),
+  );
+  const restartTimeoutMs = v.duration(['holders', 'restart_timeout'], holders.restart_timeout, SECOND, HOUR);
   const metricsEnabled = v.boolean(['metrics', 'enabled'], metrics.enabled);
   const listen = v.listen(['metrics', 'listen'], metrics.listen);
   const level = v.oneOf(['log', 'level'], log.level, LOG_LEVELS);
@@ -152,6 +160,7 @@ export function validateConfig(raw: unknown, source: string | SourceOf): Config 
       remount,
       mountNamespace,
     },
+    holders: { enabled: holdersEnabled, scanTimeoutMs, restartUnits, restartTimeoutMs },
     metrics: { enabled: metricsEnabled, listen },
     log: { level, file },
   };
@@ -160,7 +169,8 @@ export function validateConfig(raw: unknown, source: string | SourceOf): Config 
 /** PID 1's mount namespace: the host's, seen from a container sharing the host's PID namespace. */
 export const HOST_MOUNT_NAMESPACE = '/proc/1/ns/mnt';
 
-const MINUTE = 60_000;
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR; // also keeps every delay well inside setTimeout's 2^31-1 ms range
 
@@ -291,6 +301,14 @@ class Validator {
       this.expected(path, `a valid cron expression${why}`, value);
     }
     return expr;
+  }
+
+  /** A systemd unit glob that can only name services, e.g. "airflow-*.service". */
+  unitGlob(path: KeyPath, value: unknown): string {
+    const glob = this.string(path, value, 'a unit glob such as "airflow-*.service"');
+    const problem = unitGlobProblem(glob);
+    if (problem !== null) this.expected(path, `a unit glob such as "airflow-*.service" (${problem})`, value);
+    return glob;
   }
 
   triggers(path: KeyPath, value: unknown): string[] {

@@ -36,6 +36,17 @@ export interface RecoveryConfig {
   mountNamespace: string | null;
 }
 
+export interface HoldersConfig {
+  /** Look for the processes still on failing and detached mounts (log lines, metrics). */
+  enabled: boolean;
+  /** Deadline of one scan of /proc. */
+  scanTimeoutMs: number;
+  /** systemd unit globs (*.service) restarted when they hold a detached mount; empty = report only. */
+  restartUnits: string[];
+  /** Deadline of one `systemctl try-restart`. */
+  restartTimeoutMs: number;
+}
+
 export interface ListenAddress {
   /** IP address or host name, without brackets. */
   host: string;
@@ -61,6 +72,7 @@ export interface Config {
   jitterMs: number;
   probe: ProbeConfig;
   recovery: RecoveryConfig;
+  holders: HoldersConfig;
   metrics: MetricsConfig;
   log: LogConfig;
 }

@@ -6,7 +6,8 @@ import { errnoName } from '../probe/classify.js';
 import type { ProbeResult } from '../probe/probe-mounts.js';
 import type { StepReport } from '../recovery/procedure.js';
 import type { Logger } from './log.js';
-import type { MonitorSink } from './sink.js';
+import type { HolderSink, MonitorSink } from './sink.js';
+import { describeHolds, type HolderReport } from '../holders/tracker.js';
 
 const SUMMARY_EVERY_MS = 10 * 60_000;
 
@@ -121,6 +122,71 @@ export function createLogSink(log: Logger, clock: Clock): MonitorSink {
       if (autofsRunning) log.info({ autofs: 'running' }, 'autofs running');
       else log.warn({ autofs: 'not running' }, 'autofs not running: unmounted paths will not be mounted again');
       autofsWas = autofsRunning;
+    },
+  };
+}
+
+function holderFields(h: HolderReport): Record<string, unknown> {
+  return {
+    mount: h.mount,
+    mount_id: h.mountId,
+    state: h.state,
+    pid: h.pid,
+    comm: h.comm,
+    uid: h.uid ?? undefined,
+    unit: h.unit ?? 'none',
+    holds: describeHolds(h),
+  };
+}
+
+/** Holder reports as log lines: one per process when found, one when it moves or goes. */
+export function createHolderLogSink(log: Logger): HolderSink {
+  let lastScanProblem = '';
+  return {
+    holderSeen(h) {
+      const what = h.state === 'detached' ? 'holder found on detached mount' : 'holder found on failing mount';
+      log.warn(holderFields(h), what);
+    },
+    holderDetached(h) {
+      log.warn(holderFields(h), 'holder left on detached mount');
+    },
+    holderGone(h) {
+      log.info({ mount: h.mount, mount_id: h.mountId, state: h.state, pid: h.pid, comm: h.comm, unit: h.unit ?? 'none' }, 'holder gone');
+    },
+    holdersCounted() {},
+    scanned(report) {
+      if (report.result === 'ok') {
+        lastScanProblem = '';
+        log.debug({ scan_ms: Math.round(report.ms), processes: report.scanned, unreadable: report.unreadable }, 'holder scan');
+        return;
+      }
+      const key = `${report.result}:${report.reason ?? ''}:${report.blockedPid ?? ''}`;
+      if (key === lastScanProblem) return; // once per new problem, not every cycle
+      lastScanProblem = key;
+      if (report.result === 'timeout') {
+        log.warn({ scan_ms: Math.round(report.ms), blocked_pid: report.blockedPid ?? undefined }, 'holder scan timed out: that process is left out of later scans');
+      } else log.warn({ reason: report.reason }, 'holder scan unavailable');
+    },
+    restart(report) {
+      const fields = {
+        unit: report.unit,
+        result: report.result,
+        mounts: report.mounts,
+        pids: report.pids,
+        command: report.outcome?.argv.join(' '),
+        exit_code: report.outcome?.exitCode ?? undefined,
+        output: report.outcome?.output || undefined,
+        duration_ms: report.outcome?.durationMs,
+      };
+      if (report.result === 'ok') log.info(fields, 'unit restarted: it held a detached mount');
+      else if (report.result === 'dry_run') log.warn(fields, 'unit restart (dry run: nothing ran)');
+      else log.warn(fields, 'unit restart failed');
+    },
+    restartDidNotHelp(unit, holders) {
+      log.error(
+        { unit, mounts: [...new Set(holders.map((h) => h.mount))], pids: holders.map((h) => h.pid) },
+        'unit still holds a detached mount after its restart: not restarted again',
+      );
     },
   };
 }

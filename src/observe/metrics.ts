@@ -4,7 +4,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock } from '../clock.js';
 import type { RecoveryResult } from '../recovery/procedure.js';
-import type { MonitorSink } from './sink.js';
+import type { HolderSink, MonitorSink } from './sink.js';
 
 export interface MetricsOptions {
   version: string;
@@ -26,6 +26,7 @@ export function probeBuckets(timeoutMs: number): number[] {
 export interface Metrics {
   registry: Registry;
   sink: MonitorSink;
+  holderSink: HolderSink;
 }
 
 export function createMetrics(opts: MetricsOptions): Metrics {
@@ -45,6 +46,10 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   const recoveryDuration = new Histogram({ name: 'nfs_recovery_duration_seconds', help: 'Time to recover: first failed probe to the first good probe after a recovery.', buckets: RECOVERY_BUCKETS, registers });
   const lastCycleAt = new Gauge({ name: 'nfs_health_checkd_last_cycle_timestamp_seconds', help: 'Unix time the last probe cycle finished.', registers });
   const skipped = new Counter({ name: 'nfs_health_checkd_skipped_ticks_total', help: 'Scheduled ticks skipped because the previous cycle was still running.', registers });
+  const detachedHolders = new Gauge({ name: 'nfs_mount_detached_holders', help: 'Processes still holding a detached former mount of this path (cwd, root, open files or mappings on the old server): their I/O fails until they are restarted. Rescanned every cycle while non-zero.', labelNames: ['mount'], registers });
+  const restarts = new Counter({ name: 'nfs_health_check_holder_restarts_total', help: 'systemctl try-restart of units whose processes held a detached mount (holders.restart_units), by unit and result (ok, failed, timeout, spawn_error, dry_run).', labelNames: ['unit', 'result'], registers });
+  const scans = new Counter({ name: 'nfs_health_checkd_holder_scans_total', help: 'Scans of /proc for the holders of failing and detached mounts, by result (ok, timeout, unavailable).', labelNames: ['result'], registers });
+  const scanDuration = new Histogram({ name: 'nfs_health_checkd_holder_scan_duration_seconds', help: 'Time a completed holder scan of /proc took.', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers });
   new Gauge({ name: 'nfs_health_checkd_build_info', help: 'Version of nfs-health-checkd and of Node.js; always 1.', labelNames: ['version', 'node_version'], registers }).set(
     { version: opts.version, node_version: process.version },
     1,
@@ -53,7 +58,11 @@ export function createMetrics(opts: MetricsOptions): Metrics {
 
   // Zero series from the start, so rate() and increase() see the first event.
   for (const result of RECOVERY_RESULTS) recoveries.inc({ result }, 0);
-  for (const mount of opts.mounts) stuck.set({ mount }, 0);
+  for (const mount of opts.mounts) {
+    stuck.set({ mount }, 0);
+    detachedHolders.set({ mount }, 0);
+  }
+  for (const result of ['ok', 'timeout', 'unavailable']) scans.inc({ result }, 0);
 
   /** Mounts a recovery was run for since they started failing: their comeback is time-to-recover. */
   const recovering = new Set<string>();
@@ -95,5 +104,21 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       if (info.autofsRunning !== null) autofs.set(info.autofsRunning ? 1 : 0);
     },
   };
-  return { registry, sink };
+  const holderSink: HolderSink = {
+    holderSeen() {},
+    holderDetached() {},
+    holderGone() {},
+    holdersCounted(detached) {
+      for (const [mount, n] of detached) detachedHolders.set({ mount }, n);
+    },
+    scanned(report) {
+      scans.inc({ result: report.result });
+      if (report.result === 'ok') scanDuration.observe(report.ms / 1000);
+    },
+    restart(report) {
+      restarts.inc({ unit: report.unit, result: report.result });
+    },
+    restartDidNotHelp() {},
+  };
+  return { registry, sink, holderSink };
 }

@@ -4,6 +4,8 @@ import type { ReleasedCall } from '../probe/prober.js';
 import type { ProbeResult } from '../probe/probe-mounts.js';
 import type { Decision, HealthEvent } from '../recovery/policy.js';
 import type { RecoveryReport, RecoveryTarget, StepReport } from '../recovery/procedure.js';
+import type { CommandOutcome, CommandStatus } from '../recovery/runner.js';
+import type { HolderReport } from '../holders/tracker.js';
 
 export interface DryRunReport {
   result: 'dry_run';
@@ -49,5 +51,55 @@ export function fanOut(sinks: readonly MonitorSink[]): MonitorSink {
     released: each('released'),
     overlapped: each('overlapped'),
     cycleFinished: each('cycleFinished'),
+  };
+}
+
+/** What the holder watch reports: processes still on a failing or detached mount, and restarts. */
+export interface HolderSink {
+  holderSeen(h: HolderReport): void;
+  /** A holder seen on the failing mount is now on it detached (the recovery's lazy unmount). */
+  holderDetached(h: HolderReport): void;
+  holderGone(h: HolderReport): void;
+  /** After every scan: processes holding a detached former mount, per configured path. */
+  holdersCounted(detached: ReadonlyMap<string, number>): void;
+  scanned(report: ScanReport): void;
+  restart(report: RestartReport): void;
+  /** A unit restarted for a detached mount still holds it: reported once, not restarted again. */
+  restartDidNotHelp(unit: string, holders: readonly HolderReport[]): void;
+}
+
+export interface ScanReport {
+  result: 'ok' | 'timeout' | 'unavailable';
+  ms: number;
+  scanned?: number;
+  unreadable?: number;
+  /** The process a timed-out scan was blocked on (left out from then on). */
+  blockedPid?: number | null;
+  reason?: string;
+}
+
+export interface RestartReport {
+  unit: string;
+  result: CommandStatus | 'dry_run';
+  /** Configured paths whose detached mounts the unit's processes held. */
+  mounts: string[];
+  pids: number[];
+  outcome?: CommandOutcome;
+}
+
+export function fanOutHolders(sinks: readonly HolderSink[]): HolderSink {
+  const each =
+    <K extends keyof HolderSink>(key: K) =>
+    (...args: Parameters<HolderSink[K]>): void => {
+      for (const sink of sinks) (sink[key] as (...a: Parameters<HolderSink[K]>) => void)(...args);
+    };
+  return {
+    holderSeen: each('holderSeen'),
+    holderDetached: each('holderDetached'),
+    holderGone: each('holderGone'),
+    holdersCounted: each('holdersCounted'),
+    scanned: each('scanned'),
+    restart: each('restart'),
+    restartDidNotHelp: each('restartDidNotHelp'),
   };
 }

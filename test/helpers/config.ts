@@ -19,6 +19,7 @@ export const defaultConfig: Config = {
     remount: [],
     mountNamespace: null,
   },
+  holders: { enabled: true, scanTimeoutMs: 5000, restartUnits: [], restartTimeoutMs: 120_000 },
   metrics: { enabled: true, listen: { host: '0.0.0.0', port: 12049 } },
   log: { level: 'info', file: '/var/log/nfs-health-check.log' },
 };

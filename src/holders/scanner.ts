@@ -1,0 +1,158 @@
+// Runs holder scans off the main thread, with a deadline. A scan that passes it is given up and its
+// thread abandoned (a read blocked in the kernel cannot be interrupted); the process it was reading
+// is left out of later scans until that thread comes back, and a new thread scans the rest. At most
+// MAX_STUCK threads are ever left blocked; past that, scans wait for one to return.
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Clock } from '../clock.js';
+import type { ScanInput, ScanOutput } from './scan.js';
+import type { ScanRequest } from './scan-worker.js';
+
+export type ScanOutcome =
+  | { kind: 'done'; output: ScanOutput; ms: number }
+  /** Given up at the deadline; `blockedPid` is the process it was reading (left out from now on). */
+  | { kind: 'timeout'; blockedPid: number | null; ms: number }
+  | { kind: 'unavailable'; reason: string };
+
+/** The scan seam. */
+export type ScanHolders = (input: ScanInput) => Promise<ScanOutcome>;
+
+const MAX_STUCK = 2;
+
+/** The compiled worker script (from src/ under the test runner: the copy `npm test` built in dist/). */
+export function scanWorkerFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.ts')) return here.replace(/\/src\/holders\/scanner\.ts$/, '/dist/src/holders/scan-worker.js');
+  return join(dirname(here), 'scan-worker.js');
+}
+
+interface Thread {
+  worker: Worker;
+  progress: SharedArrayBuffer;
+  dead: boolean;
+  /** Resolves the scan in flight; replaced per scan. */
+  answer?: (output: ScanOutput | null) => void;
+}
+
+function isScanOutput(value: unknown): value is ScanOutput {
+  return typeof value === 'object' && value !== null && 'holders' in value && 'memory' in value;
+}
+
+function startThread(file: string): Thread {
+  const thread: Thread = {
+    worker: new Worker(file, { resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8, stackSizeMb: 1 } }),
+    progress: new SharedArrayBuffer(4),
+    dead: false,
+  };
+  thread.worker.unref();
+  thread.worker.on('message', (msg: unknown) => thread.answer?.(isScanOutput(msg) ? msg : null));
+  const died = (): void => {
+    thread.dead = true;
+    thread.answer?.(null);
+  };
+  thread.worker.on('error', died);
+  thread.worker.on('exit', died);
+  return thread;
+}
+
+export interface ThreadScanner {
+  scan: ScanHolders;
+  /** Threads left blocked in the kernel now. */
+  stuck(): number;
+  close(): void;
+}
+
+/** The daemon's scanner: one reused worker thread. */
+export function createThreadScanner(opts: { timeoutMs: number; clock: Clock; file?: string }): ThreadScanner {
+  const file = opts.file ?? scanWorkerFile();
+  const { clock } = opts;
+  let idle: Thread | undefined;
+  const stuck = new Map<Thread, number | null>();
+  let closed = false;
+
+  const scan: ScanHolders = (input) => {
+    if (closed) return Promise.resolve({ kind: 'unavailable', reason: 'stopping' });
+    if (stuck.size >= MAX_STUCK) {
+      return Promise.resolve({ kind: 'unavailable', reason: `${stuck.size} earlier scans are still blocked in the kernel` });
+    }
+    const thread = idle && !idle.dead ? idle : startThread(file);
+    idle = undefined;
+    const blocked = [...stuck.values()].filter((pid): pid is number => pid !== null);
+    const started = clock.now();
+    return new Promise((resolve) => {
+      let timedOut = false;
+      const timer = clock.setTimeout(() => {
+        timedOut = true;
+        const pid = Atomics.load(new Int32Array(thread.progress), 0);
+        stuck.set(thread, pid > 0 ? pid : null);
+        resolve({ kind: 'timeout', blockedPid: pid > 0 ? pid : null, ms: opts.timeoutMs });
+      }, opts.timeoutMs);
+      thread.answer = (output) => {
+        thread.answer = undefined;
+        if (timedOut) {
+          // Came back: its process may be read again, and the thread reused.
+          stuck.delete(thread);
+        } else {
+          clock.clearTimeout(timer);
+          resolve(output ? { kind: 'done', output, ms: clock.now() - started } : { kind: 'unavailable', reason: 'the scan thread died' });
+        }
+        if (closed || thread.dead || idle) void thread.worker.terminate();
+        else idle = thread;
+      };
+      Atomics.store(new Int32Array(thread.progress), 0, 0);
+      const request: ScanRequest = { input: { ...input, skipPids: [...input.skipPids, ...blocked] }, progress: thread.progress };
+      thread.worker.postMessage(request);
+    });
+  };
+
+  return {
+    scan,
+    stuck: () => stuck.size,
+    close() {
+      closed = true;
+      if (idle) void idle.worker.terminate();
+      idle = undefined;
+    },
+  };
+}
+
+/**
+ * `check`'s scanner: a child process per scan, so the command exits with its status even when a
+ * scan is blocked (Node's exit would wait for a blocked thread forever).
+ */
+export function createProcessScanner(opts: { timeoutMs: number; clock: Clock; file?: string }): ScanHolders {
+  const file = opts.file ?? scanWorkerFile();
+  return (input) =>
+    new Promise((resolve) => {
+      const started = opts.clock.now();
+      const child = spawn(process.execPath, [file], { stdio: ['pipe', 'pipe', 'ignore'] });
+      let out = '';
+      let settled = false;
+      const finish = (outcome: ScanOutcome): void => {
+        if (settled) return;
+        settled = true;
+        opts.clock.clearTimeout(timer);
+        child.unref();
+        child.stdout?.destroy();
+        resolve(outcome);
+      };
+      const timer = opts.clock.setTimeout(() => {
+        child.kill('SIGKILL');
+        finish({ kind: 'timeout', blockedPid: null, ms: opts.timeoutMs });
+      }, opts.timeoutMs);
+      child.on('error', (err) => finish({ kind: 'unavailable', reason: err.message }));
+      child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+      child.on('close', () => {
+        try {
+          const parsed: unknown = JSON.parse(out);
+          if (isScanOutput(parsed)) finish({ kind: 'done', output: parsed, ms: opts.clock.now() - started });
+          else finish({ kind: 'unavailable', reason: 'the scan process answered nothing usable' });
+        } catch {
+          finish({ kind: 'unavailable', reason: 'the scan process died' });
+        }
+      });
+      child.stdin?.end(JSON.stringify(input));
+    });
+}

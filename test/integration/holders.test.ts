@@ -1,0 +1,157 @@
+// Holders on real FUSE mounts: processes of another user (nobody) with their cwd, an open file
+// and a mapping on a faultfs mount. While the mount hangs the daemon finds them and stays
+// responsive; after a lazy unmount it finds the same processes on the detached mount, by mount ID;
+// and when they exit it says so and the gauge returns to 0.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cliBuilt } from '../helpers/cli.js';
+import { configYaml, is, startDaemon, type LogLine, type RunningDaemon } from '../helpers/daemon.js';
+import { detachMount, findMount, fuseAvailable, mountFaultfs, waitFor, type FaultMount } from '../helpers/faultfs.js';
+
+const fuse = fuseAvailable();
+if (!fuse.ok) console.warn(`[holders] FUSE holder tests skipped: ${fuse.reason}`);
+// The system's python3: the holder runs as nobody, who cannot reach a per-user install under /root.
+const python = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
+if (!python) console.warn('[holders] FUSE holder tests skipped: no system python3 (Debian: apt-get install python3) for the holder with a mapping');
+
+const NOBODY = 65534;
+
+// A long-lived process as Airflow's scheduler is: cwd in a directory of the mount, a log file open
+// for append, a file mapped; it says "ready" once it holds all three.
+const HOLDER = `
+import mmap, os, sys, time
+mnt = sys.argv[1]
+os.chdir(os.path.join(mnt, 'sub'))
+log = open(os.path.join(mnt, 'scheduler.log'), 'a')
+with open(os.path.join(mnt, 'example_dag.py'), 'rb') as f:
+    mapped = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+print('ready', flush=True)
+time.sleep(600)
+`;
+
+async function startHolder(mountpoint: string): Promise<ChildProcess> {
+  const child = spawn(python!, ['-c', HOLDER, mountpoint], { uid: NOBODY, gid: NOBODY, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
+  if (!(await waitFor(() => out.includes('ready'), 10_000))) throw new Error(`holder did not start: ${out}`);
+  return child;
+}
+
+/** A faultfs mount other users can reach (allow_other, a traversable temp dir) with sub/ and a log. */
+async function sharedMount(): Promise<FaultMount> {
+  const m = await mountFaultfs({
+    mountOptions: 'allow_other',
+    files: { 'example_dag.py': 'from airflow import DAG\n', 'scheduler.log': '' },
+  });
+  mkdirSync(join(m.backing, 'sub'));
+  chmodSync(m.dir, 0o755);
+  chmodSync(join(m.backing, 'scheduler.log'), 0o666);
+  return m;
+}
+
+async function gauge(d: RunningDaemon, mount: string): Promise<number | undefined> {
+  const text = await (await fetch(`${await d.metricsBase()}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`nfs_mount_detached_holders{mount="${mount}"}`));
+  return line === undefined ? undefined : Number(line.split(' ').pop());
+}
+
+/** Polls the scrape until the gauge reads `value`; resolves what it read last. */
+async function gaugeBecomes(d: RunningDaemon, mount: string, value: number, timeoutMs = 5000): Promise<number | undefined> {
+  const end = performance.now() + timeoutMs;
+  let last = await gauge(d, mount);
+  while (last !== value && performance.now() < end) {
+    await new Promise((r) => setTimeout(r, 100));
+    last = await gauge(d, mount);
+  }
+  return last;
+}
+
+const holderLine = (msg: string, pid: number | undefined) => (l: LogLine) => l.msg === msg && l.pid === pid;
+
+describe.skipIf(!fuse.ok || !python || !cliBuilt())('holders on real FUSE mounts', () => {
+  let dir: string;
+  let mounts: FaultMount[] = [];
+  let holders: ChildProcess[] = [];
+  let daemon: RunningDaemon | undefined;
+
+  afterEach(async () => {
+    daemon?.kill();
+    for (const h of holders) h.kill('SIGKILL');
+    for (const m of mounts) m.setMode('ok');
+    await Promise.all(mounts.map((m) => m.cleanup()));
+    if (daemon) await daemon.exited;
+    rmSync(dir, { recursive: true, force: true });
+    mounts = [];
+    holders = [];
+    daemon = undefined;
+  });
+
+  async function stage(recovery?: string) {
+    dir = mkdtempSync(join(tmpdir(), 'nhc-holders-'));
+    const a = await sharedMount();
+    const b = await sharedMount();
+    mounts = [a, b];
+    const holder = await startHolder(a.mountpoint);
+    holders.push(holder);
+    const config = configYaml([a.mountpoint, b.mountpoint], recovery === undefined ? {} : { recovery });
+    const d = startDaemon(dir, config);
+    daemon = d;
+    await d.waitForLine(is('mount healthy', a.mountpoint), 10_000);
+    await d.waitForLine(is('mount healthy', b.mountpoint), 10_000);
+    return { a, b, holder, d };
+  }
+
+  it('a hung mount: holders found by cwd, fd and mapping while the daemon stays responsive; after umount -l, found on the detached mount by ID; gone when they exit', async () => {
+    const { a, b, holder, d } = await stage('  enabled: false');
+    const from = d.lines.length;
+    a.setMode('hang');
+    await d.waitForLine(is('mount failing', a.mountpoint, 'timeout'), 10_000, from);
+    const found = await d.waitForLine(holderLine('holder found on failing mount', holder.pid), 10_000, from);
+    expect(found).toMatchObject({ mount: a.mountpoint, mount_id: a.mountId, state: 'failing', uid: NOBODY, comm: 'python3' });
+    const holds = found.holds as string[];
+    expect(holds).toContain(`cwd ${a.mountpoint}/sub`);
+    expect(holds).toContain(`fd 3 → ${a.mountpoint}/scheduler.log`);
+    expect(holds).toContain(`mmap ${a.mountpoint}/example_dag.py`);
+
+    // Still hung: the daemon scrapes at once, and the other mount is still probed, healthy.
+    const t0 = performance.now();
+    expect(await gauge(d, a.mountpoint)).toBe(0);
+    console.log(`[holders] scrape with the mount hung: ${Math.round(performance.now() - t0)} ms`);
+    const round = await d.waitForLine((l) => l.msg === 'probe round', 3000, d.lines.length);
+    expect(round.results).toEqual(expect.arrayContaining([[b.mountpoint, 'ok']]));
+    expect(findMount(a.mountpoint)?.id).toBe(a.mountId);
+
+    // A lazy unmount, as the recovery's last step does: the path no longer names that mount.
+    const detachedAt = d.lines.length;
+    expect(await detachMount(a.mountpoint)).toBe(true);
+    a.setMode('ok');
+    const left = await d.waitForLine(holderLine('holder left on detached mount', holder.pid), 10_000, detachedAt);
+    expect(left).toMatchObject({ mount: a.mountpoint, mount_id: a.mountId, state: 'detached' });
+    // Relative to the detached mount's root now: tied to it by fdinfo's mnt_id, maps' device and
+    // the cwd remembered from before the detach.
+    expect(left.holds).toEqual(expect.arrayContaining(['cwd /sub', 'fd 3 → /scheduler.log', 'mmap /example_dag.py']));
+    expect(await gaugeBecomes(d, a.mountpoint, 1)).toBe(1);
+    expect(await gauge(d, b.mountpoint)).toBe(0);
+
+    holder.kill('SIGKILL');
+    await d.waitForLine(holderLine('holder gone', holder.pid), 10_000, detachedAt);
+    expect(await gaugeBecomes(d, a.mountpoint, 0)).toBe(0);
+  });
+
+  it('a stale mount recovered by the daemon: the holder is found before the unmount and on the detached mount after it', async () => {
+    const { a, holder, d } = await stage();
+    const from = d.lines.length;
+    a.setMode('estale');
+    const before = await d.waitForLine(holderLine('holder found on failing mount', holder.pid), 10_000, from);
+    const step = await d.waitForLine((l) => l.msg === 'recovery step' && l.step === 'escalation', 10_000, from);
+    expect(before.at).toBeLessThanOrEqual(step.at);
+    const left = await d.waitForLine(holderLine('holder left on detached mount', holder.pid), 10_000, from);
+    expect(left).toMatchObject({ mount_id: a.mountId, unit: expect.any(String) });
+    expect(findMount(a.mountpoint)?.id).not.toBe(a.mountId);
+    expect(await gaugeBecomes(d, a.mountpoint, 1)).toBe(1);
+  });
+});
