@@ -85,8 +85,8 @@ export class HolderWatch {
   }
 
   /** Resolves once the scan under way (and one asked for meanwhile) is done: each has its deadline. */
-  settled(): Promise<void> {
-    return this.scanning ?? Promise.resolve();
+  async settled(): Promise<void> {
+    while (this.scanning) await this.scanning;
   }
 
   async idle(): Promise<void> {
@@ -103,17 +103,19 @@ export class HolderWatch {
       this.again = true;
       return;
     }
-    this.scanning = (async () => {
-      do {
-        this.again = false;
-        await this.scanOnce();
-      } while (this.again && !this.stopped);
-    })().finally(() => (this.scanning = undefined));
+    this.again = false;
+    this.scanning = this.scanOnce().finally(() => {
+      this.scanning = undefined;
+      if (this.again) this.requestScan(); // asked for while this one ran: its news is newer
+    });
   }
 
   private async scanOnce(): Promise<void> {
     const { sink } = this.deps;
-    const watched = [...this.failing.values(), ...this.formers.values()];
+    const watched: WatchedMount[] = [
+      ...this.failing.values(),
+      ...[...this.formers.values()].map(({ path, mountId, dev, state }) => ({ path, mountId, dev, state })),
+    ];
     if (watched.length === 0) {
       this.apply([], watched); // nothing watched any more: whoever was held is released
       return;

@@ -222,6 +222,36 @@ describe('recovery', () => {
   });
 });
 
+describe('holders', () => {
+  it('rejects a restart glob that names no service, with what is wrong', () => {
+    expect(errorFor('holders:\n  restart_units: ["airflow-*"]\n')).toBe(
+      'FILE: holders.restart_units[0]: expected a unit glob such as "airflow-*.service" (a glob ending in .service (only services can be restarted)), got "airflow-*"',
+    );
+    expect(errorFor('holders:\n  restart_units: [airflow-*.service, "airflow scheduler.service"]\n')).toBe(
+      'FILE: holders.restart_units[1]: expected a unit glob such as "airflow-*.service" (only letters, digits, ":_.\\@-" and the glob characters * ? [ ]), got "airflow scheduler.service"',
+    );
+    expect(errorFor('holders:\n  restart_units: ["w[0-9.service"]\n')).toMatch(/^FILE: holders\.restart_units\[0\]: .*every "\[" closed by a "\]"/);
+  });
+
+  it('rejects restart_units that is not a list, and an empty name', () => {
+    expect(errorFor('holders:\n  restart_units: airflow-scheduler.service\n')).toBe(
+      'FILE: holders.restart_units: expected a list (of unit globs such as "airflow-*.service"), got "airflow-scheduler.service"',
+    );
+    expect(errorFor('holders:\n  restart_units: [""]\n')).toBe(
+      'FILE: holders.restart_units[0]: expected a unit glob such as "airflow-*.service", got ""',
+    );
+  });
+
+  it('bounds the deadlines and knows its keys', () => {
+    expect(errorFor('holders:\n  scan_timeout: 2m\n')).toBe('FILE: holders.scan_timeout: expected a duration at least 100ms and at most 1m, got "2m"');
+    expect(errorFor('holders:\n  restart_timeout: 10ms\n')).toBe('FILE: holders.restart_timeout: expected a duration at least 1s and at most 1h, got "10ms"');
+    expect(errorFor('holders:\n  enabled: yes please\n')).toBe('FILE: holders.enabled: expected true or false, got "yes please"');
+    expect(errorFor('holders:\n  restart: []\n')).toBe(
+      'FILE: holders.restart: unknown key (expected one of: enabled, scan_timeout, restart_units, restart_timeout)',
+    );
+  });
+});
+
 describe('log', () => {
   it('rejects an unknown level', () => {
     expect(errorFor('log:\n  level: verbose\n')).toBe(

@@ -3,11 +3,11 @@
 // responsive; after a lazy unmount it finds the same processes on the detached mount, by mount ID;
 // and when they exit it says so and the gauge returns to 0.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cliBuilt } from '../helpers/cli.js';
+import { cliBuilt, runCli } from '../helpers/cli.js';
 import { configYaml, is, startDaemon, type LogLine, type RunningDaemon } from '../helpers/daemon.js';
 import { detachMount, findMount, fuseAvailable, mountFaultfs, waitFor, type FaultMount } from '../helpers/faultfs.js';
 
@@ -153,5 +153,27 @@ describe.skipIf(!fuse.ok || !python || !cliBuilt())('holders on real FUSE mounts
     expect(left).toMatchObject({ mount_id: a.mountId, unit: expect.any(String) });
     expect(findMount(a.mountpoint)?.id).not.toBe(a.mountId);
     expect(await gaugeBecomes(d, a.mountpoint, 1)).toBe(1);
+  });
+
+  it('check --json lists the holders of a failing mount; with --recover, the same process on the mount it detached', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'nhc-holders-'));
+    const a = await sharedMount();
+    mounts = [a];
+    const holder = await startHolder(a.mountpoint);
+    holders.push(holder);
+    a.setMode('estale');
+    const file = join(dir, 'check.yaml');
+    writeFileSync(file, configYaml([a.mountpoint]));
+    type Listed = { pid: number; mountId: number; state: string; uid: number; holds: unknown[] };
+    const listed = (args: string[]): Listed[] => {
+      const r = runCli(['check', '--json', ...args, '--config', file], 30_000);
+      expect(r.status).toBe(1);
+      return (JSON.parse(r.stdout) as { holders: Listed[] }).holders;
+    };
+    expect(listed([])).toEqual([expect.objectContaining({ pid: holder.pid, mountId: a.mountId, state: 'failing', uid: NOBODY })]);
+    const after = listed(['--recover']);
+    expect(findMount(a.mountpoint)).toBeUndefined();
+    expect(after).toEqual([expect.objectContaining({ pid: holder.pid, mountId: a.mountId, state: 'detached' })]);
+    expect(after[0]!.holds.length).toBeGreaterThanOrEqual(3);
   });
 });

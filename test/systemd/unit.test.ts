@@ -61,6 +61,8 @@ describe('packaging/systemd/nfs-health-checkd.service', () => {
     expect(Number(get('TimeoutStopSec')[0]?.replace(/s$/, ''))).toBeGreaterThanOrEqual(5);
     expect(get('SystemCallFilter')[0]).toMatch(/@mount/);
     expect(get('CapabilityBoundingSet')[0]).toMatch(/CAP_SYS_ADMIN/);
+    // The holder scan reads other users' /proc/PID/fd, fdinfo and maps (ptrace read access).
+    expect(get('CapabilityBoundingSet')[0]?.split(' ')).toContain('CAP_SYS_PTRACE');
     expect(get('NoNewPrivileges')).toEqual(['yes']);
     expect(get('WantedBy')).toEqual(['multi-user.target']);
   });

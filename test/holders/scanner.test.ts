@@ -1,0 +1,52 @@
+// The scanners on real threads and processes: the real worker over the real /proc, and a worker
+// that really blocks its thread (test/fixtures/blocking-scan-worker.mjs) for the deadline logic.
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/clock.js';
+import type { ScanInput } from '../../src/holders/scan.js';
+import { createProcessScanner, createThreadScanner } from '../../src/holders/scanner.js';
+import { readMountTable } from '../../src/probe/mountinfo.js';
+import { cliBuilt } from '../helpers/cli.js';
+import { waitFor } from '../helpers/faultfs.js';
+
+const BLOCKING = join(import.meta.dirname, '..', 'fixtures', 'blocking-scan-worker.mjs');
+const nothingWatched = (): ScanInput => ({ watched: [], table: readMountTable(), skipPids: [process.pid], memory: [] });
+
+describe.skipIf(!cliBuilt())('holder scanners on the real /proc', () => {
+  it('the thread scanner reads every process and answers', async () => {
+    const scanner = createThreadScanner({ timeoutMs: 5000, clock: systemClock });
+    const outcome = await scanner.scan(nothingWatched());
+    scanner.close();
+    expect(outcome.kind).toBe('done');
+    if (outcome.kind === 'done') expect(outcome.output.scanned).toBeGreaterThan(1);
+  });
+
+  it('the process scanner (check) answers the same', async () => {
+    const outcome = await createProcessScanner({ timeoutMs: 5000, clock: systemClock })(nothingWatched());
+    expect(outcome.kind).toBe('done');
+    if (outcome.kind === 'done') expect(outcome.output.scanned).toBeGreaterThan(1);
+  });
+});
+
+describe('a scan thread blocked in a read', () => {
+  it('is given up at the deadline naming the process; the next scan leaves it out; the thread is taken back when it returns', async () => {
+    const scanner = createThreadScanner({ timeoutMs: 200, clock: systemClock, file: BLOCKING });
+    const input: ScanInput = { watched: [], table: readMountTable(), skipPids: [], memory: [] };
+    expect(await scanner.scan(input)).toEqual({ kind: 'timeout', blockedPid: 4242, ms: 200 });
+    expect(scanner.stuck()).toBe(1);
+    const next = await scanner.scan(input);
+    expect(next.kind).toBe('done');
+    if (next.kind === 'done') expect(next.output.scanned).toBe(1); // skipPids was [4242]
+    expect(await waitFor(() => scanner.stuck() === 0, 5000)).toBe(true);
+    scanner.close();
+  });
+
+  it('at most two threads are left blocked: a third scan is refused, not started', async () => {
+    const scanner = createThreadScanner({ timeoutMs: 100, clock: systemClock, file: BLOCKING });
+    const input: ScanInput = { watched: [], table: [], skipPids: [], memory: [] };
+    expect((await scanner.scan(input)).kind).toBe('timeout');
+    expect((await scanner.scan(input)).kind).toBe('timeout');
+    expect(await scanner.scan(input)).toEqual({ kind: 'unavailable', reason: '2 earlier scans are still blocked in the kernel' });
+    scanner.close();
+  });
+});
