@@ -3,16 +3,16 @@
 // process from exiting with its status (Node's exit would wait for a blocked thread forever).
 import { systemClock } from './clock.js';
 import type { Config } from './config/types.js';
+import { createProcessScanner } from './holders/scanner.js';
+import { describeHolds, type HolderReport } from './holders/tracker.js';
+import { HolderWatch } from './holders/watch.js';
+import type { HolderSink } from './observe/sink.js';
 import { readMountTable } from './probe/mountinfo.js';
 import { createProbeMounts, type ProbeResult } from './probe/probe-mounts.js';
 import { Prober } from './probe/prober.js';
 import { spawnProcessWorker } from './probe/worker.js';
 import { recoveryTarget, runRecovery, type RecoveryReport, type StepReport } from './recovery/procedure.js';
 import { createRunner } from './recovery/runner.js';
-import { createProcessScanner } from './holders/scanner.js';
-import { describeHolds, type HolderReport } from './holders/tracker.js';
-import { HolderWatch } from './holders/watch.js';
-import type { HolderSink } from './observe/sink.js';
 
 export interface CheckOptions {
   json: boolean;

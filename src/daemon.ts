@@ -3,19 +3,19 @@
 // servers or processes.
 import { systemClock, sleep } from './clock.js';
 import type { LoadedConfig } from './config/types.js';
+import { formatListen } from './config/load.js';
+import { realProc } from './holders/proc.js';
+import { unitOf } from './holders/scan.js';
+import { createThreadScanner } from './holders/scanner.js';
+import { HolderWatch } from './holders/watch.js';
 import { Monitor } from './monitor.js';
 import { automountRunning } from './observe/autofs-status.js';
-import { formatListen } from './config/load.js';
 import { loopHealth, type Health } from './observe/health.js';
 import { startHttpServer, type HttpServer } from './observe/http.js';
 import { createLogging, type Logger } from './observe/log.js';
 import { createHolderLogSink, createLogSink } from './observe/log-sink.js';
 import { createMetrics } from './observe/metrics.js';
 import { fanOut, fanOutHolders } from './observe/sink.js';
-import { createThreadScanner } from './holders/scanner.js';
-import { HolderWatch } from './holders/watch.js';
-import { realProc } from './holders/proc.js';
-import { unitOf } from './holders/scan.js';
 import { packageVersion } from './package-info.js';
 import { readMountTable } from './probe/mountinfo.js';
 import { createProbeMounts } from './probe/probe-mounts.js';

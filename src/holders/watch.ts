@@ -148,6 +148,7 @@ export class HolderWatch {
     }
     const batches = new Set([...this.formers.values()].map((f) => f.batch));
     for (const batch of this.restarted.keys()) if (!batches.has(batch)) this.restarted.delete(batch);
+    for (const key of this.toldDidNotHelp) if (!batches.has(key.split('\n')[0] ?? '')) this.toldDidNotHelp.delete(key);
     sink.holdersCounted(detachedCounts(this.deps.paths, this.known.values()));
     this.planRestarts();
   }

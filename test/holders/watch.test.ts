@@ -48,9 +48,12 @@ function setup(holders: Partial<HoldersConfig> = {}, dryRun = false) {
   const world = new ScriptedWorld(clock);
   const processes: ScriptedProcess[] = [];
   const scans: ScanInput[] = [];
+  /** Scans (with the state of each mount) and commands, in the order they ran. */
+  const timeline: string[] = [];
   let answer: ((input: ScanInput) => ScanOutcome) | undefined;
   const scan: ScanHolders = async (input) => {
     scans.push(input);
+    timeline.push(`scan ${input.watched.map((w) => w.state).join(',')}`);
     if (answer) return answer(input);
     const ids = new Set(input.watched.map((w) => w.mountId));
     const found: Holder[] = processes.flatMap((p) =>
@@ -62,6 +65,7 @@ function setup(holders: Partial<HoldersConfig> = {}, dryRun = false) {
   const events: string[] = [];
   const cfg = { ...defaultConfig, recovery: { ...defaultConfig.recovery, dryRun }, holders: { ...defaultConfig.holders, ...holders } };
   const run = async (argv: readonly string[], deadlineMs: number): Promise<CommandOutcome> => {
+    timeline.push(argv.join(' '));
     if (argv[0] === 'systemctl') {
       restarts.push([...argv, String(deadlineMs)]);
       // A restart ends the unit's old processes.
@@ -91,7 +95,7 @@ function setup(holders: Partial<HoldersConfig> = {}, dryRun = false) {
     await watch.idle();
   };
   return {
-    clock, world, processes, scans, events, restarts, watch, monitor, cycle,
+    clock, world, processes, scans, timeline, events, restarts, watch, monitor, cycle,
     answerWith: (f: typeof answer) => (answer = f),
     keepProcessesOnRestart: () => (keepAfterRestart = true),
   };
@@ -113,6 +117,13 @@ describe('HolderWatch', () => {
     // unmount saw it detached (gone from the table), the new mount in its place.
     expect(s.scans[0]!.watched).toEqual([{ path: '/airflow/dags', mountId: dags.id, dev: `0:${dags.id}`, state: 'failing' }]);
     expect(s.scans[0]!.skipPids).toEqual([4242]);
+    expect(s.timeline).toEqual([
+      'scan failing',
+      'umount -a -t nfs,nfs4',
+      'umount -f -- /airflow/dags',
+      'umount -l -- /airflow/dags',
+      'scan detached',
+    ]);
     expect(s.scans.at(-1)!.watched).toEqual([{ path: '/airflow/dags', mountId: dags.id, dev: `0:${dags.id}`, state: 'detached' }]);
     expect(s.events.filter((e) => !e.startsWith('count'))).toEqual(['seen 10 /airflow/dags failing', 'detached 10 /airflow/dags']);
     expect(s.events.at(-1)).toBe('count /airflow/dags=1 /airflow/logs=0');
