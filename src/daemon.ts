@@ -37,7 +37,7 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
   const log = logging.log;
   const paths = config.mounts.map((m) => m.path);
   const metrics = config.metrics.enabled
-    ? createMetrics({ version, mounts: paths, probeTimeoutMs: config.probe.timeoutMs, clock })
+    ? createMetrics({ version, mounts: paths, probeTimeoutMs: config.probe.timeoutMs, clock, holders: config.holders.enabled })
     : undefined;
   const sink = fanOut([createLogSink(log, clock), ...(metrics ? [metrics.sink] : [])]);
   const prober = new Prober({

@@ -242,15 +242,17 @@ export function scanHolders(proc: ProcReader, input: ScanInput, progress?: (pid:
   }
 
   // Children forked after the detach, with their parent's cwd/root: as many rounds as there are
-  // generations to follow.
-  for (let changed = true; changed && unresolved.length > 0; ) {
+  // generations to follow. Only texts some holder has are candidates (no stat read for the rest).
+  const heldTexts = new Set([...detachedDirs.values()].flatMap((dirs) => [...dirs.keys()]));
+  const candidates = unresolved.filter((u) => heldTexts.has(`${u.kind}:${u.text}`));
+  for (let changed = true; changed && candidates.length > 0; ) {
     changed = false;
-    for (let i = unresolved.length - 1; i >= 0; i -= 1) {
-      const u = unresolved[i]!;
+    for (let i = candidates.length - 1; i >= 0; i -= 1) {
+      const u = candidates[i]!;
       const ppid = statOf(u.pid)?.ppid;
       const mountId = ppid === undefined ? undefined : detachedDirs.get(ppid)?.get(`${u.kind}:${u.text}`);
       if (mountId === undefined) continue;
-      unresolved.splice(i, 1);
+      candidates.splice(i, 1);
       add(u.pid, mountId, { kind: u.kind, target: u.text, inherited: true });
       keepDir(u.pid, u.kind, mountId, u.text, u.text);
       changed = true;

@@ -11,6 +11,8 @@ export interface MetricsOptions {
   mounts: readonly string[];
   probeTimeoutMs: number;
   clock: Clock;
+  /** holders.enabled: without a scan, the holder series stay absent rather than a false 0. */
+  holders?: boolean;
 }
 
 const RECOVERY_RESULTS: readonly RecoveryResult[] = ['success', 'failed', 'timeout', 'dry_run'];
@@ -60,9 +62,9 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   for (const result of RECOVERY_RESULTS) recoveries.inc({ result }, 0);
   for (const mount of opts.mounts) {
     stuck.set({ mount }, 0);
-    detachedHolders.set({ mount }, 0);
+    if (opts.holders ?? true) detachedHolders.set({ mount }, 0);
   }
-  for (const result of ['ok', 'timeout', 'unavailable']) scans.inc({ result }, 0);
+  if (opts.holders ?? true) for (const result of ['ok', 'timeout', 'unavailable']) scans.inc({ result }, 0);
 
   /** Mounts a recovery was run for since they started failing: their comeback is time-to-recover. */
   const recovering = new Set<string>();

@@ -144,6 +144,30 @@ describe('HolderWatch', () => {
     expect(s.scans.length).toBe(scansBefore);
   });
 
+  it('an unchanged set of mounts is rescanned no sooner than the gap; a newly failing mount at once', async () => {
+    const s = setup();
+    // Failing with results that start no recovery: the set of mounts changes only as told.
+    const dags = s.world.mount('/airflow/dags', 'EACCES', { busy: true });
+    const logs = s.world.mount('/airflow/logs', 'ok', { busy: true });
+    s.processes.push({ pid: 10, unit: null, on: [dags.id, logs.id] });
+    await s.cycle();
+    expect(s.scans.length).toBe(1);
+    s.clock.advance(1000);
+    await s.cycle();
+    expect(s.scans.length).toBe(1); // same mounts, 1 s later
+    logs.fault = 'EPERM';
+    s.clock.advance(1000);
+    await s.cycle();
+    expect(s.scans.length).toBe(2); // a new one failing: scanned now
+    expect(s.events).toContain('seen 10 /airflow/logs failing');
+    s.clock.advance(4999);
+    await s.cycle();
+    expect(s.scans.length).toBe(2);
+    s.clock.advance(1);
+    await s.cycle();
+    expect(s.scans.length).toBe(3);
+  });
+
   it('restart_units: the unit is restarted once, with its deadline, after the path is healthy; the unrelated process is only reported', async () => {
     const s = setup({ restartUnits: ['airflow-*.service'], restartTimeoutMs: 90_000 });
     const dags = s.world.mount('/airflow/dags', 'ok', { busy: true });

@@ -11,15 +11,15 @@ function result(mount: string, r: Partial<ProbeResult> = {}): ProbeResult {
   return { mount, result: 'ok', ms: 2, mounted: true, fstype: 'nfs4', mountId: 9, automounted: true, stuck: false, skipped: null, ...r };
 }
 
-function setup() {
+function setup(holders = true) {
   const clock = new FakeClock();
-  const m = createMetrics({ version: '1.2.3', mounts: [A, B], probeTimeoutMs: 5000, clock });
+  const m = createMetrics({ version: '1.2.3', mounts: [A, B], probeTimeoutMs: 5000, clock, holders });
   const text = () => m.registry.metrics();
   const value = async (series: string): Promise<number | undefined> => {
     const line = (await text()).split('\n').find((l) => l.startsWith(`${series} `));
     return line === undefined ? undefined : Number(line.slice(series.length + 1));
   };
-  return { clock, sink: m.sink, text, value };
+  return { clock, sink: m.sink, holderSink: m.holderSink, text, value };
 }
 
 describe('probeBuckets', () => {
@@ -30,6 +30,29 @@ describe('probeBuckets', () => {
 });
 
 describe('createMetrics', () => {
+  it('holders: detached holders per mount from 0, restarts by unit and result, scans by result and time', async () => {
+    const { holderSink, value, text } = setup();
+    expect(await value(`nfs_mount_detached_holders{mount="${A}"}`)).toBe(0);
+    expect(await value('nfs_health_checkd_holder_scans_total{result="timeout"}')).toBe(0);
+    holderSink.holdersCounted(new Map([[A, 2], [B, 0]]));
+    holderSink.scanned({ result: 'ok', ms: 250, scanned: 2000, unreadable: 0 });
+    holderSink.scanned({ result: 'timeout', ms: 5000, blockedPid: 7 });
+    holderSink.restart({ unit: 'airflow-scheduler.service', result: 'ok', mounts: [A], pids: [10] });
+    expect(await value(`nfs_mount_detached_holders{mount="${A}"}`)).toBe(2);
+    expect(await value('nfs_health_checkd_holder_scans_total{result="ok"}')).toBe(1);
+    expect(await value('nfs_health_checkd_holder_scans_total{result="timeout"}')).toBe(1);
+    expect(await value('nfs_health_checkd_holder_scan_duration_seconds_bucket{le="0.25"}')).toBe(1);
+    expect(await value('nfs_health_checkd_holder_scan_duration_seconds_count')).toBe(1);
+    expect(await value('nfs_health_check_holder_restarts_total{unit="airflow-scheduler.service",result="ok"}')).toBe(1);
+    expect(await text()).toMatch(/# HELP nfs_mount_detached_holders /);
+  });
+
+  it('holders off: no holder series pretend a scan found nobody', async () => {
+    const { text } = setup(false);
+    expect(await text()).not.toMatch(/^nfs_mount_detached_holders\{/m);
+    expect(await text()).not.toMatch(/^nfs_health_checkd_holder_scans_total\{/m);
+  });
+
   it('exposes build info, zeroed recovery counters and stuck gauges before any probe', async () => {
     const { text, value } = setup();
     expect(await text()).toContain(`nfs_health_checkd_build_info{version="1.2.3",node_version="${process.version}"} 1`);
