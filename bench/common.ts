@@ -151,6 +151,8 @@ export interface DaemonConfig {
   timeoutS: number;
   recovery: boolean;
   level?: 'debug' | 'info';
+  /** holders.enabled (and its scan_timeout); left out: the defaults (enabled, 5 s). */
+  holders?: { enabled: boolean; scanTimeoutS?: number };
 }
 
 export function daemonYaml(c: DaemonConfig): string {
@@ -170,6 +172,9 @@ export function daemonYaml(c: DaemonConfig): string {
           '  max_backoff: 10s',
         ]
       : ['  enabled: false']),
+    ...(c.holders
+      ? ['holders:', `  enabled: ${c.holders.enabled}`, ...(c.holders.scanTimeoutS === undefined ? [] : [`  scan_timeout: ${c.holders.scanTimeoutS}s`])]
+      : []),
     'metrics:',
     '  listen: "127.0.0.1:0"',
     'log:',

@@ -4,6 +4,7 @@ import type { RecoveryResult } from './recovery.js';
 import type { ScrapeResult } from './scrape.js';
 import type { FootprintResult } from './footprint.js';
 import type { ScaleResult } from './scale.js';
+import type { HoldersResult } from './holders.js';
 
 export interface Machine {
   cpu: string;
@@ -27,6 +28,7 @@ export interface Results {
     scrape?: Figure<ScrapeResult>;
     footprint?: Figure<FootprintResult>;
     scale?: Figure<ScaleResult>;
+    holders?: Figure<HoldersResult>;
   };
 }
 
@@ -164,6 +166,60 @@ export function renderTable(r: Results): string {
         ),
       );
     } else out.push(notRun('scale', f.scale));
+    out.push('');
+  }
+
+  if (f.holders) {
+    out.push('### 6. Holder scan (src/holders) among extra processes', '');
+    if (f.holders.status === 'ok') {
+      const h = f.holders.result;
+      out.push(`${h.extraProcesses} extra processes, ${h.procTotal} in /proc; ${h.holders} holders on a faultfs mount. Scan time (median / p95 / max):`, '');
+      out.push(
+        table(
+          ['mount watched', 'scan', 'runs', 'median / p95 / max', 'thread\'s 1st scan', 'processes scanned', 'fds listed', 'fd links read', 'fdinfo read', 'maps read', 'holders found', 'share of a 1 s interval (max)'],
+          h.scans.map((row) => [
+            row.case === 'failing' ? 'failing (attached)' : 'detached (umount -l)',
+            row.how === 'thread' ? 'createThreadScanner' : 'scanHolders in-process',
+            String(row.runs),
+            `${ms(row.ms.median, 1)} / ${ms(row.ms.p95, 1)} / ${ms(row.ms.max, 1)}`,
+            ms(row.firstMs, 1),
+            String(row.reads.processes),
+            String(row.reads.fds),
+            String(row.reads.fdLinks),
+            String(row.reads.fdinfo),
+            String(row.reads.maps),
+            `${row.holdersFound}/${row.holdersExpected}`,
+            row.ms.max == null ? '—' : `${((row.ms.max / 1000) * 100).toFixed(1)} %`,
+          ]),
+        ),
+      );
+      const d = h.daemon;
+      const line = (r: HoldersResult['daemon']['on']): string[] => [
+        r.holders ? 'enabled' : 'disabled',
+        String(r.cycles),
+        `${ms(r.cycleMs.median)} / ${ms(r.cycleMs.p95)} / ${ms(r.cycleMs.max)}`,
+        `${ms(r.lateMs.median)} / ${ms(r.lateMs.max)}`,
+        `${ms(r.scrapeMs.median, 2)} / ${ms(r.scrapeMs.p99, 2)} / ${ms(r.scrapeMs.max, 2)} (${r.scrapeMs.n})`,
+        ms(r.cpuPerCycleMs, 1),
+        r.holders ? `${r.scans}, ${ms(r.scanMs.median)} / ${ms(r.scanMs.max)}, ${r.scanProcesses ?? '—'} processes, ${r.scanTimeouts} timed out` : '—',
+        r.detachedHoldersGauge == null ? '—' : String(r.detachedHoldersGauge),
+      ];
+      out.push(
+        '',
+        'The daemon (1 s schedule, 1 s timeout, recovery off; one of two mounts detached under its holders, rescanned at most every max(5 s, 10 × the last scan)):',
+        '',
+        table(
+          ['holders', 'cycles', 'probe round cycle_ms median / p95 / max', 'round start after tick median / max', 'scrape p50 / p99 / max (n)', 'CPU/cycle', 'holder scans, scan_ms median / max', 'detached holders gauge'],
+          [
+            line(d.off),
+            line(d.on),
+            ['ratio on/off', '—', `${x(d.ratioCycleMedian)} / ${x(d.ratioCycleP95)} / ${x(d.ratioCycleMax)}`, '—', `${x(d.ratioScrapeP50)} / ${x(d.ratioScrapeP99)}`, x(d.ratioCpu), '—', '—'],
+          ],
+        ),
+        '',
+        `Cleanup: sleep processes before ${h.cleanup.sleepBefore}, after ${h.cleanup.sleepAfter}; processes left in the figure's groups ${h.cleanup.ownLeft ?? '—'}; mounts left ${h.cleanup.mountsLeft}.`,
+      );
+    } else out.push(notRun('holders', f.holders));
     out.push('');
   }
   return out.join('\n');

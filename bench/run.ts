@@ -13,9 +13,10 @@ import { runRecovery } from './recovery.js';
 import { runScrape } from './scrape.js';
 import { runFootprint } from './footprint.js';
 import { runScale, type ScaleResult, type ScaleRow } from './scale.js';
+import { runHolders } from './holders.js';
 import { renderTable, type Figure, type Results } from './report.js';
 
-const FIGURES = ['detection', 'recovery', 'scrape', 'footprint', 'scale'] as const;
+const FIGURES = ['detection', 'recovery', 'scrape', 'footprint', 'scale', 'holders'] as const;
 type FigureName = (typeof FIGURES)[number];
 
 function parseArgs(argv: string[]): BenchOptions {
@@ -94,6 +95,7 @@ async function main(): Promise<void> {
     scrape: runScrape,
     footprint: runFootprint,
     scale: runScale,
+    holders: runHolders,
   };
   progress(`${mode} run; figures: ${FIGURES.filter((f) => !opts.only || opts.only.has(f)).join(', ')}`);
   for (const name of FIGURES) {

@@ -21,7 +21,8 @@ export interface ScrapeResult {
   note: string;
 }
 
-async function scrapeOnce(url: string): Promise<number> {
+/** One scrape of `url`: its latency in ms (a failed scrape throws). */
+export async function scrapeOnce(url: string): Promise<number> {
   const t = performance.now();
   const res = await fetch(url);
   await res.text();
