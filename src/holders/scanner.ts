@@ -20,6 +20,8 @@ export type ScanOutcome =
 export type ScanHolders = (input: ScanInput) => Promise<ScanOutcome>;
 
 const MAX_STUCK = 2;
+/** An idle scan thread (an isolate, ~5 MB) ends this long after its last scan: most days have none. */
+const IDLE_END_MS = 60_000;
 
 /** The compiled worker script (from src/ under the test runner: the copy `npm test` built in dist/). */
 export function scanWorkerFile(): string {
@@ -69,8 +71,19 @@ export function createThreadScanner(opts: { timeoutMs: number; clock: Clock; fil
   const file = opts.file ?? scanWorkerFile();
   const { clock } = opts;
   let idle: Thread | undefined;
+  let idleTimer: ReturnType<Clock['setTimeout']> | undefined;
   const stuck = new Map<Thread, number | null>();
   let closed = false;
+  const park = (thread: Thread): void => {
+    idle = thread;
+    idleTimer = clock.setTimeout(() => {
+      idleTimer = undefined;
+      if (idle !== thread) return;
+      idle = undefined;
+      void thread.worker.terminate();
+    }, IDLE_END_MS);
+    idleTimer.unref?.();
+  };
 
   const scan: ScanHolders = (input) => {
     if (closed) return Promise.resolve({ kind: 'unavailable', reason: 'stopping' });
@@ -79,6 +92,8 @@ export function createThreadScanner(opts: { timeoutMs: number; clock: Clock; fil
     }
     const thread = idle && !idle.dead ? idle : startThread(file);
     idle = undefined;
+    if (idleTimer) clock.clearTimeout(idleTimer);
+    idleTimer = undefined;
     const blocked = [...stuck.values()].filter((pid): pid is number => pid !== null);
     const started = clock.now();
     return new Promise((resolve) => {
@@ -99,7 +114,7 @@ export function createThreadScanner(opts: { timeoutMs: number; clock: Clock; fil
           resolve(output ? { kind: 'done', output, ms: clock.now() - started } : { kind: 'unavailable', reason: 'the scan thread died' });
         }
         if (closed || thread.dead || idle) void thread.worker.terminate();
-        else idle = thread;
+        else park(thread);
       };
       Atomics.store(new Int32Array(thread.progress), 0, 0);
       const request: ScanRequest = { input: { ...input, skipPids: [...input.skipPids, ...blocked] }, progress: thread.progress };
@@ -112,6 +127,7 @@ export function createThreadScanner(opts: { timeoutMs: number; clock: Clock; fil
     stuck: () => stuck.size,
     close() {
       closed = true;
+      if (idleTimer) clock.clearTimeout(idleTimer);
       if (idle) void idle.worker.terminate();
       idle = undefined;
     },

@@ -1,5 +1,6 @@
 // The scanners on real threads and processes: the real worker over the real /proc, and a worker
 // that really blocks its thread (test/fixtures/blocking-scan-worker.mjs) for the deadline logic.
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
@@ -7,12 +8,27 @@ import type { ScanInput } from '../../src/holders/scan.js';
 import { createProcessScanner, createThreadScanner } from '../../src/holders/scanner.js';
 import { readMountTable } from '../../src/probe/mountinfo.js';
 import { cliBuilt } from '../helpers/cli.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import { waitFor } from '../helpers/faultfs.js';
 
 const BLOCKING = join(import.meta.dirname, '..', 'fixtures', 'blocking-scan-worker.mjs');
 const nothingWatched = (): ScanInput => ({ watched: [], table: readMountTable(), skipPids: [process.pid], memory: [] });
 
 describe.skipIf(!cliBuilt())('holder scanners on the real /proc', () => {
+  it('the idle thread ends a minute after its last scan, and a later scan starts another', async () => {
+    const clock = new FakeClock();
+    const scanner = createThreadScanner({ timeoutMs: 5000, clock });
+    const threads = (): number => readdirSync('/proc/self/task').length;
+    expect((await scanner.scan(nothingWatched())).kind).toBe('done');
+    const during = threads();
+    clock.advance(59_999);
+    expect(threads()).toBe(during);
+    clock.advance(1);
+    expect(await waitFor(() => threads() === during - 1, 5000)).toBe(true);
+    expect((await scanner.scan(nothingWatched())).kind).toBe('done');
+    scanner.close();
+  });
+
   it('the thread scanner reads every process and answers', async () => {
     const scanner = createThreadScanner({ timeoutMs: 5000, clock: systemClock });
     const outcome = await scanner.scan(nothingWatched());
