@@ -12,14 +12,17 @@ export const DAEMON_METRICS = {
     'nfs_mount_last_success_timestamp_seconds',
     'nfs_health_checkd_build_info',
     'nfs_health_checkd_last_cycle_timestamp_seconds',
+    'nfs_mount_detached_holders',
   ],
   counters: [
     'nfs_health_check_recoveries_total',
     'nfs_health_check_recovery_steps_total',
     'nfs_mount_probes_total',
     'nfs_health_checkd_skipped_ticks_total',
+    'nfs_health_check_holder_restarts_total',
+    'nfs_health_checkd_holder_scans_total',
   ],
-  histograms: ['nfs_mount_probe_duration_seconds', 'nfs_recovery_duration_seconds'],
+  histograms: ['nfs_mount_probe_duration_seconds', 'nfs_recovery_duration_seconds', 'nfs_health_checkd_holder_scan_duration_seconds'],
   /** Node process metrics (prom-client's defaults, prefixed) the dashboard uses. */
   process: [
     'nfs_health_checkd_process_resident_memory_bytes',

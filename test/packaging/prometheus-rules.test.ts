@@ -30,6 +30,8 @@ const ALERTS = [
   'NFSHealthCheckDaemonDown',
   'NFSHealthCheckDaemonAbsent',
   'NFSHealthCheckLoopStalled',
+  'NFSProcessesOnDetachedMount',
+  'NFSHolderScansFailing',
 ];
 
 interface Rule {
@@ -167,6 +169,22 @@ describe.skipIf(!promtool.ok)(`promtool (${promtoolVersion() ?? 'missing'})`, ()
     expect(failed.status).toBe(1);
     expect(failed.output).toMatch(/FAILED[\s\S]*alertname: NFSMountInaccessible, time: 2m30s/);
 
+    // Fire NFSProcessesOnDetachedMount after 4 m instead of 5 m: quiet expected at 5m30s.
+    const holdersEarly = original.replace(/(expr: nfs_mount_detached_holders > 0\n\s+for:) 5m/, '$1 4m');
+    expect(holdersEarly).not.toBe(original);
+    fs.writeFileSync(copy, holdersEarly);
+    const holdersFailed = runPromtool(['test', 'rules', path.basename(RULES_TEST)], { cwd: dir });
+    expect(holdersFailed.status).toBe(1);
+    expect(holdersFailed.output).toMatch(/FAILED[\s\S]*alertname: NFSProcessesOnDetachedMount, time: 5m30s/);
+
+    // NFSHolderScansFailing without its `unless`: a single timeout among good scans would fire it.
+    const noUnless = original.replace(/\n\s+unless on \(instance, job\)\n[^\n]*result="ok"[^\n]*/, '');
+    expect(noUnless).not.toBe(original);
+    fs.writeFileSync(copy, noUnless);
+    const unlessFailed = runPromtool(['test', 'rules', path.basename(RULES_TEST)], { cwd: dir });
+    expect(unlessFailed.status).toBe(1);
+    expect(unlessFailed.output).toMatch(/FAILED[\s\S]*alertname: NFSHolderScansFailing/);
+
     // A syntax error in an expression.
     fs.writeFileSync(copy, original.replace('nfs_autofs_status == 0', 'nfs_autofs_status == (0'));
     const bad = runPromtool(['check', 'rules', path.basename(RULES)], { cwd: dir });
@@ -241,7 +259,7 @@ describe('Grafana dashboard (packaging/grafana/nfs-health-checkd.json)', () => {
     }
   });
 
-  it('has panels for accessibility, latency, probe results, recoveries, time to recover, stuck, mounted, autofs and the daemon', () => {
+  it('has panels for accessibility, latency, probe results, recoveries, time to recover, stuck, mounted, autofs, holders and the daemon', () => {
     const panelUsing = (what: string, test: (expr: string) => boolean): void => {
       const found = panels.filter((p) => (p.targets ?? []).some((t) => typeof t.expr === 'string' && test(t.expr)));
       expect(found.length, `no panel for ${what}`).toBeGreaterThan(0);
@@ -256,6 +274,8 @@ describe('Grafana dashboard (packaging/grafana/nfs-health-checkd.json)', () => {
     panelUsing('mounted', (e) => /nfs_mount_mounted/.test(e));
     panelUsing('autofs', (e) => /nfs_autofs_status/.test(e));
     panelUsing('daemon memory', (e) => /nfs_health_checkd_process_resident_memory_bytes/.test(e));
+    panelUsing('processes on detached mounts', (e) => /^nfs_mount_detached_holders\{/.test(e));
+    panelUsing('holder scans by result', (e) => /by \(instance, result\) \(rate\(nfs_health_checkd_holder_scans_total/.test(e));
     // Every histogram_quantile aggregates by le and keeps instance.
     for (const q of queries.filter((x) => x.expr.includes('histogram_quantile'))) {
       for (const g of groupings(q.expr)) expect(g, q.where).toEqual(expect.arrayContaining(['instance', 'le']));
