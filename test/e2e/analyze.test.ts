@@ -1,7 +1,7 @@
 // The e2e suite's judge, on hand-written guest outputs: each check passes on what a good run
 // leaves and fails on what a bad one would.
 import { describe, expect, it } from 'vitest';
-import { analyzeBaseline, analyzeFailover, analyzeNegativeCache, analyzeSilent, analyzeSystemd, parseJob, parseMetrics, type Job } from './analyze.js';
+import { analyzeBaseline, analyzeFailover, analyzeHolders, analyzeNegativeCache, analyzeSilent, analyzeSystemd, parseJob, parseMetrics, type Job } from './analyze.js';
 
 const T0 = Date.parse('2026-11-26T12:00:00.000Z');
 const at = (s: number): number => T0 + s * 1000;
@@ -192,5 +192,108 @@ describe('analyzeNegativeCache', () => {
       'a failed automount is cached: right after the server returns, access still fails at once',
       '--negative-timeout=10 on the map shortens it',
     ]);
+  });
+});
+
+describe('analyzeHolders', () => {
+  const p = { intervalS: 5, probeTimeoutS: 5 };
+  const sched = { pid: 700, comm: 'e2e-airflow-sch', uid: 50000, unit: 'airflow-scheduler.service' };
+  const other = { pid: 800, comm: 'sleep', uid: 65534, unit: 'e2e-runner.service' };
+  const holder = (s: number, msg: string, who: typeof sched, mount: string, state: string, holds: string[]): string =>
+    rec(s, { level: 'warn', msg, mount, mount_id: mount.endsWith('dags') ? 40 : 41, state, ...who, holds });
+  const values = {
+    sched_pid: 700, sched_uid: 50000, airflow_uid: 50000, other_pid: 800, other_uid: 65534, other_unit: 'e2e-runner.service',
+    daemon_pid_before: 300, daemon_pid_after: 300, daemon_nrestarts_before: 0, daemon_nrestarts_after: 0, other_alive: 1,
+    lines_doubled: 0, first_pid_lines_new_server: 0, sched_not_logged: 14,
+  };
+  const common = [
+    rec(4, { msg: 'mount failing', mount: '/airflow/dags', result: 'ESTALE' }),
+    holder(4.3, 'holder found on failing mount', sched, '/airflow/dags', 'failing', ['cwd /airflow/dags']),
+    holder(4.3, 'holder found on failing mount', sched, '/airflow/logs', 'failing', ['fd 3 → /airflow/logs/scheduler.log']),
+    holder(4.3, 'holder found on failing mount', other, '/airflow/dags', 'failing', ['cwd /airflow/dags']),
+    rec(4.5, { msg: 'recovery step', step: 'command', command: 'umount -a -t nfs,nfs4', status: 'failed', exit_code: 16, duration_ms: 300 }),
+    rec(5, { msg: 'recovery step', step: 'escalation', mount: '/airflow/dags', command: 'umount -l -- /airflow/dags', status: 'ok', detached: true, duration_ms: 100 }),
+    rec(5.2, { msg: 'recovery step', step: 'escalation', mount: '/airflow/logs', command: 'umount -l -- /airflow/logs', status: 'ok', detached: true, duration_ms: 100 }),
+    holder(5.6, 'holder left on detached mount', sched, '/airflow/dags', 'detached', ['cwd /']),
+    holder(5.6, 'holder left on detached mount', sched, '/airflow/logs', 'detached', ['fd 3 → /scheduler.log']),
+    holder(5.6, 'holder left on detached mount', other, '/airflow/dags', 'detached', ['cwd /']),
+    rec(6, { msg: 'recovery finished', result: 'success', mounts: ['/airflow/dags', '/airflow/logs'], steps: 3, duration_ms: 1500 }),
+    rec(9.5, { msg: 'mount recovered', mount: '/airflow/dags' }),
+    rec(9.5, { msg: 'mount recovered', mount: '/airflow/logs' }),
+  ];
+  const scans = 'nfs_health_checkd_holder_scans_total{result="ok"} 6\nnfs_health_checkd_holder_scans_total{result="timeout"} 0\nnfs_health_checkd_holder_scans_total{result="unavailable"} 0\n';
+  const restarted = rec(10.2, { msg: 'unit restarted: it held a detached mount', unit: 'airflow-scheduler.service', result: 'ok', mounts: ['/airflow/dags', '/airflow/logs'], pids: [700], command: 'systemctl try-restart -- airflow-scheduler.service', exit_code: 0, duration_ms: 600 });
+  const restartJob = (o: { restartLines?: string[]; logsGauge?: number; values?: Record<string, string | number> } = {}) =>
+    job({
+      events: { failover_start: 0, failover_done: 2, dags_new_server: 9.8, logs_detached_held: 6, logs_detached_none: 12, sched_stopped: 20 },
+      values: {
+        ...values, sched_pid_after: 900, sched_nrestarts: 0, new_pid: 900, new_pid_lines_new_server: 14, new_first_seq: 31, new_first_line_us: at(10.4) * 1000,
+        lines_attempted: 44, lines_lost: 12, lost_seqs: '19-30', lines_lost_after_restart: 0, lines_new_server: 14, ...o.values,
+      },
+      lines: [
+        ...common,
+        ...(o.restartLines ?? [restarted]),
+        rec(10.5, { msg: 'holder gone', mount: '/airflow/dags', state: 'detached', pid: 700, unit: 'airflow-scheduler.service' }),
+        rec(10.5, { msg: 'holder gone', mount: '/airflow/logs', state: 'detached', pid: 700, unit: 'airflow-scheduler.service' }),
+      ],
+      metrics: `${scans}nfs_mount_detached_holders{mount="/airflow/dags"} 1\nnfs_mount_detached_holders{mount="/airflow/logs"} ${o.logsGauge ?? 0}\nnfs_health_check_holder_restarts_total{unit="airflow-scheduler.service",result="ok"} 1\n`,
+    });
+
+  it('restart_units: reported by unit and PID, the scheduler alone restarted once the paths are healthy, its lines on the new server', () => {
+    const a = analyzeHolders(restartJob(), { ...p, restart: true });
+    expect(failed(a)).toEqual([]);
+    expect(a.times).toEqual({ detection: 4, firstStep: 4.2, accessible: 9.8 });
+    expect(a.figures).toMatchObject({ holders_reported_s: 4.3, scheduler_restarted_s: 10.2, first_line_new_server_s: 10.4, lines_lost: 12, lost_seqs: '19-30', watched_s: 20 });
+  });
+
+  it('a restart before the paths are healthy, twice, of the wrong unit, or one that leaves the log held: each fails its check', () => {
+    const early = rec(8, { msg: 'unit restarted: it held a detached mount', unit: 'airflow-scheduler.service', result: 'ok', mounts: ['/airflow/logs'], pids: [700], command: 'systemctl try-restart -- airflow-scheduler.service', duration_ms: 500 });
+    expect(failed(analyzeHolders(restartJob({ restartLines: [early] }), { ...p, restart: true }))).toEqual(['…only once both paths were healthy again ("mount recovered" first)']);
+    const wrong = rec(10.4, { msg: 'unit restarted: it held a detached mount', unit: 'e2e-runner.service', result: 'ok', pids: [800], command: 'systemctl try-restart -- e2e-runner.service', duration_ms: 500 });
+    const twice = restartJob({ restartLines: [restarted, wrong] });
+    expect(failed(analyzeHolders(twice, { ...p, restart: true }))).toEqual([
+      'the scheduler restarted once: systemctl try-restart -- airflow-scheduler.service, ok, naming its PID',
+      'no other unit restarted, no restart failed, none needed again',
+    ]);
+    const held = restartJob({ logsGauge: 1, values: { lines_lost_after_restart: 3, daemon_pid_after: 301 } });
+    expect(failed(analyzeHolders(held, { ...p, restart: true }))).toEqual([
+      'the daemon kept its PID (no restart of nfs-health-checkd)',
+      'a new scheduler process (not a crash loop) writes to the new server, nothing lost after its first line',
+      'the old scheduler is gone from the old mounts; nfs_mount_detached_holders{mount="/airflow/logs"} back to 0',
+    ]);
+  });
+
+  const reportJob = (extra: string[] = [], v: Record<string, string | number> = {}) =>
+    job({
+      events: { failover_start: 0, failover_done: 2, dags_new_server: 9.8, logs_detached_held: 6, sched_stopped: 42 },
+      values: { ...values, sched_pid_after: 700, sched_nrestarts: 0, new_pid: 'none', new_pid_lines_new_server: 0, new_first_seq: 'none', new_first_line_us: 'none', lines_attempted: 90, lines_lost: 80, lost_seqs: '11-90', lines_lost_after_restart: 0, lines_new_server: 0, ...v },
+      lines: [...common, ...extra],
+      metrics: `${scans}nfs_mount_detached_holders{mount="/airflow/dags"} 2\nnfs_mount_detached_holders{mount="/airflow/logs"} 1\n`,
+    });
+
+  it('report only: both holders reported and left alone, the scheduler still counted on the old /airflow/logs', () => {
+    const a = analyzeHolders(reportJob(), { ...p, restart: false });
+    expect(failed(a)).toEqual([]);
+    expect(a.figures).toMatchObject({ holders_reported_s: 4.3, scheduler_restarted_s: null, first_line_new_server_s: null, lines_lost: 80 });
+  });
+
+  it('report only: a restart, a holder never reported, the unrelated one gone or seen in a unit of its own name: the checks say so', () => {
+    const restart = rec(10, { msg: 'unit restart (dry run: nothing ran)', unit: 'airflow-scheduler.service', result: 'dry_run' });
+    const gone = rec(12, { msg: 'holder gone', mount: '/airflow/dags', state: 'detached', pid: 800, unit: 'e2e-runner.service' });
+    const a = analyzeHolders(reportJob([restart, gone], { other_unit: 'airflow-worker.service' }), { ...p, restart: false });
+    expect(failed(a)).toEqual([
+      'the holders run as other users: the scheduler as airflow in airflow-scheduler.service, the other as nobody outside any airflow-* unit',
+      'the unrelated holder reported by PID and user, in its own unit, on the detached /airflow/dags',
+      'the unrelated holder is left running and still reported (no "holder gone"; nfs_mount_detached_holders{mount="/airflow/dags"} counts it)',
+      'nothing restarted: no restart line, no restart counted, the scheduler keeps its PID',
+    ]);
+    const unseen = reportJob();
+    unseen.daemon = unseen.daemon.filter((l) => !(l.pid === 700 && l.mount === '/airflow/logs'));
+    expect(failed(analyzeHolders(unseen, { ...p, restart: false }))).toEqual(['the scheduler reported by PID, unit and user: its cwd on /airflow/dags, its log descriptor on /airflow/logs', '…and on both mounts once detached']);
+  });
+
+  it('a guest that never got to the failover fails, with no times', () => {
+    const a = analyzeHolders(job({ rc: 1 }), { ...p, restart: true });
+    expect(failed(a)).toEqual(['the job inside the VM completed']);
   });
 });

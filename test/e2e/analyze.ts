@@ -365,3 +365,161 @@ export function analyzeBaseline(job: Job, p: { waitS: number }): Analysis {
   ];
   return { times: { detection: detected, firstStep: detected, accessible }, checks, figures: { error_lines: Number(job.values.get('error_lines')) } };
 }
+
+export interface HoldersParams {
+  /** holders.restart_units ["airflow-*.service"] was set. */
+  restart: boolean;
+  intervalS: number;
+  probeTimeoutS: number;
+}
+
+const SCHED_UNIT = 'airflow-scheduler.service';
+const isHolderLine = (l: DaemonLine): boolean =>
+  l.msg === 'holder found on failing mount' || l.msg === 'holder found on detached mount' || l.msg === 'holder left on detached mount';
+const holdsOf = (l: DaemonLine): string[] => (Array.isArray(l.holds) ? l.holds.map(String) : []);
+
+/**
+ * The holder scenarios: a failover while the stand-in airflow-scheduler.service (user airflow) and
+ * an unrelated process (user nobody, in no airflow-* unit) hold the mounts. With restart_units the
+ * scheduler alone is restarted once the paths are healthy and writes to the new server again;
+ * without, both are only reported.
+ */
+export function analyzeHolders(job: Job, p: HoldersParams): Analysis {
+  const t0 = job.events.get('failover_start');
+  const checks = [jobCompleted(job)];
+  if (t0 === undefined) return { times: { detection: null, firstStep: null, accessible: null }, checks, figures: {} };
+  const v = (k: string): string => job.values.get(k) ?? '?';
+  const n = (k: string): number => (/^-?\d+(\.\d+)?$/.test(v(k)) ? Number(v(k)) : NaN);
+  const dags = '/airflow/dags';
+  const logs = '/airflow/logs';
+  const sched = n('sched_pid');
+  const other = n('other_pid');
+  const after = job.daemon.filter((l) => l.t >= t0);
+  const failing = first(job, t0, (l) => l.msg === 'mount failing' && l.mount === dags);
+  const steps = after.filter(isStep);
+  const times: Times = {
+    detection: sec(t0, failing?.t),
+    firstStep: sec(t0, steps[0] ? stepStart(steps[0]) : undefined),
+    accessible: sec(t0, job.events.get('dags_new_server')),
+  };
+  const holderLines = after.filter(isHolderLine);
+  const of = (pid: number, mount: string, state?: string): DaemonLine[] =>
+    holderLines.filter((l) => l.pid === pid && l.mount === mount && (state === undefined || l.state === state));
+  const describe = (ls: DaemonLine[]): string => (ls[0] ? `${String(ls[0].msg)}: unit ${String(ls[0].unit)}, uid ${String(ls[0].uid)}, ${holdsOf(ls[0]).join('; ')}` : 'not reported');
+  const budget = p.intervalS + p.probeTimeoutS + 5;
+  const firstReport = holderLines[0];
+  const reported = sec(t0, firstReport?.t);
+
+  // The scheduler: by unit, PID and user, on both mounts, failing and then detached.
+  const schedBy = (ls: DaemonLine[]): boolean => ls.some((l) => l.unit === SCHED_UNIT && l.uid === n('airflow_uid'));
+  const schedDags = of(sched, dags);
+  const schedLogs = of(sched, logs);
+  const cwdHeld = schedDags.some((l) => holdsOf(l).some((h) => h.startsWith('cwd ')));
+  const logHeld = schedLogs.some((l) => holdsOf(l).some((h) => /^fd \d+ → \S*\/scheduler\.log$/.test(h)));
+  const schedDetached = of(sched, dags, 'detached').length > 0 && of(sched, logs, 'detached').length > 0;
+  const otherLines = of(other, dags);
+  const gone = after.filter((l) => l.msg === 'holder gone');
+  const restartLines = after.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('unit '));
+  const restarted = restartLines.filter((l) => l.msg === 'unit restarted: it held a detached mount');
+  const metric = (k: string): number | undefined => job.metrics.get(k);
+  const heldLogs = metric(`nfs_mount_detached_holders{mount="${logs}"}`);
+  const heldDags = metric(`nfs_mount_detached_holders{mount="${dags}"}`);
+  const scansOk = metric('nfs_health_checkd_holder_scans_total{result="ok"}') ?? 0;
+  const scansBad = (metric('nfs_health_checkd_holder_scans_total{result="timeout"}') ?? 0) + (metric('nfs_health_checkd_holder_scans_total{result="unavailable"}') ?? 0);
+  const restartSeries = [...job.metrics].filter(([k, val]) => k.startsWith('nfs_health_check_holder_restarts_total{') && val > 0);
+
+  checks.push(
+    check(
+      'the holders run as other users: the scheduler as airflow in airflow-scheduler.service, the other as nobody outside any airflow-* unit',
+      n('sched_uid') === n('airflow_uid') && n('other_uid') === 65534 && v('other_unit') !== '?' && !v('other_unit').startsWith('airflow-'),
+      `scheduler ${v('sched_pid')} uid ${v('sched_uid')} (airflow ${v('airflow_uid')}); other ${v('other_pid')} uid ${v('other_uid')}, ${v('other_unit')}`,
+    ),
+    check('the recovery detached /airflow/dags and /airflow/logs', [dags, logs].every((m) => steps.some((l) => l.mount === m && l.detached === true)), steps.filter((l) => l.detached === true).map((l) => String(l.command)).join('; ') || 'no detaching step'),
+    within(`holders reported after the failover: interval ${p.intervalS} + timeout ${p.probeTimeoutS} + 5`, reported, budget),
+    check(
+      'the scheduler reported by PID, unit and user: its cwd on /airflow/dags, its log descriptor on /airflow/logs',
+      schedBy(schedDags) && schedBy(schedLogs) && cwdHeld && logHeld,
+      `dags: ${describe(schedDags)}; logs: ${describe(schedLogs)}`,
+    ),
+    check('…and on both mounts once detached', schedDetached, `dags: ${describe(of(sched, dags, 'detached'))}; logs: ${describe(of(sched, logs, 'detached'))}`),
+    check(
+      'the unrelated holder reported by PID and user, in its own unit, on the detached /airflow/dags',
+      otherLines.some((l) => l.state === 'detached') && otherLines.every((l) => l.uid === 65534 && l.unit === v('other_unit')) && otherLines.some((l) => holdsOf(l).some((h) => h.startsWith('cwd '))),
+      describe(otherLines.filter((l) => l.state === 'detached')),
+    ),
+    check(
+      'the unrelated holder is left running and still reported (no "holder gone"; nfs_mount_detached_holders{mount="/airflow/dags"} counts it)',
+      v('other_alive') === '1' && !gone.some((l) => l.pid === other) && heldDags !== undefined && heldDags >= 1,
+      `alive=${v('other_alive')}, gone lines ${gone.filter((l) => l.pid === other).length}, dags gauge ${heldDags ?? 'absent'}`,
+    ),
+    check(
+      'the daemon kept its PID (no restart of nfs-health-checkd)',
+      v('daemon_pid_before') !== '?' && v('daemon_pid_before') === v('daemon_pid_after') && v('daemon_nrestarts_before') === v('daemon_nrestarts_after'),
+      `PID ${v('daemon_pid_before')} → ${v('daemon_pid_after')}, NRestarts ${v('daemon_nrestarts_before')} → ${v('daemon_nrestarts_after')}`,
+    ),
+    check('/metrics: holder scans ok, none timed out or unavailable', scansOk >= 1 && scansBad === 0, `ok ${scansOk}, timeout/unavailable ${scansBad}`),
+    check(
+      "the scheduler's writes after the failover reached no server (its descriptor is on the old mount)",
+      n('first_pid_lines_new_server') === 0 && n('lines_lost') > 0,
+      `${v('first_pid_lines_new_server')} of its lines on the new server; ${v('lines_lost')} lost (lines ${v('lost_seqs')})`,
+    ),
+    check('no line of the scheduler doubled', n('lines_doubled') === 0, `${v('lines_doubled')} doubled`),
+  );
+
+  let restartAt: number | undefined;
+  const firstNewLine = /^\d+$/.test(v('new_first_line_us')) ? Number(v('new_first_line_us')) / 1000 : undefined;
+  if (p.restart) {
+    const r = restarted[0];
+    restartAt = r?.t;
+    const rStart = r ? stepStart(r) : undefined;
+    const recovered = [dags, logs].map((m) => first(job, t0, (l) => l.msg === 'mount recovered' && l.mount === m)?.t);
+    const healthyBefore = rStart !== undefined && recovered.every((t) => t !== undefined && t <= rStart);
+    checks.push(
+      check(
+        'the scheduler restarted once: systemctl try-restart -- airflow-scheduler.service, ok, naming its PID',
+        restarted.length === 1 && r?.unit === SCHED_UNIT && r.result === 'ok' && r.command === `systemctl try-restart -- ${SCHED_UNIT}` && Array.isArray(r.pids) && r.pids.includes(sched),
+        r ? `${String(r.command)}: ${String(r.result)} in ${String(r.duration_ms)} ms, pids ${JSON.stringify(r.pids)}, mounts ${JSON.stringify(r.mounts)}; ${restarted.length} restart line(s)` : 'no "unit restarted" line',
+      ),
+      check('no other unit restarted, no restart failed, none needed again', restartLines.length === restarted.length && restarted.every((l) => l.unit === SCHED_UNIT), restartLines.map((l) => `${String(l.msg)} (${String(l.unit)})`).join('; ') || 'none'),
+      check('…only once both paths were healthy again ("mount recovered" first)', healthyBefore, `restart started ${fmt(sec(t0, rStart))}, recovered ${recovered.map((t) => fmt(sec(t0, t))).join(' / ')}`),
+      check('/metrics: nfs_health_check_holder_restarts_total{unit="airflow-scheduler.service",result="ok"} 1', metric(`nfs_health_check_holder_restarts_total{unit="${SCHED_UNIT}",result="ok"}`) === 1 && restartSeries.length === 1, restartSeries.map(([k, val]) => `${k} ${val}`).join(', ') || 'none'),
+      check(
+        'a new scheduler process (not a crash loop) writes to the new server, nothing lost after its first line',
+        v('sched_pid_after') !== v('sched_pid') && v('new_pid') === v('sched_pid_after') && n('new_pid_lines_new_server') > 0 && n('lines_lost_after_restart') === 0 && n('sched_nrestarts') === 0,
+        `PID ${v('sched_pid')} → ${v('sched_pid_after')}; ${v('new_pid_lines_new_server')} lines of ${v('new_pid')} on the new server from line ${v('new_first_seq')}, ${v('lines_lost_after_restart')} lost after; automatic restarts ${v('sched_nrestarts')}`,
+      ),
+      check(
+        'the old scheduler is gone from the old mounts; nfs_mount_detached_holders{mount="/airflow/logs"} back to 0',
+        [dags, logs].every((m) => gone.some((l) => l.pid === sched && l.mount === m)) && job.events.has('logs_detached_held') && job.events.has('logs_detached_none') && heldLogs === 0,
+        `gauge ≥ 1 after ${fmt(sec(t0, job.events.get('logs_detached_held')))}, 0 after ${fmt(sec(t0, job.events.get('logs_detached_none')))}, at the end ${heldLogs ?? 'absent'}`,
+      ),
+    );
+  } else {
+    checks.push(
+      check('nothing restarted: no restart line, no restart counted, the scheduler keeps its PID', restartLines.length === 0 && restartSeries.length === 0 && v('sched_pid_after') === v('sched_pid'), `${restartLines.length} restart line(s); PID ${v('sched_pid')} → ${v('sched_pid_after')}`),
+      check(
+        'the scheduler still reported on the detached mounts: nfs_mount_detached_holders /airflow/logs 1, /airflow/dags 2',
+        !gone.some((l) => l.pid === sched) && heldLogs === 1 && heldDags === 2,
+        `logs ${heldLogs ?? 'absent'}, dags ${heldDags ?? 'absent'}; gone lines ${gone.filter((l) => l.pid === sched).length}`,
+      ),
+      check('none of its lines reach the new server', n('lines_new_server') === 0, `${v('lines_new_server')} lines on the new server`),
+    );
+  }
+  checks.push(journalIsJson(job));
+  return {
+    times,
+    checks,
+    figures: {
+      holders_reported_s: reported,
+      scheduler_restarted_s: sec(t0, restartAt),
+      first_line_new_server_s: sec(t0, firstNewLine),
+      lines_attempted: Number.isNaN(n('lines_attempted')) ? null : n('lines_attempted'),
+      lines_lost: Number.isNaN(n('lines_lost')) ? null : n('lines_lost'),
+      lost_seqs: job.values.get('lost_seqs') ?? null,
+      lines_not_logged_by_scheduler: Number.isNaN(n('sched_not_logged')) ? null : n('sched_not_logged'),
+      logs_detached_gauge_up_s: sec(t0, job.events.get('logs_detached_held')),
+      logs_detached_gauge_zero_s: sec(t0, job.events.get('logs_detached_none')),
+      watched_s: sec(t0, job.events.get('sched_stopped')),
+    },
+  };
+}

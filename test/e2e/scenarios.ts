@@ -1,6 +1,6 @@
 // The e2e scenarios: which guest script each runs (test/e2e/scenarios/*.sh), with what
 // parameters and time limit, and how its results are judged (analyze.ts).
-import { analyzeBaseline, analyzeFailover, analyzeNegativeCache, analyzeSilent, analyzeSystemd, type Analysis, type Job } from './analyze.js';
+import { analyzeBaseline, analyzeFailover, analyzeHolders, analyzeNegativeCache, analyzeSilent, analyzeSystemd, type Analysis, type Job } from './analyze.js';
 
 /** The packaged defaults the daemon runs with (config/default.yaml) that the checks depend on. */
 export const DEFAULTS = { intervalS: 30, probeTimeoutS: 5, cooldownS: 30, maxBackoffS: 300, maxStuck: 3, mounts: 2 };
@@ -44,6 +44,20 @@ const silent = (hard: boolean, outageS: number): Scenario => ({
   analyze: (job) => analyzeSilent(job, { ...DEFAULTS, backWithinS: 90, hard }),
 });
 
+// A failover while the stand-in airflow-scheduler.service and an unrelated process of another
+// user hold the mounts, 5 s schedule. With restart_units the scenario ends once the scheduler is
+// restarted, writes to the new server and nobody is left on the old /airflow/logs (about 20 s);
+// without, it watches 40 s: twice what the restart took.
+const holders = (restart: boolean): Scenario => ({
+  name: restart ? 'holders-restart' : 'holders-report',
+  title: restart ? '6. holders: scheduler restarted (restart_units), 5 s schedule' : '6b. holders: reported only, 5 s schedule',
+  from: 'failover start',
+  script: 'holders.sh',
+  params: { RESTART: restart ? '1' : '0', WATCH_S: restart ? '90' : '40' },
+  limitS: 300,
+  analyze: (job) => analyzeHolders(job, { restart, intervalS: 5, probeTimeoutS: DEFAULTS.probeTimeoutS }),
+});
+
 export const SCENARIOS: readonly Scenario[] = [
   failover(30),
   failover(5),
@@ -78,4 +92,6 @@ export const SCENARIOS: readonly Scenario[] = [
     limitS: 400,
     analyze: (job) => analyzeBaseline(job, { waitS: 80 }),
   },
+  holders(true),
+  holders(false),
 ];

@@ -28,6 +28,7 @@ NODE=$(readlink -f "$(command -v node)")
 NPM_DIR=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
 [ -f "$NPM_DIR/package.json" ] || skip "npm's package directory not found (from $(command -v npm))"
 
+AIRFLOW_UID=50000
 PKGS="linux-image-amd64 initramfs-tools nfs-kernel-server nfs-common autofs iproute2 nftables
       logrotate procps util-linux psmisc libstdc++6 kmod udev curl ca-certificates"
 
@@ -89,6 +90,9 @@ printf '127.0.0.1 localhost\n127.0.1.1 nhce2e\n' >"$TREE/etc/hosts"
 mkdir -p "$TREE/srv/a" "$TREE/mnt/host" "$TREE/mnt/src"
 sed -i 's/^#logging = none/logging = debug/' "$TREE/etc/autofs.conf" # automount's log -> journal
 chroot "$TREE" passwd -d root >/dev/null                            # a test VM: root on the console
+# Airflow's own user (uid 50000, as in Airflow's images), for the stand-in airflow-scheduler.service
+# of the holder scenarios; it owns the logs share as on a real node.
+chroot "$TREE" useradd --uid "$AIRFLOW_UID" --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin airflow
 chroot "$TREE" systemctl enable e2e-net.service e2e-runner.service nfs-server.service autofs.service >/dev/null 2>&1
 chroot "$TREE" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer >/dev/null 2>&1 || true
 
@@ -100,6 +104,7 @@ for fs in fsA fsB; do
   mkdir -p "$st/airflow/dags" "$st/airflow/logs"
   echo "# example dag served from $fs" >"$st/airflow/dags/example_dag.py"
   echo "log line on $fs" >"$st/airflow/logs/scheduler.log"
+  chown "$AIRFLOW_UID:$AIRFLOW_UID" "$st/airflow/logs" "$st/airflow/logs/scheduler.log"
   mkfs.ext4 -q -F -L "$fs" -d "$st" "$TMP/$fs.img" 64M
   rm -rf "$st"
 done
