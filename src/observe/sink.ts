@@ -1,5 +1,5 @@
-// What the monitor tells the outside world. The monitor only reports; sinks (the log now, metrics
-// later) record. Nothing here may call back into the monitor.
+// What the monitor and the holder watch tell the outside world. They only report; sinks (the log,
+// the metrics) record. Nothing here may call back into them.
 import type { ReleasedCall } from '../probe/prober.js';
 import type { ProbeResult } from '../probe/probe-mounts.js';
 import type { Decision, HealthEvent } from '../recovery/policy.js';
@@ -34,24 +34,32 @@ export interface CycleInfo {
   autofsRunning: boolean | null;
 }
 
-/** Fans one report out to several sinks. */
-export function fanOut(sinks: readonly MonitorSink[]): MonitorSink {
-  const each =
-    <K extends keyof MonitorSink>(key: K) =>
-    (...args: Parameters<MonitorSink[K]>): void => {
-      for (const sink of sinks) (sink[key] as (...a: Parameters<MonitorSink[K]>) => void)(...args);
+/**
+ * Fans one report out to several sinks of one interface. `methods` names every method, and its
+ * type makes the compiler reject a list that misses one.
+ */
+function fanOutOf<S extends object>(sinks: readonly S[], methods: Record<keyof S, true>): S {
+  const out: Partial<Record<keyof S, (...args: unknown[]) => void>> = {};
+  for (const key of Object.keys(methods) as (keyof S)[]) {
+    out[key] = (...args) => {
+      for (const sink of sinks) (sink[key] as (...a: unknown[]) => void)(...args);
     };
-  return {
-    probed: each('probed'),
-    health: each('health'),
-    held: each('held'),
-    recoveryStarted: each('recoveryStarted'),
-    step: each('step'),
-    recoveryFinished: each('recoveryFinished'),
-    released: each('released'),
-    overlapped: each('overlapped'),
-    cycleFinished: each('cycleFinished'),
-  };
+  }
+  return out as S;
+}
+
+export function fanOut(sinks: readonly MonitorSink[]): MonitorSink {
+  return fanOutOf(sinks, {
+    probed: true,
+    health: true,
+    held: true,
+    recoveryStarted: true,
+    step: true,
+    recoveryFinished: true,
+    released: true,
+    overlapped: true,
+    cycleFinished: true,
+  });
 }
 
 /** What the holder watch reports: processes still on a failing or detached mount, and restarts. */
@@ -88,18 +96,13 @@ export interface RestartReport {
 }
 
 export function fanOutHolders(sinks: readonly HolderSink[]): HolderSink {
-  const each =
-    <K extends keyof HolderSink>(key: K) =>
-    (...args: Parameters<HolderSink[K]>): void => {
-      for (const sink of sinks) (sink[key] as (...a: Parameters<HolderSink[K]>) => void)(...args);
-    };
-  return {
-    holderSeen: each('holderSeen'),
-    holderDetached: each('holderDetached'),
-    holderGone: each('holderGone'),
-    holdersCounted: each('holdersCounted'),
-    scanned: each('scanned'),
-    restart: each('restart'),
-    restartDidNotHelp: each('restartDidNotHelp'),
-  };
+  return fanOutOf(sinks, {
+    holderSeen: true,
+    holderDetached: true,
+    holderGone: true,
+    holdersCounted: true,
+    scanned: true,
+    restart: true,
+    restartDidNotHelp: true,
+  });
 }
