@@ -101,6 +101,18 @@ function setup(holders: Partial<HoldersConfig> = {}, dryRun = false) {
   };
 }
 
+/** An airflow-worker.service process on /airflow/dags; the mount goes stale and a cycle runs. */
+async function workerOnFailedDags(s: ReturnType<typeof setup>) {
+  const dags = s.world.mount('/airflow/dags', 'ok', { busy: true });
+  s.world.mount('/airflow/logs', 'ok');
+  s.processes.push({ pid: 10, unit: 'airflow-worker.service', on: [dags.id] });
+  await s.cycle();
+  dags.fault = 'ESTALE';
+  s.clock.advance(30_000);
+  await s.cycle();
+  return dags;
+}
+
 describe('HolderWatch', () => {
   it('a failover with holders: found on the failing mount before the unmount, then on it detached, by mount ID and device', async () => {
     const s = setup();
@@ -191,13 +203,7 @@ describe('HolderWatch', () => {
   it('a unit that still holds the detached mount after its restart is reported once, never restarted again', async () => {
     const s = setup({ restartUnits: ['airflow-*.service'] });
     s.keepProcessesOnRestart();
-    const dags = s.world.mount('/airflow/dags', 'ok', { busy: true });
-    s.world.mount('/airflow/logs', 'ok');
-    s.processes.push({ pid: 10, unit: 'airflow-worker.service', on: [dags.id] });
-    await s.cycle();
-    dags.fault = 'ESTALE';
-    s.clock.advance(30_000);
-    await s.cycle();
+    await workerOnFailedDags(s);
     for (let i = 0; i < 3; i += 1) {
       s.clock.advance(30_000);
       await s.cycle();
@@ -208,13 +214,7 @@ describe('HolderWatch', () => {
 
   it('dry_run: the restart is reported, nothing is run', async () => {
     const s = setup({ restartUnits: ['airflow-*.service'] }, true);
-    const dags = s.world.mount('/airflow/dags', 'ok', { busy: true });
-    s.world.mount('/airflow/logs', 'ok');
-    s.processes.push({ pid: 10, unit: 'airflow-worker.service', on: [dags.id] });
-    await s.cycle();
-    dags.fault = 'ESTALE';
-    s.clock.advance(30_000);
-    await s.cycle();
+    const dags = await workerOnFailedDags(s);
     // A dry-run recovery unmounts nothing; a mount someone else detaches is still followed.
     s.world.mounts = s.world.mounts.filter((m) => m !== dags);
     s.clock.advance(30_000);
