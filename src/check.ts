@@ -6,7 +6,7 @@ import type { Config } from './config/types.js';
 import { createProcessScanner } from './holders/scanner.js';
 import { describeHolds, type HolderReport } from './holders/tracker.js';
 import { HolderWatch } from './holders/watch.js';
-import type { HolderSink } from './observe/sink.js';
+import { fanOutHolders } from './observe/sink.js';
 import { readMountTable } from './probe/mountinfo.js';
 import { createProbeMounts, type ProbeResult } from './probe/probe-mounts.js';
 import { Prober } from './probe/prober.js';
@@ -31,17 +31,6 @@ export function formatHolder(h: HolderReport): string {
   const who = `${h.comm}[${h.pid}]${h.uid === null ? '' : ` uid ${h.uid}`}, unit ${h.unit ?? 'none'}`;
   return `holder           ${h.mount}  ${h.state} mount ${h.mountId}: ${who}: ${describeHolds(h).join(', ')}`;
 }
-
-/** check reports holders once, at the end: nothing to say as they come. */
-const quietHolderSink: HolderSink = {
-  holderSeen() {},
-  holderDetached() {},
-  holderGone() {},
-  holdersCounted() {},
-  scanned() {},
-  restart() {},
-  restartDidNotHelp() {},
-};
 
 function formatStep(s: StepReport): string {
   const o = s.outcome;
@@ -71,7 +60,7 @@ export async function runCheck(config: Config, opts: CheckOptions): Promise<numb
         table: readMountTable,
         run: createRunner(clock),
         clock,
-        sink: quietHolderSink,
+        sink: fanOutHolders([]), // check reports holders once, at the end, not as they come
         selfPid: process.pid,
         ownUnit: null,
       })

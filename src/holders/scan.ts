@@ -11,7 +11,7 @@
 //   that text for the same process (pid and start time) ties it to the same mount. A child forked
 //   after the detach (Airflow forks its task runners) has never been seen: its cwd is tied to the
 //   mount when its parent's is, with the same text.
-import { pathMountState, type MountEntry } from '../probe/mountinfo.js';
+import { isAtOrBelow, pathMountState, type MountEntry } from '../probe/mountinfo.js';
 import type { ProcReader } from './proc.js';
 
 export type MountState = 'failing' | 'detached';
@@ -127,10 +127,6 @@ export function mapsDev(dev: string): string {
 
 const MAPS_LINE = /^\S+ \S+ \S+ (\S+) (\d+) +(.*)$/;
 
-function isUnder(text: string, mountPoint: string): boolean {
-  return text === mountPoint || text.startsWith(mountPoint + '/');
-}
-
 interface DirText {
   pid: number;
   kind: 'cwd' | 'root';
@@ -148,8 +144,13 @@ export function scanHolders(proc: ProcReader, input: ScanInput, progress?: (pid:
     if (w.state === 'detached' && tableDevs.has(w.dev)) continue;
     mountByMapsDev.set(mapsDev(w.dev), w.mountId);
   }
+  const mapsDevFields = [...mountByMapsDev.keys()].map((dev) => ` ${dev} `);
   const memory = new Map<number, DirMemory[]>();
-  for (const m of input.memory) memory.set(m.pid, [...(memory.get(m.pid) ?? []), m]);
+  for (const m of input.memory) {
+    const list = memory.get(m.pid);
+    if (list) list.push(m);
+    else memory.set(m.pid, [m]);
+  }
   const skip = new Set(input.skipPids);
 
   const stats = new Map<number, Stat | null>();
@@ -163,9 +164,11 @@ export function scanHolders(proc: ProcReader, input: ScanInput, progress?: (pid:
 
   const holds = new Map<number, Map<number, Hold[]>>();
   const add = (pid: number, mountId: number, hold: Hold): void => {
-    const byMount = holds.get(pid) ?? new Map<number, Hold[]>();
-    byMount.set(mountId, [...(byMount.get(mountId) ?? []), hold]);
-    holds.set(pid, byMount);
+    let byMount = holds.get(pid);
+    if (!byMount) holds.set(pid, (byMount = new Map<number, Hold[]>()));
+    const list = byMount.get(mountId);
+    if (list) list.push(hold);
+    else byMount.set(mountId, [hold]);
   };
   const dirMemory: DirMemory[] = [];
   /** Text of a cwd/root tied to a detached mount, for children forked since: pid → kind:text → mount. */
@@ -182,7 +185,7 @@ export function scanHolders(proc: ProcReader, input: ScanInput, progress?: (pid:
 
   const tieDir = (pid: number, kind: 'cwd' | 'root', text: string): void => {
     for (const w of failing) {
-      if (!isUnder(text, w.path)) continue;
+      if (!isAtOrBelow(text, w.path)) continue;
       if (pathMountState(input.table, text).containingMountId !== w.mountId) continue;
       add(pid, w.mountId, { kind, target: text });
       keepDir(pid, kind, w.mountId, text.slice(w.path.length) || '/', text);
@@ -221,7 +224,7 @@ export function scanHolders(proc: ProcReader, input: ScanInput, progress?: (pid:
       // Sockets, pipes and anon inodes print no path. With only attached mounts watched, a path
       // outside every watched mount point is on none of them.
       if (text === null || !text.startsWith('/')) continue;
-      if (!anyDetached && !failing.some((w) => isUnder(text, w.path))) continue;
+      if (!anyDetached && !failing.some((w) => isAtOrBelow(text, w.path))) continue;
       const info = proc.read(pid, `fdinfo/${fd}`);
       const mnt = info === null ? null : /^mnt_id:\s*(\d+)/m.exec(info);
       const mountId = mnt ? Number(mnt[1]) : NaN;
@@ -230,7 +233,7 @@ export function scanHolders(proc: ProcReader, input: ScanInput, progress?: (pid:
 
     if (mountByMapsDev.size === 0) continue;
     const maps = proc.read(pid, 'maps');
-    if (maps === null || ![...mountByMapsDev.keys()].some((dev) => maps.includes(` ${dev} `))) continue;
+    if (maps === null || !mapsDevFields.some((field) => maps.includes(field))) continue;
     const mapped = new Map<string, number>();
     for (const line of maps.split('\n')) {
       const m = MAPS_LINE.exec(line);

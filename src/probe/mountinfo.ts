@@ -53,7 +53,8 @@ export function parseMountinfo(text: string): MountEntry[] {
   return entries;
 }
 
-function isAtOrBelow(path: string, mountPoint: string): boolean {
+/** `path` is the mount point or lies below it (by text: nothing is touched). */
+export function isAtOrBelow(path: string, mountPoint: string): boolean {
   if (mountPoint === '/') return true;
   return path === mountPoint || path.startsWith(mountPoint + '/');
 }
