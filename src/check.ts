@@ -1,16 +1,20 @@
 // `nfs-health-checkd check`: one probe round, a line (or JSON) per mount, exit 0 when all are ok.
 // Probes run in child processes, not threads: a probe blocked in the kernel must not stop this
 // process from exiting with its status (Node's exit would wait for a blocked thread forever).
-import { systemClock } from './clock.js';
+import { sleep, systemClock } from './clock.js';
 import type { Config } from './config/types.js';
 import { createProcessScanner } from './holders/scanner.js';
 import { describeHolds, type HolderReport } from './holders/tracker.js';
 import { HolderWatch } from './holders/watch.js';
 import { fanOutHolders } from './observe/sink.js';
 import { readMountTable } from './probe/mountinfo.js';
+import { resolveMountPaths } from './probe/mount-paths.js';
 import { createProbeMounts, type ProbeResult } from './probe/probe-mounts.js';
 import { Prober } from './probe/prober.js';
 import { spawnProcessWorker } from './probe/worker.js';
+import type { CollateralReport } from './recovery/collateral.js';
+import { fstabReader } from './recovery/fstab.js';
+import { RecoveryPolicy } from './recovery/policy.js';
 import { recoveryTarget, runRecovery, type RecoveryReport, type StepReport } from './recovery/procedure.js';
 import { createRunner } from './recovery/runner.js';
 
@@ -23,13 +27,19 @@ export interface CheckOptions {
 
 export function formatResult(r: ProbeResult): string {
   const where = r.mounted ? (r.fstype ?? '') : r.automounted ? 'not mounted (autofs)' : 'not a mount point';
-  const stuck = r.skipped ? ` (earlier probe still blocked: ${r.skipped})` : '';
-  return `${r.result.padEnd(16)} ${r.mount}  ${r.ms.toFixed(1)} ms  ${where}${stuck}`;
+  const blocked = r.blockedMs !== null && r.skipped ? `, blocked ${(r.blockedMs / 1000).toFixed(1)} s` : '';
+  const stuck = r.skipped ? ` (earlier probe still blocked: ${r.skipped}${blocked})` : '';
+  return `${r.result.padEnd(17)} ${r.mount}  ${r.ms.toFixed(1)} ms  ${where}${stuck}`;
 }
 
 export function formatHolder(h: HolderReport): string {
   const who = `${h.comm}[${h.pid}]${h.uid === null ? '' : ` uid ${h.uid}`}, unit ${h.unit ?? 'none'}`;
-  return `holder           ${h.mount}  ${h.state} mount ${h.mountId}: ${who}: ${describeHolds(h).join(', ')}`;
+  return `holder            ${h.mount}  ${h.state} mount ${h.mountId}: ${who}: ${describeHolds(h).join(', ')}`;
+}
+
+function formatCollateral(c: CollateralReport): string {
+  const how = c.outcome === 'remounted' ? 'mounted again' : `NOT mounted again (${c.outcome})`;
+  return `collateral        ${c.mount}  taken away by the recovery, ${how} (${c.via}: ${c.command.argv.join(' ')})`;
 }
 
 function formatStep(s: StepReport): string {
@@ -40,15 +50,22 @@ function formatStep(s: StepReport): string {
 }
 
 /** Returns the exit status: 0 when every mount is ok (after recovery, when asked for), else 1. */
-export async function runCheck(config: Config, opts: CheckOptions): Promise<number> {
+export async function runCheck(configured: Config, opts: CheckOptions): Promise<number> {
   const clock = systemClock;
+  // A configured symbolic link is probed as the mount point it names, and said so.
+  const links = await resolveMountPaths(configured, clock);
+  const config: Config = { ...configured, mounts: links.paths.map((path) => ({ path })) };
+  if (!opts.json) {
+    for (const l of links.resolved) opts.out(`link              ${l.configured} -> ${l.mount}  (probing the mount point it names)`);
+    for (const u of links.unresolved) opts.out(`link              ${u.configured}  not resolved (${u.why}): probed as configured`);
+  }
   const prober = new Prober({
     timeoutMs: config.probe.timeoutMs,
     maxStuck: config.probe.maxStuckPerMount,
     spawn: spawnProcessWorker,
     clock,
   });
-  const probe = createProbeMounts(prober, readMountTable);
+  const probe = createProbeMounts(prober, readMountTable, clock);
   const paths = config.mounts.map((m) => m.path);
   // Who is on a failing mount, and after --recover on the mount it detached; never restarted here.
   const holders = config.holders.enabled
@@ -70,7 +87,23 @@ export async function runCheck(config: Config, opts: CheckOptions): Promise<numb
   await holders?.settled();
   let recovery: RecoveryReport | { result: 'dry_run' } | undefined;
 
-  const triggered = results.filter((r) => config.recovery.triggers.includes(r.result));
+  // The daemon's rule, without cooldown: a timeout is a hang once its call has been blocked for
+  // hang_after. With --recover, a younger one is waited for once (its call may return first).
+  const r = config.recovery;
+  const policy = new RecoveryPolicy({ enabled: true, triggers: r.triggers, hangAfterMs: r.hangAfterMs, cooldownMs: 0, maxBackoffMs: 0 });
+  policy.observe(results, clock.now());
+  const pending = opts.recover ? policy.pendingHangs(clock.now()) : [];
+  if (pending.length > 0) {
+    const waitMs = Math.max(...pending.map((p) => p.at)) - clock.now();
+    if (!opts.json) opts.out(`waiting ${(waitMs / 1000).toFixed(1)} s: a timeout is a hang once its call has been blocked ${r.hangAfterMs / 1000} s (recovery.hang_after)`);
+    await sleep(clock, waitMs);
+    const again = new Map((await probe(pending.map((p) => p.mount))).map((x) => [x.mount, x]));
+    results = results.map((x) => again.get(x.mount) ?? x);
+    policy.observe([...again.values()], clock.now());
+  }
+  const decision = policy.decide(clock.now());
+  const due = decision.kind === 'recover' ? new Set(decision.targets) : new Set<string>();
+  const triggered = results.filter((x) => due.has(x.mount));
   if (opts.recover && triggered.length > 0) {
     if (config.recovery.dryRun) {
       recovery = { result: 'dry_run' };
@@ -79,7 +112,15 @@ export async function runCheck(config: Config, opts: CheckOptions): Promise<numb
       const report = await runRecovery(
         triggered.map(recoveryTarget),
         config.recovery,
-        { run: createRunner(clock, { mountNamespace: config.recovery.mountNamespace }), table: readMountTable, probe, clock, onStep: (s) => !opts.json && opts.out(formatStep(s)) },
+        {
+          run: createRunner(clock, { mountNamespace: config.recovery.mountNamespace }),
+          table: readMountTable,
+          probe,
+          clock,
+          fstab: fstabReader(config.recovery.mountNamespace),
+          onStep: (s) => !opts.json && opts.out(formatStep(s)),
+          onCollateral: (c) => !opts.json && opts.out(formatCollateral(c)),
+        },
       );
       recovery = report;
       const after = new Map(report.reprobe.map((r) => [r.mount, r]));
@@ -92,7 +133,8 @@ export async function runCheck(config: Config, opts: CheckOptions): Promise<numb
   const held = holders?.holders() ?? [];
 
   if (opts.json) {
-    opts.out(JSON.stringify({ results, holders: held, ...(recovery ? { recovery } : {}) }, null, 2));
+    const resolved = links.resolved.length > 0 ? { links: links.resolved } : {};
+    opts.out(JSON.stringify({ ...resolved, results, holders: held, ...(recovery ? { recovery } : {}) }, null, 2));
   } else {
     if (recovery) opts.out(`recovery: ${recovery.result}`);
     for (const r of results) opts.out(formatResult(r));

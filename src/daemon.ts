@@ -1,8 +1,8 @@
 // The composition root: builds the real parts from the config once, runs the first cycle at once
 // and then on schedule, and owns reopening and stopping. Nothing else creates workers, timers,
 // servers or processes.
-import { systemClock, sleep } from './clock.js';
-import type { LoadedConfig } from './config/types.js';
+import { systemClock, sleep, type Clock } from './clock.js';
+import type { Config, LoadedConfig } from './config/types.js';
 import { formatListen } from './config/load.js';
 import { realProc } from './holders/proc.js';
 import { unitOf } from './holders/scan.js';
@@ -18,9 +18,11 @@ import { createMetrics } from './observe/metrics.js';
 import { fanOut, fanOutHolders } from './observe/sink.js';
 import { packageVersion } from './package-info.js';
 import { readMountTable } from './probe/mountinfo.js';
+import { resolveMountPaths } from './probe/mount-paths.js';
 import { createProbeMounts } from './probe/probe-mounts.js';
 import { Prober } from './probe/prober.js';
 import { spawnThreadWorker } from './probe/worker.js';
+import { fstabReader } from './recovery/fstab.js';
 import { createRunner } from './recovery/runner.js';
 import { startSchedule } from './schedule.js';
 import { createNotifier } from './systemd-notify.js';
@@ -30,11 +32,11 @@ const STOP_GRACE_MS = 2000;
 
 /** Starts the daemon; rejects with a StartupError (before anything runs) when it cannot. */
 export async function runDaemon(loaded: LoadedConfig): Promise<void> {
-  const { config } = loaded;
   const clock = systemClock;
   const version = packageVersion();
-  const logging = createLogging(config.log);
+  const logging = createLogging(loaded.config.log);
   const log = logging.log;
+  const config = await withMountPoints(loaded.config, clock, log);
   const paths = config.mounts.map((m) => m.path);
   const metrics = config.metrics.enabled
     ? createMetrics({ version, mounts: paths, probeTimeoutMs: config.probe.timeoutMs, clock, holders: config.holders.enabled })
@@ -45,7 +47,8 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
     maxStuck: config.probe.maxStuckPerMount,
     spawn: spawnThreadWorker,
     clock,
-    onReleased: (call) => sink.released(call),
+    // The monitor decides whether a call that came back late was a hang or a slow mount.
+    onReleased: (call) => monitor.released(call),
   });
   const scanner = config.holders.enabled ? createThreadScanner({ timeoutMs: config.holders.scanTimeoutMs, clock }) : undefined;
   const holders = scanner
@@ -65,9 +68,10 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
   const monitor = new Monitor({
     config,
     clock,
-    probe: createProbeMounts(prober, readMountTable),
+    probe: createProbeMounts(prober, readMountTable, clock),
     run: createRunner(clock, { mountNamespace: config.recovery.mountNamespace }),
     table: readMountTable,
+    fstab: fstabReader(config.recovery.mountNamespace),
     sink,
     autofsRunning: () => automountRunning(readMountTable()),
     ...(holders ? { holders } : {}),
@@ -108,7 +112,7 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
     log,
   });
   intervalMs = schedule.intervalMs;
-  void monitor.tick();
+  void monitor.start();
 
   // Serving (port bound, first cycle under way): tell systemd, and keep its watchdog fed while
   // the loop is alive.
@@ -152,6 +156,18 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
   };
   process.on('uncaughtException', crash);
   process.on('unhandledRejection', crash);
+}
+
+/** The config with each configured symbolic link replaced by the mount point it names, logged. */
+async function withMountPoints(config: Config, clock: Clock, log: Logger): Promise<Config> {
+  const found = await resolveMountPaths(config, clock);
+  for (const r of found.resolved) {
+    log.info({ configured: r.configured, mount: r.mount, links: r.links }, 'mount path is a symbolic link: probing the mount point it names');
+  }
+  for (const u of found.unresolved) {
+    log.warn({ configured: u.configured, reason: u.why }, 'mount path not resolved: probed as configured');
+  }
+  return { ...config, mounts: found.paths.map((path) => ({ path })) };
 }
 
 /**

@@ -1,20 +1,23 @@
 // One cycle: probe every mount, tell the policy, and when it says so start a recovery (or, dry, say
 // what would run). A recovery runs beside the cycles, never inside one: its steps may take their
 // full deadlines, and meanwhile every mount is still probed on schedule. One recovery at a time.
-// A recovery held by cooldown or backoff, or waiting for another to end, gets a cycle of its own
-// when the wait ends, rather than at the first scheduled tick after it; a mount autofs refuses to
-// mount (its negative cache) is probed again every few seconds, alone, so it is back as soon as
-// autofs retries.
+// Between ticks the monitor runs cycles of its own (src/recovery/wake-plan.ts): when a hold by
+// cooldown or backoff ends, when a blocked probe call reaches hang_after (the moment it becomes a
+// hang, not the next tick), and every few seconds for a path autofs is still mounting or refuses
+// to mount (its negative cache), so it is back as soon as autofs is.
 // Effects come in through seams (probe, command runner, mount table, clock), so tests drive whole
 // cycles with scripted results and no sleeping.
 import type { Clock, TimerHandle } from './clock.js';
 import type { Config } from './config/types.js';
 import type { MonitorSink } from './observe/sink.js';
 import type { MountTable } from './probe/mountinfo.js';
+import type { ReleasedCall } from './probe/prober.js';
 import type { ProbeMounts, ProbeResult } from './probe/probe-mounts.js';
+import { collateralAtRisk } from './recovery/collateral.js';
 import { RecoveryPolicy } from './recovery/policy.js';
 import { recoveryTarget, runRecovery, withPath, type RecoveryTarget } from './recovery/procedure.js';
 import type { RunCommand } from './recovery/runner.js';
+import { planWake, type WakeReason } from './recovery/wake-plan.js';
 
 /** The holder watch, as the monitor uses it (src/holders/watch.ts). */
 export interface HolderObserver {
@@ -25,8 +28,13 @@ export interface HolderObserver {
 
 // A probe of a path in autofs' negative cache costs nothing (ENOENT at once, no mount attempt),
 // so it is repeated this often: the path is back within this much of the cache's end (60 s by
-// default) instead of up to a whole interval later.
+// default) instead of up to a whole interval later. A path whose automount outlasted the probe
+// is probed again as often: the call still blocked there is not repeated (the prober skips it),
+// and the first probe after the mount is made says how it is.
 export const AUTOMOUNT_RETRY_MS = 5_000;
+
+/** Results re-probed every AUTOMOUNT_RETRY_MS: autofs has not mounted the path (yet). */
+const AUTOMOUNT_PENDING = new Set(['automount_failed', 'automount_timeout']);
 
 export interface MonitorDeps {
   config: Config;
@@ -39,6 +47,8 @@ export interface MonitorDeps {
   autofsRunning?: () => boolean;
   /** Told of every probe round; absent when holders.enabled is off. */
   holders?: HolderObserver;
+  /** /etc/fstab as the recovery commands see it; null when it cannot be read. */
+  fstab?: () => string | null;
 }
 
 export class Monitor {
@@ -46,8 +56,10 @@ export class Monitor {
   private readonly paths: string[];
   private latest = new Map<string, ProbeResult>();
   private running: Promise<void> | undefined;
-  /** The running cycle is a wake-up's (a tick meeting it is not a skipped round). */
-  private runningWake = false;
+  /** The running cycle is the first or a wake-up's: a tick meeting it is not a skipped round. */
+  private runningQuiet = false;
+  /** Until when the last decision held a recovery (cooldown, backoff), null when none. */
+  private holdUntil: number | null = null;
   private recovering: Promise<void> | undefined;
   private wake: TimerHandle | undefined;
   private stopped = false;
@@ -60,6 +72,7 @@ export class Monitor {
     this.policy = new RecoveryPolicy({
       enabled: r.enabled,
       triggers: r.triggers,
+      hangAfterMs: r.hangAfterMs,
       cooldownMs: r.cooldownMs,
       maxBackoffMs: r.maxBackoffMs,
     });
@@ -71,17 +84,36 @@ export class Monitor {
     return this.paths.flatMap((p) => this.latest.get(p) ?? []);
   }
 
+  /**
+   * The first cycle, at start. A tick arriving while it runs (a slow first automount) is not a
+   * skipped round: nothing was missed yet.
+   */
+  start(): Promise<void> {
+    return this.startCycle(this.paths, true);
+  }
+
   /** Runs a cycle unless one is running; a tick that finds one running is reported and dropped. */
   tick(): Promise<void> {
     if (this.running) {
-      if (!this.runningWake) this.deps.sink.overlapped();
+      if (!this.runningQuiet) this.deps.sink.overlapped();
       return this.running;
     }
     return this.startCycle(this.paths, false);
   }
 
-  private startCycle(paths: readonly string[], wake: boolean): Promise<void> {
-    this.runningWake = wake;
+  /**
+   * A call given up as timed out has returned. With none left blocked on the path, the mount was
+   * slow, not hung: it is not recovered for that call's age.
+   */
+  released(call: ReleasedCall): void {
+    this.deps.sink.released(call, call.blockedMs >= this.deps.config.recovery.hangAfterMs);
+    if (call.stillStuck > 0 || this.stopped) return;
+    this.policy.released(call.path);
+    this.replan();
+  }
+
+  private startCycle(paths: readonly string[], quiet: boolean): Promise<void> {
+    this.runningQuiet = quiet;
     this.running = this.cycle(paths).finally(() => (this.running = undefined));
     return this.running;
   }
@@ -112,25 +144,36 @@ export class Monitor {
     sink.cycleFinished({ autofsRunning: this.deps.autofsRunning?.() ?? null });
     if (this.recovering) return; // one at a time: the running one re-probes what it recovers
     const decision = this.policy.decide(clock.now());
-    this.clearWake();
+    this.holdUntil = decision.kind === 'hold' ? decision.untilMs : null;
     if (decision.kind === 'hold') sink.held(decision);
     if (decision.kind === 'recover') {
+      this.clearWake();
       this.recovering = this.recover(decision.targets).finally(() => {
         this.recovering = undefined;
         this.afterRecovery();
       });
+      return;
     }
-    const held = decision.kind === 'hold' ? decision.untilMs : null;
-    const cached = this.results().filter((r) => r.result === 'automount_failed').map((r) => r.mount);
-    const retryAt = cached.length > 0 ? clock.now() + AUTOMOUNT_RETRY_MS : null;
-    // The earlier of the two: all mounts when a hold ends, else just the cached ones.
-    if (held !== null && (retryAt === null || held <= retryAt)) this.wakeAt(held, this.paths);
-    else if (retryAt !== null) this.wakeAt(retryAt, cached);
+    this.replan();
   }
 
-  // A 30 s cooldown that ends 1 s after a tick would otherwise cost a whole interval more. The
-  // wake-up is a cycle of its own, so the decision is made on fresh probes; if a cycle is already
-  // running, that one decides. One wake-up at a time: a new one replaces the last.
+  // Sets the one wake-up from what the monitor waits for. A 30 s cooldown that ends 1 s after a
+  // tick would otherwise cost a whole interval more, and a hang 10 s more than hang_after.
+  private replan(): void {
+    const now = this.deps.clock.now();
+    const pending = this.results().filter((r) => AUTOMOUNT_PENDING.has(r.result)).map((r) => r.mount);
+    const reasons: (WakeReason | null)[] = [
+      this.holdUntil === null ? null : { at: this.holdUntil, paths: this.paths },
+      ...this.policy.pendingHangs(now).map((h) => ({ at: h.at, paths: [h.mount] })),
+      { at: now + AUTOMOUNT_RETRY_MS, paths: pending },
+    ];
+    const wake = planWake(reasons);
+    if (wake) this.wakeAt(wake.at, wake.paths);
+    else this.clearWake();
+  }
+
+  // The wake-up is a cycle of its own, so the decision is made on fresh probes; if a cycle is
+  // already running, that one decides. One wake-up at a time: a new one replaces the last.
   private wakeAt(at: number, paths: readonly string[]): void {
     const { clock } = this.deps;
     this.clearWake();
@@ -145,8 +188,11 @@ export class Monitor {
   // cycle now, on fresh probes, instead of at the next tick.
   private afterRecovery(): void {
     const { clock } = this.deps;
-    if (this.stopped || this.policy.decide(clock.now()).kind !== 'recover') return;
-    this.wakeAt(clock.now(), this.paths);
+    if (this.stopped) return;
+    const decision = this.policy.decide(clock.now());
+    if (decision.kind === 'recover') return this.wakeAt(clock.now(), this.paths);
+    this.holdUntil = decision.kind === 'hold' ? decision.untilMs : null;
+    this.replan();
   }
 
   private clearWake(): void {
@@ -175,10 +221,11 @@ export class Monitor {
 
     if (config.recovery.dryRun) {
       const wouldRun = [
-        config.recovery.command,
+        ...(config.recovery.command.length > 0 ? [config.recovery.command] : []),
         ...targets.flatMap((t) => (t.mountId === null ? [] : config.recovery.escalation.map((e) => withPath(e, t.path)))),
       ];
-      sink.recoveryFinished({ result: 'dry_run', wouldRun }, targets);
+      const collateral = collateralAtRisk(this.deps.table(), targets, config.recovery).map((m) => m.mountPoint);
+      sink.recoveryFinished({ result: 'dry_run', wouldRun, collateral }, targets);
       this.policy.recorded(paths, new Set(paths), clock.now());
       return;
     }
@@ -192,7 +239,9 @@ export class Monitor {
       table: this.deps.table,
       probe: this.deps.probe,
       clock,
+      fstab: this.deps.fstab ?? (() => null),
       onStep: (step) => sink.step(step),
+      onCollateral: (c) => sink.collateral(c),
     });
     this.take(report.reprobe, 0);
     sink.recoveryFinished(report, targets);

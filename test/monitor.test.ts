@@ -18,6 +18,7 @@ function recordingSink(events: string[]): MonitorSink {
     recoveryStarted: (t) => events.push(`recover ${t.map((x) => x.path).join(',')}`),
     step: (s) => events.push(`step ${s.outcome.argv.join(' ')} ${s.outcome.status}`),
     recoveryFinished: (r) => events.push(`finished ${r.result}`),
+    collateral: (c) => events.push(`collateral ${c.mount} ${c.outcome}`),
     released: () => events.push('released'),
     overlapped: () => events.push('overlapped'),
     cycleFinished: () => undefined,
@@ -181,6 +182,92 @@ describe('Monitor', () => {
     expect(events).not.toContain('overlapped');
   });
 
+  it('a hung call: no recovery at the first timeout; a cycle of its own recovers the moment the call is hang_after old', async () => {
+    const { clock, world, events, monitor } = setup();
+    world.mount('/airflow/dags', 'timeout', { hung: true });
+    world.mount('/airflow/logs', 'ok');
+    clock.advance(5_000); // the first probe's call started 5 s ago and has just timed out
+    world.mounts[0]!.blockedSince = 0;
+    await tickAndSettle(monitor);
+    expect(world.commands).toEqual([]);
+    expect(events).toEqual(['probed timeout,ok', 'initial /airflow/dags', 'initial /airflow/logs']);
+    expect(clock.pending()).toBe(1); // the hang's wake-up, at 15 s: not the next tick at 35 s
+    events.length = 0;
+    clock.advance(9_999);
+    await monitor.idle();
+    expect(events).toEqual([]);
+    clock.advance(1);
+    await monitor.idle();
+    expect(events.slice(0, 2)).toEqual(['probed timeout', 'recover /airflow/dags']);
+    expect(world.commands[0]).toEqual(['umount', '-a', '-t', 'nfs,nfs4']);
+  });
+
+  it('a slow mount: the late call comes back before hang_after; reported, nothing unmounted, no wake-up', async () => {
+    const { clock, world, events, monitor } = setup();
+    world.mount('/airflow/dags', 'timeout');
+    world.mount('/airflow/logs', 'ok');
+    for (let tick = 0; tick < 10; tick++) {
+      await tickAndSettle(monitor);
+      expect(clock.pending()).toBe(1); // the hang's wake-up
+      clock.advance(2_000);
+      monitor.released({ path: '/airflow/dags', blockedMs: 7_000, raw: { kind: 'ok' }, stillStuck: 0 });
+      expect(clock.pending()).toBe(0);
+      world.mounts[0]!.blockedSince = undefined; // the next probe is a new call, slow again
+      clock.advance(28_000);
+    }
+    expect(world.commands).toEqual([]);
+    expect(events.filter((e) => e === 'released')).toHaveLength(10);
+  });
+
+  it('a probe that timed out while autofs was mounting the path: no recovery, probed again on the automount retry', async () => {
+    const { clock, world, events, monitor } = setup();
+    world.mount('/airflow/dags', 'automount_timeout');
+    world.mount('/airflow/logs', 'ok');
+    await tickAndSettle(monitor);
+    expect(world.commands).toEqual([]);
+    events.length = 0;
+    world.mounts[0]!.fault = 'ok'; // the mount is made
+    clock.advance(AUTOMOUNT_RETRY_MS);
+    await monitor.idle();
+    expect(events).toEqual(['probed ok', `recovered /airflow/dags down ${AUTOMOUNT_RETRY_MS}`]);
+    expect(world.commands).toEqual([]);
+  });
+
+  it('a tick arriving during the first cycle (a slow first automount) is not a skipped round', async () => {
+    const { clock, world, events } = setup();
+    let release: (() => void) | undefined;
+    const gated: ProbeMounts = async (paths) => {
+      await new Promise<void>((r) => (release = r));
+      return world.probe(paths);
+    };
+    const monitor = new Monitor({ config, clock, probe: gated, run: world.run, table: world.table, sink: recordingSink(events) });
+    world.mount('/airflow/dags', 'ok');
+    world.mount('/airflow/logs', 'ok');
+    const first = monitor.start();
+    const tick = monitor.tick();
+    release?.();
+    await Promise.all([first, tick]);
+    expect(events).not.toContain('overlapped');
+    const second = monitor.tick();
+    const third = monitor.tick(); // a later overlap is still reported
+    release?.();
+    await Promise.all([second, third]);
+    expect(events).toContain('overlapped');
+  });
+
+  it('a static NFS mount taken away by umount -a is mounted again; one held by a process is untouched', async () => {
+    const { world, events, monitor } = setup();
+    world.mount('/airflow/dags', 'ESTALE');
+    world.mount('/airflow/logs', 'ok');
+    world.mount('/mnt/static', 'ok', { static: true });
+    world.mount('/home', 'ok', { static: true, busy: true });
+    await tickAndSettle(monitor);
+    expect(world.commands).toContainEqual(['mount', '-t', 'nfs4', '-o', 'rw,relatime,vers=4.1,soft', '--', 'srv:/mnt/static', '/mnt/static']);
+    expect(world.commands.filter((c) => c[0] === 'mount')).toHaveLength(1);
+    expect(events).toContain('collateral /mnt/static remounted');
+    expect(world.mounts.map((m) => m.path)).toContain('/mnt/static');
+  });
+
   it('dry run: says what would run and runs nothing', async () => {
     const { world, events, monitor } = setup({ ...config, recovery: { ...config.recovery, dryRun: true } });
     world.mount('/airflow/dags', 'ESTALE');
@@ -192,7 +279,7 @@ describe('Monitor', () => {
 
   it('disabled recovery: holds, runs nothing', async () => {
     const { world, events, monitor } = setup({ ...config, recovery: { ...config.recovery, enabled: false } });
-    world.mount('/airflow/dags', 'timeout');
+    world.mount('/airflow/dags', 'ESTALE');
     world.mount('/airflow/logs', 'ok');
     await tickAndSettle(monitor);
     expect(world.commands).toEqual([]);

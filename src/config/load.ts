@@ -145,6 +145,7 @@ export function renderConfig(config: Config): string {
       enabled: recovery.enabled,
       dry_run: recovery.dryRun,
       triggers: recovery.triggers,
+      hang_after: formatDuration(recovery.hangAfterMs),
       command: recovery.command,
       timeout: formatDuration(recovery.timeoutMs),
       escalation: recovery.escalation,

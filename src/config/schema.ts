@@ -35,7 +35,7 @@ export class ConfigError extends Error {
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 
 /** Probe outcomes that are not errno names. */
-export const NON_ERRNO_TRIGGERS = ['timeout', 'unmounted', 'automount_failed'] as const;
+export const NON_ERRNO_TRIGGERS = ['timeout', 'unmounted', 'automount_failed', 'automount_timeout'] as const;
 
 /** Keys that a later release will give a meaning: rejected now rather than silently ignored. */
 
@@ -90,6 +90,7 @@ export function validateConfig(raw: unknown, source: string | SourceOf): Config 
     'enabled',
     'dry_run',
     'triggers',
+    'hang_after',
     'command',
     'timeout',
     'escalation',
@@ -111,7 +112,8 @@ export function validateConfig(raw: unknown, source: string | SourceOf): Config 
   const enabled = v.boolean(['recovery', 'enabled'], recovery.enabled);
   const dryRun = v.boolean(['recovery', 'dry_run'], recovery.dry_run);
   const triggers = v.triggers(['recovery', 'triggers'], recovery.triggers);
-  const command = v.argv(['recovery', 'command'], recovery.command, 1);
+  const hangAfterMs = v.hangAfter(['recovery', 'hang_after'], recovery.hang_after, timeoutMs);
+  const command = v.argv(['recovery', 'command'], recovery.command, 0);
   const commandTimeoutMs = v.duration(['recovery', 'timeout'], recovery.timeout, 100, HOUR);
   const escalation = v.list(['recovery', 'escalation'], recovery.escalation, 0, 'of commands', (path, item) =>
     v.argv(path, item, 1),
@@ -152,6 +154,7 @@ export function validateConfig(raw: unknown, source: string | SourceOf): Config 
       enabled,
       dryRun,
       triggers,
+      hangAfterMs,
       command,
       timeoutMs: commandTimeoutMs,
       escalation,
@@ -276,6 +279,30 @@ class Validator {
       this.expected(path, `a duration ${low}at most ${formatDuration(max)}`, value);
     }
     return ms;
+  }
+
+  /**
+   * A duration of at least the probe timeout, or a multiple of it ("3x": three probe timeouts), so
+   * the default follows a changed probe.timeout.
+   */
+  hangAfter(path: KeyPath, value: unknown, probeTimeoutMs: number): number {
+    const what = `a multiple of probe.timeout such as 3x (1x to 100x), or a duration of at least probe.timeout (${formatDuration(probeTimeoutMs)}) and at most 1h`;
+    if (typeof value === 'string') {
+      const times = /^(\d+(?:\.\d+)?)x$/.exec(value);
+      if (times) {
+        const factor = Number(times[1]);
+        if (factor < 1 || factor > 100) this.expected(path, what, value);
+        return Math.round(factor * probeTimeoutMs);
+      }
+      let ms: number | undefined;
+      try {
+        ms = parseDuration(value);
+      } catch (err) {
+        if (!(err instanceof DurationError)) throw err;
+      }
+      if (ms !== undefined && ms >= probeTimeoutMs && ms <= HOUR) return ms;
+    }
+    this.expected(path, what, value);
   }
 
   /** A command line: program first, then arguments; `min` 0 allows "none". */

@@ -19,7 +19,12 @@ export interface RecoveryConfig {
   dryRun: boolean;
   /** Probe results that start a recovery: "timeout" or an errno name such as "ESTALE". */
   triggers: string[];
-  /** argv of the first recovery command. */
+  /**
+   * How long a probe call must have been blocked before its `timeout` starts a recovery: a call
+   * that returns sooner, however late, is a slow mount, not a hung one. At least probe.timeout.
+   */
+  hangAfterMs: number;
+  /** argv of the first recovery command; empty: none, straight to the escalation per failing path. */
   command: string[];
   /** Deadline of each command. */
   timeoutMs: number;

@@ -20,6 +20,7 @@ function probeFields(r: ProbeResult | undefined): Record<string, unknown> {
     fstype: r.fstype,
     stuck: r.stuck || undefined,
     skipped: r.skipped ?? undefined,
+    blocked_ms: r.blockedMs ?? undefined,
   };
 }
 
@@ -85,7 +86,10 @@ export function createLogSink(log: Logger, clock: Clock): MonitorSink {
     },
     recoveryStarted(targets) {
       lastHold = '';
-      log.warn({ mounts: targets.map((t) => t.path) }, 'recovery starting');
+      const results = Object.fromEntries(targets.map((t) => [t.path, t.result]));
+      const blocked = targets.filter((t) => t.blockedMs !== null);
+      const blockedMs = blocked.length > 0 ? Object.fromEntries(blocked.map((t) => [t.path, t.blockedMs])) : undefined;
+      log.warn({ mounts: targets.map((t) => t.path), results, blocked_ms: blockedMs }, 'recovery starting');
     },
     step(step) {
       const ok = step.outcome.status === 'ok';
@@ -95,7 +99,8 @@ export function createLogSink(log: Logger, clock: Clock): MonitorSink {
     recoveryFinished(report, targets) {
       const mounts = targets.map((t) => t.path);
       if (report.result === 'dry_run') {
-        log.warn({ result: 'dry_run', mounts, would_run: report.wouldRun.map((a) => a.join(' ')) }, 'recovery finished (dry run: nothing ran)');
+        const collateral = report.collateral.length > 0 ? report.collateral : undefined;
+        log.warn({ result: 'dry_run', mounts, would_run: report.wouldRun.map((a) => a.join(' ')), would_mount_again: collateral }, 'recovery finished (dry run: nothing ran)');
         return;
       }
       const fields = {
@@ -103,15 +108,35 @@ export function createLogSink(log: Logger, clock: Clock): MonitorSink {
         escalated: report.steps.some((s) => s.kind === 'escalation') || undefined,
         mounts,
         still_failing: report.stillFailing.length > 0 ? report.stillFailing : undefined,
+        collateral: report.collateral.length > 0 ? report.collateral.map((c) => `${c.mount}: ${c.outcome}`) : undefined,
         steps: report.steps.length,
         duration_ms: report.durationMs,
       };
       if (report.stillFailing.length === 0) log.info(fields, 'recovery finished');
       else log.error(fields, 'recovery finished');
     },
-    released(call) {
+    collateral(c) {
+      const o = c.command;
+      const fields = {
+        mount: c.mount,
+        fstype: c.fstype,
+        source: c.source,
+        via: c.via,
+        outcome: c.outcome,
+        command: o.argv.join(' '),
+        exit_code: o.exitCode,
+        output: o.output || undefined,
+        duration_ms: o.durationMs,
+      };
+      if (c.outcome === 'remounted') log.warn(fields, 'mount taken away by recovery: mounted again');
+      else log.error(fields, 'mount taken away by recovery: not mounted again');
+    },
+    released(call, hung) {
       const result = call.raw.kind === 'error' ? errnoName(call.raw.errno, call.raw.code) : call.raw.kind;
-      log.info({ mount: call.path, blocked_ms: Math.round(call.blockedMs), result }, 'stuck probe returned');
+      const fields = { mount: call.path, blocked_ms: Math.round(call.blockedMs), result };
+      // Returned before hang_after: a slow mount, which is never unmounted for its slowness.
+      if (hung) log.info(fields, 'stuck probe returned');
+      else log.warn(fields, 'slow probe returned: the mount is slow, not hung');
     },
     overlapped() {
       log.warn('tick skipped: the previous cycle is still running');

@@ -48,6 +48,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   const recoveryDuration = new Histogram({ name: 'nfs_recovery_duration_seconds', help: 'Time to recover: first failed probe to the first good probe after a recovery.', buckets: RECOVERY_BUCKETS, registers });
   const lastCycleAt = new Gauge({ name: 'nfs_health_checkd_last_cycle_timestamp_seconds', help: 'Unix time the last probe cycle finished.', registers });
   const skipped = new Counter({ name: 'nfs_health_checkd_skipped_ticks_total', help: 'Scheduled ticks skipped because the previous cycle was still running.', registers });
+  const collateral = new Counter({ name: 'nfs_health_check_collateral_unmounts_total', help: 'NFS mounts not under autofs (static fstab mounts) that a recovery\'s commands took away, by mount and the outcome of mounting them again: remounted, failed, timeout, spawn_error.', labelNames: ['mount', 'outcome'], registers });
   const detachedHolders = new Gauge({ name: 'nfs_mount_detached_holders', help: 'Processes still holding a detached former mount of this path (cwd, root, open files or mappings on the old server): their I/O fails until they are restarted. Rescanned every cycle (at least 5 s apart) while non-zero.', labelNames: ['mount'], registers });
   const restarts = new Counter({ name: 'nfs_health_check_holder_restarts_total', help: 'systemctl try-restart of units whose processes held a detached mount (holders.restart_units), by unit and result (ok, failed, timeout, spawn_error, dry_run).', labelNames: ['unit', 'result'], registers });
   const scans = new Counter({ name: 'nfs_health_checkd_holder_scans_total', help: 'Scans of /proc for the holders of failing and detached mounts, by result (ok, timeout, unavailable).', labelNames: ['result'], registers });
@@ -94,6 +95,9 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     },
     recoveryFinished(report) {
       recoveries.inc({ result: report.result });
+    },
+    collateral(report) {
+      collateral.inc({ mount: report.mount, outcome: report.outcome });
     },
     released(call) {
       stuck.set({ mount: call.path }, call.stillStuck > 0 ? 1 : 0);

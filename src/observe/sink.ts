@@ -3,6 +3,7 @@
 import type { ReleasedCall } from '../probe/prober.js';
 import type { ProbeResult } from '../probe/probe-mounts.js';
 import type { Decision, HealthEvent } from '../recovery/policy.js';
+import type { CollateralReport } from '../recovery/collateral.js';
 import type { RecoveryReport, RecoveryTarget, StepReport } from '../recovery/procedure.js';
 import type { CommandOutcome, CommandStatus } from '../recovery/runner.js';
 import type { HolderReport } from '../holders/tracker.js';
@@ -11,6 +12,8 @@ export interface DryRunReport {
   result: 'dry_run';
   /** The commands a real recovery would start with; escalation depends on what they do. */
   wouldRun: string[][];
+  /** NFS mounts not under autofs that the command may take away (and the daemon would mount again). */
+  collateral: string[];
 }
 
 export interface MonitorSink {
@@ -21,8 +24,10 @@ export interface MonitorSink {
   recoveryStarted(targets: readonly RecoveryTarget[]): void;
   step(step: StepReport): void;
   recoveryFinished(report: RecoveryReport | DryRunReport, targets: readonly RecoveryTarget[]): void;
-  /** A probe blocked past its timeout has returned. */
-  released(call: ReleasedCall): void;
+  /** A mount the recovery took away that no automounter brings back, and mounting it again. */
+  collateral(report: CollateralReport): void;
+  /** A probe blocked past its timeout has returned; `hung`: after hang_after (else merely slow). */
+  released(call: ReleasedCall, hung: boolean): void;
   /** A tick came while the previous cycle was still running, and was skipped. */
   overlapped(): void;
   /** A scheduled cycle's probe round is done (its recovery, if any, runs on). */
@@ -56,6 +61,7 @@ export function fanOut(sinks: readonly MonitorSink[]): MonitorSink {
     recoveryStarted: true,
     step: true,
     recoveryFinished: true,
+    collateral: true,
     released: true,
     overlapped: true,
     cycleFinished: true,

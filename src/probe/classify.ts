@@ -1,10 +1,10 @@
 // Turns a raw probe outcome and the mount table into the one word operators see: ok, timeout,
-// unmounted, automount_failed, or the errno name.
+// automount_timeout, unmounted, automount_failed, or the errno name.
 import { constants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import type { PathMountState } from './mountinfo.js';
 
-/** ok | timeout | unmounted | automount_failed | error | an errno name (ESTALE, EIO, …). */
+/** ok | timeout | automount_timeout | unmounted | automount_failed | error | an errno name (ESTALE, EIO, …). */
 export type ProbeClass = string;
 
 /** What the probe itself saw, before the mount table is consulted. */
@@ -37,8 +37,16 @@ export function errnoName(errno: number | undefined, code: string | undefined): 
   return errno !== undefined ? `errno_${Math.abs(errno)}` : 'error';
 }
 
-export function classify(raw: RawProbe, state: PathMountState): { result: ProbeClass; errno?: string } {
-  if (raw.kind === 'timeout') return { result: 'timeout' };
+/** Results of a call that did not return in time: the call may still be blocked. */
+export const BLOCKED_RESULTS: ReadonlySet<ProbeClass> = new Set(['timeout', 'automount_timeout']);
+
+/**
+ * `state` is the table after the probe, `before` the table when its call started. A call that
+ * started on a path under autofs with nothing mounted on it made the automount: its timeout is
+ * the mount being made (slow first mount), not a mount that hangs — unmounting cannot help it.
+ */
+export function classify(raw: RawProbe, state: PathMountState, before: PathMountState = state): { result: ProbeClass; errno?: string } {
+  if (raw.kind === 'timeout') return { result: before.automounted && !before.mounted ? 'automount_timeout' : 'timeout' };
   const managed = state.mounted || state.automounted;
   if (raw.kind === 'ok') return { result: managed ? 'ok' : 'unmounted' };
   const errno = errnoName(raw.errno, raw.code);

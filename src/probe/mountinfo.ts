@@ -7,6 +7,8 @@ export interface MountEntry {
   /** st_dev as "major:minor"; for FUSE the minor is the connection id under /sys/fs/fuse/connections. */
   dev: string;
   mountPoint: string;
+  /** Per-mount options (rw, nosuid, relatime, …). */
+  mountOptions: string;
   fstype: string;
   source: string;
   /** Per-superblock options (for autofs: fd=, pgrp= of its automount daemon, timeout=, …). */
@@ -45,6 +47,7 @@ export function parseMountinfo(text: string): MountEntry[] {
       parentId: Number(fields[1]),
       dev: fields[2] ?? '',
       mountPoint: unescapeMountField(fields[4] ?? ''),
+      mountOptions: fields[5] ?? '',
       fstype: fields[sep + 1] ?? '',
       source: unescapeMountField(fields[sep + 2] ?? ''),
       superOptions: fields[sep + 3] ?? '',

@@ -1,5 +1,6 @@
 // One probe round over several paths: mount table before (to tie calls to mounts), all probes in
 // parallel, mount table after (the probe itself may have made autofs mount the path), classify.
+import type { Clock } from '../clock.js';
 import { classify, type ProbeClass } from './classify.js';
 import { pathMountState, type MountTable } from './mountinfo.js';
 import type { Prober } from './prober.js';
@@ -20,22 +21,24 @@ export interface ProbeResult {
   stuck: boolean;
   /** Why no call was made, when none was. */
   skipped: 'same_mount' | 'stuck_cap' | null;
+  /** For a timeout: how long the call blocking the path had been blocked when the round ended. */
+  blockedMs: number | null;
 }
 
 /** The probe seam: paths in, classified results out, in the same order. */
 export type ProbeMounts = (paths: readonly string[]) => Promise<ProbeResult[]>;
 
-export function createProbeMounts(prober: Prober, table: MountTable): ProbeMounts {
+export function createProbeMounts(prober: Prober, table: MountTable, clock: Clock): ProbeMounts {
   return async (paths) => {
-    const before = table();
-    const outcomes = await Promise.all(
-      paths.map((path) => prober.probe(path, pathMountState(before, path).containingMountId)),
-    );
+    const beforeTable = table();
+    const before = paths.map((path) => pathMountState(beforeTable, path));
+    const outcomes = await Promise.all(paths.map((path, i) => prober.probe(path, before[i]!.containingMountId)));
     const after = table();
+    const now = clock.now();
     return paths.map((mount, i): ProbeResult => {
       const outcome = outcomes[i]!;
       const state = pathMountState(after, mount);
-      const { result, errno } = classify(outcome.raw, state);
+      const { result, errno } = classify(outcome.raw, state, before[i]);
       return {
         mount,
         result,
@@ -47,6 +50,7 @@ export function createProbeMounts(prober: Prober, table: MountTable): ProbeMount
         automounted: state.automounted,
         stuck: outcome.stuck,
         skipped: outcome.skipped,
+        blockedMs: outcome.blockedSince === null ? null : Math.round(now - outcome.blockedSince),
       };
     });
   };

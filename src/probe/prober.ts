@@ -13,6 +13,11 @@ export interface ProbeOutcome {
   stuck: boolean;
   /** No call was started: an earlier one still blocks on this mount, or the path hit the stuck cap. */
   skipped: 'same_mount' | 'stuck_cap' | null;
+  /**
+   * When the call that blocks the path started (clock time), for a timed-out or skipped probe: its
+   * age tells a hung mount from a slow one. For the stuck cap, the youngest call's.
+   */
+  blockedSince: number | null;
 }
 
 /** A call that returned after its probe had been given up as timed out. */
@@ -60,8 +65,11 @@ export class Prober {
     const slot = this.slot(path);
     // Never two calls at once on one path: a caller arriving mid-probe shares the one in flight.
     if (slot.inFlight) return slot.inFlight;
-    if (slot.stuck.some((s) => s.mountId === mountId)) return Promise.resolve(this.skipped('same_mount'));
-    if (slot.stuck.length >= this.opts.maxStuck) return Promise.resolve(this.skipped('stuck_cap'));
+    const same = slot.stuck.find((s) => s.mountId === mountId);
+    if (same) return Promise.resolve(this.skipped('same_mount', same.since));
+    if (slot.stuck.length >= this.opts.maxStuck) {
+      return Promise.resolve(this.skipped('stuck_cap', Math.max(...slot.stuck.map((s) => s.since))));
+    }
 
     const worker = slot.idle ?? this.opts.spawn();
     slot.idle = undefined;
@@ -107,13 +115,13 @@ export class Prober {
       const timer = clock.setTimeout(() => {
         timedOut = true;
         slot.stuck.push({ worker, mountId, since: started });
-        resolve({ raw: { kind: 'timeout' }, ms: timeoutMs, stuck: true, skipped: null });
+        resolve({ raw: { kind: 'timeout' }, ms: timeoutMs, stuck: true, skipped: null, blockedSince: started });
       }, timeoutMs);
       worker.start(path, (raw) => {
         if (!timedOut) {
           clock.clearTimeout(timer);
           this.keepIdle(slot, worker);
-          resolve({ raw, ms: clock.now() - started, stuck: false, skipped: null });
+          resolve({ raw, ms: clock.now() - started, stuck: false, skipped: null, blockedSince: null });
           return;
         }
         // The blocked call came back (server answered, or `umount -f` aborted it).
@@ -129,8 +137,8 @@ export class Prober {
     else slot.idle = worker;
   }
 
-  private skipped(reason: 'same_mount' | 'stuck_cap'): ProbeOutcome {
-    return { raw: { kind: 'timeout' }, ms: 0, stuck: true, skipped: reason };
+  private skipped(reason: 'same_mount' | 'stuck_cap', blockedSince: number): ProbeOutcome {
+    return { raw: { kind: 'timeout' }, ms: 0, stuck: true, skipped: reason, blockedSince };
   }
 
   private slot(path: string): PathWorkers {

@@ -1,17 +1,21 @@
 // When to recover, decided from probe results and the time alone: no effects, so every rule here
 // is tested with scripted results and a hand-moved clock.
 //
-// Rules: a result listed in `triggers` asks for a recovery; one recovery at a time (the caller
+// Rules: a result listed in `triggers` asks for a recovery — a timeout only once the call behind it
+// has been blocked for `hangAfter` (a call that returns first is a slow mount, and umount -f would
+// abort every process's calls on it), the call's own age deciding; one recovery at a time (the caller
 // awaits it); a mount recovered is not recovered again within `cooldown`; and a mount that is
 // still failing after a recovery waits longer each time (doubling from the cooldown, at least 1 s,
 // up to `maxBackoff`), so a dead server is not unmounted every tick. Both are per mount: a failover
 // seen on one mount this round and on another the next recovers the second at once (a shared
 // cooldown made it wait 30 s on real NFS).
-import type { ProbeClass } from '../probe/classify.js';
+import { BLOCKED_RESULTS, type ProbeClass } from '../probe/classify.js';
 
 export interface PolicyConfig {
   enabled: boolean;
   triggers: readonly string[];
+  /** Age a blocked call must reach before its timeout is a trigger. */
+  hangAfterMs: number;
   cooldownMs: number;
   maxBackoffMs: number;
 }
@@ -19,6 +23,8 @@ export interface PolicyConfig {
 export interface Observation {
   mount: string;
   result: ProbeClass;
+  /** For a timeout: how long the call behind it has been blocked (0 when not known). */
+  blockedMs?: number | null;
 }
 
 export type HealthEvent =
@@ -38,6 +44,8 @@ export type Decision =
 
 interface MountHealth {
   result: ProbeClass;
+  /** When the blocked call behind a timeout reaches hangAfter; null: no call blocks (returned, or none). */
+  hangAt: number | null;
   failingSince: number | null;
   failedRecoveries: number;
   nextRecoveryAt: number;
@@ -55,14 +63,16 @@ export class RecoveryPolicy {
   /** Takes in one round of results; returns the changes worth telling people about. */
   observe(results: readonly Observation[], now: number): HealthEvent[] {
     const events: HealthEvent[] = [];
-    for (const { mount, result } of results) {
+    for (const { mount, result, blockedMs } of results) {
       const prev = this.mounts.get(mount);
       const ok = result === 'ok';
+      const hangAt = BLOCKED_RESULTS.has(result) ? now - (blockedMs ?? 0) + this.cfg.hangAfterMs : null;
       if (!prev) {
-        this.mounts.set(mount, { result, failingSince: ok ? null : now, failedRecoveries: 0, nextRecoveryAt: 0, wait: 'cooldown' });
+        this.mounts.set(mount, { result, hangAt, failingSince: ok ? null : now, failedRecoveries: 0, nextRecoveryAt: 0, wait: 'cooldown' });
         events.push({ kind: 'initial', mount, result });
         continue;
       }
+      prev.hangAt = hangAt;
       if (ok && prev.failingSince !== null) {
         events.push({ kind: 'recovered', mount, previous: prev.result, downMs: now - prev.failingSince });
         Object.assign(prev, { failingSince: null, failedRecoveries: 0, nextRecoveryAt: 0 });
@@ -77,8 +87,29 @@ export class RecoveryPolicy {
     return events;
   }
 
+  /**
+   * The call behind a mount's timeout has returned: the mount is slow, not hung. Its result stays
+   * until the next probe, but it no longer becomes a trigger by age.
+   */
+  released(mount: string): void {
+    const h = this.mounts.get(mount);
+    if (h) h.hangAt = null;
+  }
+
+  /** Mounts whose blocked call becomes a trigger later, and when: what to wake up for. */
+  pendingHangs(now: number): { mount: string; at: number }[] {
+    return [...this.mounts]
+      .filter(([, h]) => this.cfg.triggers.includes(h.result) && h.hangAt !== null && h.hangAt > now)
+      .map(([mount, h]) => ({ mount, at: h.hangAt! }));
+  }
+
+  private isTrigger(h: MountHealth, now: number): boolean {
+    if (!this.cfg.triggers.includes(h.result)) return false;
+    return !BLOCKED_RESULTS.has(h.result) || (h.hangAt !== null && now >= h.hangAt);
+  }
+
   decide(now: number): Decision {
-    const triggered = [...this.mounts].filter(([, h]) => this.cfg.triggers.includes(h.result));
+    const triggered = [...this.mounts].filter(([, h]) => this.isTrigger(h, now));
     if (triggered.length === 0) return { kind: 'none' };
     const all = triggered.map(([m]) => m);
     if (!this.cfg.enabled) return { kind: 'hold', reason: 'disabled', targets: all, untilMs: null };

@@ -1,12 +1,15 @@
 // One recovery, step by step: the configured command; then, for each target still holding the very
 // mount that failed (same mount ID), the escalation steps in order until it no longer does; an
-// optional remount for paths autofs will not mount again; then an immediate re-probe, whose access
-// makes autofs mount the path afresh. Every step has its own deadline and is reported.
+// optional remount for paths autofs will not mount again; then every NFS mount not under autofs
+// that the steps took away is mounted again (collateral.ts); then an immediate re-probe, whose
+// access makes autofs mount the path afresh. Every step has its own deadline and is reported.
 import { basename } from 'node:path';
 import type { Clock } from '../clock.js';
 import type { RecoveryConfig } from '../config/types.js';
 import { mountAt, type MountTable } from '../probe/mountinfo.js';
 import type { ProbeMounts, ProbeResult } from '../probe/probe-mounts.js';
+import { collateralAtRisk, collateralOutcome, remountCommand, takenAway, type CollateralReport } from './collateral.js';
+import { parseFstab } from './fstab.js';
 import type { CommandOutcome, RunCommand } from './runner.js';
 
 export interface RecoveryTarget {
@@ -18,6 +21,9 @@ export interface RecoveryTarget {
   mountId: number | null;
   /** Under autofs: the next access mounts it again, no remount needed. */
   automounted: boolean;
+  /** The triggering result, and for a hang how long its call had been blocked. */
+  result: string;
+  blockedMs: number | null;
 }
 
 // success: every target healthy afterwards, whichever step did it (the steps say which).
@@ -30,6 +36,8 @@ export interface StepReport {
   outcome: CommandOutcome;
   /** For escalation steps: the failed mount is gone from the path afterwards. */
   detached?: boolean;
+  /** For remount steps: a mount the recovery took away, not a target. */
+  collateral?: boolean;
 }
 
 export interface RecoveryReport {
@@ -37,6 +45,8 @@ export interface RecoveryReport {
   steps: StepReport[];
   reprobe: ProbeResult[];
   stillFailing: string[];
+  /** Mounts not under autofs that the steps took away, each with how mounting it again went. */
+  collateral: CollateralReport[];
   durationMs: number;
 }
 
@@ -45,13 +55,17 @@ export interface ProcedureDeps {
   table: MountTable;
   probe: ProbeMounts;
   clock: Clock;
+  /** /etc/fstab as the commands see it; null: unreadable (mounts are then made as they were). */
+  fstab: () => string | null;
   /** Told of each step as it finishes, so it is logged even if a later step hangs. */
   onStep?: (step: StepReport) => void;
+  /** Told of each mount taken away, once mounting it again is done. */
+  onCollateral?: (report: CollateralReport) => void;
 }
 
 /** The target a failing probe result makes: escalation only ever aims at a mount other than autofs. */
 export function recoveryTarget(r: ProbeResult): RecoveryTarget {
-  return { path: r.mount, mountId: r.mounted ? r.mountId : null, automounted: r.automounted };
+  return { path: r.mount, mountId: r.mounted ? r.mountId : null, automounted: r.automounted, result: r.result, blockedMs: r.blockedMs };
 }
 
 // util-linux mount and umount take `--` before operands; a path is then never read as an option.
@@ -76,7 +90,8 @@ export async function runRecovery(
     return step;
   };
 
-  record({ kind: 'command', outcome: await deps.run(cfg.command, cfg.timeoutMs) });
+  const atRisk = collateralAtRisk(deps.table(), targets, cfg);
+  if (cfg.command.length > 0) record({ kind: 'command', outcome: await deps.run(cfg.command, cfg.timeoutMs) });
 
   for (const target of targets) {
     const { path, mountId } = target;
@@ -93,6 +108,18 @@ export async function runRecovery(
     }
   }
 
+  const collateral: CollateralReport[] = [];
+  const gone = takenAway(atRisk, deps.table());
+  const fstab = gone.length > 0 ? parseFstab(deps.fstab() ?? '') : [];
+  for (const m of gone) {
+    const { argv, via } = remountCommand(m, fstab);
+    const outcome = await deps.run(argv, cfg.timeoutMs);
+    record({ kind: 'remount', mount: m.mountPoint, outcome, collateral: true });
+    const report: CollateralReport = { mount: m.mountPoint, fstype: m.fstype, source: m.source, via, outcome: collateralOutcome(outcome), command: outcome };
+    collateral.push(report);
+    deps.onCollateral?.(report);
+  }
+
   const reprobe = await deps.probe(targets.map((t) => t.path));
   const stillFailing = reprobe.filter((r) => r.result !== 'ok').map((r) => r.mount);
   return {
@@ -100,6 +127,7 @@ export async function runRecovery(
     steps,
     reprobe,
     stillFailing,
+    collateral,
     durationMs: Math.round(deps.clock.now() - started),
   };
 }

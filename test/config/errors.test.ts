@@ -170,7 +170,7 @@ describe('recovery', () => {
 
   it('rejects an unknown trigger', () => {
     expect(errorFor('recovery:\n  triggers: [timeout, estale]\n')).toBe(
-      'FILE: recovery.triggers[1]: expected timeout, unmounted, automount_failed or an errno name such as ESTALE, got "estale"',
+      'FILE: recovery.triggers[1]: expected timeout, unmounted, automount_failed, automount_timeout or an errno name such as ESTALE, got "estale"',
     );
   });
 
@@ -191,16 +191,18 @@ describe('recovery', () => {
     expect(load(`recovery:\n  triggers: [${triggers.join(', ')}]\n`).config.recovery.triggers).toEqual(triggers);
   });
 
-  it('rejects an empty command', () => {
-    expect(errorFor('recovery:\n  command: []\n')).toBe(
-      'FILE: recovery.command: expected a non-empty list (a command and its arguments), got []',
+  it('rejects a command given as one string', () => {
+    expect(errorFor('recovery:\n  command: umount -a\n')).toBe(
+      'FILE: recovery.command: expected a list (a command and its arguments), got "umount -a"',
     );
   });
 
-  it('rejects a command given as one string', () => {
-    expect(errorFor('recovery:\n  command: umount -a\n')).toBe(
-      'FILE: recovery.command: expected a non-empty list (a command and its arguments), got "umount -a"',
-    );
+  it('rejects a hang_after shorter than the probe timeout, or not a duration or multiple', () => {
+    const what = 'expected a multiple of probe.timeout such as 3x (1x to 100x), or a duration of at least probe.timeout (5s) and at most 1h';
+    expect(errorFor('recovery:\n  hang_after: 4s\n')).toBe(`FILE: recovery.hang_after: ${what}, got "4s"`);
+    expect(errorFor('recovery:\n  hang_after: 0.5x\n')).toBe(`FILE: recovery.hang_after: ${what}, got "0.5x"`);
+    expect(errorFor('recovery:\n  hang_after: 15\n')).toBe(`FILE: recovery.hang_after: ${what}, got 15`);
+    expect(errorFor('recovery:\n  hang_after: 2h\n')).toBe(`FILE: recovery.hang_after: ${what}, got "2h"`);
   });
 
   it('asks for numbers in a command to be quoted', () => {
@@ -263,7 +265,7 @@ describe('log', () => {
 describe('keys', () => {
   it('rejects an unknown key, listing the known ones', () => {
     expect(errorFor('recovery:\n  comand: [umount]\n')).toBe(
-      'FILE: recovery.comand: unknown key (expected one of: enabled, dry_run, triggers, command, timeout, escalation, cooldown, max_backoff, remount, namespace)',
+      'FILE: recovery.comand: unknown key (expected one of: enabled, dry_run, triggers, hang_after, command, timeout, escalation, cooldown, max_backoff, remount, namespace)',
     );
   });
 

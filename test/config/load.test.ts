@@ -58,7 +58,8 @@ describe('merging a user file over the defaults', () => {
   it('overrides key by key', () => {
     const file = write('probe:\n  timeout: 1s\n');
     const loaded = loadConfig({ file, etcFile: noEtc });
-    expect(loaded.config).toEqual({ ...DOCUMENTED, probe: { timeoutMs: 1_000, maxStuckPerMount: 3 } });
+    // hang_after is 3x the probe timeout: it follows.
+    expect(loaded.config).toEqual({ ...DOCUMENTED, probe: { timeoutMs: 1_000, maxStuckPerMount: 3 }, recovery: { ...DOCUMENTED.recovery, hangAfterMs: 3_000 } });
     expect(loaded.sources).toEqual([packagedDefaultsPath(), file]);
   });
 
@@ -71,8 +72,9 @@ describe('merging a user file over the defaults', () => {
   });
 
   it('accepts an empty list where one is allowed', () => {
-    const file = write('recovery:\n  escalation: []\n  remount: [mount]\n');
+    const file = write('recovery:\n  command: []\n  escalation: []\n  remount: [mount]\n');
     const { config } = loadConfig({ file });
+    expect(config.recovery.command).toEqual([]);
     expect(config.recovery.escalation).toEqual([]);
     expect(config.recovery.remount).toEqual(['mount']);
   });
@@ -143,6 +145,12 @@ describe('choosing the user file', () => {
     );
   });
 
+  it('takes hang_after as a multiple of the probe timeout or as a duration', () => {
+    expect(loadConfig({ file: write('probe:\n  timeout: 2s\nrecovery:\n  hang_after: 2.5x\n') }).config.recovery.hangAfterMs).toBe(5_000);
+    expect(loadConfig({ file: write('recovery:\n  hang_after: 1m\n') }).config.recovery.hangAfterMs).toBe(60_000);
+    expect(loadConfig({ file: write('recovery:\n  hang_after: 1x\n') }).config.recovery.hangAfterMs).toBe(5_000);
+  });
+
   it('resolves a relative file name', () => {
     const file = write('jitter: 2s\n');
     expect(loadConfig({ file: relative(process.cwd(), file) }).sources[1]).toBe(file);
@@ -159,6 +167,7 @@ describe('renderConfig', () => {
       enabled: false,
       dryRun: true,
       triggers: ['unmounted', 'automount_failed', 'ESTALE'],
+      hangAfterMs: 1_750,
       command: ['/usr/local/bin/recover', '--all', '#not-a-comment', 'yes', '5', ''.padEnd(3, '-')],
       timeoutMs: 100,
       escalation: [],

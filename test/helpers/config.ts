@@ -11,6 +11,7 @@ export const defaultConfig: Config = {
     enabled: true,
     dryRun: false,
     triggers: ['timeout', 'ESTALE', 'EIO', 'ENOTCONN', 'ETIMEDOUT', 'EHOSTDOWN', 'ENODEV'],
+    hangAfterMs: 15_000,
     command: ['umount', '-a', '-t', 'nfs,nfs4'],
     timeoutMs: 10_000,
     escalation: [['umount', '-f'], ['umount', '-l']],

@@ -14,6 +14,10 @@ export interface ScriptedMount {
   busy?: boolean;
   /** Calls hang: plain umount hangs, -f and -l work. */
   hung?: boolean;
+  /** A static mount (fstab), not under the autofs mount: nothing mounts it again by itself. */
+  static?: boolean;
+  /** When probes of it began to block (set by the first probe that finds the fault `timeout`). */
+  blockedSince?: number;
 }
 
 export class ScriptedWorld {
@@ -32,15 +36,25 @@ export class ScriptedWorld {
   }
 
   table = (): MountEntry[] => [
-    { id: 1, parentId: 0, dev: '0:1', mountPoint: '/', fstype: 'ext4', source: '/dev/vda', superOptions: 'rw' },
-    { id: 2, parentId: 1, dev: '0:2', mountPoint: '/airflow', fstype: 'autofs', source: 'auto.airflow', superOptions: 'rw,fd=6,pgrp=1,timeout=30,indirect' },
-    ...this.mounts.map((m) => ({ id: m.id, parentId: 2, dev: `0:${m.id}`, mountPoint: m.path, fstype: 'nfs4', source: `srv:${m.path}`, superOptions: 'rw,vers=4.1' })),
+    { id: 1, parentId: 0, dev: '0:1', mountPoint: '/', mountOptions: 'rw,relatime', fstype: 'ext4', source: '/dev/vda', superOptions: 'rw' },
+    { id: 2, parentId: 1, dev: '0:2', mountPoint: '/airflow', mountOptions: 'rw,relatime', fstype: 'autofs', source: 'auto.airflow', superOptions: 'rw,fd=6,pgrp=1,timeout=30,indirect' },
+    ...this.mounts.map((m) => ({
+      id: m.id,
+      parentId: m.static ? 1 : 2,
+      dev: `0:${m.id}`,
+      mountPoint: m.path,
+      mountOptions: 'rw,relatime',
+      fstype: 'nfs4',
+      source: `srv:${m.path}`,
+      superOptions: 'rw,vers=4.1,soft',
+    })),
   ];
 
   probe = async (paths: readonly string[]): Promise<ProbeResult[]> =>
     paths.map((path) => {
       let m = this.mounts.find((x) => x.path === path);
       if (!m) m = this.mount(path, this.remountFault); // the access makes autofs mount afresh
+      if (m.fault === 'timeout') m.blockedSince ??= this.clock.now();
       return {
         mount: path,
         result: m.fault,
@@ -52,6 +66,7 @@ export class ScriptedWorld {
         automounted: true,
         stuck: m.fault === 'timeout',
         skipped: null,
+        blockedMs: m.fault === 'timeout' ? this.clock.now() - m.blockedSince! : null,
       };
     });
 
@@ -67,6 +82,11 @@ export class ScriptedWorld {
       durationMs: status === 'timeout' ? deadlineMs : 5,
     });
     const path = argv[argv.length - 1]!;
+    if (argv[0] === 'mount') {
+      if (this.mounts.some((m) => m.path === path)) return done('failed', 32, `mount: ${path}: already mounted.`);
+      this.mount(path, 'ok', { static: true });
+      return done('ok', 0);
+    }
     if (argv.includes('-a')) {
       if (this.mounts.some((m) => m.hung)) {
         this.clock.advance(deadlineMs);

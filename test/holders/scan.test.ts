@@ -11,6 +11,7 @@ const entry = (id: number, dev: string, mountPoint: string, fstype = 'nfs4'): Mo
   fstype,
   source: `srv:${mountPoint}`,
   superOptions: 'rw',
+  mountOptions: 'rw',
 });
 
 const ROOT = entry(1, '8:1', '/', 'ext4');

@@ -27,6 +27,7 @@ const quiet: MonitorSink = {
   step() {},
   recoveryFinished() {},
   released() {},
+  collateral() {},
   overlapped() {},
   cycleFinished() {},
 };

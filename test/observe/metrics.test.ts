@@ -8,7 +8,7 @@ const A = '/airflow/dags';
 const B = '/airflow/logs';
 
 function result(mount: string, r: Partial<ProbeResult> = {}): ProbeResult {
-  return { mount, result: 'ok', ms: 2, mounted: true, fstype: 'nfs4', mountId: 9, automounted: true, stuck: false, skipped: null, ...r };
+  return { mount, result: 'ok', ms: 2, mounted: true, fstype: 'nfs4', mountId: 9, automounted: true, stuck: false, skipped: null, blockedMs: null, ...r };
 }
 
 function setup(holders = true) {
@@ -92,20 +92,20 @@ describe('createMetrics', () => {
   it('a blocked call that returns clears the stuck gauge once none is left', async () => {
     const { sink, value } = setup();
     sink.probed([result(A, { result: 'timeout', stuck: true })], 5000);
-    sink.released({ path: A, blockedMs: 9000, raw: { kind: 'ok' }, stillStuck: 1 });
+    sink.released({ path: A, blockedMs: 9000, raw: { kind: 'ok' }, stillStuck: 1 }, false);
     expect(await value(`nfs_mount_probe_stuck{mount="${A}"}`)).toBe(1);
-    sink.released({ path: A, blockedMs: 9000, raw: { kind: 'ok' }, stillStuck: 0 });
+    sink.released({ path: A, blockedMs: 9000, raw: { kind: 'ok' }, stillStuck: 0 }, false);
     expect(await value(`nfs_mount_probe_stuck{mount="${A}"}`)).toBe(0);
   });
 
   it('counts recoveries and steps by outcome, and times recovery only for mounts a recovery ran for', async () => {
     const { sink, value, text } = setup();
-    const target = { path: A, mountId: 9, automounted: true };
+    const target = { path: A, mountId: 9, automounted: true, result: 'ESTALE', blockedMs: null };
     sink.recoveryStarted([target]);
     sink.step({ kind: 'command', outcome: { argv: ['umount'], status: 'failed', exitCode: 16, signal: null, output: 'busy', durationMs: 4 } });
     sink.step({ kind: 'escalation', mount: A, detached: true, outcome: { argv: ['umount', '-l'], status: 'ok', exitCode: 0, signal: null, output: '', durationMs: 3 } });
     sink.health({ kind: 'recovered', mount: A, previous: 'ESTALE', downMs: 8400 }, undefined);
-    sink.recoveryFinished({ result: 'success', steps: [], reprobe: [], stillFailing: [], durationMs: 20 }, [target]);
+    sink.recoveryFinished({ result: 'success', steps: [], reprobe: [], stillFailing: [], collateral: [], durationMs: 20 }, [target]);
     // B came back by itself: no recovery ran for it, so it is no time-to-recover sample.
     sink.health({ kind: 'recovered', mount: B, previous: 'EIO', downMs: 60_000 }, undefined);
     expect(await value('nfs_health_check_recoveries_total{result="success"}')).toBe(1);

@@ -34,8 +34,16 @@ describe('classify', () => {
     expect(classify({ kind: 'ok' }, mounted)).toEqual({ result: 'ok' });
   });
 
-  it('timeout whatever the table says', () => {
+  it('timeout on a path that was mounted when the call started, whatever the table says after', () => {
     expect(classify({ kind: 'timeout' }, mounted)).toEqual({ result: 'timeout' });
+    expect(classify({ kind: 'timeout' }, autofsOnly, mounted)).toEqual({ result: 'timeout' });
+    expect(classify({ kind: 'timeout' }, plainDir)).toEqual({ result: 'timeout' });
+  });
+
+  it('automount_timeout when the call started under autofs with nothing mounted: it was making the mount', () => {
+    expect(classify({ kind: 'timeout' }, autofsOnly)).toEqual({ result: 'automount_timeout' });
+    // Mounted by the time the round ended: the mount took the time, not a hang of the new mount.
+    expect(classify({ kind: 'timeout' }, mounted, autofsOnly)).toEqual({ result: 'automount_timeout' });
   });
 
   it('the errno name on a mounted path', () => {

@@ -23,6 +23,7 @@ describe('parseMountinfo', () => {
       parentId: 40,
       dev: '0:52',
       mountPoint: '/airflow/dags',
+      mountOptions: 'rw,relatime',
       fstype: 'nfs4',
       source: '10.99.0.1:/srv/a/airflow/dags',
       superOptions: 'rw,vers=4.1,soft',

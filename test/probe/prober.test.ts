@@ -64,12 +64,15 @@ describe('Prober', () => {
 
   it('times out a call, and starts no new one while the path holds the same mount', async () => {
     const { clock, workers, prober } = setup();
+    const started = clock.now();
     const p = prober.probe('/a', 7);
     clock.advance(5000);
-    expect(await p).toEqual({ raw: { kind: 'timeout' }, ms: 5000, stuck: true, skipped: null });
+    expect(await p).toEqual({ raw: { kind: 'timeout' }, ms: 5000, stuck: true, skipped: null, blockedSince: started });
     expect(prober.stuckCount('/a')).toBe(1);
     for (let tick = 0; tick < 20; tick++) {
-      expect(await prober.probe('/a', 7)).toMatchObject({ raw: { kind: 'timeout' }, stuck: true, skipped: 'same_mount' });
+      clock.advance(1000);
+      // The blocked call's start, not the skip's: its age is what tells a hang from a slow mount.
+      expect(await prober.probe('/a', 7)).toMatchObject({ raw: { kind: 'timeout' }, stuck: true, skipped: 'same_mount', blockedSince: started });
     }
     expect(workers).toHaveLength(1);
   });
@@ -79,11 +82,13 @@ describe('Prober', () => {
     const first = prober.probe('/a', 7);
     clock.advance(5000);
     await first;
+    const secondAt = clock.now();
     const second = prober.probe('/a', 8); // lazily unmounted, mounted afresh, hangs again
     clock.advance(5000);
     expect(await second).toMatchObject({ stuck: true, skipped: null });
     expect(workers).toHaveLength(2);
-    expect(await prober.probe('/a', 9)).toMatchObject({ stuck: true, skipped: 'stuck_cap' });
+    // The cap reports the youngest blocked call's start.
+    expect(await prober.probe('/a', 9)).toMatchObject({ stuck: true, skipped: 'stuck_cap', blockedSince: secondAt });
     expect(workers).toHaveLength(2);
     expect(prober.stuckTotal()).toBe(2);
   });

@@ -4,6 +4,7 @@ import { RecoveryPolicy, type PolicyConfig } from '../../src/recovery/policy.js'
 const cfg: PolicyConfig = {
   enabled: true,
   triggers: ['timeout', 'ESTALE', 'EIO', 'ENOTCONN'],
+  hangAfterMs: 15_000,
   cooldownMs: 30_000,
   maxBackoffMs: 300_000,
 };
@@ -45,8 +46,51 @@ describe('RecoveryPolicy.decide', () => {
 
   it('recovers the mounts whose result is a trigger', () => {
     const p = new RecoveryPolicy(cfg);
-    p.observe([{ mount: '/a', result: 'ESTALE' }, { mount: '/b', result: 'ok' }, { mount: '/c', result: 'timeout' }], 0);
+    p.observe([{ mount: '/a', result: 'ESTALE' }, { mount: '/b', result: 'ok' }, { mount: '/c', result: 'timeout', blockedMs: 15 * S }], 0);
     expect(p.decide(0)).toEqual({ kind: 'recover', targets: ['/a', '/c'] });
+  });
+});
+
+describe('RecoveryPolicy: a timeout is a hang only once its call is hang_after old', () => {
+  it('a young timeout is no trigger yet; it becomes one when its call reaches hang_after, by its own age', () => {
+    const p = new RecoveryPolicy(cfg);
+    p.observe([{ mount: '/a', result: 'timeout', blockedMs: 5 * S }], 100 * S);
+    expect(p.decide(100 * S)).toEqual({ kind: 'none' });
+    expect(p.pendingHangs(100 * S)).toEqual([{ mount: '/a', at: 110 * S }]);
+    // The next round finds the same call still blocked (the prober skipped a new one): 12 s old.
+    p.observe([{ mount: '/a', result: 'timeout', blockedMs: 12 * S }], 107 * S);
+    expect(p.decide(109_999)).toEqual({ kind: 'none' });
+    expect(p.decide(110 * S)).toEqual({ kind: 'recover', targets: ['/a'] });
+    expect(p.pendingHangs(110 * S)).toEqual([]);
+  });
+
+  it('a call that returns is a slow mount: never a trigger by age, and a new call starts the count again', () => {
+    const p = new RecoveryPolicy(cfg);
+    p.observe([{ mount: '/a', result: 'timeout', blockedMs: 5 * S }], 0);
+    p.released('/a');
+    expect(p.pendingHangs(1 * S)).toEqual([]);
+    expect(p.decide(60 * S)).toEqual({ kind: 'none' });
+    p.observe([{ mount: '/a', result: 'timeout', blockedMs: 5 * S }], 30 * S);
+    expect(p.decide(39 * S)).toEqual({ kind: 'none' });
+    expect(p.decide(40 * S).kind).toBe('recover');
+  });
+
+  it('a timeout with no known age counts from now; hang_after never applies to errno results', () => {
+    const p = new RecoveryPolicy(cfg);
+    p.observe([{ mount: '/a', result: 'timeout' }, { mount: '/b', result: 'EIO' }], 0);
+    expect(p.decide(0)).toEqual({ kind: 'recover', targets: ['/b'] });
+    expect(p.pendingHangs(0)).toEqual([{ mount: '/a', at: 15 * S }]);
+  });
+
+  it('automount_timeout is no trigger unless listed, and then by the same age rule', () => {
+    const p = new RecoveryPolicy(cfg);
+    p.observe([{ mount: '/a', result: 'automount_timeout', blockedMs: 60 * S }], 0);
+    expect(p.decide(0)).toEqual({ kind: 'none' });
+    expect(p.pendingHangs(0)).toEqual([]);
+    const listed = new RecoveryPolicy({ ...cfg, triggers: [...cfg.triggers, 'automount_timeout'] });
+    listed.observe([{ mount: '/a', result: 'automount_timeout', blockedMs: 5 * S }], 0);
+    expect(listed.decide(0)).toEqual({ kind: 'none' });
+    expect(listed.decide(10 * S).kind).toBe('recover');
   });
 
   it('holds when recovery is disabled', () => {
@@ -72,7 +116,7 @@ describe('RecoveryPolicy.decide', () => {
     const p = new RecoveryPolicy(cfg);
     let now = 0;
     const waits: number[] = [];
-    p.observe([{ mount: '/a', result: 'timeout' }], now);
+    p.observe([{ mount: '/a', result: 'EIO' }], now);
     for (let i = 0; i < 7; i++) {
       expect(p.decide(now).kind).toBe('recover');
       p.recorded(['/a'], new Set(['/a']), now);

@@ -1,15 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { defaultConfig } from '../helpers/config.js';
-import { recoveryTarget, runRecovery, withPath } from '../../src/recovery/procedure.js';
+import { recoveryTarget, runRecovery, withPath, type RecoveryTarget } from '../../src/recovery/procedure.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { ScriptedWorld } from '../helpers/scripted-world.js';
+import { ScriptedWorld, type ScriptedMount } from '../helpers/scripted-world.js';
 
 const cfg = defaultConfig.recovery;
+
+function target(m: ScriptedMount, automounted: boolean): RecoveryTarget {
+  return { path: m.path, mountId: m.id, automounted, result: m.fault, blockedMs: null };
+}
 
 function setup() {
   const clock = new FakeClock();
   const world = new ScriptedWorld(clock);
-  const deps = { run: world.run, table: world.table, probe: world.probe, clock };
+  const deps = { run: world.run, table: world.table, probe: world.probe, clock, fstab: () => null };
   return { clock, world, deps };
 }
 
@@ -22,14 +26,14 @@ describe('withPath', () => {
 });
 
 describe('recoveryTarget', () => {
-  const base = { mount: '/airflow/dags', result: 'ESTALE', ms: 1, fstype: 'nfs4', mountId: 61, automounted: true, stuck: false, skipped: null } as const;
+  const base = { mount: '/airflow/dags', result: 'ESTALE', ms: 1, fstype: 'nfs4', mountId: 61, automounted: true, stuck: false, skipped: null, blockedMs: null } as const;
 
   it('aims at the mount on the path', () => {
-    expect(recoveryTarget({ ...base, mounted: true })).toEqual({ path: '/airflow/dags', mountId: 61, automounted: true });
+    expect(recoveryTarget({ ...base, mounted: true })).toEqual({ path: '/airflow/dags', mountId: 61, automounted: true, result: 'ESTALE', blockedMs: null });
   });
 
   it('aims at nothing when only autofs sits on the path, so escalation never unmounts autofs itself', () => {
-    expect(recoveryTarget({ ...base, mounted: false, fstype: 'autofs', mountId: 40 })).toEqual({ path: '/airflow/dags', mountId: null, automounted: true });
+    expect(recoveryTarget({ ...base, mounted: false, fstype: 'autofs', mountId: 40 })).toEqual({ path: '/airflow/dags', mountId: null, automounted: true, result: 'ESTALE', blockedMs: null });
   });
 });
 
@@ -37,7 +41,7 @@ describe('runRecovery', () => {
   it('stale and idle: the command alone unmounts it, the re-probe sees the new mount → success', async () => {
     const { world, deps } = setup();
     const m = world.mount('/airflow/dags', 'ESTALE');
-    const report = await runRecovery([{ path: m.path, mountId: m.id, automounted: true }], cfg, deps);
+    const report = await runRecovery([target(m, true)], cfg, deps);
     expect(world.commands).toEqual([['umount', '-a', '-t', 'nfs,nfs4']]);
     expect(report.result).toBe('success');
     expect(report.stillFailing).toEqual([]);
@@ -49,7 +53,7 @@ describe('runRecovery', () => {
     const { world, deps } = setup();
     const m = world.mount('/airflow/dags', 'ESTALE', { busy: true });
     const steps: string[] = [];
-    const report = await runRecovery([{ path: m.path, mountId: m.id, automounted: true }], cfg, {
+    const report = await runRecovery([target(m, true)], cfg, {
       ...deps,
       onStep: (s) => steps.push(`${s.kind}:${s.outcome.status}:${s.detached ?? '-'}`),
     });
@@ -66,7 +70,7 @@ describe('runRecovery', () => {
   it('hung: the command times out, -f aborts and unmounts → success, and -l is not run', async () => {
     const { world, deps } = setup();
     const m = world.mount('/airflow/logs', 'timeout', { hung: true });
-    const report = await runRecovery([{ path: m.path, mountId: m.id, automounted: true }], cfg, deps);
+    const report = await runRecovery([target(m, true)], cfg, deps);
     expect(report.steps.map((s) => [s.kind, s.outcome.status])).toEqual([
       ['command', 'timeout'],
       ['escalation', 'ok'],
@@ -78,7 +82,7 @@ describe('runRecovery', () => {
     const { world, deps } = setup();
     world.remountFault = 'EIO';
     const m = world.mount('/airflow/dags', 'ESTALE', { busy: true });
-    const report = await runRecovery([{ path: m.path, mountId: m.id, automounted: true }], cfg, deps);
+    const report = await runRecovery([target(m, true)], cfg, deps);
     expect(report.result).toBe('failed');
     expect(report.stillFailing).toEqual(['/airflow/dags']);
   });
@@ -87,7 +91,7 @@ describe('runRecovery', () => {
     const { world, deps } = setup();
     world.remountFault = 'timeout';
     const m = world.mount('/airflow/dags', 'timeout', { hung: true, busy: true });
-    const report = await runRecovery([{ path: m.path, mountId: m.id, automounted: true }], cfg, deps);
+    const report = await runRecovery([target(m, true)], cfg, deps);
     expect(report.result).toBe('timeout');
   });
 
@@ -96,7 +100,7 @@ describe('runRecovery', () => {
     const old = world.mount('/airflow/dags', 'ESTALE', { busy: true });
     world.mounts = [];
     world.mount('/airflow/dags', 'ok', { busy: true });
-    const report = await runRecovery([{ path: old.path, mountId: old.id, automounted: true }], cfg, deps);
+    const report = await runRecovery([target(old, true)], cfg, deps);
     expect(world.commands).toEqual([['umount', '-a', '-t', 'nfs,nfs4']]);
     expect(report.result).toBe('success');
   });
@@ -104,7 +108,7 @@ describe('runRecovery', () => {
   it('never escalates on a path with nothing but autofs on it', async () => {
     const { world, deps } = setup();
     world.remountFault = 'timeout';
-    const report = await runRecovery([{ path: '/airflow/dags', mountId: null, automounted: true }], cfg, deps);
+    const report = await runRecovery([{ path: '/airflow/dags', mountId: null, automounted: true, result: 'ESTALE', blockedMs: null }], cfg, deps);
     expect(world.commands).toEqual([['umount', '-a', '-t', 'nfs,nfs4']]);
     expect(report.result).toBe('failed');
   });
@@ -112,8 +116,49 @@ describe('runRecovery', () => {
   it('remounts a static (non-autofs) mount after unmounting it, when configured', async () => {
     const { world, deps } = setup();
     const m = world.mount('/data', 'ESTALE', { busy: true });
-    const report = await runRecovery([{ path: m.path, mountId: m.id, automounted: false }], { ...cfg, remount: ['mount'] }, deps);
+    const report = await runRecovery([target(m, false)], { ...cfg, remount: ['mount'] }, deps);
     expect(world.commands.at(-1)).toEqual(['mount', '--', '/data']);
     expect(report.steps.at(-1)?.kind).toBe('remount');
+  });
+});
+
+describe('runRecovery: what the command takes away besides the targets', () => {
+  it('a static mount umount -a took away is mounted again from fstab, reported, before the re-probe', async () => {
+    const { world, deps } = setup();
+    const m = world.mount('/airflow/dags', 'ESTALE');
+    world.mount('/mnt/static', 'ok', { static: true });
+    const seen: string[] = [];
+    const report = await runRecovery([target(m, true)], cfg, {
+      ...deps,
+      fstab: () => 'srv:/mnt/static /mnt/static nfs4 soft,nofail 0 0\n',
+      onCollateral: (c) => seen.push(`${c.mount} ${c.via} ${c.outcome}`),
+    });
+    expect(world.commands).toEqual([['umount', '-a', '-t', 'nfs,nfs4'], ['mount', '--', '/mnt/static']]);
+    expect(seen).toEqual(['/mnt/static fstab remounted']);
+    expect(report.collateral).toMatchObject([{ mount: '/mnt/static', fstype: 'nfs4', source: 'srv:/mnt/static', outcome: 'remounted' }]);
+    expect(report.steps.at(-1)).toMatchObject({ kind: 'remount', mount: '/mnt/static', collateral: true });
+    expect(report.result).toBe('success');
+  });
+
+  it('a mount that fails to come back is reported with the outcome', async () => {
+    const { world, deps } = setup();
+    const m = world.mount('/airflow/dags', 'ESTALE');
+    world.mount('/mnt/static', 'ok', { static: true });
+    const run: typeof world.run = async (argv, deadline) => {
+      if (argv[0] !== 'mount') return world.run(argv, deadline);
+      return { argv: [...argv], status: 'timeout', exitCode: null, signal: 'SIGKILL', output: '', durationMs: deadline };
+    };
+    const report = await runRecovery([target(m, true)], cfg, { ...deps, run });
+    expect(report.collateral).toMatchObject([{ mount: '/mnt/static', via: 'recorded', outcome: 'timeout' }]);
+  });
+
+  it('with no command, only the failing mount is unmounted, by the escalation: nothing else is touched', async () => {
+    const { world, deps } = setup();
+    const m = world.mount('/airflow/dags', 'ESTALE', { busy: true });
+    world.mount('/mnt/static', 'ok', { static: true });
+    const report = await runRecovery([target(m, true)], { ...cfg, command: [] }, deps);
+    expect(world.commands).toEqual([['umount', '-f', '--', '/airflow/dags'], ['umount', '-l', '--', '/airflow/dags']]);
+    expect(report.collateral).toEqual([]);
+    expect(world.mounts.map((x) => x.path)).toContain('/mnt/static');
   });
 });
