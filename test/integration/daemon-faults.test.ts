@@ -5,6 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { autofsAvailable, startAutofs, type AutofsHandle } from '../helpers/autofs.js';
 import { cliBuilt, runCli } from '../helpers/cli.js';
@@ -113,17 +114,23 @@ describe.skipIf(!fuse.ok || !cliBuilt())('daemon on real FUSE faults', () => {
     expect(await waitFor(() => findMount(a.mountpoint) === undefined, 3000)).toBe(true);
   });
 
-  it('an uninterruptible hang: detected within timeout + 1 s, the command times out, escalation detaches, the other mount is probed on time', async () => {
+  it('an uninterruptible hang: detected within timeout + 1 s, recovered once the call is hang_after old, detached within hang_after + timeout + 3 s; the other mount is probed on time', async () => {
     const d = await startOnBoth();
     const { from, t0, failing } = await detect(d, 'hang', () => a.setMode('hang'), 'timeout');
     // The next tick (≤ 1 s) plus the probe timeout (1 s), plus 1 s.
     expect(failing.at - t0).toBeLessThan(3000);
 
+    // hang_after: 3x the 1 s probe timeout. The call's own age decides, not the tick.
+    const started = await d.waitForLine(is('recovery starting'), 20_000, from);
+    timings.hang_recovery_start = Math.round(started.at - t0);
+    expect(started.at - t0).toBeGreaterThanOrEqual(3000);
+    expect((started.blocked_ms as Record<string, number>)[a.mountpoint]).toBeGreaterThanOrEqual(3000);
+    const detached = await d.waitForLine((l) => l.msg === 'recovery step' && l.detached === true, 20_000, from);
+    timings.hang_detached = Math.round(detached.at - t0);
+    expect(detached.at - t0).toBeLessThan(3000 + 1000 + 3000);
     const done = await d.waitForLine(is('recovery finished'), 20_000, from);
-    timings.hang_detached = Math.round(done.at - t0);
     const steps = d.lines.slice(from).filter((l) => l.msg === 'recovery step');
     expect(steps[0]).toMatchObject({ step: 'command', status: 'timeout' });
-    expect(steps.some((l) => l.step === 'escalation' && l.detached === true)).toBe(true);
     expect(findMount(a.mountpoint)).toBeUndefined();
     // umount -f aborted the connection: our blocked probe came back.
     await d.waitForLine(is('stuck probe returned', a.mountpoint), 5000, from);
@@ -135,6 +142,30 @@ describe.skipIf(!fuse.ok || !cliBuilt())('daemon on real FUSE faults', () => {
     expect(rounds.length).toBeGreaterThanOrEqual(Math.floor((done.at - t0) / 1000) - 1);
     expect(Math.max(...gaps)).toBeLessThan(2500);
     for (const r of rounds) expect(r.results).toEqual(expect.arrayContaining([[b.mountpoint, 'ok']]));
+  });
+
+  it('a slow mount (every call slower than the probe timeout, faster than hang_after): reported, never unmounted in 25 s', async () => {
+    const d = await startOnBoth({
+      recovery: ['  hang_after: 5s', '  command: [umount, -a, -t, fuse.faultfs]', '  timeout: 2s', '  cooldown: 1s', '  max_backoff: 10s'].join('\n'),
+    });
+    const from = d.lines.length;
+    a.setMode('delay:600'); // ~2.4 s a probe: opendir, readdir and release each wait
+    await sleep(25_000);
+    const lines = d.lines.slice(from);
+    const slow = lines.filter((l) => l.msg === 'slow probe returned: the mount is slow, not hung' && l.mount === a.mountpoint);
+    const blocked = slow.map((l) => l.blocked_ms as number);
+    timings.slow_call_ms = Math.max(...blocked);
+    // The premise: each call took longer than the 1 s probe timeout and returned before hang_after.
+    expect(blocked.length).toBeGreaterThan(3);
+    for (const ms of blocked) {
+      expect(ms).toBeGreaterThan(1000);
+      expect(ms).toBeLessThan(5000);
+    }
+    expect(lines.some((l) => l.msg === 'mount failing' && l.mount === a.mountpoint && l.result === 'timeout')).toBe(true);
+    expect(lines.filter((l) => l.msg === 'recovery starting')).toEqual([]);
+    expect(findMount(a.mountpoint)).toBeDefined();
+    a.setMode('ok');
+    await d.waitForLine(is('mount recovered', a.mountpoint), 10_000, from);
   });
 
   it('20 cycles of a hang leave at most one extra thread', async () => {
@@ -234,6 +265,20 @@ describe.skipIf(!fuse.ok || !autofs.ok || !cliBuilt())('daemon with real autofs 
     expect(d.lines.some((l) => l.msg === 'autofs running')).toBe(true);
     const metrics = await (await fetch(`${await d.metricsBase()}/metrics`)).text();
     expect(metrics).toMatch(/^nfs_autofs_status 1$/m);
+  });
+
+  it('a first mount slower than the probe timeout is automount_timeout, probed again, and nothing is unmounted for it', async () => {
+    auto.setMode('dags', 'delay:1500'); // the new mount's first calls take 1.5 s each: the probe (1 s) times out
+    const d = startDaemon(dir, configYaml([auto.paths.dags, auto.paths.logs]));
+    daemon = d;
+    const slow = await d.waitForLine(is('mount failing', auto.paths.dags, 'automount_timeout'), 10_000);
+    expect(slow).toMatchObject({ stuck: true });
+    await waitFor(() => auto.mountOf('dags') !== undefined, 5000);
+    auto.setMode('dags', 'ok'); // the mount is made and answers
+    const back = await d.waitForLine(is('mount recovered', auto.paths.dags), 15_000);
+    timings.autofs_slow_first_mount_ok = Math.round(back.at - slow.at);
+    expect(d.lines.some((l) => l.msg === 'recovery starting')).toBe(false);
+    expect(d.lines.some((l) => l.msg.startsWith('tick skipped'))).toBe(false);
   });
 
   it('a failover while Airflow holds the mount: stale, detached by escalation, mounted afresh by autofs, healthy', async () => {
