@@ -1,7 +1,7 @@
 // The e2e suite's judge, on hand-written guest outputs: each check passes on what a good run
 // leaves and fails on what a bad one would.
 import { describe, expect, it } from 'vitest';
-import { analyzeBaseline, analyzeFailover, analyzeHolders, analyzeNegativeCache, analyzeSilent, analyzeSystemd, parseJob, parseMetrics, type Job } from './analyze.js';
+import { analyzeBaseline, analyzeFailover, analyzeHolders, analyzeNegativeCache, analyzeSilent, analyzeSystemd, needlessRecoveries, parseJob, parseMetrics, withNeedless, type Job } from './analyze.js';
 
 const T0 = Date.parse('2026-11-26T12:00:00.000Z');
 const at = (s: number): number => T0 + s * 1000;
@@ -49,24 +49,65 @@ describe('parseJob', () => {
 });
 
 describe('analyzeFailover', () => {
+  // /mnt/static as findmnt shows it: mounted at boot from netns "client", again by the daemon.
+  const staticAt = (clientaddr: string): string =>
+    `10.99.0.1:/srv/a/static nfs4 rw,relatime,sync,vers=4.1,rsize=8192,wsize=8192,soft,noac,proto=tcp,timeo=10,retrans=2,sec=sys,clientaddr=${clientaddr},lookupcache=none,local_lock=none,addr=10.99.0.1`;
+  const remounted = (s: number): string =>
+    rec(s, { level: 'warn', msg: 'mount taken away by recovery: mounted again', mount: '/mnt/static', fstype: 'nfs4', source: '10.99.0.1:/srv/a/static', via: 'fstab', outcome: 'remounted', command: 'mount -- /mnt/static', duration_ms: 900 });
   const good = (recoveredAt: number) => ({
-    events: { failover_start: 0, failover_done: 2, dags_new_server: recoveredAt, logs_new_server: recoveredAt + 1 },
-    values: { holders_alive: 1, new_log_written: 1, holder_cwd_readable: 0 },
+    events: { failover_start: 0, failover_done: 2, dags_new_server: recoveredAt, logs_new_server: recoveredAt + 1, static_new_server: recoveredAt + 1.5 },
+    values: { holders_alive: 1, new_log_written: 1, holder_cwd_readable: 0, static_boot_mounted: 1, static_before: staticAt('10.99.0.2'), static_old_server: 1, static_after: staticAt('10.99.0.1') },
     lines: [
       rec(-5, { msg: 'mount healthy', mount: '/airflow/dags', result: 'ok' }),
       rec(recoveredAt - 4, { msg: 'mount failing', mount: '/airflow/dags', result: 'ESTALE' }),
       rec(recoveredAt - 3.5, { msg: 'recovery step', step: 'command', command: 'umount -a -t nfs,nfs4', status: 'failed', exit_code: 16, output: 'umount.nfs4: /airflow/dags: device is busy', duration_ms: 300 }),
       rec(recoveredAt - 3, { msg: 'recovery step', step: 'escalation', mount: '/airflow/dags', command: 'umount -f -- /airflow/dags', status: 'failed', detached: false, duration_ms: 200 }),
       rec(recoveredAt - 2.5, { msg: 'recovery step', step: 'escalation', mount: '/airflow/dags', command: 'umount -l -- /airflow/dags', status: 'ok', detached: true, duration_ms: 200 }),
+      remounted(recoveredAt - 1.2),
       rec(recoveredAt - 1, { msg: 'recovery finished', result: 'success', escalated: true, mounts: ['/airflow/dags'], steps: 3, duration_ms: 3000 }),
     ],
-    metrics: 'nfs_health_check_recoveries_total{result="success"} 1\nnfs_recovery_duration_seconds_count 1\nnfs_recovery_duration_seconds_sum 3.2\n',
+    metrics:
+      'nfs_health_check_recoveries_total{result="success"} 1\nnfs_recovery_duration_seconds_count 1\nnfs_recovery_duration_seconds_sum 3.2\n' +
+      'nfs_health_check_collateral_unmounts_total{mount="/mnt/static",outcome="remounted"} 1\n',
   });
+  const isCollateral = (line: string): boolean => line.includes('mount taken away by recovery');
 
   it('a recovery within interval + timeout + 5 s passes every check and is timed from the failover', () => {
     const a = analyzeFailover(job(good(12)), { intervalS: 5, probeTimeoutS: 5 });
     expect(failed(a)).toEqual([]);
     expect(a.times).toEqual({ detection: 8, firstStep: 8.2, accessible: 12 });
+    expect(a.figures).toMatchObject({ static_new_server_s: 13.5, static_remount_ms: 900 });
+  });
+
+  it('/mnt/static left unmounted by the recovery (nothing mounts it again) fails its three checks', () => {
+    const g = good(12);
+    const { static_new_server: _, ...events } = g.events;
+    const left = job({ ...g, events, values: { ...g.values, static_after: 'none' }, lines: g.lines.filter((l) => !isCollateral(l)), metrics: g.metrics.split('\n').filter((l) => !l.includes('collateral')).join('\n') });
+    const a = analyzeFailover(left, { intervalS: 5, probeTimeoutS: 5 });
+    expect(failed(a)).toEqual([
+      '/mnt/static mounted again after the recovery, serving the new server',
+      'the journal names it: "mount taken away by recovery: mounted again", mount /mnt/static, via fstab, outcome remounted',
+      '/metrics: nfs_health_check_collateral_unmounts_total{mount="/mnt/static",outcome="remounted"} ≥ 1',
+    ]);
+    expect(a.checks.find((c) => c.what.startsWith('/mnt/static mounted again'))?.detail).toBe('not served: none');
+  });
+
+  it('a remount that failed, one not from fstab, or a static mount absent at boot: each fails its check', () => {
+    const g = good(12);
+    const notAgain = rec(10.8, { level: 'error', msg: 'mount taken away by recovery: not mounted again', mount: '/mnt/static', fstype: 'nfs4', source: '10.99.0.1:/srv/a/static', via: 'fstab', outcome: 'timeout', command: 'mount -- /mnt/static', duration_ms: 10_000 });
+    const timedOut = analyzeFailover(job({ ...g, lines: [...g.lines.filter((l) => !isCollateral(l)), notAgain] }), { intervalS: 5, probeTimeoutS: 5 });
+    expect(failed(timedOut)).toEqual([expect.stringMatching(/^the journal names it/)]);
+    expect(timedOut.checks.find((c) => c.what.startsWith('the journal names it'))?.detail).toMatch(/not mounted again \(error\): timeout, via fstab: mount -- \/mnt\/static, 10000 ms/);
+    const recorded = g.lines.map((l) => (isCollateral(l) ? l.replace('"via\\":\\"fstab', '"via\\":\\"recorded') : l));
+    expect(failed(analyzeFailover(job({ ...g, lines: recorded }), { intervalS: 5, probeTimeoutS: 5 }))).toEqual([expect.stringMatching(/^the journal names it/)]);
+    const noBoot = analyzeFailover(job({ ...g, values: { ...g.values, static_boot_mounted: 0, static_before: 'none', static_old_server: 0 } }), { intervalS: 5, probeTimeoutS: 5 });
+    expect(failed(noBoot)).toEqual([expect.stringMatching(/^\/mnt\/static \(\/etc\/fstab, nobody on it\) mounted by systemd at boot/)]);
+    // Gone before the failover and mounted again by the job: the failover still tests it, and says so.
+    const retaken = analyzeFailover(job({ ...g, values: { ...g.values, static_mounted_by_job: 1 } }), { intervalS: 5, probeTimeoutS: 5 });
+    expect(failed(retaken)).toEqual([]);
+    expect(retaken.checks.find((c) => c.what.includes('mounted by systemd at boot'))?.detail).toBe(
+      "10.99.0.1:/srv/a/static nfs4, clientaddr 10.99.0.2; old server's file read; gone before the failover: mounted again by the job",
+    );
   });
 
   it('too slow, not counted as success, or a stack trace in the journal: each fails its own check', () => {
@@ -74,7 +115,7 @@ describe('analyzeFailover', () => {
     expect(failed(slow)).toEqual([expect.stringMatching(/^ls \/airflow\/dags shows the new server's files.* ≤ 15 s$/)]);
 
     const g = good(12);
-    const bad = job({ ...g, metrics: 'nfs_health_check_recoveries_total{result="success"} 0\n', lines: [...g.lines, JSON.stringify({ _PID: '500', MESSAGE: '    at Object.<anonymous>' })] });
+    const bad = job({ ...g, metrics: g.metrics.replace(/^nfs_health_check_recoveries_total.*\n/, 'nfs_health_check_recoveries_total{result="success"} 0\n').replace(/^nfs_recovery_duration.*\n/gm, ''), lines: [...g.lines, JSON.stringify({ _PID: '500', MESSAGE: '    at Object.<anonymous>' })] });
     expect(failed(analyzeFailover(bad, { intervalS: 5, probeTimeoutS: 5 }))).toEqual([
       '/metrics: nfs_health_check_recoveries_total{result="success"} ≥ 1',
       '/metrics: an nfs_recovery_duration_seconds sample',
@@ -90,7 +131,7 @@ describe('analyzeFailover', () => {
 });
 
 describe('analyzeSilent', () => {
-  const p = { intervalS: 30, probeTimeoutS: 5, cooldownS: 30, maxBackoffS: 300, maxStuck: 3, mounts: 2, backWithinS: 90, hard: false };
+  const p = { intervalS: 30, probeTimeoutS: 5, hangAfterS: 15, cooldownS: 30, maxBackoffS: 300, maxStuck: 3, mounts: 2, backWithinS: 90, hard: false };
   const attempt = (start: number, stillFailing: boolean): string[] => [
     rec(start, { msg: 'recovery starting', mounts: ['/airflow/dags'] }),
     rec(start + 10, { msg: 'recovery step', step: 'command', command: 'umount -a -t nfs,nfs4', status: 'timeout', duration_ms: 10_000 }),
@@ -100,29 +141,40 @@ describe('analyzeSilent', () => {
   ];
   const silentJob = (starts: number[], threadsMax = 17) =>
     job({
-      events: { block: 0, dags_inaccessible: 20, dags_stuck: 21, unblock: 120, daemon_accessible: 150, client_accessible: 151 },
+      events: { block: 0, dags_inaccessible: 7, dags_stuck: 7, unblock: 140, daemon_accessible: 170, client_accessible: 171 },
       values: { threads_before: 13, threads_max: threadsMax, threads_after: 13 },
       lines: [
-        rec(4, { msg: 'mount failing', mount: '/airflow/dags', result: 'timeout', stuck: true }),
+        // The first probe after the silence, started at 1 s, timed out at 6 s.
+        rec(6, { msg: 'mount failing', mount: '/airflow/dags', result: 'timeout', stuck: true, probe_ms: 5000 }),
         ...starts.flatMap((s) => attempt(s, true)),
-        rec(110, { msg: 'mount fault changed', mount: '/airflow/dags', result: 'automount_failed' }),
-        rec(150, { msg: 'mount recovered', mount: '/airflow/dags' }),
+        rec(135, { msg: 'mount fault changed', mount: '/airflow/dags', result: 'automount_failed' }),
+        rec(170, { msg: 'mount recovered', mount: '/airflow/dags' }),
       ],
     });
 
   it('backed-off attempts, bounded threads and a return within 90 s pass; what the daemon saw at the return is kept', () => {
-    // Each ends 12 s after it starts: waits of 30 s, then 60 s, after the ends.
-    const a = analyzeSilent(silentJob([5, 47, 119]), p);
+    // The first once the call is 15 s old; each ends 12 s after it starts: waits of 30 s, then 60 s, after the ends.
+    const a = analyzeSilent(silentJob([16, 58, 130]), p);
     expect(failed(a)).toEqual([]);
-    expect(a.figures).toMatchObject({ recovery_attempts: 3, result_at_return: 'automount_failed' });
-    expect(a.times).toEqual({ detection: 4, firstStep: 5, accessible: 30 });
+    expect(a.figures).toMatchObject({ recovery_attempts: 3, result_at_return: 'automount_failed', recovery_at_call_age_s: 15 });
+    expect(a.times).toEqual({ detection: 6, firstStep: 16, accessible: 30 });
+  });
+
+  it('a timeout recovered before the call is hang_after old (at its timeout), or long after, fails', () => {
+    const hangCheck = /^the first recovery started once the stuck call was hang_after 15 s old/;
+    const early = analyzeSilent(silentJob([6.5, 48.5]), p);
+    expect(failed(early)).toEqual([expect.stringMatching(hangCheck)]);
+    expect(early.checks.find((c) => hangCheck.test(c.what))?.detail).toBe('the call was 5.50 s old');
+    expect(failed(analyzeSilent(silentJob([14, 56]), p))).toEqual([expect.stringMatching(hangCheck)]);
+    expect(failed(analyzeSilent(silentJob([17.5, 59.5]), p))).toEqual([]);
+    expect(failed(analyzeSilent(silentJob([18.5, 60.5]), p))).toEqual([expect.stringMatching(hangCheck)]);
   });
 
   it('an attempt inside the backoff, or threads past the bound, fail', () => {
     // 2nd attempt 30 s after the 1st ended: fine (cooldown); 3rd 40 s after the 2nd: under 60 s.
-    const a = analyzeSilent(silentJob([15, 57, 109], 20), p);
+    const a = analyzeSilent(silentJob([16, 58, 110], 20), p);
     expect(failed(a)).toEqual([
-      expect.stringMatching(/^recoveries during the 120 s outage respect cooldown 30 s/),
+      expect.stringMatching(/^recoveries during the 140 s outage respect cooldown 30 s/),
       expect.stringMatching(/^threads bounded/),
     ]);
     expect(a.checks.find((c) => c.what.startsWith('recoveries'))?.detail).toBe('attempt 3 came 40.0 s after attempt 2, backoff 60 s');
@@ -131,10 +183,43 @@ describe('analyzeSilent', () => {
   it('hard mounts: the stuck probe must return right after umount -f', () => {
     const hard = { ...p, hard: true };
     const withHard = (j: Job): Job => (j.values.set('mount_hard', '1'), j);
-    expect(failed(analyzeSilent(withHard(silentJob([15])), hard))).toEqual([]);
-    const late = withHard(silentJob([15]));
+    expect(failed(analyzeSilent(withHard(silentJob([16])), hard))).toEqual([]);
+    const late = withHard(silentJob([16]));
     late.daemon = late.daemon.map((l) => (l.msg === 'stuck probe returned' ? { ...l, t: l.t + 5000 } : l));
     expect(failed(analyzeSilent(late, hard))).toEqual(['the stuck probe is released by the umount -f step']);
+  });
+});
+
+describe('needless recoveries', () => {
+  const lines = [
+    rec(-40, { msg: 'mount failing', mount: '/airflow/dags', result: 'timeout', stuck: true }),
+    rec(-35, { level: 'warn', msg: 'recovery starting', mounts: ['/airflow/dags', '/airflow/logs'] }),
+    rec(-34, { msg: 'recovery finished', result: 'success', mounts: ['/airflow/dags', '/airflow/logs'] }),
+    rec(-20, { msg: 'recovery starting (dry run)', mounts: ['/airflow/dags'] }),
+    rec(6, { level: 'warn', msg: 'recovery starting', mounts: ['/airflow/dags'] }),
+  ];
+  const base = { times: { detection: null, firstStep: null, accessible: null }, checks: [], figures: { steps: 2 } };
+
+  it('counts the "recovery starting" lines before the fault, and says when they came', () => {
+    const j = job({ events: { failover_start: 0 }, lines });
+    expect(needlessRecoveries(j, 'failover_start').map((l) => l.t)).toEqual([at(-35)]);
+    const a = withNeedless(base, j, 'failover_start');
+    expect(a.figures).toEqual({ steps: 2, needless_recoveries: 1 });
+    expect(a.checks).toEqual([{ what: 'no recovery before failover_start', ok: false, detail: '1: 35.0 s before: ["/airflow/dags","/airflow/logs"]' }]);
+  });
+
+  it('no fault, or a job that never got to it: every one of the boot counts', () => {
+    expect(needlessRecoveries(job({ lines }), null)).toHaveLength(2);
+    expect(needlessRecoveries(job({ events: { healthy: -50 }, lines }), 'block')).toHaveLength(2);
+    const a = withNeedless(base, job({ lines }), null);
+    expect(a.checks[0]).toMatchObject({ what: 'no recovery in the whole boot (no fault)', ok: false });
+    expect(a.checks[0]?.detail).toMatch(/^2: 11:59:25\.000: \["\/airflow\/dags","\/airflow\/logs"\]; 12:00:06\.000: /);
+  });
+
+  it('none before the fault passes, with the figure 0', () => {
+    const a = withNeedless(base, job({ events: { block: -36 }, lines }), 'block');
+    expect(a.checks).toEqual([{ what: 'no recovery before block', ok: true, detail: '0' }]);
+    expect(a.figures.needless_recoveries).toBe(0);
   });
 });
 

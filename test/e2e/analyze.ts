@@ -139,10 +139,45 @@ function journalIsJson(job: Job): Check {
   );
 }
 
+/**
+ * The "recovery starting" lines before the scenario's fault (the first event of that name), or in
+ * the whole boot when it has none or never got to it: nothing was wrong yet, so each one was a
+ * needless umount -a of every NFS mount on the node.
+ */
+export function needlessRecoveries(job: Job, fault: string | null): DaemonLine[] {
+  const t = fault === null ? undefined : job.events.get(fault);
+  return job.daemon.filter((l) => l.msg === 'recovery starting' && (t === undefined || l.t < t));
+}
+
+/** A scenario's analysis with its needless recoveries: figure needless_recoveries, a check it is 0. */
+export function withNeedless(a: Analysis, job: Job, fault: string | null): Analysis {
+  const lines = needlessRecoveries(job, fault);
+  const t = fault === null ? undefined : job.events.get(fault);
+  const when = (l: DaemonLine): string => (t === undefined ? new Date(l.t).toISOString().slice(11, 23) : `${((t - l.t) / 1000).toFixed(1)} s before`);
+  const detail = lines.map((l) => `${when(l)}: ${JSON.stringify(l.mounts)}`).join('; ');
+  return {
+    ...a,
+    checks: [...a.checks, check(`no recovery ${fault === null ? 'in the whole boot (no fault)' : `before ${fault}`}`, lines.length === 0, `${lines.length}${detail ? `: ${detail}` : ''}`)],
+    figures: { ...a.figures, needless_recoveries: lines.length },
+  };
+}
+
 export interface FailoverParams {
   intervalS: number;
   probeTimeoutS: number;
 }
+
+const STATIC = '/mnt/static';
+const STATIC_SOURCE = '10.99.0.1:/srv/a/static';
+/** A static_mount value ("SOURCE FSTYPE OPTIONS", or "none") is the NFS mount of the VIP's export. */
+const fromVip = (m: string): boolean => m.startsWith(`${STATIC_SOURCE} nfs4 `);
+/** Its source and type, and the client's address (which network namespace mounted it). */
+const describeMount = (m: string): string => {
+  const [source = '', fstype, options = ''] = m.split(' ');
+  if (!fstype) return m;
+  const client = /clientaddr=([^,]+)/.exec(options)?.[1];
+  return `${source} ${fstype}${client ? `, clientaddr ${client}` : ''}`;
+};
 
 /** Scenario 1: failover with holders; recovered by the daemon within interval + timeout + 5 s. */
 export function analyzeFailover(job: Job, p: FailoverParams): Analysis {
@@ -162,6 +197,16 @@ export function analyzeFailover(job: Job, p: FailoverParams): Analysis {
   };
   const budget = p.intervalS + p.probeTimeoutS + 5;
   const success = job.metrics.get('nfs_health_check_recoveries_total{result="success"}') ?? 0;
+  // The idle static fstab mount: taken away by the umount -a, mounted again by the daemon.
+  const v = (k: string): string => job.values.get(k) ?? '?';
+  const collateral = job.daemon.filter((l) => l.t >= t0 && l.mount === STATIC && l.msg.startsWith('mount taken away by recovery'));
+  const remounted = collateral.find(
+    (l) => l.msg === 'mount taken away by recovery: mounted again' && (l.level === 'warn' || l.level === 40) && l.outcome === 'remounted' &&
+      l.via === 'fstab' && l.fstype === 'nfs4' && l.source === STATIC_SOURCE && String(l.command).endsWith(` ${STATIC}`),
+  );
+  const notRemounted = collateral.filter((l) => l !== remounted);
+  const collateralCount = job.metrics.get(`nfs_health_check_collateral_unmounts_total{mount="${STATIC}",outcome="remounted"}`) ?? 0;
+  const staticBack = sec(t0, job.events.get('static_new_server'));
   const samples = job.metrics.get('nfs_recovery_duration_seconds_count') ?? 0;
   checks.push(
     check('the daemon saw ESTALE on /airflow/dags', failing?.result === 'ESTALE', String(failing?.result ?? 'no "mount failing" line')),
@@ -178,6 +223,22 @@ export function analyzeFailover(job: Job, p: FailoverParams): Analysis {
     check('the holders were left running', job.values.get('holders_alive') === '1', `holders_alive=${job.values.get('holders_alive') ?? '?'}`),
     check('/metrics: nfs_health_check_recoveries_total{result="success"} ≥ 1', success >= 1, String(success)),
     check('/metrics: an nfs_recovery_duration_seconds sample', samples >= 1, `count ${samples}, sum ${job.metrics.get('nfs_recovery_duration_seconds_sum') ?? '?'} s`),
+    check(
+      `${STATIC} (/etc/fstab, nobody on it) mounted by systemd at boot, from the VIP, serving the old server before the failover`,
+      v('static_boot_mounted') === '1' && fromVip(v('static_before')) && v('static_old_server') === '1',
+      `${describeMount(v('static_before'))}; old server's file ${v('static_old_server') === '1' ? 'read' : 'not read'}${v('static_mounted_by_job') === '1' ? '; gone before the failover: mounted again by the job' : ''}`,
+    ),
+    check(
+      `${STATIC} mounted again after the recovery, serving the new server`,
+      staticBack !== null && fromVip(v('static_after')),
+      staticBack !== null ? `after ${fmt(staticBack)}: ${describeMount(v('static_after'))}` : `not served: ${describeMount(v('static_after'))}`,
+    ),
+    check(
+      `the journal names it: "mount taken away by recovery: mounted again", mount ${STATIC}, via fstab, outcome remounted`,
+      remounted !== undefined && notRemounted.length === 0,
+      collateral.map((l) => `${l.msg} (${String(l.level)}): ${String(l.outcome)}, via ${String(l.via)}: ${String(l.command)}, ${String(l.duration_ms)} ms`).join('; ') || 'no line',
+    ),
+    check(`/metrics: nfs_health_check_collateral_unmounts_total{mount="${STATIC}",outcome="remounted"} ≥ 1`, collateralCount >= 1, String(collateralCount)),
     journalIsJson(job),
     check(
       'the journal names the mount, the result and each step',
@@ -192,6 +253,8 @@ export function analyzeFailover(job: Job, p: FailoverParams): Analysis {
       recovery_duration_ms: typeof finished?.duration_ms === 'number' ? finished.duration_ms : null,
       steps: steps.length,
       holder_cwd_readable: job.values.get('holder_cwd_readable') ?? null,
+      static_new_server_s: staticBack,
+      static_remount_ms: typeof remounted?.duration_ms === 'number' ? remounted.duration_ms : null,
     },
   };
 }
@@ -203,6 +266,8 @@ export interface SilentParams {
   maxBackoffS: number;
   maxStuck: number;
   mounts: number;
+  /** recovery.hang_after: how long a probe's call must have been blocked before its timeout recovers. */
+  hangAfterS: number;
   /** Accessible again within this many seconds of the server's return. */
   backWithinS: number;
   hard: boolean;
@@ -252,6 +317,22 @@ export function analyzeSilent(job: Job, p: SilentParams): Analysis {
     if (gap < wait - 0.5) violations.push(`attempt ${i + 2} came ${gap.toFixed(1)} s after attempt ${i + 1}, backoff ${wait} s`);
   }
   const outageS = (tu - tb) / 1000;
+  // A timeout becomes a trigger only once the call behind it has been blocked hang_after: the first
+  // recovery starts then, not at the probe's timeout. The call started probe_ms before its
+  // "mount failing" line. At hang_after the daemon wakes for that path; its re-probe, with the call
+  // still stuck on the same mount, returns at once (same_mount), so it decides then: 2 s of slack
+  // for the wake-up and the cycle under TCG.
+  const hungAt = job.daemon.filter((l) => l.t >= tb && l.t <= tu && l.result === 'timeout' && (l.msg === 'mount failing' || l.msg === 'mount fault changed'))
+    .map((l) => l.t - (typeof l.probe_ms === 'number' ? l.probe_ms : p.probeTimeoutS * 1000));
+  const hungFor = starts[0] && hungAt.length ? round2((starts[0].t - Math.min(...hungAt)) / 1000) : null;
+  const hangSlackS = 2;
+  checks.push(
+    check(
+      `the first recovery started once the stuck call was hang_after ${p.hangAfterS} s old (−0.5/+${hangSlackS} s), not at its timeout`,
+      hungFor !== null && hungFor >= p.hangAfterS - 0.5 && hungFor <= p.hangAfterS + hangSlackS,
+      hungFor === null ? (starts[0] ? 'no timeout line before it' : 'no recovery during the outage') : `the call was ${fmt(hungFor)} old`,
+    ),
+  );
   checks.push(
     check(
       `recoveries during the ${Math.round(outageS)} s outage respect cooldown ${p.cooldownS} s and its doubling`,
@@ -294,6 +375,7 @@ export function analyzeSilent(job: Job, p: SilentParams): Analysis {
       threads_max: max,
       threads_after: Number(job.values.get('threads_after')),
       result_at_return: seen.length ? String(seen[seen.length - 1]!.result) : null,
+      recovery_at_call_age_s: hungFor,
       nfs_mounts_at_unblock: job.values.get('nfs_mounts_at_unblock') ?? null,
     },
   };

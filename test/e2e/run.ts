@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseJob, type Analysis, type Check } from './analyze.js';
-import { SCENARIOS, UNTIMED, type Scenario } from './scenarios.js';
+import { needlessRecoveries, parseJob, type Analysis, type Check } from './analyze.js';
+import { judge, SCENARIOS, UNTIMED, type Scenario } from './scenarios.js';
 import { boot, overlay, run, type BootResult, type Image } from './vm.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -32,9 +32,14 @@ interface ScenarioOutcome {
   times: Analysis['times'];
   figures: Analysis['figures'];
   checks: Check[];
-  failed_attempts: { checks: Check[] }[];
+  failed_attempts: { checks: Check[]; needless_recoveries: number }[];
   run_dir: string;
 }
+
+/** Recoveries before a fault (needless), in every boot of the run: the install boot's and each attempt's. */
+const needlessOf = (a: Pick<Analysis, 'figures'>): number => Number(a.figures.needless_recoveries ?? 0);
+const needlessTotal = (install: number, outcomes: ScenarioOutcome[]): number =>
+  outcomes.reduce((n, o) => n + needlessOf(o) + o.failed_attempts.reduce((m, f) => m + f.needless_recoveries, 0), install);
 
 const started = Date.now();
 const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(0)} s`;
@@ -102,8 +107,8 @@ function tail(text: string, n: number): string {
   return text.trim().split('\n').slice(-n).map((l) => `    | ${l}`).join('\n');
 }
 
-/** The install boot: returns its boot ID. The disk it leaves is what every scenario boots. */
-async function install(image: Image, disk: string, runDir: string): Promise<string> {
+/** The install boot: its boot ID and needless recoveries. The disk it leaves is what every scenario boots. */
+async function install(image: Image, disk: string, runDir: string): Promise<{ bootId: string; needless: number }> {
   say('install boot: packaging/install.sh from this tree, then systemctl enable --now nfs-health-checkd');
   await overlay(image, disk);
   const r = await boot({ image, disk, snapshot: false, src: ROOT, files: jobFiles('install.sh', {}), limitS: 600, runDir: path.join(runDir, 'install') });
@@ -111,26 +116,28 @@ async function install(image: Image, disk: string, runDir: string): Promise<stri
   if (r.rc === null && !r.kernelStarted()) skip(`qemu could not boot the VM here: ${r.qemuStderr.split('\n')[0] || 'no console output'}`);
   const job = jobOf(r);
   const v = (k: string): string => job.values.get(k) ?? '?';
-  say(`install boot: ${r.wallS.toFixed(0)} s; install.sh ${v('install_s')} s, enable --now ${v('enable_now_s')} s: ${v('is_enabled')}, ${v('is_active')}`);
+  // It has no fault: any recovery in it is needless (the first automount of the boot, say).
+  const needless = needlessRecoveries(job, null).length;
+  say(`install boot: ${r.wallS.toFixed(0)} s; install.sh ${v('install_s')} s, enable --now ${v('enable_now_s')} s: ${v('is_enabled')}, ${v('is_active')}; needless recoveries ${needless}`);
   const ok = r.rc === 0 && v('is_enabled') === 'enabled' && v('is_active') === 'active' && v('accessible') === '1';
   if (!ok) fail(`the install boot did not end with the daemon enabled, active and both mounts accessible (rc ${r.rc ?? 'none'})`, tail(r.read('output.log') || fs.readFileSync(r.console, 'utf8'), 30));
-  return r.read('install_boot_id').trim();
+  return { bootId: r.read('install_boot_id').trim(), needless };
 }
 
 async function runScenario(s: Scenario, image: Image, disk: string, runDir: string, installBootId: string): Promise<ScenarioOutcome> {
-  const failed: { checks: Check[] }[] = [];
+  const failed: ScenarioOutcome['failed_attempts'] = [];
   for (let attempt = 1; ; attempt++) {
     const dir = path.join(runDir, `${s.name}${attempt > 1 ? `-${attempt}` : ''}`);
     say(`${s.name}: booting (attempt ${attempt})`);
     const r = await boot({ image, disk, snapshot: true, files: jobFiles(s.script, s.params), limitS: s.limitS, runDir: dir });
-    const a = s.analyze(jobOf(r), { installBootId });
+    const a = judge(s, jobOf(r), { installBootId });
     const bad = a.checks.filter((c) => !c.ok);
     for (const c of a.checks) say(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.what}: ${c.detail}`);
     if (bad.length === 0 || attempt >= ATTEMPTS || Date.now() - started > RETRY_UNTIL_MS) {
       if (bad.length) say(`${s.name}: output tail (${dir}):\n${tail(r.read('output.log') || fs.readFileSync(r.console, 'utf8'), 25)}`);
       return { name: s.name, title: s.title, from: s.from, ok: bad.length === 0, attempts: attempt, wall_s: Math.round(r.wallS), times: a.times, figures: a.figures, checks: a.checks, failed_attempts: failed, run_dir: dir };
     }
-    failed.push({ checks: bad });
+    failed.push({ checks: bad, needless_recoveries: needlessOf(a) });
     say(`${s.name}: ${bad.length} check(s) failed; once more`);
   }
 }
@@ -162,12 +169,12 @@ async function main(): Promise<void> {
   say(`run directory (console logs, journals, shares): ${runDir}`);
   const image = await buildImage(runDir);
   const disk = path.join(runDir, 'installed.qcow2');
-  const installBootId = await install(image, disk, runDir);
+  const installed = await install(image, disk, runDir);
 
   const outcomes: ScenarioOutcome[] = [];
   for (const s of SCENARIOS) {
     if (only && !only.has(s.name)) continue;
-    outcomes.push(await runScenario(s, image, disk, runDir, installBootId));
+    outcomes.push(await runScenario(s, image, disk, runDir, installed.bootId));
   }
   fs.rmSync(disk, { force: true }); // 1 GB of installed image; the logs stay
 
@@ -179,13 +186,18 @@ async function main(): Promise<void> {
     if (figures.length) console.log(`  ${o.name}: ${figures.join(', ')}`);
   }
   const failedChecks = outcomes.flatMap((o) => o.checks.filter((c) => !c.ok).map((c) => `${o.name}: ${c.what}: ${c.detail}`));
+  if (installed.needless > 0) failedChecks.unshift(`install boot: no recovery in the whole boot (no fault): ${installed.needless}`);
+  const needless = needlessTotal(installed.needless, outcomes);
   console.log(`\n${outcomes.length} scenarios, ${outcomes.filter((o) => o.ok).length} passed, in ${elapsed()}; logs in ${runDir}`);
+  console.log(`needless recoveries (before a scenario's fault, every boot): ${needless} (install boot ${installed.needless})`);
   if (!only) {
     const results = {
       date: new Date().toISOString(),
       machine: { cpu: os.cpus()[0]?.model ?? '?', cores: os.cpus().length, kernel: os.release(), node: process.version, accel: 'tcg' },
       image: path.basename(image.dir),
       total_s: Math.round((Date.now() - started) / 1000),
+      needless_recoveries: needless,
+      install: { needless_recoveries: installed.needless },
       table,
       scenarios: outcomes,
     };

@@ -1,9 +1,9 @@
 // The e2e scenarios: which guest script each runs (test/e2e/scenarios/*.sh), with what
 // parameters and time limit, and how its results are judged (analyze.ts).
-import { analyzeBaseline, analyzeFailover, analyzeHolders, analyzeNegativeCache, analyzeSilent, analyzeSystemd, type Analysis, type Job } from './analyze.js';
+import { analyzeBaseline, analyzeFailover, analyzeHolders, analyzeNegativeCache, analyzeSilent, analyzeSystemd, withNeedless, type Analysis, type Job } from './analyze.js';
 
 /** The packaged defaults the daemon runs with (config/default.yaml) that the checks depend on. */
-export const DEFAULTS = { intervalS: 30, probeTimeoutS: 5, cooldownS: 30, maxBackoffS: 300, maxStuck: 3, mounts: 2 };
+export const DEFAULTS = { intervalS: 30, probeTimeoutS: 5, hangAfterS: 15, recoveryTimeoutS: 10, cooldownS: 30, maxBackoffS: 300, maxStuck: 3, mounts: 2 };
 
 /** `from` of a scenario that measures no detection / recovery times. */
 export const UNTIMED = '—';
@@ -17,7 +17,14 @@ export interface Scenario {
   params: Record<string, string>;
   /** The job's time limit inside the guest. */
   limitS: number;
+  /** The event of its fault (null: none); a recovery before it is needless. */
+  fault: string | null;
   analyze(job: Job, ctx: { installBootId: string }): Analysis;
+}
+
+/** A scenario's own checks, and that no recovery came before its fault. */
+export function judge(s: Scenario, job: Job, ctx: { installBootId: string }): Analysis {
+  return withNeedless(s.analyze(job, ctx), job, s.fault);
 }
 
 const failover = (intervalS: number): Scenario => ({
@@ -31,6 +38,7 @@ const failover = (intervalS: number): Scenario => ({
     WAIT_S: String(2 * (intervalS + DEFAULTS.probeTimeoutS + 5)),
   },
   limitS: 400,
+  fault: 'failover_start',
   analyze: (job) => analyzeFailover(job, { intervalS, probeTimeoutS: DEFAULTS.probeTimeoutS }),
 });
 
@@ -41,6 +49,7 @@ const silent = (hard: boolean, outageS: number): Scenario => ({
   script: 'silent.sh',
   params: { OUTAGE_S: String(outageS), WAIT_S: '150', MOUNT_OPTION: hard ? 'hard' : 'soft' },
   limitS: outageS + 400,
+  fault: 'block',
   analyze: (job) => analyzeSilent(job, { ...DEFAULTS, backWithinS: 90, hard }),
 });
 
@@ -55,6 +64,7 @@ const holders = (restart: boolean): Scenario => ({
   script: 'holders.sh',
   params: { RESTART: restart ? '1' : '0', WATCH_S: restart ? '90' : '40' },
   limitS: 300,
+  fault: 'failover_start',
   analyze: (job) => analyzeHolders(job, { restart, intervalS: 5, probeTimeoutS: DEFAULTS.probeTimeoutS }),
 });
 
@@ -62,9 +72,10 @@ export const SCENARIOS: readonly Scenario[] = [
   failover(30),
   failover(5),
   silent(false, 120),
-  // The issue's silent server, hard-mounted: 60 s of silence is enough for the stuck probe, the
-  // deadline-killed umount -a and the umount -f that releases it.
-  silent(true, 60),
+  // The issue's silent server, hard-mounted, silent long enough for the stuck probe (up to an
+  // interval after the silence starts), hang_after until its recovery, the deadline-killed
+  // umount -a and the umount -f that releases it, with 15 s to spare (70 s).
+  silent(true, DEFAULTS.intervalS + DEFAULTS.hangAfterS + DEFAULTS.recoveryTimeoutS + 15),
   {
     name: 'negative-cache',
     title: "2b. autofs' negative cache after a failed mount",
@@ -72,6 +83,8 @@ export const SCENARIOS: readonly Scenario[] = [
     script: 'negative-cache.sh',
     params: {},
     limitS: 700,
+    // Its faults are its own accesses, with the daemon stopped.
+    fault: null,
     analyze: (job) => analyzeNegativeCache(job),
   },
   {
@@ -81,6 +94,7 @@ export const SCENARIOS: readonly Scenario[] = [
     script: 'systemd.sh',
     params: {},
     limitS: 600,
+    fault: 'block',
     analyze: (job, ctx) => analyzeSystemd(job, ctx),
   },
   {
@@ -90,6 +104,7 @@ export const SCENARIOS: readonly Scenario[] = [
     script: 'baseline.sh',
     params: { WAIT_S: '80' },
     limitS: 400,
+    fault: 'failover_start',
     analyze: (job) => analyzeBaseline(job, { waitS: 80 }),
   },
   holders(true),

@@ -1,6 +1,6 @@
 // The e2e suite's shell: the image build, the guest's helpers and every scenario script (each
 // checked as the guest runs it: after lib.sh) are shellcheck-clean; every scenario the runner
-// names has its script.
+// names has its script, and writes its fault's event.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,6 +17,13 @@ describe('e2e scripts', () => {
   it('every scenario the runner names has its script, and the install boot has one', () => {
     for (const s of SCENARIOS) expect(fs.existsSync(path.join(scenarioDir, s.script)), s.script).toBe(true);
     expect(fs.existsSync(path.join(scenarioDir, 'install.sh'))).toBe(true);
+  });
+
+  it("every scenario's fault is an event its script writes (the needless-recovery count stops there)", () => {
+    for (const s of SCENARIOS) {
+      if (s.fault === null) continue;
+      expect(fs.readFileSync(path.join(scenarioDir, s.script), 'utf8'), `${s.name}: ev ${s.fault}`).toMatch(new RegExp(`^\\s*ev ${s.fault}$`, 'm'));
+    }
   });
 
   const shellcheck = findExecutable('shellcheck');

@@ -2,7 +2,7 @@
 // EIO, to vanish (ENOTCONN) or to hang; real umount; real autofs. Schedule 1 s, probe timeout 1 s.
 // Timings are printed (for the notes), and asserted only as loose functional bounds.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -166,6 +166,17 @@ describe.skipIf(!fuse.ok || !cliBuilt())('daemon on real FUSE faults', () => {
     expect(findMount(a.mountpoint)).toBeDefined();
     a.setMode('ok');
     await d.waitForLine(is('mount recovered', a.mountpoint), 10_000, from);
+  });
+
+  it('a configured path that is a symbolic link is probed as the mount point it names, and said so', async () => {
+    const link = join(dir, 'compat-link');
+    symlinkSync(a.mountpoint, link);
+    const d = startDaemon(dir, configYaml([link, b.mountpoint]));
+    daemon = d;
+    const said = await d.waitForLine((l) => l.msg === 'mount path is a symbolic link: probing the mount point it names', 10_000);
+    expect(said).toMatchObject({ configured: link, mount: a.mountpoint });
+    await d.waitForLine(is('mount healthy', a.mountpoint), 10_000);
+    expect(d.lines.some((l) => l.mount === link)).toBe(false);
   });
 
   it('20 cycles of a hang leave at most one extra thread', async () => {

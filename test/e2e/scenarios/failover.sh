@@ -1,6 +1,8 @@
 # Scenario 1: a failover while Airflow-like processes hold both mounts. The daemon runs as
 # installed, with the default config but for SCHEDULE (when given).
-# Events: failover_start, failover_done, dags_new_server, logs_new_server.
+# The static fstab mount /mnt/static (same VIP, nobody on it) is taken away by the daemon's
+# umount -a too; the daemon must mount it again after its recovery.
+# Events: failover_start, failover_done, dags_new_server, logs_new_server, static_new_server.
 # shellcheck shell=bash
 wait_for 90 active || exit 1
 ev daemon_active
@@ -8,6 +10,16 @@ if [ -n "${SCHEDULE:-}" ]; then use_config "schedule: \"$SCHEDULE\"" || exit 1; 
 timeout 20 ls /airflow/dags /airflow/logs
 wait_for 90 both_accessible || exit 1
 ev healthy
+wait_for 60 static_settled
+val static_boot_mounted "$([ "$(systemctl show -P ActiveEnterTimestampMonotonic mnt-static.mount)" -gt 0 ] && echo 1 || echo 0)"
+if ! static_mounted; then
+  # Mounted at boot but gone already: a recovery before the fault took it (needless_recoveries
+  # counts those). Mounted again, so that the failover has it to take away.
+  val static_mounted_by_job 1
+  systemctl start mnt-static.mount
+fi
+val static_before "$(static_mount)"
+val static_old_server "$(serves "$STATIC/server.txt" fsA && echo 1 || echo 0)"
 start_holders
 # Not in step with the schedule: the failover lands anywhere in the interval.
 sleep "$((RANDOM % ${PHASE_MAX_S:-5}))"
@@ -17,6 +29,8 @@ ev failover_done
 timeout 5 ls /airflow/dags 2>&1 | head -n 1 | sed 's/^/    client: /'
 if wait_for "$WAIT_S" serves /airflow/dags/example_dag.py fsB; then ev dags_new_server; fi
 if wait_for 30 serves /airflow/logs/scheduler.log fsB; then ev logs_new_server; fi
+if wait_for 30 serves "$STATIC/server.txt" fsB; then ev static_new_server; fi
+val static_after "$(static_mount)"
 timeout 5 ls -l /airflow/ | sed 's/^/    /'
 val holders_alive "$(holders_alive && echo 1 || echo 0)"
 val holder_cwd_readable "$(timeout 5 ls "/proc/$HOLD_DAGS/cwd/" >/dev/null 2>&1 && echo 1 || echo 0)"

@@ -72,6 +72,16 @@ block() {
 }
 unblock() { nft delete table inet e2e; }
 nfs_mounts() { grep -cE ' /airflow/(dags|logs) nfs4 ' /proc/self/mounts; }
+# The static fstab mount (idle, from the same VIP; mounted by systemd at boot, nofail).
+STATIC=/mnt/static
+static_mounted() { grep -qE "^[^ ]+ $STATIC nfs4 " /proc/self/mounts; }
+# Still being mounted by systemd: nofail orders neither the boot nor this job after it.
+static_settled() { static_mounted || [ "$(systemctl is-active mnt-static.mount)" != activating ]; }
+static_mount() { # what is mounted there, on one line: "SOURCE FSTYPE OPTIONS" or "none"
+  local m
+  m=$(findmnt -no SOURCE,FSTYPE,OPTIONS --mountpoint "$STATIC" | tail -n 1)
+  echo "${m:-none}"
+}
 threads() { awk '/^Threads:/ { print $2 }' "/proc/$(main_pid)/status" 2>/dev/null; }
 # collect: what the host analyses, whatever happened before.
 collect() {
@@ -79,6 +89,6 @@ collect() {
   journalctl -b -u "$UNIT" -o json --output-fields=MESSAGE,_PID,__REALTIME_TIMESTAMP --no-pager >"$S/daemon.journal.json" 2>&1
   metrics >"$S/metrics.txt" 2>&1
   systemctl show "$UNIT" >"$S/unit.txt" 2>&1
-  grep -E ' /airflow' /proc/self/mountinfo >"$S/mountinfo.txt" 2>&1
+  grep -E ' /airflow| /mnt/static ' /proc/self/mountinfo >"$S/mountinfo.txt" 2>&1
   true
 }

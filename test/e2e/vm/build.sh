@@ -87,7 +87,7 @@ ln -sfn ../lib/node_modules/npm/bin/npm-cli.js "$TREE/usr/bin/npm"
 cp -a "$HERE/guest/." "$TREE/"
 echo nhce2e >"$TREE/etc/hostname"
 printf '127.0.0.1 localhost\n127.0.1.1 nhce2e\n' >"$TREE/etc/hosts"
-mkdir -p "$TREE/srv/a" "$TREE/mnt/host" "$TREE/mnt/src"
+mkdir -p "$TREE/srv/a" "$TREE/mnt/host" "$TREE/mnt/src" "$TREE/mnt/static"
 sed -i 's/^#logging = none/logging = debug/' "$TREE/etc/autofs.conf" # automount's log -> journal
 chroot "$TREE" passwd -d root >/dev/null                            # a test VM: root on the console
 # Airflow's own user (uid 50000, as in Airflow's images), for the stand-in airflow-scheduler.service
@@ -98,11 +98,12 @@ chroot "$TREE" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_al
 
 cp "$(find "$TREE/boot" -name 'vmlinuz-*' | sort -V | tail -n 1)" "$TMP/vmlinuz"
 cp "$(find "$TREE/boot" -name 'initrd.img-*' | sort -V | tail -n 1)" "$TMP/initrd.img"
-# Two filesystems behind the same export path: the active server's and the passive one's.
+# Two filesystems behind the same export paths: the active server's and the passive one's.
 for fs in fsA fsB; do
   st=$TMP/stage-$fs
-  mkdir -p "$st/airflow/dags" "$st/airflow/logs"
+  mkdir -p "$st/airflow/dags" "$st/airflow/logs" "$st/static"
   echo "# example dag served from $fs" >"$st/airflow/dags/example_dag.py"
+  echo "static share served from $fs" >"$st/static/server.txt"
   echo "log line on $fs" >"$st/airflow/logs/scheduler.log"
   chown "$AIRFLOW_UID:$AIRFLOW_UID" "$st/airflow/logs" "$st/airflow/logs/scheduler.log"
   mkfs.ext4 -q -F -L "$fs" -d "$st" "$TMP/$fs.img" 64M
