@@ -225,6 +225,17 @@ describe.skipIf(!fuse.ok || !cliBuilt())('daemon on real FUSE faults', () => {
     expect(r.stdout).toMatch(new RegExp(`^ok\\s+${b.mountpoint}`, 'm'));
   });
 
+  it('check --recover on a hang: waits until the call is hang_after old, then recovers', () => {
+    a.setMode('hang');
+    const started = performance.now();
+    const r = runCli(['check', '--recover', '--config', writeConfig(join(dir, 'check.yaml'), configYaml([a.mountpoint, b.mountpoint]))], 30_000);
+    timings.check_recover_hang = Math.round(performance.now() - started);
+    expect(r.stdout).toMatch(/^waiting 2\.\d s: a timeout is a hang once its call has been blocked 3 s \(recovery\.hang_after\)$/m);
+    expect(r.stdout).toMatch(/^recovery escalation: umount -[fl] -- .* -> ok/m);
+    expect(findMount(a.mountpoint)).toBeUndefined();
+    expect(findMount(b.mountpoint)).toBeDefined();
+  });
+
   it('check --recover: runs the recovery, prints each step, exits 1 as the static mount stays unmounted', () => {
     a.setMode('estale');
     const r = runCli(['check', '--recover', '--config', writeConfig(join(dir, 'check.yaml'), configYaml([a.mountpoint, b.mountpoint]))], 30_000);
