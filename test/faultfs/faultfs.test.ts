@@ -151,7 +151,7 @@ describe.skipIf(!fuse.ok)('faultfs (real FUSE mount)', () => {
     const ls = await blockedLs(m.mountpoint);
     expect(processState(ls.pid)).toBe('S'); // FUSE waits interruptibly until a signal comes
     ls.kill('SIGTERM');
-    expect(await waitFor(() => processState(ls.pid) === 'D', 1_000)).toBe(true);
+    expect(await waitFor(() => processState(ls.pid) === 'D', 5_000)).toBe(true);
     ls.kill('SIGKILL');
     await sleep(500);
     expect(processState(ls.pid)).toBe('D'); // not even SIGKILL: the server read the request
