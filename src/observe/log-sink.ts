@@ -134,9 +134,10 @@ export function createLogSink(log: Logger, clock: Clock): MonitorSink {
     released(call, hung) {
       const result = call.raw.kind === 'error' ? errnoName(call.raw.errno, call.raw.code) : call.raw.kind;
       const fields = { mount: call.path, blocked_ms: Math.round(call.blockedMs), result };
-      // Returned before hang_after: a slow mount, which is never unmounted for its slowness.
+      // Returned before hang_after: slow, not hung, and never unmounted for its slowness (its
+      // result, ok or an errno, is the next probe's to report).
       if (hung) log.info(fields, 'stuck probe returned');
-      else log.warn(fields, 'slow probe returned: the mount is slow, not hung');
+      else log.warn(fields, 'slow probe returned: not hung');
     },
     overlapped() {
       log.warn('tick skipped: the previous cycle is still running');
