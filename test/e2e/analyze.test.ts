@@ -51,7 +51,7 @@ describe('parseJob', () => {
 describe('analyzeFailover', () => {
   // /mnt/static as findmnt shows it: mounted at boot from netns "client", again by the daemon.
   const staticAt = (clientaddr: string): string =>
-    `10.99.0.1:/srv/a/static nfs4 rw,relatime,sync,vers=4.1,rsize=8192,wsize=8192,soft,noac,proto=tcp,timeo=10,retrans=2,sec=sys,clientaddr=${clientaddr},lookupcache=none,local_lock=none,addr=10.99.0.1`;
+    `10.99.0.1:/srv/a/static nfs4   rw,relatime,sync,vers=4.1,rsize=8192,wsize=8192,soft,noac,proto=tcp,timeo=10,retrans=2,sec=sys,clientaddr=${clientaddr},lookupcache=none,local_lock=none,addr=10.99.0.1`;
   const remounted = (s: number): string =>
     rec(s, { level: 'warn', msg: 'mount taken away by recovery: mounted again', mount: '/mnt/static', fstype: 'nfs4', source: '10.99.0.1:/srv/a/static', via: 'fstab', outcome: 'remounted', command: 'mount -- /mnt/static', duration_ms: 900 });
   const good = (recoveredAt: number) => ({

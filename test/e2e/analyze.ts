@@ -173,7 +173,7 @@ const STATIC_SOURCE = '10.99.0.1:/srv/a/static';
 const fromVip = (m: string): boolean => m.startsWith(`${STATIC_SOURCE} nfs4 `);
 /** Its source and type, and the client's address (which network namespace mounted it). */
 const describeMount = (m: string): string => {
-  const [source = '', fstype, options = ''] = m.split(' ');
+  const [source = '', fstype, options = ''] = m.split(/\s+/);
   if (!fstype) return m;
   const client = /clientaddr=([^,]+)/.exec(options)?.[1];
   return `${source} ${fstype}${client ? `, clientaddr ${client}` : ''}`;
