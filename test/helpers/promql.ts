@@ -21,6 +21,7 @@ export const DAEMON_METRICS = {
     'nfs_health_checkd_skipped_ticks_total',
     'nfs_health_check_holder_restarts_total',
     'nfs_health_checkd_holder_scans_total',
+    'nfs_health_check_collateral_unmounts_total',
   ],
   histograms: ['nfs_mount_probe_duration_seconds', 'nfs_recovery_duration_seconds', 'nfs_health_checkd_holder_scan_duration_seconds'],
   /** Node process metrics (prom-client's defaults, prefixed) the dashboard uses. */
@@ -31,6 +32,12 @@ export const DAEMON_METRICS = {
     'nfs_health_checkd_nodejs_eventloop_lag_seconds',
   ],
 } as const;
+
+/**
+ * Counters labelled by something known only when it happens (the mount a recovery took away):
+ * their series appear with their first event, so a daemon that has had none exposes none.
+ */
+export const FIRST_EVENT_SERIES: ReadonlySet<string> = new Set(['nfs_health_check_collateral_unmounts_total']);
 
 /** Every series name a query may select: the above, histogram series, and Prometheus's `up`. */
 export const KNOWN_SERIES: ReadonlySet<string> = new Set([

@@ -25,6 +25,7 @@ const DASHBOARD = path.join(ROOT, 'packaging', 'grafana', 'nfs-health-checkd.jso
 const ALERTS = [
   'NFSMountInaccessible',
   'NFSRecoveryFailing',
+  'NFSStaticMountNotRestored',
   'NFSProbeStuck',
   'NFSAutofsDown',
   'NFSHealthCheckDaemonDown',
