@@ -55,8 +55,6 @@ export class Monitor {
   private readonly policy: RecoveryPolicy;
   private readonly paths: string[];
   private latest = new Map<string, ProbeResult>();
-  /** When each latest result was taken in (a wake-up probes only some paths). */
-  private latestAt = new Map<string, number>();
   private running: Promise<void> | undefined;
   /** The running cycle is the first or a wake-up's: a tick meeting it is not a skipped round. */
   private runningQuiet = false;
@@ -203,11 +201,7 @@ export class Monitor {
   }
 
   private take(results: readonly ProbeResult[], cycleMs: number): void {
-    const now = this.deps.clock.now();
-    for (const r of results) {
-      this.latest.set(r.mount, r);
-      this.latestAt.set(r.mount, now);
-    }
+    for (const r of results) this.latest.set(r.mount, r);
     this.deps.sink.probed(results, cycleMs);
     // A mount that leaves the table while a recovery runs was detached by it, whichever round sees it.
     this.deps.holders?.observe(results, this.recovering ? `recovery ${this.recoveries}` : null);
@@ -221,10 +215,8 @@ export class Monitor {
     // Targets come from triggering results, so each has one.
     const targets: RecoveryTarget[] = paths.flatMap((path) => {
       const r = this.latest.get(path);
-      if (!r) return [];
-      // A blocked call has aged since its path was last probed: report its age now.
-      const aged = clock.now() - (this.latestAt.get(path) ?? clock.now());
-      return [{ ...recoveryTarget(r), blockedMs: r.blockedMs === null ? null : Math.round(r.blockedMs + aged) }];
+      // A blocked call has aged since its path was last probed (a wake-up probes only some): its age now.
+      return r ? [{ ...recoveryTarget(r), blockedMs: this.policy.blockedMs(path, clock.now()) }] : [];
     });
     sink.recoveryStarted(targets);
 

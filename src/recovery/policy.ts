@@ -96,6 +96,12 @@ export class RecoveryPolicy {
     if (h) h.hangAt = null;
   }
 
+  /** How long the call behind a mount's timeout has been blocked by `now`; null when none blocks. */
+  blockedMs(mount: string, now: number): number | null {
+    const hangAt = this.mounts.get(mount)?.hangAt ?? null;
+    return hangAt === null ? null : Math.round(now - (hangAt - this.cfg.hangAfterMs));
+  }
+
   /** Mounts whose blocked call becomes a trigger later, and when: what to wake up for. */
   pendingHangs(now: number): { mount: string; at: number }[] {
     return [...this.mounts]

@@ -62,6 +62,7 @@ describe('RecoveryPolicy: a timeout is a hang only once its call is hang_after o
     expect(p.decide(109_999)).toEqual({ kind: 'none' });
     expect(p.decide(110 * S)).toEqual({ kind: 'recover', targets: ['/a'] });
     expect(p.pendingHangs(110 * S)).toEqual([]);
+    expect(p.blockedMs('/a', 110 * S)).toBe(15 * S);
   });
 
   it('a call that returns is a slow mount: never a trigger by age, and a new call starts the count again', () => {
@@ -69,6 +70,7 @@ describe('RecoveryPolicy: a timeout is a hang only once its call is hang_after o
     p.observe([{ mount: '/a', result: 'timeout', blockedMs: 5 * S }], 0);
     p.released('/a');
     expect(p.pendingHangs(1 * S)).toEqual([]);
+    expect(p.blockedMs('/a', 1 * S)).toBeNull();
     expect(p.decide(60 * S)).toEqual({ kind: 'none' });
     p.observe([{ mount: '/a', result: 'timeout', blockedMs: 5 * S }], 30 * S);
     expect(p.decide(39 * S)).toEqual({ kind: 'none' });
