@@ -1,6 +1,7 @@
 // Which units to restart for the processes left on a detached mount. Pure. A unit is restarted
-// only when it matches holders.restart_units, is not the daemon's own, and the path its processes
-// held is healthy again (so the restarted processes land on the new mount); at most once per unit
+// only when it matches holders.restart_units, is not the daemon's own, and every path whose detached
+// mount its processes hold is healthy again (so the restarted processes land on the new mounts,
+// not on one still being recovered); at most once per unit
 // per detachment batch (one recovery), so a unit that still holds the mount afterwards is
 // reported, never restarted in a loop. Processes outside any unit are never touched.
 import type { HolderReport } from './tracker.js';
@@ -37,6 +38,7 @@ export interface RestartPlan {
 export function planRestarts(input: RestartPlanInput): RestartPlan {
   const restart = new Map<string, PlannedRestart>();
   const didNotHelp = new Map<string, { unit: string; batch: string; holders: HolderReport[] }>();
+  const notYet = new Set<string>();
   for (const h of input.holders) {
     const former = input.formers.get(h.mountId);
     const unit = h.unit;
@@ -48,11 +50,14 @@ export function planRestarts(input: RestartPlanInput): RestartPlan {
       didNotHelp.set(key, entry);
       continue;
     }
-    if (!input.healthyPaths.has(former.path)) continue; // not yet: it would start on a broken mount
+    if (!input.healthyPaths.has(former.path)) {
+      notYet.add(key); // not yet: it would start on a broken mount
+      continue;
+    }
     const entry = restart.get(key) ?? { unit, batch: former.batch, mounts: [], pids: [] };
     if (!entry.mounts.includes(former.path)) entry.mounts.push(former.path);
     if (!entry.pids.includes(h.pid)) entry.pids.push(h.pid);
     restart.set(key, entry);
   }
-  return { restart: [...restart.values()], didNotHelp: [...didNotHelp.values()] };
+  return { restart: [...restart].filter(([key]) => !notYet.has(key)).map(([, r]) => r), didNotHelp: [...didNotHelp.values()] };
 }

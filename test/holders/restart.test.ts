@@ -52,6 +52,12 @@ describe('planRestarts', () => {
     expect(plan.restart).toEqual([]);
   });
 
+  it('waits while any path whose detached mount the unit holds is not healthy again, then restarts it for both', () => {
+    const holders = [h(10, 50, 'airflow-scheduler.service'), h(10, 51, 'airflow-scheduler.service')];
+    expect(planRestarts(base({ healthyPaths: new Set(['/airflow/dags']), holders })).restart).toEqual([]);
+    expect(planRestarts(base({ holders })).restart).toEqual([{ unit: 'airflow-scheduler.service', batch: 'recovery 1', mounts: ['/airflow/dags', '/airflow/logs'], pids: [10] }]);
+  });
+
   it('a unit already restarted for this recovery that still holds the mount is reported, not restarted again', () => {
     const plan = planRestarts(
       base({
