@@ -308,9 +308,9 @@ describe('analyzeHolders', () => {
   ];
   const scans = 'nfs_health_checkd_holder_scans_total{result="ok"} 6\nnfs_health_checkd_holder_scans_total{result="timeout"} 0\nnfs_health_checkd_holder_scans_total{result="unavailable"} 0\n';
   const restarted = rec(10.2, { msg: 'unit restarted: it held a detached mount', unit: 'airflow-scheduler.service', result: 'ok', mounts: ['/airflow/dags', '/airflow/logs'], pids: [700], command: 'systemctl try-restart -- airflow-scheduler.service', exit_code: 0, duration_ms: 600 });
-  const restartJob = (o: { restartLines?: string[]; logsGauge?: number; values?: Record<string, string | number> } = {}) =>
+  const restartJob = (o: { restartLines?: string[]; logsGauge?: number; values?: Record<string, string | number>; events?: Record<string, number> } = {}) =>
     job({
-      events: { failover_start: 0, failover_done: 2, dags_new_server: 9.8, logs_detached_held: 6, logs_detached_none: 12, sched_stopped: 20 },
+      events: o.events ?? { failover_start: 0, failover_done: 2, dags_new_server: 9.8, logs_detached_held: 6, logs_detached_none: 12, sched_stopped: 20 },
       values: {
         ...values, sched_pid_after: 900, sched_nrestarts: 0, new_pid: 900, new_pid_lines_new_server: 14, new_first_seq: 31, new_first_line_us: at(10.4) * 1000,
         lines_attempted: 44, lines_lost: 12, lost_seqs: '19-30', lines_lost_after_restart: 0, lines_new_server: 14, ...o.values,
@@ -329,6 +329,14 @@ describe('analyzeHolders', () => {
     expect(failed(a)).toEqual([]);
     expect(a.times).toEqual({ detection: 4, firstStep: 4.2, accessible: 9.8 });
     expect(a.figures).toMatchObject({ holders_reported_s: 4.3, scheduler_restarted_s: 10.2, first_line_new_server_s: 10.4, lines_lost: 12, lost_seqs: '19-30', watched_s: 20 });
+  });
+
+  it('a restart faster than the guest samples the gauge: the journal shows the count up, the end shows 0', () => {
+    const unsampled = restartJob({ events: { failover_start: 0, failover_done: 2, dags_new_server: 9.8, sched_stopped: 20 } });
+    expect(failed(analyzeHolders(unsampled, { ...p, restart: true }))).toEqual([]);
+    // A rise the sampler saw must be followed by the fall.
+    const stuck = restartJob({ events: { failover_start: 0, failover_done: 2, dags_new_server: 9.8, logs_detached_held: 6, sched_stopped: 20 } });
+    expect(failed(analyzeHolders(stuck, { ...p, restart: true }))).toEqual(['the old scheduler is gone from the old mounts; nfs_mount_detached_holders{mount="/airflow/logs"} back to 0']);
   });
 
   it('a restart before the paths are healthy, twice, of the wrong unit, or one that leaves the log held: each fails its check', () => {
