@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { posix } from 'node:path';
 import type { Clock } from '../clock.js';
-import type { MountEntry } from './mountinfo.js';
+import { isAtOrBelow, type MountEntry } from './mountinfo.js';
 
 export type LinkLook =
   | { kind: 'link'; target: string }
@@ -36,8 +36,7 @@ function parts(path: string): string[] {
 function holding(table: readonly MountEntry[], dir: string): MountEntry | undefined {
   let best: MountEntry | undefined;
   for (const e of table) {
-    const above = e.mountPoint === '/' || dir === e.mountPoint || dir.startsWith(`${e.mountPoint}/`);
-    if (above && (!best || e.mountPoint.length >= best.mountPoint.length)) best = e;
+    if (isAtOrBelow(dir, e.mountPoint) && (!best || e.mountPoint.length >= best.mountPoint.length)) best = e;
   }
   return best;
 }
