@@ -1,5 +1,11 @@
 #!/usr/bin/env bash
-# Installs (or upgrades, or uninstalls) nfs-health-checkd from a built source tree:
+# Installs (or upgrades, or uninstalls) nfs-health-checkd from an unpacked release tarball, which
+# carries its own Node.js runtime (no node, npm or network needed on this machine):
+#
+#   tar -xzf nfs-health-checkd-VERSION-linux-x64.tar.gz
+#   sudo nfs-health-checkd-VERSION-linux-x64/install.sh
+#
+# or from a built source tree, on the system's Node.js:
 #
 #   npm ci && npm run build && sudo packaging/install.sh
 #
@@ -19,14 +25,15 @@ readonly ME=install.sh
 
 usage() {
   cat <<EOF
-Usage: sudo packaging/install.sh [--replace-timer]     install, or upgrade in place
-       sudo packaging/install.sh --uninstall           remove (keeps config and logs)
-       packaging/install.sh --help
+Usage: sudo $0 [--replace-timer]     install, or upgrade in place
+       sudo $0 --uninstall           remove (keeps config and logs)
+       $0 --help
 
-Build the tree first: npm ci && npm run build
-
-Installs the built app with its production node_modules (copied from this tree and pruned
-offline: no registry access) in \$APPDIR, links \$PREFIX/bin/$NAME to its CLI, and installs
+From a release tarball: installs its app directory (the daemon bundled, with its own Node.js
+runtime: nothing else is needed) in \$APPDIR. From a checkout (build it first: npm ci && npm
+run build): installs the built app with its production node_modules (copied from this tree
+and pruned offline: no registry access) in \$APPDIR. Either way it links \$PREFIX/bin/$NAME
+to its CLI, and installs
 the systemd unit, the logrotate file and, if absent, /etc/$NAME/config.yaml (an existing one
 is kept; the new default goes beside it as config.yaml.new). The config is validated with the
 new CLI before anything is replaced. Then systemctl daemon-reload, and on upgrade try-restart.
@@ -38,7 +45,8 @@ new CLI before anything is replaced. Then systemctl daemon-reload, and on upgrad
 
 Environment:
   DESTDIR  staging root, e.g. for building a package (default: empty = this machine; then
-           root is required and systemd is driven). Node.js is only checked when empty.
+           root is required and systemd is driven). From a checkout, Node.js is only
+           checked when empty.
   PREFIX   the link goes to \$PREFIX/bin (default /usr/local)
   APPDIR   the app directory (default /opt/$NAME)
 EOF
@@ -108,15 +116,26 @@ if [ -z "$DESTDIR" ] && [ "$(id -u)" -ne 0 ]; then
   die "must run as root to install on this machine (sudo $0), or set DESTDIR to stage elsewhere"
 fi
 
-# The tree this script belongs to, whatever the cwd.
+# The tree this script belongs to, whatever the cwd: a release tarball's top (install.sh beside
+# usr/lib/nfs-health-checkd/ with its runtime), or a checkout's packaging/.
 script_dir=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
-ROOT=$(dirname -- "$script_dir")
+if [ -e "$script_dir/usr/lib/$NAME/node" ]; then
+  from=release
+  ROOT=$script_dir
+  RELEASE_APP=$ROOT/usr/lib/$NAME
+else
+  from=checkout
+  ROOT=$(dirname -- "$script_dir")
+fi
 
 APP="$DESTDIR$APPDIR"
 APP_NEW="$APP.new"
 APP_OLD="$APP.old"
 LINK="$DESTDIR$PREFIX/bin/$NAME"
-LINK_TARGET="$APPDIR/dist/src/cli.js"
+# What the link points to: the runtime's wrapper, or the checkout's CLI (run by the system's node).
+CHECKOUT_TARGET="$APPDIR/dist/src/cli.js"
+RELEASE_TARGET="$APPDIR/bin/$NAME"
+if [ "$from" = release ]; then LINK_TARGET=$RELEASE_TARGET; else LINK_TARGET=$CHECKOUT_TARGET; fi
 UNIT_DIR="$DESTDIR/etc/systemd/system"
 UNIT_FILE="$UNIT_DIR/$UNIT"
 LOGROTATE_FILE="$DESTDIR/etc/logrotate.d/$NAME"
@@ -235,11 +254,13 @@ if [ "$mode" = uninstall ]; then
   fi
 
   if [ -L "$LINK" ]; then
-    if [ "$(readlink -- "$LINK")" = "$LINK_TARGET" ]; then
+    # Either kind of install, whichever kind of tree this script came with.
+    link_now=$(readlink -- "$LINK")
+    if [ "$link_now" = "$CHECKOUT_TARGET" ] || [ "$link_now" = "$RELEASE_TARGET" ]; then
       rm -f -- "$LINK"
       say "removed $LINK"
     else
-      say "kept $LINK (points to $(readlink -- "$LINK"), not to $LINK_TARGET)"
+      say "kept $LINK (points to $link_now, not to $LINK_TARGET)"
     fi
   elif [ -e "$LINK" ]; then
     say "kept $LINK (not a symlink: not installed by this script)"
@@ -277,44 +298,58 @@ fi
 # ---------------------------------------------------------------------------------------------
 # Install: checks
 
-[ -f "$ROOT/dist/src/cli.js" ] ||
-  die "$ROOT is not built (no dist/src/cli.js): run 'npm ci && npm run build' there first"
-for f in package.json package-lock.json; do
-  [ -f "$ROOT/$f" ] || die "$ROOT has no $f: not an $NAME source tree"
-done
-grep -q "\"name\": *\"$NAME\"" "$ROOT/package.json" || die "$ROOT/package.json is not $NAME's"
-[ -d "$ROOT/node_modules" ] || die "$ROOT has no node_modules: run 'npm ci' there first"
-for f in config/default.yaml packaging/systemd/$UNIT packaging/logrotate/$NAME README.md; do
-  [ -f "$ROOT/$f" ] || die "$ROOT/$f is missing"
-done
-
-node_ok() { # NODE-VERSION (x.y.z)
-  local major minor rest
-  IFS=. read -r major minor rest <<<"$1"
-  [[ "$major" =~ ^[0-9]+$ && "$minor" =~ ^[0-9]+$ ]] || return 1
-  [ "$major" -gt "$NODE_MIN_MAJOR" ] || { [ "$major" -eq "$NODE_MIN_MAJOR" ] && [ "$minor" -ge "$NODE_MIN_MINOR" ]; }
-}
-if [ -z "$DESTDIR" ]; then
-  command -v node >/dev/null ||
-    die "node is not on PATH: install Node.js >= $NODE_MIN_MAJOR.$NODE_MIN_MINOR system-wide first"
-  node_version=$(node -p 'process.versions.node')
-  node_ok "$node_version" ||
-    die "node $node_version is too old: $NAME needs Node.js >= $NODE_MIN_MAJOR.$NODE_MIN_MINOR"
-  # The daemon runs under systemd's PATH, not this shell's (nvm, a user's ~/bin…).
-  systemd_node=$(PATH=$SYSTEMD_PATH command -v node || true)
-  if [ -z "$systemd_node" ]; then
-    echo "$ME: warning: no node in systemd's PATH ($SYSTEMD_PATH): the service will not start; install Node.js system-wide (e.g. /usr/bin/node)" >&2
-  elif ! node_ok "$(PATH=$SYSTEMD_PATH node -p 'process.versions.node' 2>/dev/null || echo 0.0.0)"; then
-    echo "$ME: warning: $systemd_node (the node systemd will run) is older than $NODE_MIN_MAJOR.$NODE_MIN_MINOR: the service will not start" >&2
+if [ "$from" = release ]; then
+  for f in node app/cli.js "bin/$NAME" package.json config/default.yaml; do
+    [ -e "$RELEASE_APP/$f" ] || die "$RELEASE_APP/$f is missing: not a whole $NAME release tree"
+  done
+  for f in "lib/systemd/system/$UNIT" "etc/logrotate.d/$NAME" README.md; do
+    [ -f "$ROOT/$f" ] || die "$ROOT/$f is missing: not a whole $NAME release tree"
+  done
+  grep -q "\"name\": *\"$NAME\"" "$RELEASE_APP/package.json" || die "$RELEASE_APP/package.json is not $NAME's"
+  # The runtime is built for x86_64 Linux with glibc >= 2.28: find out here, not at systemctl start.
+  if ! runtime_err=$("$RELEASE_APP/bin/$NAME" --version 2>&1 >/dev/null); then
+    die "the Node.js runtime in $RELEASE_APP does not run on this machine: ${runtime_err:-no output}"
   fi
 else
-  # Staging still runs the new CLI (config validation) and npm (prune), with the build host's node.
-  command -v node >/dev/null || die "node is not on PATH: staging needs the Node.js the tree was built with"
-fi
-command -v npm >/dev/null || die "npm is not on PATH: it prunes the devDependencies (offline)"
+  [ -f "$ROOT/dist/src/cli.js" ] ||
+    die "$ROOT is not built (no dist/src/cli.js): run 'npm ci && npm run build' there first"
+  for f in package.json package-lock.json; do
+    [ -f "$ROOT/$f" ] || die "$ROOT has no $f: not an $NAME source tree"
+  done
+  grep -q "\"name\": *\"$NAME\"" "$ROOT/package.json" || die "$ROOT/package.json is not $NAME's"
+  [ -d "$ROOT/node_modules" ] || die "$ROOT has no node_modules: run 'npm ci' there first"
+  for f in config/default.yaml packaging/systemd/$UNIT packaging/logrotate/$NAME README.md; do
+    [ -f "$ROOT/$f" ] || die "$ROOT/$f is missing"
+  done
 
-if [ -n "$(find "$ROOT/src" -name '*.ts' -newer "$ROOT/dist/src/cli.js" -print -quit 2>/dev/null)" ]; then
-  echo "$ME: warning: src/ has changes newer than dist/: installing the last build (run 'npm run build' to include them)" >&2
+  node_ok() { # NODE-VERSION (x.y.z)
+    local major minor rest
+    IFS=. read -r major minor rest <<<"$1"
+    [[ "$major" =~ ^[0-9]+$ && "$minor" =~ ^[0-9]+$ ]] || return 1
+    [ "$major" -gt "$NODE_MIN_MAJOR" ] || { [ "$major" -eq "$NODE_MIN_MAJOR" ] && [ "$minor" -ge "$NODE_MIN_MINOR" ]; }
+  }
+  if [ -z "$DESTDIR" ]; then
+    command -v node >/dev/null ||
+      die "node is not on PATH: install Node.js >= $NODE_MIN_MAJOR.$NODE_MIN_MINOR system-wide first"
+    node_version=$(node -p 'process.versions.node')
+    node_ok "$node_version" ||
+      die "node $node_version is too old: $NAME needs Node.js >= $NODE_MIN_MAJOR.$NODE_MIN_MINOR"
+    # The daemon runs under systemd's PATH, not this shell's (nvm, a user's ~/bin…).
+    systemd_node=$(PATH=$SYSTEMD_PATH command -v node || true)
+    if [ -z "$systemd_node" ]; then
+      echo "$ME: warning: no node in systemd's PATH ($SYSTEMD_PATH): the service will not start; install Node.js system-wide (e.g. /usr/bin/node)" >&2
+    elif ! node_ok "$(PATH=$SYSTEMD_PATH node -p 'process.versions.node' 2>/dev/null || echo 0.0.0)"; then
+      echo "$ME: warning: $systemd_node (the node systemd will run) is older than $NODE_MIN_MAJOR.$NODE_MIN_MINOR: the service will not start" >&2
+    fi
+  else
+    # Staging still runs the new CLI (config validation) and npm (prune), with the build host's node.
+    command -v node >/dev/null || die "node is not on PATH: staging needs the Node.js the tree was built with"
+  fi
+  command -v npm >/dev/null || die "npm is not on PATH: it prunes the devDependencies (offline)"
+
+  if [ -n "$(find "$ROOT/src" -name '*.ts' -newer "$ROOT/dist/src/cli.js" -print -quit 2>/dev/null)" ]; then
+    echo "$ME: warning: src/ has changes newer than dist/: installing the last build (run 'npm run build' to include them)" >&2
+  fi
 fi
 
 if [ -e "$APP" ] && ! is_ours "$APP"; then
@@ -326,7 +361,7 @@ if [ -d "$APP" ] && [ -f "$APP/package.json" ]; then
   upgrade=1
   old_version=$(version_of "$APP")
 fi
-new_version=$(version_of "$ROOT")
+if [ "$from" = release ]; then new_version=$(version_of "$RELEASE_APP"); else new_version=$(version_of "$ROOT"); fi
 
 # ---------------------------------------------------------------------------------------------
 # Install: stage the new app directory beside the old one
@@ -340,46 +375,61 @@ done
 cleanup_new() { if [ -d "$APP_NEW" ]; then rm_tree "$APP_NEW"; fi; }
 trap cleanup_new EXIT
 
-mkdir -p -- "$APP_NEW/dist" "$APP_NEW/config"
-# cp -R, not -a: files are owned by whoever installs (root), never by the tree's owner.
-cp -R -- "$ROOT/dist/src" "$APP_NEW/dist/src"
-find "$APP_NEW/dist/src" -name '*.map' -type f -delete # they point at src/*.ts, not installed
-cp -- "$ROOT/package.json" "$ROOT/package-lock.json" "$ROOT/README.md" "$APP_NEW/"
-cp -- "$ROOT/config/default.yaml" "$APP_NEW/config/"
-cp -R -- "$ROOT/packaging" "$APP_NEW/packaging"
-cp -R -- "$ROOT/node_modules" "$APP_NEW/node_modules"
-rm -rf -- "$APP_NEW/node_modules/.vite" "$APP_NEW/node_modules/.vite-temp" "$APP_NEW/node_modules/.cache"
-# Production dependencies only, from the copy and the lockfile alone: nothing is downloaded.
-# No log files and a throw-away cache, so root's npm never leaves files in a sudo user's ~/.npm.
-if ! prune_out=$(cd "$APP_NEW" && npm prune --omit=dev --offline --ignore-scripts --no-audit --no-fund \
-  --no-update-notifier --logs-max=0 --cache="$APP_NEW/.npm-cache" --loglevel=error 2>&1); then
-  printf '%s\n' "$prune_out" >&2
-  die "npm prune --omit=dev failed in $APP_NEW"
+if [ "$from" = release ]; then
+  # The app directory as the packages install it, plus what the steps below take from a
+  # checkout's packaging/ (the unit and the logrotate file) and the README the unit points to.
+  mkdir -p -- "$APP_NEW/packaging/systemd" "$APP_NEW/packaging/logrotate"
+  cp -R -- "$RELEASE_APP/." "$APP_NEW/"
+  cp -- "$ROOT/lib/systemd/system/$UNIT" "$APP_NEW/packaging/systemd/$UNIT"
+  cp -- "$ROOT/etc/logrotate.d/$NAME" "$APP_NEW/packaging/logrotate/$NAME"
+  cp -- "$ROOT/README.md" "$APP_NEW/README.md"
+  chmod -R u+rwX,go+rX,go-w -- "$APP_NEW"
+else
+  mkdir -p -- "$APP_NEW/dist" "$APP_NEW/config"
+  # cp -R, not -a: files are owned by whoever installs (root), never by the tree's owner.
+  cp -R -- "$ROOT/dist/src" "$APP_NEW/dist/src"
+  find "$APP_NEW/dist/src" -name '*.map' -type f -delete # they point at src/*.ts, not installed
+  cp -- "$ROOT/package.json" "$ROOT/package-lock.json" "$ROOT/README.md" "$APP_NEW/"
+  cp -- "$ROOT/config/default.yaml" "$APP_NEW/config/"
+  cp -R -- "$ROOT/packaging" "$APP_NEW/packaging"
+  cp -R -- "$ROOT/node_modules" "$APP_NEW/node_modules"
+  rm -rf -- "$APP_NEW/node_modules/.vite" "$APP_NEW/node_modules/.vite-temp" "$APP_NEW/node_modules/.cache"
+  # Production dependencies only, from the copy and the lockfile alone: nothing is downloaded.
+  # No log files and a throw-away cache, so root's npm never leaves files in a sudo user's ~/.npm.
+  if ! prune_out=$(cd "$APP_NEW" && npm prune --omit=dev --offline --ignore-scripts --no-audit --no-fund \
+    --no-update-notifier --logs-max=0 --cache="$APP_NEW/.npm-cache" --loglevel=error 2>&1); then
+    printf '%s\n' "$prune_out" >&2
+    die "npm prune --omit=dev failed in $APP_NEW"
+  fi
+  rm -rf -- "$APP_NEW/.npm-cache"
+  find "$APP_NEW/node_modules" -mindepth 1 -maxdepth 1 -type d -name '@*' -empty -delete
+  # Every dependency present, no devDependency left.
+  if ! dep_check=$(node -e '
+    const fs = require("node:fs"), path = require("node:path");
+    const dir = process.argv[1];
+    const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
+    const has = (n) => fs.existsSync(path.join(dir, "node_modules", n, "package.json"));
+    const missing = Object.keys(pkg.dependencies ?? {}).filter((n) => !has(n));
+    const dev = Object.keys(pkg.devDependencies ?? {}).filter(has);
+    if (missing.length) { console.log("missing dependencies: " + missing.join(", ") + " (run npm ci)"); process.exit(1); }
+    if (dev.length) { console.log("devDependencies left after prune: " + dev.join(", ")); process.exit(1); }
+  ' "$APP_NEW" 2>&1); then
+    die "$dep_check"
+  fi
+  chmod -R u+rwX,go+rX,go-w -- "$APP_NEW"
+  chmod 0755 -- "$APP_NEW/dist/src/cli.js"
 fi
-rm -rf -- "$APP_NEW/.npm-cache"
-find "$APP_NEW/node_modules" -mindepth 1 -maxdepth 1 -type d -name '@*' -empty -delete
-# Every dependency present, no devDependency left.
-if ! dep_check=$(node -e '
-  const fs = require("node:fs"), path = require("node:path");
-  const dir = process.argv[1];
-  const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
-  const has = (n) => fs.existsSync(path.join(dir, "node_modules", n, "package.json"));
-  const missing = Object.keys(pkg.dependencies ?? {}).filter((n) => !has(n));
-  const dev = Object.keys(pkg.devDependencies ?? {}).filter(has);
-  if (missing.length) { console.log("missing dependencies: " + missing.join(", ") + " (run npm ci)"); process.exit(1); }
-  if (dev.length) { console.log("devDependencies left after prune: " + dev.join(", ")); process.exit(1); }
-' "$APP_NEW" 2>&1); then
-  die "$dep_check"
-fi
-chmod -R u+rwX,go+rX,go-w -- "$APP_NEW"
-chmod 0755 -- "$APP_NEW/dist/src/cli.js"
 
 # ---------------------------------------------------------------------------------------------
 # Install: validate the config the daemon will read, with the new CLI, before replacing anything
 
 if [ -f "$CONF" ]; then conf_to_check=$CONF; else conf_to_check=$APP_NEW/config/default.yaml; fi
 set +e
-validate_err=$(node "$APP_NEW/dist/src/cli.js" validate --config "$conf_to_check" 2>&1 >/dev/null)
+if [ "$from" = release ]; then
+  validate_err=$("$APP_NEW/bin/$NAME" validate --config "$conf_to_check" 2>&1 >/dev/null)
+else
+  validate_err=$(node "$APP_NEW/dist/src/cli.js" validate --config "$conf_to_check" 2>&1 >/dev/null)
+fi
 validate_status=$?
 set -e
 if [ "$validate_status" -ne 0 ]; then
@@ -418,11 +468,12 @@ fi
 
 unit_tmp=$(mktemp)
 trap 'rm -f -- "$unit_tmp"' EXIT
-sed -e "s|^ExecStart=/usr/local/bin/$NAME\$|ExecStart=$PREFIX/bin/$NAME|" \
-  -e "s|^Documentation=file:/opt/$NAME/README.md\$|Documentation=file:$APPDIR/README.md|" \
+# A checkout's unit says /usr/local/bin, a release's (the packages') /usr/bin.
+sed -E -e "s|^ExecStart=/usr/(local/)?bin/$NAME\$|ExecStart=$PREFIX/bin/$NAME|" \
+  -e "s|^Documentation=.*\$|Documentation=file:$APPDIR/README.md|" \
   "$APP/packaging/systemd/$UNIT" >"$unit_tmp"
 grep -qx "ExecStart=$PREFIX/bin/$NAME" "$unit_tmp" ||
-  die "$APP/packaging/systemd/$UNIT has no 'ExecStart=/usr/local/bin/$NAME' line to point at $PREFIX/bin"
+  die "$APP/packaging/systemd/$UNIT has no 'ExecStart=/usr/local/bin/$NAME' or 'ExecStart=/usr/bin/$NAME' line to point at $PREFIX/bin"
 put_file "$unit_tmp" "$UNIT_FILE"
 put_file "$APP/packaging/logrotate/$NAME" "$LOGROTATE_FILE"
 
