@@ -1,13 +1,14 @@
 # nfs-health-checkd container image. For hosts whose Airflow runs in containers (Kubernetes
 # DaemonSet: packaging/kubernetes/, compose: packaging/compose/); on a plain VM use the systemd unit.
 #
-# Base images: node:22-slim (Debian, Node 22 LTS; Node 20 is end-of-life). For reproducible
-# builds pin the digest as well, e.g. `FROM node:22-slim@sha256:<digest>` (docker buildx
-# imagetools inspect node:22-slim), and let Renovate/Dependabot bump it; the digest also fixes the
-# Debian package versions installed below, so they are not pinned one by one.
+# Base images: node:24-slim (Debian, Node 24 LTS: the major the .deb and .rpm ship). A Node.js
+# security release reaches the image as a base-image bump. For reproducible builds pin the digest
+# as well, e.g. `FROM node:24-slim@sha256:<digest>` (docker buildx imagetools inspect
+# node:24-slim), and let Renovate/Dependabot bump it; the digest also fixes the Debian package
+# versions installed below, so they are not pinned one by one.
 
-# ---- build: compile TypeScript, then drop dev dependencies -----------------------------------
-FROM node:22-slim AS build
+# ---- build: compile TypeScript, then bundle it as the packages do (packaging/release) ---------
+FROM node:24-slim AS build
 WORKDIR /src
 # Manifests first: the dependency layer is reused until package*.json change.
 COPY package.json package-lock.json ./
@@ -15,18 +16,21 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 COPY config ./config
+COPY packaging/release/bundle.ts ./packaging/release/
+# The same bundle as the packages' usr/lib/nfs-health-checkd/: app/cli.js and app/scan-worker.js
+# with every dependency inside, package.json and config/default.yaml. No node_modules to ship.
 RUN npm run build \
- && npm prune --omit=dev
+ && node dist/packaging/release/bundle.js /out /out/THIRD-PARTY-NOTICES
 
 # ---- runtime ------------------------------------------------------------------------------
-FROM node:22-slim
+FROM node:24-slim
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="nfs-health-checkd" \
       org.opencontainers.image.description="Probes NFS/autofs mounts and unmounts them when stale or hung, in the host's mount namespace" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="MIT" \
       org.opencontainers.image.source="https://github.com/example/nfs-health-checkd" \
-      org.opencontainers.image.base.name="docker.io/library/node:22-slim"
+      org.opencontainers.image.base.name="docker.io/library/node:24-slim"
 
 # util-linux: nsenter, which runs every recovery command in the host's mount namespace
 # (recovery.namespace: host). mount: umount, for recovery.namespace: self (after nsenter the host's
@@ -37,13 +41,10 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends util-linux mount tini \
  && rm -rf /var/lib/apt/lists/*
 
-WORKDIR /opt/nfs-health-checkd
-# Only what runs: compiled code, production dependencies, package.json (the daemon finds its root
-# and version by it) and config/default.yaml (the packaged defaults).
-COPY --from=build /src/dist/src ./dist/src
-COPY --from=build /src/node_modules ./node_modules
-COPY --from=build /src/package.json ./package.json
-COPY --from=build /src/config ./config
+# Where the packages put it. Only what runs: the bundle, package.json (the daemon finds its root
+# and version by it), config/default.yaml (the packaged defaults), and the bundled licences.
+WORKDIR /usr/lib/nfs-health-checkd
+COPY --from=build /out ./
 # The container's config: the defaults plus recovery.namespace: host and logs on stdout only.
 # Read because it exists; mount your own over it (ConfigMap, compose bind mount).
 COPY packaging/container/config.yaml /etc/nfs-health-checkd/config.yaml
@@ -67,4 +68,4 @@ STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:12049/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "/opt/nfs-health-checkd/dist/src/cli.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "/usr/lib/nfs-health-checkd/app/cli.js"]

@@ -1,7 +1,7 @@
 // The e2e suite's judge, on hand-written guest outputs: each check passes on what a good run
 // leaves and fails on what a bad one would.
 import { describe, expect, it } from 'vitest';
-import { analyzeBaseline, analyzeFailover, analyzeHolders, analyzeNegativeCache, analyzeSilent, analyzeSystemd, needlessRecoveries, parseJob, parseMetrics, withNeedless, type Job } from './analyze.js';
+import { analyzeBaseline, analyzeFailover, analyzeHolders, analyzeInstall, analyzeNegativeCache, analyzeRemove, analyzeSilent, analyzeSystemd, needlessRecoveries, parseJob, parseMetrics, withNeedless, type Job } from './analyze.js';
 
 const T0 = Date.parse('2026-11-26T12:00:00.000Z');
 const at = (s: number): number => T0 + s * 1000;
@@ -388,5 +388,84 @@ describe('analyzeHolders', () => {
   it('a guest that never got to the failover fails, with no times', () => {
     const a = analyzeHolders(job({ rc: 1 }), { ...p, restart: true });
     expect(failed(a)).toEqual(['the job inside the VM completed']);
+  });
+});
+
+describe('analyzeInstall', () => {
+  const values = { guest_node: 'none', install_s: 21.4, deb_version: '0.1.0', enable_now_s: 6.2, is_enabled: 'enabled', is_active: 'active', daemon_exe: '/usr/lib/nfs-health-checkd/node', accessible: 1 };
+
+  it('the .deb installed on a guest without node, enabled, active on its own runtime, mounts accessible: passes', () => {
+    const a = analyzeInstall(job({ values }), { version: '0.1.0' });
+    expect(failed(a)).toEqual([]);
+    expect(a.figures).toEqual({ install_s: 21.4, enable_now_s: 6.2 });
+  });
+
+  it('a node on the guest, another version, a daemon on the system node, or no access: each fails its check', () => {
+    const bad = { ...values, guest_node: '/usr/bin/node', deb_version: '0.0.9', daemon_exe: '/usr/bin/node', is_active: 'failed' };
+    const { accessible: _, ...noAccess } = bad;
+    expect(failed(analyzeInstall(job({ values: noAccess }), { version: '0.1.0' }))).toEqual([
+      "no node on the guest's PATH (the package brings its own runtime)",
+      'dpkg -i installed nfs-health-checkd 0.1.0',
+      'systemctl enable --now nfs-health-checkd: enabled and active',
+      'the daemon runs on the packaged runtime /usr/lib/nfs-health-checkd/node',
+      'both mounts accessible (/metrics)',
+    ]);
+  });
+
+  it('a dpkg -i that failed (the job stopped there) fails every check after it', () => {
+    const a = analyzeInstall(job({ rc: 1, values: { guest_node: 'none' } }), { version: '0.1.0' });
+    expect(failed(a)).toHaveLength(5);
+    expect(failed(a)).not.toContain("no node on the guest's PATH (the package brings its own runtime)");
+    expect(a.figures).toEqual({ install_s: null, enable_now_s: null });
+  });
+});
+
+describe('analyzeRemove', () => {
+  const values = {
+    active_before: 'active', procs_before: 1,
+    remove_rc: 0, remove_s: 4.1, dpkg_status_removed: 'rc', config_after_remove: 'present', logrotate_after_remove: 'present',
+    unit_file_after_remove: 'absent', bin_after_remove: 'absent', procs_after_remove: 0, procs_left: '', is_active_after_remove: 'inactive',
+    purge_rc: 0, purge_s: 1.3, config_dir_after_purge: 'absent', logrotate_after_purge: 'absent', dpkg_s_rc: 1, unit_links_after_purge: '',
+  };
+
+  it('remove keeps the conffiles and takes the unit, the binary and the daemon; purge takes the rest: passes', () => {
+    const a = analyzeRemove(job({ values }));
+    expect(failed(a)).toEqual([]);
+    expect(a.figures).toEqual({ remove_s: 4.1, purge_s: 1.3 });
+    expect(a.checks.map((c) => c.what)).toContain('dpkg -r stopped the daemon: no process of /usr/lib/nfs-health-checkd/ left');
+  });
+
+  it('a removal that drops the config, leaves the unit, the binary or the daemon running: each fails its check', () => {
+    const bad = {
+      ...values, config_after_remove: 'absent', unit_file_after_remove: 'present', bin_after_remove: 'present',
+      procs_after_remove: 1, procs_left: '812 /usr/lib/nfs-health-checkd/node /usr/lib/nfs-health-checkd/app/cli.js;', is_active_after_remove: 'active',
+    };
+    const a = analyzeRemove(job({ values: bad }));
+    expect(failed(a)).toEqual([
+      'dpkg -r kept the conffiles /etc/nfs-health-checkd/config.yaml and /etc/logrotate.d/nfs-health-checkd',
+      'dpkg -r removed the unit file /lib/systemd/system/nfs-health-checkd.service',
+      'dpkg -r removed /usr/bin/nfs-health-checkd',
+      'dpkg -r stopped the daemon: no process of /usr/lib/nfs-health-checkd/ left',
+      'dpkg -r: systemctl is-active nfs-health-checkd is not active',
+    ]);
+    expect(a.checks.find((c) => c.what.startsWith('dpkg -r stopped'))?.detail).toBe('1 left: 812 /usr/lib/nfs-health-checkd/node /usr/lib/nfs-health-checkd/app/cli.js');
+  });
+
+  it('a purge that leaves /etc/nfs-health-checkd, a package dpkg still knows, links left behind: each fails its check', () => {
+    const bad = { ...values, config_dir_after_purge: 'present', dpkg_s_rc: 0, unit_links_after_purge: '/etc/systemd/system/multi-user.target.wants/nfs-health-checkd.service ' };
+    const a = analyzeRemove(job({ values: bad }));
+    expect(failed(a)).toEqual([
+      'dpkg -P nfs-health-checkd succeeded and removed /etc/nfs-health-checkd and the logrotate conffile',
+      'dpkg -s nfs-health-checkd fails after the purge (dpkg knows it no more)',
+      'dpkg -P left no enablement link or mask in /etc/systemd/system',
+    ]);
+    expect(a.checks.find((c) => c.what.startsWith('dpkg -P left'))?.detail).toBe('/etc/systemd/system/multi-user.target.wants/nfs-health-checkd.service');
+  });
+
+  it('a dpkg -r that failed, or a daemon that never ran: the checks say so; values never written fail rather than pass', () => {
+    expect(failed(analyzeRemove(job({ values: { ...values, remove_rc: 1, dpkg_status_removed: 'iF' } })))).toEqual(['dpkg -r nfs-health-checkd succeeded: state rc (removed, config files kept)']);
+    expect(failed(analyzeRemove(job({ values: { ...values, active_before: 'failed', procs_before: 0 } })))).toEqual(['the daemon was running before the removal']);
+    // A guest that stopped before writing anything: every check fails, none passes on a missing value.
+    expect(analyzeRemove(job({ rc: null })).checks.every((c) => !c.ok)).toBe(true);
   });
 });

@@ -611,3 +611,50 @@ export function analyzeHolders(job: Job, p: HoldersParams): Analysis {
     },
   };
 }
+
+/** The .deb's layout: its runtime beside the bundled app. */
+const APP_DIR = '/usr/lib/nfs-health-checkd';
+const RUNTIME = `${APP_DIR}/node`;
+// systemctl is-active states of a unit that is (still, or again) running.
+const RUNNING_STATES = new Set(['active', 'activating', 'deactivating', 'reloading', 'refreshing']);
+
+/** What the install boot's job recorded (install.sh), judged: the rest of the run boots its disk. */
+export function analyzeInstall(job: Job, p: { version: string }): Analysis {
+  const v = (k: string): string => job.values.get(k) ?? '?';
+  const checks = [
+    jobCompleted(job),
+    check("no node on the guest's PATH (the package brings its own runtime)", v('guest_node') === 'none', `command -v node: ${v('guest_node')}`),
+    check(`dpkg -i installed nfs-health-checkd ${p.version}`, v('deb_version') === p.version, `installed version ${v('deb_version')}, in ${v('install_s')} s`),
+    check('systemctl enable --now nfs-health-checkd: enabled and active', v('is_enabled') === 'enabled' && v('is_active') === 'active', `${v('is_enabled')}, ${v('is_active')}, in ${v('enable_now_s')} s`),
+    check(`the daemon runs on the packaged runtime ${RUNTIME}`, v('daemon_exe') === RUNTIME, v('daemon_exe')),
+    check('both mounts accessible (/metrics)', v('accessible') === '1', `accessible=${v('accessible')}`),
+  ];
+  const num = (k: string): number | null => (/^\d+(\.\d+)?$/.test(v(k)) ? Number(v(k)) : null);
+  return { times: { detection: null, firstStep: null, accessible: null }, checks, figures: { install_s: num('install_s'), enable_now_s: num('enable_now_s') } };
+}
+
+/** The removal boot (remove.sh): dpkg -r keeps the conffiles and takes the rest; dpkg -P takes all. */
+export function analyzeRemove(job: Job): Analysis {
+  const v = (k: string): string => job.values.get(k) ?? '?';
+  const num = (k: string): number | null => (/^\d+(\.\d+)?$/.test(v(k)) ? Number(v(k)) : null);
+  const conf = '/etc/nfs-health-checkd/config.yaml';
+  const logrotate = '/etc/logrotate.d/nfs-health-checkd';
+  const unitFile = '/lib/systemd/system/nfs-health-checkd.service';
+  const bin = '/usr/bin/nfs-health-checkd';
+  const left = v('procs_left').split(';').filter(Boolean);
+  const links = v('unit_links_after_purge').split(/\s+/).filter(Boolean);
+  const checks = [
+    jobCompleted(job),
+    check('the daemon was running before the removal', v('active_before') === 'active' && (num('procs_before') ?? 0) >= 1, `${v('active_before')}, ${v('procs_before')} process(es) of ${APP_DIR}/`),
+    check('dpkg -r nfs-health-checkd succeeded: state rc (removed, config files kept)', v('remove_rc') === '0' && v('dpkg_status_removed') === 'rc', `exit ${v('remove_rc')}, state "${v('dpkg_status_removed')}", in ${v('remove_s')} s`),
+    check(`dpkg -r kept the conffiles ${conf} and ${logrotate}`, v('config_after_remove') === 'present' && v('logrotate_after_remove') === 'present', `config.yaml ${v('config_after_remove')}, logrotate ${v('logrotate_after_remove')}`),
+    check(`dpkg -r removed the unit file ${unitFile}`, v('unit_file_after_remove') === 'absent', v('unit_file_after_remove')),
+    check(`dpkg -r removed ${bin}`, v('bin_after_remove') === 'absent', v('bin_after_remove')),
+    check(`dpkg -r stopped the daemon: no process of ${APP_DIR}/ left`, v('procs_after_remove') === '0', left.length ? `${v('procs_after_remove')} left: ${left.join('; ').slice(0, 200)}` : `${v('procs_after_remove')} left`),
+    check('dpkg -r: systemctl is-active nfs-health-checkd is not active', v('is_active_after_remove') !== '?' && !RUNNING_STATES.has(v('is_active_after_remove')), v('is_active_after_remove')),
+    check('dpkg -P nfs-health-checkd succeeded and removed /etc/nfs-health-checkd and the logrotate conffile', v('purge_rc') === '0' && v('config_dir_after_purge') === 'absent' && v('logrotate_after_purge') === 'absent', `exit ${v('purge_rc')}, /etc/nfs-health-checkd ${v('config_dir_after_purge')}, logrotate ${v('logrotate_after_purge')}, in ${v('purge_s')} s`),
+    check('dpkg -s nfs-health-checkd fails after the purge (dpkg knows it no more)', /^\d+$/.test(v('dpkg_s_rc')) && v('dpkg_s_rc') !== '0', `exit ${v('dpkg_s_rc')}`),
+    check('dpkg -P left no enablement link or mask in /etc/systemd/system', job.values.has('unit_links_after_purge') && links.length === 0, links.join(', ') || 'none'),
+  ];
+  return { times: { detection: null, firstStep: null, accessible: null }, checks, figures: { remove_s: num('remove_s'), purge_s: num('purge_s') } };
+}

@@ -1,21 +1,24 @@
 // npm run test:e2e [-- --only=NAME[,NAME…]]
 //
-// End to end on real NFS: builds (or reuses) the VM image, installs the built tree into it with
-// packaging/install.sh and `systemctl enable --now` (the install boot), then boots that disk
-// afresh for each scenario, judges what each left behind, prints a table of the times and
-// writes test/e2e/results/latest.json (full runs only). Exits 0 with "SKIPPED: reason" where the
-// VM cannot be built or booted, 1 when a check fails.
+// End to end on real NFS: builds (or reuses) the VM image (no Node.js in it), installs the
+// project's .deb (npm run package: release/nfs-health-checkd_<version>_amd64.deb) with dpkg -i and
+// `systemctl enable --now` (the install boot), then boots that disk afresh for each scenario and
+// last for the removal (dpkg -r, dpkg -P), judges what each left behind, prints a table of the
+// times and writes test/e2e/results/latest.json (full runs only). Exits 0 with "SKIPPED: reason"
+// where the VM cannot be built or booted, 1 when a check fails or the .deb is missing.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { needlessRecoveries, parseJob, type Analysis, type Check } from './analyze.js';
-import { judge, SCENARIOS, UNTIMED, type Scenario } from './scenarios.js';
+import { analyzeInstall, needlessRecoveries, parseJob, type Analysis, type Check } from './analyze.js';
+import { judge, REMOVAL, SCENARIOS, UNTIMED, type Scenario } from './scenarios.js';
 import { boot, overlay, run, type BootResult, type Image } from './vm.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const E2E = path.join(ROOT, 'test', 'e2e');
 const CACHE = process.env.NHC_E2E_CACHE ?? '/var/tmp/nfs-health-checkd-e2e';
+// Where npm run package (packaging/release/build.sh) writes the .deb; RELEASE_DIR moves it there too.
+const RELEASE = path.resolve(ROOT, process.env.RELEASE_DIR ?? 'release');
 // A scenario is run once more when a check fails: TCG timing can be unlucky once; a real
 // defect fails twice. Both attempts are reported.
 const ATTEMPTS = 2;
@@ -60,21 +63,41 @@ function parseOnly(argv: string[]): Set<string> | null {
   const arg = argv.find((a) => a.startsWith('--only='));
   if (!arg) return null;
   const names = new Set(arg.slice('--only='.length).split(',').filter(Boolean));
-  const unknown = [...names].filter((n) => !SCENARIOS.some((s) => s.name === n));
+  // --only=remove: the install and removal boots alone (the removal runs in every run anyway).
+  const known = [...SCENARIOS.map((s) => s.name), REMOVAL.name];
+  const unknown = [...names].filter((n) => !known.includes(n));
   if (unknown.length) {
-    console.error(`e2e: unknown scenario ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+    console.error(`e2e: unknown scenario ${unknown.join(', ')}; known: ${known.join(', ')}`);
     process.exit(64);
   }
   return names;
 }
 
-function preflight(): void {
+interface Deb {
+  file: string;
+  version: string;
+}
+
+/** The .deb of package.json's version, as npm run package leaves it; the run fails without it. */
+function findDeb(): Deb {
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version?: unknown };
+  if (typeof pkg.version !== 'string') fail(`${path.join(ROOT, 'package.json')} has no version`);
+  const file = path.join(RELEASE, `nfs-health-checkd_${pkg.version}_amd64.deb`);
+  if (!fs.existsSync(file)) {
+    const others = fs.existsSync(RELEASE) ? fs.readdirSync(RELEASE).filter((f) => f.endsWith('.deb')) : [];
+    fail(`no ${file}: run npm run package first (npm run test:e2e does)${others.length ? `; ${RELEASE} has ${others.join(', ')}, not version ${pkg.version}` : ''}`);
+  }
+  // Run without npm run package (node dist/test/e2e/run.js): the .deb may predate the build.
+  const cli = path.join(ROOT, 'dist', 'src', 'cli.js');
+  if (fs.existsSync(cli) && fs.statSync(file).mtimeMs < fs.statSync(cli).mtimeMs) say(`warning: ${file} is older than dist/src/cli.js: it may not be this tree (npm run package rebuilds it)`);
+  return { file, version: pkg.version };
+}
+
+function preflight(): Deb {
   if (process.env.NHC_E2E_SKIP) skip(`NHC_E2E_SKIP is set (${process.env.NHC_E2E_SKIP})`);
   if (process.platform !== 'linux' || process.arch !== 'x64') skip(`the VM is x86_64 Linux; this is ${process.platform}/${process.arch}`);
   if (process.getuid?.() !== 0) skip('not root: building the image (debootstrap, chroot) needs root');
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'src', 'cli.js')) || !fs.existsSync(path.join(ROOT, 'node_modules'))) {
-    fail('the tree is not built: run npm ci && npm run build first (npm run test:e2e builds)');
-  }
+  return findDeb();
 }
 
 async function buildImage(runDir: string): Promise<Image> {
@@ -107,21 +130,36 @@ function tail(text: string, n: number): string {
   return text.trim().split('\n').slice(-n).map((l) => `    | ${l}`).join('\n');
 }
 
-/** The install boot: its boot ID and needless recoveries. The disk it leaves is what every scenario boots. */
-async function install(image: Image, disk: string, runDir: string): Promise<{ bootId: string; needless: number }> {
-  say('install boot: packaging/install.sh from this tree, then systemctl enable --now nfs-health-checkd');
+interface Installed {
+  bootId: string;
+  needless: number;
+  checks: Check[];
+  figures: Analysis['figures'];
+}
+
+/** The install boot: its boot ID, needless recoveries and checks. The disk it leaves is what every later boot boots. */
+async function install(image: Image, deb: Deb, disk: string, runDir: string): Promise<Installed> {
+  const name = path.basename(deb.file);
+  say(`install boot: dpkg -i ${name} on a guest without Node.js, then systemctl enable --now nfs-health-checkd`);
+  // The guest sees the .deb alone, not the checkout: it installs what a node would get.
+  const src = path.join(runDir, 'deb');
+  fs.mkdirSync(src, { recursive: true });
+  fs.copyFileSync(deb.file, path.join(src, name));
   await overlay(image, disk);
-  const r = await boot({ image, disk, snapshot: false, src: ROOT, files: jobFiles('install.sh', {}), limitS: 600, runDir: path.join(runDir, 'install') });
+  const r = await boot({ image, disk, snapshot: false, src, files: jobFiles('install.sh', { DEB: name }), limitS: 600, runDir: path.join(runDir, 'install') });
+  fs.rmSync(src, { recursive: true, force: true });
   // qemu never got a kernel going: this machine cannot boot the VM (not a defect of ours).
   if (r.rc === null && !r.kernelStarted()) skip(`qemu could not boot the VM here: ${r.qemuStderr.split('\n')[0] || 'no console output'}`);
   const job = jobOf(r);
-  const v = (k: string): string => job.values.get(k) ?? '?';
+  const a = analyzeInstall(job, { version: deb.version });
   // It has no fault: any recovery in it is needless (the first automount of the boot, say).
   const needless = needlessRecoveries(job, null).length;
-  say(`install boot: ${r.wallS.toFixed(0)} s; install.sh ${v('install_s')} s, enable --now ${v('enable_now_s')} s: ${v('is_enabled')}, ${v('is_active')}; needless recoveries ${needless}`);
-  const ok = r.rc === 0 && v('is_enabled') === 'enabled' && v('is_active') === 'active' && v('accessible') === '1';
-  if (!ok) fail(`the install boot did not end with the daemon enabled, active and both mounts accessible (rc ${r.rc ?? 'none'})`, tail(r.read('output.log') || fs.readFileSync(r.console, 'utf8'), 30));
-  return { bootId: r.read('install_boot_id').trim(), needless };
+  for (const c of a.checks) say(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.what}: ${c.detail}`);
+  say(`install boot: ${r.wallS.toFixed(0)} s; dpkg -i ${a.figures.install_s ?? '?'} s, enable --now ${a.figures.enable_now_s ?? '?'} s; needless recoveries ${needless}`);
+  const bad = a.checks.filter((c) => !c.ok);
+  // Every later boot starts from this disk: nothing after it means anything if it failed.
+  if (bad.length) fail(`the install boot failed ${bad.length} check(s): ${bad.map((c) => c.what).join('; ')} (rc ${r.rc ?? 'none'})`, tail(r.read('output.log') || fs.readFileSync(r.console, 'utf8'), 30));
+  return { bootId: r.read('install_boot_id').trim(), needless, checks: a.checks, figures: a.figures };
 }
 
 async function runScenario(s: Scenario, image: Image, disk: string, runDir: string, installBootId: string): Promise<ScenarioOutcome> {
@@ -160,7 +198,7 @@ function render(outcomes: ScenarioOutcome[]): string {
 
 async function main(): Promise<void> {
   const only = parseOnly(process.argv.slice(2));
-  preflight();
+  const deb = preflight();
   const runs = path.join(CACHE, 'runs');
   fs.mkdirSync(runs, { recursive: true });
   // Keep the last few runs' logs, not every run's.
@@ -169,13 +207,15 @@ async function main(): Promise<void> {
   say(`run directory (console logs, journals, shares): ${runDir}`);
   const image = await buildImage(runDir);
   const disk = path.join(runDir, 'installed.qcow2');
-  const installed = await install(image, disk, runDir);
+  const installed = await install(image, deb, disk, runDir);
 
   const outcomes: ScenarioOutcome[] = [];
   for (const s of SCENARIOS) {
     if (only && !only.has(s.name)) continue;
     outcomes.push(await runScenario(s, image, disk, runDir, installed.bootId));
   }
+  // Last, whichever scenarios ran: each of them booted the installed package.
+  outcomes.push(await runScenario(REMOVAL, image, disk, runDir, installed.bootId));
   fs.rmSync(disk, { force: true }); // 1 GB of installed image; the logs stay
 
   const table = render(outcomes);
@@ -188,7 +228,7 @@ async function main(): Promise<void> {
   const failedChecks = outcomes.flatMap((o) => o.checks.filter((c) => !c.ok).map((c) => `${o.name}: ${c.what}: ${c.detail}`));
   if (installed.needless > 0) failedChecks.unshift(`install boot: no recovery in the whole boot (no fault): ${installed.needless}`);
   const needless = needlessTotal(installed.needless, outcomes);
-  console.log(`\n${outcomes.length} scenarios, ${outcomes.filter((o) => o.ok).length} passed, in ${elapsed()}; logs in ${runDir}`);
+  console.log(`\n${outcomes.length} boots after the install (scenarios and the removal), ${outcomes.filter((o) => o.ok).length} passed, in ${elapsed()}; logs in ${runDir}`);
   console.log(`needless recoveries (before a scenario's fault, every boot): ${needless} (install boot ${installed.needless})`);
   if (!only) {
     const results = {
@@ -197,7 +237,8 @@ async function main(): Promise<void> {
       image: path.basename(image.dir),
       total_s: Math.round((Date.now() - started) / 1000),
       needless_recoveries: needless,
-      install: { needless_recoveries: installed.needless },
+      deb: path.basename(deb.file),
+      install: { needless_recoveries: installed.needless, figures: installed.figures, checks: installed.checks },
       table,
       scenarios: outcomes,
     };

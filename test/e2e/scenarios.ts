@@ -1,6 +1,7 @@
 // The e2e scenarios: which guest script each runs (test/e2e/scenarios/*.sh), with what
-// parameters and time limit, and how its results are judged (analyze.ts).
-import { analyzeBaseline, analyzeFailover, analyzeHolders, analyzeNegativeCache, analyzeSilent, analyzeSystemd, withNeedless, type Analysis, type Job } from './analyze.js';
+// parameters and time limit, and how its results are judged (analyze.ts); and the removal boot
+// that follows them.
+import { analyzeBaseline, analyzeFailover, analyzeHolders, analyzeNegativeCache, analyzeRemove, analyzeSilent, analyzeSystemd, withNeedless, type Analysis, type Job } from './analyze.js';
 
 /** The packaged defaults the daemon runs with (config/default.yaml) that the checks depend on. */
 export const DEFAULTS = { intervalS: 30, probeTimeoutS: 5, hangAfterS: 15, recoveryTimeoutS: 10, cooldownS: 30, maxBackoffS: 300, maxStuck: 3, mounts: 2 };
@@ -110,3 +111,20 @@ export const SCENARIOS: readonly Scenario[] = [
   holders(true),
   holders(false),
 ];
+
+/**
+ * The removal boot: after the scenarios (all, or those of --only), on the installed disk (a
+ * snapshot, as a scenario), dpkg -r and then dpkg -P. Not in SCENARIOS: it always runs last.
+ */
+export const REMOVAL: Scenario = {
+  name: 'remove',
+  title: '7. removal: dpkg -r, then dpkg -P',
+  from: UNTIMED,
+  script: 'remove.sh',
+  params: {},
+  // Up to 90 s for the daemon to be active, then two dpkg runs of seconds each.
+  limitS: 300,
+  // No fault: a recovery before the removal is needless, as in the install boot.
+  fault: null,
+  analyze: (job) => analyzeRemove(job),
+};

@@ -1,21 +1,21 @@
 // The e2e suite's shell: the image build, the guest's helpers and every scenario script (each
 // checked as the guest runs it: after lib.sh) are shellcheck-clean; every scenario the runner
-// names has its script, and writes its fault's event.
+// names has its script, and writes its fault's event; the image carries no Node.js.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findExecutable } from '../helpers/tools.js';
-import { SCENARIOS } from './scenarios.js';
+import { REMOVAL, SCENARIOS } from './scenarios.js';
 
 const E2E = path.join(import.meta.dirname, '.');
 const scenarioDir = path.join(E2E, 'scenarios');
 const guestBin = ['usr/local/sbin', 'usr/local/bin'].flatMap((d) => fs.readdirSync(path.join(E2E, 'vm/guest', d)).map((f) => path.join(E2E, 'vm/guest', d, f)));
 
 describe('e2e scripts', () => {
-  it('every scenario the runner names has its script, and the install boot has one', () => {
-    for (const s of SCENARIOS) expect(fs.existsSync(path.join(scenarioDir, s.script)), s.script).toBe(true);
+  it('every scenario the runner names has its script, and the install and removal boots have theirs', () => {
+    for (const s of [...SCENARIOS, REMOVAL]) expect(fs.existsSync(path.join(scenarioDir, s.script)), s.script).toBe(true);
     expect(fs.existsSync(path.join(scenarioDir, 'install.sh'))).toBe(true);
   });
 
@@ -24,6 +24,18 @@ describe('e2e scripts', () => {
       if (s.fault === null) continue;
       expect(fs.readFileSync(path.join(scenarioDir, s.script), 'utf8'), `${s.name}: ev ${s.fault}`).toMatch(new RegExp(`^\\s*ev ${s.fault}$`, 'm'));
     }
+  });
+
+  it('the image build puts no node or npm in the guest (the .deb brings its runtime)', () => {
+    const build = fs.readFileSync(path.join(E2E, 'vm/build.sh'), 'utf8');
+    expect(build).not.toMatch(/command -v (node|npm)|\/usr\/bin\/(node|npm)\b|node_modules/);
+  });
+
+  it('the install boot installs the .deb with dpkg -i and records that the guest has no node', () => {
+    const install = fs.readFileSync(path.join(scenarioDir, 'install.sh'), 'utf8');
+    expect(install).toMatch(/^dpkg -i "\/mnt\/src\/\$DEB"/m);
+    expect(install).toMatch(/^val guest_node "\$\(command -v node \|\| echo none\)"$/m);
+    expect(install).not.toMatch(/packaging\/install\.sh/);
   });
 
   const shellcheck = findExecutable('shellcheck');

@@ -14,7 +14,7 @@ export interface BootOptions {
   disk: string;
   /** false for the install boot, whose writes to the disk are kept. */
   snapshot: boolean;
-  /** A directory the guest may only read, shared as tag "src" (the built tree, for install.sh). */
+  /** A directory the guest may only read, shared as tag "src" (the .deb, for install.sh). */
   src?: string;
   /** Files for the share: job.sh (run by the guest) and what it sources. */
   files: Record<string, string>;

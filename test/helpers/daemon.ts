@@ -55,12 +55,15 @@ export interface StartOptions {
   name?: string;
   /** In a process group of its own, so the daemon and its children can be ended together. */
   detached?: boolean;
+  /** The command that runs the CLI (default: this node on the built dist/src/cli.js). */
+  command?: string[];
 }
 
 export function startDaemon(dir: string, configYaml: string, env: NodeJS.ProcessEnv = process.env, opts: StartOptions = {}): RunningDaemon {
   const configFile = join(dir, `${opts.name ?? 'config'}.yaml`);
   writeFileSync(configFile, configYaml);
-  const child = spawn(process.execPath, [CLI, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env, detached: opts.detached ?? false });
+  const [cmd, ...args] = opts.command ?? [process.execPath, CLI];
+  const child = spawn(cmd!, [...args, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env, detached: opts.detached ?? false });
   running.add(child);
   const lines: LogLine[] = [];
   const waiters = new Set<() => void>();

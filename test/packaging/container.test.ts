@@ -311,22 +311,22 @@ describe('Dockerfile', () => {
     return found[0] as Instruction;
   };
 
-  it('has two node:22-slim stages, a named build stage and the runtime', () => {
-    expect(dockerfile.stages.map((s) => s.image)).toEqual(['node:22-slim', 'node:22-slim']);
+  it('has two node:24-slim stages (the major the packages ship), a named build stage and the runtime', () => {
+    expect(dockerfile.stages.map((s) => s.image)).toEqual(['node:24-slim', 'node:24-slim']);
     expect(build?.name).toBeDefined();
     for (const stage of dockerfile.stages) expect(pinned(stage.image), stage.image).toBe(true);
     expect(dockerfileText).not.toMatch(/:latest\b/);
   });
 
-  it('builds with npm ci and npm run build, then prunes dev dependencies', () => {
+  it('builds with npm ci and npm run build, then bundles with the packages\' bundle.js', () => {
     const build_ = runs(build).join('\n');
     const ci = build_.indexOf('npm ci');
     const compile = build_.indexOf('npm run build');
-    const prune = build_.search(/npm prune --omit=dev/);
+    const bundle = build_.search(/node dist\/packaging\/release\/bundle\.js \/out /);
     expect(ci).toBeGreaterThanOrEqual(0);
     expect(compile).toBeGreaterThan(ci);
-    expect(prune).toBeGreaterThan(compile);
-    // The runtime stage installs no npm packages of its own: it takes the pruned tree.
+    expect(bundle).toBeGreaterThan(compile);
+    // The runtime stage installs no npm packages of its own: it takes the bundle.
     expect(runs(runtime).join('\n')).not.toMatch(/\bnpm\b/);
   });
 
@@ -340,12 +340,11 @@ describe('Dockerfile', () => {
     expect(apt).toMatch(/rm -rf \/var\/lib\/apt\/lists/);
   });
 
-  it('copies from the build stage only dist/src, node_modules, package.json and config/', () => {
+  it('copies from the build stage only the bundle\'s directory (app/, package.json, config/), no node_modules', () => {
     const copies = (runtime?.instructions ?? []).filter((i) => i.keyword === 'COPY').map(copyArgs);
     const fromBuild = copies.filter((c) => c.flags.from !== undefined);
     for (const c of fromBuild) expect(c.flags.from).toBe(build?.name);
-    const sources = fromBuild.flatMap((c) => c.sources.map((s) => path.posix.relative('/src', s)));
-    expect(sources.sort()).toEqual(['config', 'dist/src', 'node_modules', 'package.json']);
+    expect(fromBuild.flatMap((c) => c.sources)).toEqual(['/out']);
     // From the context, only the container config, to where the daemon looks for one.
     const fromContext = copies.filter((c) => c.flags.from === undefined);
     expect(fromContext).toEqual([
@@ -353,15 +352,14 @@ describe('Dockerfile', () => {
     ]);
   });
 
-  it('starts the daemon the package installs, under tini, as root', () => {
+  it('starts the bundled daemon where the packages put it, under tini, as root', () => {
     const workdir = only('WORKDIR').args;
-    const bin = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin;
     const entry = execForm(only('ENTRYPOINT').args);
-    expect(entry).toEqual(['/usr/bin/tini', '--', 'node', path.posix.join(workdir, bin['nfs-health-checkd'] ?? '?')]);
-    expect(entry?.[3]).toBe('/opt/nfs-health-checkd/dist/src/cli.js');
-    // dist/src lands under the WORKDIR, so that path exists in the image.
-    const dist = (runtime?.instructions ?? []).filter((i) => i.keyword === 'COPY').map(copyArgs).find((c) => c.sources.includes('/src/dist/src'));
-    expect(path.posix.resolve(workdir, dist?.dest ?? '?')).toBe('/opt/nfs-health-checkd/dist/src');
+    expect(entry).toEqual(['/usr/bin/tini', '--', 'node', path.posix.join(workdir, 'app/cli.js')]);
+    expect(entry?.[3]).toBe('/usr/lib/nfs-health-checkd/app/cli.js');
+    // The bundle's directory lands on the WORKDIR, so that path exists in the image.
+    const out = (runtime?.instructions ?? []).filter((i) => i.keyword === 'COPY').map(copyArgs).find((c) => c.sources.includes('/out'));
+    expect(path.posix.resolve(workdir, out?.dest ?? '?')).toBe('/usr/lib/nfs-health-checkd');
     // Under hostPID tini is not PID 1: it must register as a subreaper to reap orphans.
     expect(only('ENV').args).toMatch(/\bTINI_SUBREAPER=1\b/);
     const users = runtime?.instructions.filter((i) => i.keyword === 'USER') ?? [];
@@ -402,7 +400,7 @@ describe('Dockerfile', () => {
       .map(copyArgs)
       .filter((c) => c.flags.from === undefined)
       .flatMap((c) => c.sources);
-    expect(contextSources).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.json', 'src', 'config']));
+    expect(contextSources).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.json', 'src', 'config', 'packaging/release/bundle.ts']));
     for (const source of contextSources) {
       const files = filesUnder(source);
       expect(files.length, source).toBeGreaterThan(0);

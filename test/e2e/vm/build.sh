@@ -1,7 +1,8 @@
 #!/bin/bash
-# Builds the e2e VM image (Debian bookworm: kernel NFS server and client, autofs, systemd, this
-# machine's Node.js and npm) and caches it under $NHC_E2E_CACHE, keyed by its inputs: this
-# script, guest/, the node binary, npm's version and the apt mirror. A cache hit takes a second.
+# Builds the e2e VM image (Debian bookworm: kernel NFS server and client, autofs, systemd; no
+# Node.js: the install boot puts the .deb, which carries its own runtime, on a node without one)
+# and caches it under $NHC_E2E_CACHE, keyed by its inputs: this script, guest/ and the apt
+# mirror. A cache hit takes a second.
 #
 #   sudo test/e2e/vm/build.sh        prints the image directory on its last line
 #
@@ -24,9 +25,6 @@ fi
 # The mirror this machine's apt already uses, never a hard-coded one.
 MIRROR=${MIRROR:-$(apt-cache policy 2>/dev/null | awk '$3=="bookworm/main" && $2 ~ /^(https?|file):/ {print $2; exit}')}
 [ -n "$MIRROR" ] || skip "no bookworm/main source in this machine's apt configuration"
-NODE=$(readlink -f "$(command -v node)")
-NPM_DIR=$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")
-[ -f "$NPM_DIR/package.json" ] || skip "npm's package directory not found (from $(command -v npm))"
 
 AIRFLOW_UID=50000
 PKGS="linux-image-amd64 initramfs-tools nfs-kernel-server nfs-common autofs iproute2 nftables
@@ -39,8 +37,6 @@ key=$( {
   printf '%s\n' "$base_key"
   cat "$0"
   (cd "$HERE/guest" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
-  sha256sum "$NODE" | cut -d' ' -f1
-  node -p "require('$NPM_DIR/package.json').version"
 } | sha256sum | cut -c1-12)
 OUT=$CACHE/image-$key
 if [ -e "$OUT/done" ]; then
@@ -74,16 +70,11 @@ if [ ! -e "$ROOT.done" ]; then
   touch "$ROOT.done"
 fi
 
-# The image's tree: the base, then this machine's Node.js and npm (as a system-wide install,
-# which the README asks for), then guest/.
+# The image's tree: the base, then guest/.
 TMP=$(mktemp -d "$CACHE/build.XXXXXX")
 trap 'cleanup; rm -rf "$TMP"' EXIT
 TREE=$TMP/tree
 cp -a "$ROOT" "$TREE"
-install -m 0755 "$NODE" "$TREE/usr/bin/node"
-mkdir -p "$TREE/usr/lib/node_modules"
-cp -a "$NPM_DIR" "$TREE/usr/lib/node_modules/npm"
-ln -sfn ../lib/node_modules/npm/bin/npm-cli.js "$TREE/usr/bin/npm"
 cp -a "$HERE/guest/." "$TREE/"
 echo nhce2e >"$TREE/etc/hostname"
 printf '127.0.0.1 localhost\n127.0.1.1 nhce2e\n' >"$TREE/etc/hosts"
