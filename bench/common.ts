@@ -202,10 +202,11 @@ export interface BenchDaemon {
  * group so that an aborted bench ends it with its children, with waits that answer undefined
  * instead of throwing (a figure records a run that did not come up, and goes on).
  */
-export function startBenchDaemon(dir: string, name: string, config: DaemonConfig): BenchDaemon {
+/** `command`: what runs the CLI (default: this node on dist/src/cli.js). */
+export function startBenchDaemon(dir: string, name: string, config: DaemonConfig, command?: string[]): BenchDaemon {
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
-  const d = startDaemon(dir, daemonYaml(config), env, { name, detached: true });
+  const d = startDaemon(dir, daemonYaml(config), env, { name, detached: true, ...(command ? { command } : {}) });
   own(d.child);
   return {
     pid: d.pid,

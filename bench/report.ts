@@ -5,6 +5,7 @@ import type { ScrapeResult } from './scrape.js';
 import type { FootprintResult } from './footprint.js';
 import type { ScaleResult } from './scale.js';
 import type { HoldersResult } from './holders.js';
+import type { RuntimeResult } from './runtime.js';
 
 export interface Machine {
   cpu: string;
@@ -29,6 +30,7 @@ export interface Results {
     footprint?: Figure<FootprintResult>;
     scale?: Figure<ScaleResult>;
     holders?: Figure<HoldersResult>;
+    runtime?: Figure<RuntimeResult>;
   };
 }
 
@@ -220,6 +222,29 @@ export function renderTable(r: Results): string {
         `Cleanup: sleep processes before ${h.cleanup.sleepBefore}, after ${h.cleanup.sleepAfter}; processes left in the figure's groups ${h.cleanup.ownLeft ?? '—'}; mounts left ${h.cleanup.mountsLeft}.`,
       );
     } else out.push(notRun('holders', f.holders));
+    out.push('');
+  }
+
+  if (f.runtime) {
+    out.push('### 7. The release runtime (npm run package) against a checkout install', '');
+    if (f.runtime.status === 'ok') {
+      const t = f.runtime.result;
+      const row = (name: string, side: RuntimeResult['release']): string[] => [name, side.node, mb(side.diskMb), ms(side.versionMs), ms(side.startingMs), mb(side.rssMb)];
+      out.push(
+        `Artifacts: .deb ${mb(t.debMb)}, .rpm ${mb(t.rpmMb)}, tarball ${mb(t.tarballMb)}. Start-up is the median of spawns; RSS after ${t.steadyS} s of 1 s cycles on 2 healthy mounts.`,
+        '',
+        table(
+          ['install', 'Node.js', 'on disk', '--version', 'spawn → "starting"', 'RSS'],
+          [
+            row('release: bundle + its own runtime', t.release),
+            row('checkout: dist/src + node_modules, system node', t.checkout),
+            row('the bundle on the system node', t.bundleOnSystemNode),
+          ],
+        ),
+        '',
+        `Ratio release / checkout: start-up ${x(t.ratioStarting)}, RSS ${x(t.ratioRss)}.`,
+      );
+    } else out.push(notRun('runtime', f.runtime));
     out.push('');
   }
   return out.join('\n');

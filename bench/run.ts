@@ -14,9 +14,10 @@ import { runScrape } from './scrape.js';
 import { runFootprint } from './footprint.js';
 import { runScale, type ScaleResult, type ScaleRow } from './scale.js';
 import { runHolders } from './holders.js';
+import { runRuntime } from './runtime.js';
 import { renderTable, type Figure, type Results } from './report.js';
 
-const FIGURES = ['detection', 'recovery', 'scrape', 'footprint', 'scale', 'holders'] as const;
+const FIGURES = ['detection', 'recovery', 'scrape', 'footprint', 'scale', 'holders', 'runtime'] as const;
 type FigureName = (typeof FIGURES)[number];
 
 function parseArgs(argv: string[]): BenchOptions {
@@ -96,6 +97,7 @@ async function main(): Promise<void> {
     footprint: runFootprint,
     scale: runScale,
     holders: runHolders,
+    runtime: runRuntime,
   };
   progress(`${mode} run; figures: ${FIGURES.filter((f) => !opts.only || opts.only.has(f)).join(', ')}`);
   for (const name of FIGURES) {

@@ -9,8 +9,8 @@
 #
 #   npm ci && npm run build && sudo packaging/install.sh
 #
-# Run it again to upgrade. See --help, and README.md ("Install (VM)", "Upgrade", "Uninstall",
-# "Migrating from the timer script").
+# Run it again to upgrade. See --help, and README.md ("Install": "From the tarball, or from a
+# checkout", and "Migrating from the timer script").
 set -euo pipefail
 
 readonly NAME=nfs-health-checkd
@@ -383,6 +383,7 @@ if [ "$from" = release ]; then
   cp -- "$ROOT/lib/systemd/system/$UNIT" "$APP_NEW/packaging/systemd/$UNIT"
   cp -- "$ROOT/etc/logrotate.d/$NAME" "$APP_NEW/packaging/logrotate/$NAME"
   cp -- "$ROOT/README.md" "$APP_NEW/README.md"
+  cp -- "$ROOT/install.sh" "$APP_NEW/packaging/install.sh" # for --uninstall, as from a checkout
   chmod -R u+rwX,go+rX,go-w -- "$APP_NEW"
 else
   mkdir -p -- "$APP_NEW/dist" "$APP_NEW/config"
