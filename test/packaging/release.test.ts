@@ -217,7 +217,8 @@ describe.skipIf(Boolean(why))('release artifacts (npm run package)', () => {
     const owners = q('[%{FILEUSERNAME}:%{FILEGROUPNAME}\\n]').trim().split('\n');
     expect(new Set(owners)).toEqual(new Set(['root:root']));
     const scripts = must(`rpm -qp --scripts ${out}/${RPM}`);
-    expect(scripts).toMatch(/postinstall scriptlet[^\n]*\n[^\n]*\$1 -eq 1[^\n]*systemctl --no-reload preset nfs-health-checkd.service/);
+    // Each scriptlet's first command line, after the comments that say why.
+    expect(scripts).toMatch(/postinstall scriptlet[^\n]*\n(?:#[^\n]*\n)*[^\n]*\$1 -eq 1[^\n]*systemctl --no-reload preset nfs-health-checkd.service/);
     expect(scripts).toMatch(/preuninstall scriptlet[^\n]*\n[^\n]*\$1 -eq 0[^\n]*systemctl --no-reload disable --now nfs-health-checkd.service/);
     expect(scripts).toMatch(/postuninstall scriptlet[^\n]*\nsystemctl daemon-reload/);
     expect(scripts).toMatch(/posttrans scriptlet[\s\S]*package-hook validate; then systemctl try-restart/);
