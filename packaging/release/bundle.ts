@@ -31,7 +31,7 @@ function readManifest(dir: string): Manifest {
 }
 
 /** node_modules/<name>/ (scoped or not) of a bundled input path, or null for our own code. */
-export function packageDirOf(input: string): string | null {
+function packageDirOf(input: string): string | null {
   const m = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
   if (!m) return null;
   return input.slice(0, m.index + m[0].length - 1).replace(/^\//, '');
@@ -40,7 +40,7 @@ export function packageDirOf(input: string): string | null {
 const LICENCE_FILE = /^(licen[cs]e|copying)(\.(md|txt))?$/i;
 
 /** One section per bundled package: name, version, licence, and its licence text when it ships one. */
-export function notices(packageDirs: string[], root: string): string {
+function notices(packageDirs: string[], root: string): string {
   const sections = [...new Set(packageDirs)].sort().map((dir) => {
     const abs = path.join(root, dir);
     const m = readManifest(abs);
@@ -85,11 +85,9 @@ async function main(appDir: string, noticesFile: string): Promise<void> {
   fs.writeFileSync(noticesFile, notices(dirs, ROOT));
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const [appDir, noticesFile] = process.argv.slice(2);
-  if (!appDir || !noticesFile) {
-    console.error('usage: node dist/packaging/release/bundle.js APPDIR NOTICES-FILE');
-    process.exit(64);
-  }
-  await main(path.resolve(appDir), path.resolve(noticesFile));
+const [appDir, noticesFile] = process.argv.slice(2);
+if (!appDir || !noticesFile) {
+  console.error('usage: node dist/packaging/release/bundle.js APPDIR NOTICES-FILE');
+  process.exit(64);
 }
+await main(path.resolve(appDir), path.resolve(noticesFile));
