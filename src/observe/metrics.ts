@@ -57,7 +57,10 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     { version: opts.version, node_version: process.version },
     1,
   );
-  collectDefaultMetrics({ register: registry, prefix: 'nfs_health_checkd_' });
+  // The event-loop delay histogram samples on a timer of its own: at prom-client's 10 ms it woke
+  // the idle daemon 100 times a second. Once a second still gives a scrape ~15 samples, and a
+  // loop stalled for good is the watchdog's to catch (no WATCHDOG=1 without a live loop).
+  collectDefaultMetrics({ register: registry, prefix: 'nfs_health_checkd_', eventLoopMonitoringPrecision: 1000 });
 
   // Zero series from the start, so rate() and increase() see the first event.
   for (const result of RECOVERY_RESULTS) recoveries.inc({ result }, 0);
