@@ -1,12 +1,14 @@
-// The runner against real processes: exit codes, output, spawn errors, and a deadline it never
-// waits past even when the command ignores SIGTERM.
+// The runner against real processes, started by execa and by node's spawn alike: exit codes,
+// output, spawn errors, and a deadline it never waits past even when the command ignores SIGTERM.
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
-import { createRunner } from '../../src/recovery/runner.js';
+import { createRunner, type Launcher } from '../../src/recovery/runner.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 
-const run = createRunner(systemClock);
+describe.each<Launcher>(['execa', 'node'])('createRunner through %s', (launcher) => {
+  const run = createRunner(systemClock, { launcher });
 
-describe('createRunner', () => {
   it('reports success with exit code 0 and the output', async () => {
     const o = await run(['sh', '-c', 'echo hello; echo world >&2'], 5000);
     expect(o).toMatchObject({ status: 'ok', exitCode: 0, signal: null, argv: ['sh', '-c', 'echo hello; echo world >&2'] });
@@ -37,7 +39,7 @@ describe('createRunner', () => {
   });
 
   it('with a mount namespace, runs the command through nsenter, and reports what it ran', async () => {
-    const inOwn = createRunner(systemClock, { mountNamespace: '/proc/self/ns/mnt' });
+    const inOwn = createRunner(systemClock, { mountNamespace: '/proc/self/ns/mnt', launcher });
     const o = await inOwn(['echo', 'hi'], 5000);
     expect(o.argv).toEqual(['nsenter', '--mount=/proc/self/ns/mnt', '--', 'echo', 'hi']);
     expect(o).toMatchObject({ status: 'ok', output: 'hi' });
@@ -47,4 +49,15 @@ describe('createRunner', () => {
     const o = await run(['echo', '$(id); *'], 5000);
     expect(o.output).toBe('$(id); *');
   });
+});
+
+it('a deadline that passes before execa has started the command still kills it', async () => {
+  const clock = new FakeClock();
+  const marker = `${30 + Math.random()}`; // names this test's sleep among the machine's processes
+  const pending = createRunner(clock)(['sleep', marker], 1000);
+  clock.advance(1000); // synchronously: the launch has not even begun
+  expect((await pending).status).toBe('timeout');
+  await new Promise((r) => setTimeout(r, 300));
+  const alive = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() === `sleep ${marker}`);
+  expect(alive).toEqual([]);
 });
