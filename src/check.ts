@@ -10,7 +10,7 @@ import { fanOutHolders } from './observe/sink.js';
 import { readMountTable } from './probe/mountinfo.js';
 import { resolveMountPaths } from './probe/mount-paths.js';
 import { createProbeMounts, type ProbeResult } from './probe/probe-mounts.js';
-import { Prober } from './probe/prober.js';
+import { Prober, poolOptions } from './probe/prober.js';
 import { spawnProcessWorker } from './probe/worker.js';
 import type { CollateralReport } from './recovery/collateral.js';
 import { fstabReader } from './recovery/fstab.js';
@@ -62,6 +62,8 @@ export async function runCheck(configured: Config, opts: CheckOptions): Promise<
   const prober = new Prober({
     timeoutMs: config.probe.timeoutMs,
     maxStuck: config.probe.maxStuckPerMount,
+    // A child process per probe, all at once: nothing stays warm in a command that exits.
+    pool: { ...poolOptions(config.probe), warm: Math.max(1, config.mounts.length), max: Math.max(1, config.mounts.length) },
     spawn: spawnProcessWorker,
     clock,
   });

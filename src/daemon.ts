@@ -20,7 +20,7 @@ import { packageVersion } from './package-info.js';
 import { readMountTable } from './probe/mountinfo.js';
 import { resolveMountPaths } from './probe/mount-paths.js';
 import { createProbeMounts } from './probe/probe-mounts.js';
-import { Prober } from './probe/prober.js';
+import { Prober, poolOptions } from './probe/prober.js';
 import { spawnThreadWorker } from './probe/worker.js';
 import { fstabReader } from './recovery/fstab.js';
 import { createRunner } from './recovery/runner.js';
@@ -45,6 +45,7 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
   const prober = new Prober({
     timeoutMs: config.probe.timeoutMs,
     maxStuck: config.probe.maxStuckPerMount,
+    pool: poolOptions(config.probe),
     spawn: spawnThreadWorker,
     clock,
     // The monitor decides whether a call that came back late was a hang or a slow mount.
@@ -116,7 +117,8 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
 
   // Serving (port bound, first cycle under way): tell systemd, and keep its watchdog fed while
   // the loop is alive.
-  const notifier = createNotifier({ env: process.env, pid: process.pid, run: createRunner(clock), clock, log });
+  // Node's own spawn, not execa: the watchdog pings for the life of the process (see Launcher).
+  const notifier = createNotifier({ env: process.env, pid: process.pid, run: createRunner(clock, { launcher: 'node' }), clock, log });
   notifier.ready(`probing ${paths.length} mount(s)`);
   notifier.startWatchdog(() => {
     const h = health();

@@ -140,7 +140,11 @@ export function renderConfig(config: Config): string {
     mounts: config.mounts.map((m) => ({ path: m.path })),
     schedule: config.schedule,
     jitter: formatDuration(config.jitterMs),
-    probe: { timeout: formatDuration(probe.timeoutMs), max_stuck: probe.maxStuckPerMount },
+    probe: {
+      timeout: formatDuration(probe.timeoutMs),
+      max_stuck: probe.maxStuckPerMount,
+      workers: { warm: probe.workers.warm, max: probe.workers.max, idle: formatDuration(probe.workers.idleMs) },
+    },
     recovery: {
       enabled: recovery.enabled,
       dry_run: recovery.dryRun,

@@ -85,7 +85,8 @@ export function validateConfig(raw: unknown, source: string | SourceOf): Config 
   const sourceOf: SourceOf = typeof source === 'string' ? () => source : source;
   const v = new Validator(sourceOf);
   const top = v.mapping([], raw, ['mounts', 'schedule', 'jitter', 'probe', 'recovery', 'holders', 'metrics', 'log']);
-  const probe = v.mapping(['probe'], top.probe, ['timeout', 'max_stuck']);
+  const probe = v.mapping(['probe'], top.probe, ['timeout', 'max_stuck', 'workers']);
+  const workers = v.mapping(['probe', 'workers'], probe.workers, ['warm', 'max', 'idle']);
   const recovery = v.mapping(['recovery'], top.recovery, [
     'enabled',
     'dry_run',
@@ -109,6 +110,12 @@ export function validateConfig(raw: unknown, source: string | SourceOf): Config 
   const jitterMs = v.duration(['jitter'], top.jitter, 0, HOUR);
   const timeoutMs = v.duration(['probe', 'timeout'], probe.timeout, 1, 5 * MINUTE);
   const maxStuckPerMount = v.integer(['probe', 'max_stuck'], probe.max_stuck, 1, 64);
+  const warmWorkers = v.integer(['probe', 'workers', 'warm'], workers.warm, 1, 64);
+  const maxWorkers = v.integer(['probe', 'workers', 'max'], workers.max, 1, 256);
+  if (maxWorkers < warmWorkers) {
+    v.expected(['probe', 'workers', 'max'], `a whole number at least warm (${warmWorkers}) and at most 256`, workers.max);
+  }
+  const idleWorkerMs = v.duration(['probe', 'workers', 'idle'], workers.idle, SECOND, HOUR);
   const enabled = v.boolean(['recovery', 'enabled'], recovery.enabled);
   const dryRun = v.boolean(['recovery', 'dry_run'], recovery.dry_run);
   const triggers = v.triggers(['recovery', 'triggers'], recovery.triggers);
@@ -149,7 +156,7 @@ export function validateConfig(raw: unknown, source: string | SourceOf): Config 
     mounts,
     schedule,
     jitterMs,
-    probe: { timeoutMs, maxStuckPerMount },
+    probe: { timeoutMs, maxStuckPerMount, workers: { warm: warmWorkers, max: maxWorkers, idleMs: idleWorkerMs } },
     recovery: {
       enabled,
       dryRun,

@@ -12,6 +12,17 @@ export interface ProbeConfig {
   timeoutMs: number;
   /** Most threads left blocked on one path (probes stuck in the kernel) before it is no longer probed. */
   maxStuckPerMount: number;
+  workers: ProbeWorkersConfig;
+}
+
+/** The probe threads every mount shares. */
+export interface ProbeWorkersConfig {
+  /** Kept between rounds, even when idle. */
+  warm: number;
+  /** Most calls at once that are not yet slow (slow and stuck calls do not count). */
+  max: number;
+  /** An idle thread beyond the warm ones ends after this long. */
+  idleMs: number;
 }
 
 export interface RecoveryConfig {

@@ -1,7 +1,11 @@
-// Owns the probe workers: one reused worker per path, a deadline per probe, and the bookkeeping of
-// workers left blocked in the kernel ("stuck"). A hung mount holds one blocked thread, not one more
-// each tick: while the path still holds the mount a stuck call was made on, no new call is started.
-import type { Clock } from '../clock.js';
+// Runs probes on a shared, elastic pool of workers, with a deadline per call and the bookkeeping
+// of calls left blocked in the kernel ("stuck"). A few warm workers serve every path in turn; when
+// work waits behind a call that has turned slow (it may be hung), the pool grows so the other paths
+// are probed on time; extras end once idle a while. A worker whose call passes its timeout leaves
+// the pool, tied to the path and the mount the call blocks on: while the path still holds that
+// mount no new call is started there, so a hung mount holds one blocked thread, not one a round.
+import type { Clock, TimerHandle } from '../clock.js';
+import type { ProbeConfig } from '../config/types.js';
 import type { RawProbe } from './classify.js';
 import type { ProbeWorker, SpawnWorker } from './worker.js';
 
@@ -29,29 +33,70 @@ export interface ReleasedCall {
   stillStuck: number;
 }
 
-interface StuckCall {
-  worker: ProbeWorker;
-  mountId: number;
-  since: number;
+export interface PoolOptions {
+  /** Workers kept between rounds, even when idle. */
+  warm: number;
+  /** Most calls at once that are not yet slow; slow and stuck calls do not count. */
+  max: number;
+  /** An idle worker beyond the warm ones ends after this long unused. */
+  idleMs: number;
+  /**
+   * A call running this long is slow: it may be hung, so it stops counting toward `max` and a
+   * waiting probe may get a new worker instead of waiting behind it.
+   */
+  slowMs: number;
 }
 
-interface PathWorkers {
-  idle: ProbeWorker | undefined;
-  stuck: StuckCall[];
-  inFlight: Promise<ProbeOutcome> | undefined;
+/** A call running this long may be hung: probes waiting behind it get a worker of their own. */
+export const SLOW_CALL_MS = 50;
+
+/** The pool the configuration asks for; the slow mark never past half the probe timeout. */
+export function poolOptions(probe: ProbeConfig): PoolOptions {
+  const { warm, max, idleMs } = probe.workers;
+  return { warm, max, idleMs, slowMs: Math.min(SLOW_CALL_MS, probe.timeoutMs / 2) };
 }
 
 export interface ProberOptions {
   timeoutMs: number;
   /** Most calls left blocked per path; past it the path is reported stuck without a new call. */
   maxStuck: number;
+  pool: PoolOptions;
   spawn: SpawnWorker;
   clock: Clock;
   onReleased?: (call: ReleasedCall) => void;
 }
 
+interface StuckCall {
+  worker: ProbeWorker;
+  mountId: number;
+  since: number;
+}
+
+interface PathState {
+  stuck: StuckCall[];
+  inFlight: Promise<ProbeOutcome> | undefined;
+}
+
+interface Pending {
+  path: string;
+  mountId: number;
+  resolve: (outcome: ProbeOutcome) => void;
+}
+
+interface IdleWorker {
+  worker: ProbeWorker;
+  since: number;
+}
+
 export class Prober {
-  private readonly paths = new Map<string, PathWorkers>();
+  private readonly paths = new Map<string, PathState>();
+  private readonly queue: Pending[] = [];
+  /** Most recently used last: work takes the freshest, so extras age out from the front. */
+  private readonly idle: IdleWorker[] = [];
+  /** Start times of the calls under way that have not timed out. */
+  private readonly running = new Set<{ started: number }>();
+  private growTimer: TimerHandle | undefined;
+  private expiryTimer: TimerHandle | undefined;
   private closed = false;
 
   constructor(private readonly opts: ProberOptions) {}
@@ -62,20 +107,19 @@ export class Prober {
    * unmount, autofs mounts afresh) a new worker may probe it.
    */
   probe(path: string, mountId: number): Promise<ProbeOutcome> {
-    const slot = this.slot(path);
+    const state = this.state(path);
     // Never two calls at once on one path: a caller arriving mid-probe shares the one in flight.
-    if (slot.inFlight) return slot.inFlight;
-    const same = slot.stuck.find((s) => s.mountId === mountId);
+    if (state.inFlight) return state.inFlight;
+    const same = state.stuck.find((s) => s.mountId === mountId);
     if (same) return Promise.resolve(this.skipped('same_mount', same.since));
-    if (slot.stuck.length >= this.opts.maxStuck) {
-      return Promise.resolve(this.skipped('stuck_cap', Math.max(...slot.stuck.map((s) => s.since))));
+    if (state.stuck.length >= this.opts.maxStuck) {
+      return Promise.resolve(this.skipped('stuck_cap', Math.max(...state.stuck.map((s) => s.since))));
     }
-
-    const worker = slot.idle ?? this.opts.spawn();
-    slot.idle = undefined;
-    worker.setRef(false);
-    const call = this.run(path, slot, worker, mountId).finally(() => (slot.inFlight = undefined));
-    slot.inFlight = call;
+    const call = new Promise<ProbeOutcome>((resolve) => this.queue.push({ path, mountId, resolve })).finally(
+      () => (state.inFlight = undefined),
+    );
+    state.inFlight = call;
+    this.pump();
     return call;
   }
 
@@ -86,67 +130,149 @@ export class Prober {
   /** Threads (or processes) blocked in the kernel right now, over all paths. */
   stuckTotal(): number {
     let n = 0;
-    for (const slot of this.paths.values()) n += slot.stuck.length;
+    for (const state of this.paths.values()) n += state.stuck.length;
     return n;
   }
 
-  /** Calls under way or blocked, over all paths: while any, the process cannot exit normally. */
+  /** Calls waiting, under way or blocked, over all paths: while any, the process cannot exit normally. */
   busyTotal(): number {
     let n = 0;
-    for (const slot of this.paths.values()) n += slot.stuck.length + (slot.inFlight ? 1 : 0);
+    for (const state of this.paths.values()) n += state.stuck.length + (state.inFlight ? 1 : 0);
     return n;
+  }
+
+  /** Workers alive and not stuck: idle ones and those with a call under way. */
+  poolSize(): number {
+    return this.idle.length + this.running.size;
   }
 
   /** Ends idle workers. Stuck ones cannot be ended; they are unref'd so they never hold the process. */
   close(): void {
     this.closed = true;
-    for (const slot of this.paths.values()) {
-      slot.idle?.terminate();
-      slot.idle = undefined;
-      for (const s of slot.stuck) s.worker.terminate();
-    }
+    this.clearTimer('growTimer');
+    this.clearTimer('expiryTimer');
+    for (const { worker } of this.idle.splice(0)) worker.terminate();
+    for (const state of this.paths.values()) for (const s of state.stuck) s.worker.terminate();
   }
 
-  private run(path: string, slot: PathWorkers, worker: ProbeWorker, mountId: number): Promise<ProbeOutcome> {
+  /** Starts waiting probes on idle workers, or on new ones while the pool may grow. */
+  private pump(): void {
+    if (this.closed) return;
+    while (this.queue.length > 0) {
+      const worker = this.takeIdle() ?? (this.mayGrow() ? this.opts.spawn() : undefined);
+      if (!worker) break;
+      this.start(this.queue.shift()!, worker);
+    }
+    this.armGrowth();
+    this.armExpiry();
+  }
+
+  /** The most recently used idle worker that is still alive (a thread may die while idle). */
+  private takeIdle(): ProbeWorker | undefined {
+    for (let w = this.idle.pop(); w; w = this.idle.pop()) {
+      if (w.worker.usable()) return w.worker;
+      w.worker.terminate();
+    }
+    return undefined;
+  }
+
+  private mayGrow(): boolean {
+    const { warm, max, slowMs } = this.opts.pool;
+    if (this.running.size < warm) return true;
+    const now = this.opts.clock.now();
+    let fresh = 0;
+    for (const r of this.running) if (now - r.started < slowMs) fresh++;
+    return fresh < this.running.size && fresh < max;
+  }
+
+  /** While probes wait, look again when the next call under way turns slow. */
+  private armGrowth(): void {
+    this.clearTimer('growTimer');
+    if (this.queue.length === 0 || this.running.size === 0) return;
+    const { clock } = this.opts;
+    const { slowMs } = this.opts.pool;
+    const now = clock.now();
+    let next = Infinity;
+    for (const r of this.running) if (now - r.started < slowMs) next = Math.min(next, r.started + slowMs);
+    if (next === Infinity) return; // every call is slow and the pool is at its cap: wait for one to end
+    this.growTimer = clock.setTimeout(() => {
+      this.growTimer = undefined;
+      this.pump();
+    }, next - now);
+  }
+
+  /** Ends idle workers beyond the warm ones once they have been idle `idleMs`; one timer for all. */
+  private armExpiry(): void {
+    const { clock } = this.opts;
+    const { warm, idleMs } = this.opts.pool;
+    if (this.expiryTimer || this.idle.length <= warm) return;
+    const oldest = this.idle[0]!.since;
+    this.expiryTimer = clock.setTimeout(() => {
+      this.expiryTimer = undefined;
+      const now = clock.now();
+      while (this.idle.length > warm && now - this.idle[0]!.since >= idleMs) this.idle.shift()!.worker.terminate();
+      this.armExpiry();
+    }, Math.max(0, oldest + idleMs - clock.now()));
+    // Nothing waits on it: it must neither keep the process alive nor count as work.
+    this.expiryTimer.unref?.();
+  }
+
+  private start(job: Pending, worker: ProbeWorker): void {
     const { clock, timeoutMs } = this.opts;
+    const state = this.state(job.path);
     const started = clock.now();
-    return new Promise((resolve) => {
-      let timedOut = false;
-      const timer = clock.setTimeout(() => {
-        timedOut = true;
-        slot.stuck.push({ worker, mountId, since: started });
-        resolve({ raw: { kind: 'timeout' }, ms: timeoutMs, stuck: true, skipped: null, blockedSince: started });
-      }, timeoutMs);
-      worker.start(path, (raw) => {
-        if (!timedOut) {
-          clock.clearTimeout(timer);
-          this.keepIdle(slot, worker);
-          resolve({ raw, ms: clock.now() - started, stuck: false, skipped: null, blockedSince: null });
-          return;
-        }
-        // The blocked call came back (server answered, or `umount -f` aborted it).
-        slot.stuck = slot.stuck.filter((s) => s.worker !== worker);
-        this.keepIdle(slot, worker);
-        this.opts.onReleased?.({ path, blockedMs: clock.now() - started, raw, stillStuck: slot.stuck.length });
-      });
+    const entry = { started };
+    this.running.add(entry);
+    worker.setRef(false);
+    let timedOut = false;
+    const timer = clock.setTimeout(() => {
+      timedOut = true;
+      this.running.delete(entry);
+      state.stuck.push({ worker, mountId: job.mountId, since: started });
+      job.resolve({ raw: { kind: 'timeout' }, ms: timeoutMs, stuck: true, skipped: null, blockedSince: started });
+      this.pump();
+    }, timeoutMs);
+    worker.start(job.path, (raw) => {
+      if (!timedOut) {
+        clock.clearTimeout(timer);
+        this.running.delete(entry);
+        this.release(worker);
+        job.resolve({ raw, ms: clock.now() - started, stuck: false, skipped: null, blockedSince: null });
+        return;
+      }
+      // The blocked call came back (server answered, or `umount -f` aborted it).
+      state.stuck = state.stuck.filter((s) => s.worker !== worker);
+      this.release(worker);
+      this.opts.onReleased?.({ path: job.path, blockedMs: clock.now() - started, raw, stillStuck: state.stuck.length });
     });
   }
 
-  private keepIdle(slot: PathWorkers, worker: ProbeWorker): void {
-    if (this.closed || slot.idle || !worker.usable()) worker.terminate();
-    else slot.idle = worker;
+  /** A worker whose call returned goes back to the pool, and takes the next waiting probe. */
+  private release(worker: ProbeWorker): void {
+    if (this.closed || !worker.usable()) {
+      worker.terminate();
+      return;
+    }
+    this.idle.push({ worker, since: this.opts.clock.now() });
+    this.pump();
+  }
+
+  private clearTimer(name: 'growTimer' | 'expiryTimer'): void {
+    const timer = this[name];
+    if (timer) this.opts.clock.clearTimeout(timer);
+    this[name] = undefined;
   }
 
   private skipped(reason: 'same_mount' | 'stuck_cap', blockedSince: number): ProbeOutcome {
     return { raw: { kind: 'timeout' }, ms: 0, stuck: true, skipped: reason, blockedSince };
   }
 
-  private slot(path: string): PathWorkers {
-    let slot = this.paths.get(path);
-    if (!slot) {
-      slot = { idle: undefined, stuck: [], inFlight: undefined };
-      this.paths.set(path, slot);
+  private state(path: string): PathState {
+    let state = this.paths.get(path);
+    if (!state) {
+      state = { stuck: [], inFlight: undefined };
+      this.paths.set(path, state);
     }
-    return slot;
+    return state;
   }
 }

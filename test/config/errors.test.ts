@@ -158,6 +158,18 @@ describe('durations and numbers', () => {
       `FILE: probe.max_stuck: expected a whole number from 1 to 64, got ${value}`,
     );
   });
+
+  it('bounds the worker pool', () => {
+    expect(errorFor('probe:\n  workers:\n    warm: 0\n')).toBe(
+      'FILE: probe.workers.warm: expected a whole number from 1 to 64, got 0',
+    );
+    expect(errorFor('probe:\n  workers:\n    warm: 4\n    max: 3\n')).toBe(
+      'FILE: probe.workers.max: expected a whole number at least warm (4) and at most 256, got 3',
+    );
+    expect(errorFor('probe:\n  workers:\n    idle: 500ms\n')).toBe(
+      'FILE: probe.workers.idle: expected a duration at least 1s and at most 1h, got "500ms"',
+    );
+  });
 });
 
 describe('recovery', () => {
@@ -317,7 +329,7 @@ describe('keys', () => {
 
   it('quotes keys that are not identifiers', () => {
     expect(errorFor('probe:\n  "time out": 5s\n')).toBe(
-      'FILE: probe["time out"]: unknown key (expected one of: timeout, max_stuck)',
+      'FILE: probe["time out"]: unknown key (expected one of: timeout, max_stuck, workers)',
     );
   });
 

@@ -59,7 +59,7 @@ describe('merging a user file over the defaults', () => {
     const file = write('probe:\n  timeout: 1s\n');
     const loaded = loadConfig({ file, etcFile: noEtc });
     // hang_after is 3x the probe timeout: it follows.
-    expect(loaded.config).toEqual({ ...DOCUMENTED, probe: { timeoutMs: 1_000, maxStuckPerMount: 3 }, recovery: { ...DOCUMENTED.recovery, hangAfterMs: 3_000 } });
+    expect(loaded.config).toEqual({ ...DOCUMENTED, probe: { ...DOCUMENTED.probe, timeoutMs: 1_000 }, recovery: { ...DOCUMENTED.recovery, hangAfterMs: 3_000 } });
     expect(loaded.sources).toEqual([packagedDefaultsPath(), file]);
   });
 
@@ -162,7 +162,7 @@ describe('renderConfig', () => {
     mounts: [{ path: '/srv/a' }, { path: '/srv/b c' }],
     schedule: '0 */5 * * * *',
     jitterMs: 1_500,
-    probe: { timeoutMs: 250, maxStuckPerMount: 64 },
+    probe: { timeoutMs: 250, maxStuckPerMount: 64, workers: { warm: 1, max: 32, idleMs: 90_000 } },
     recovery: {
       enabled: false,
       dryRun: true,

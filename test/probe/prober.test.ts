@@ -1,11 +1,13 @@
-// The prober's bookkeeping with workers whose calls the test answers (or never answers) by hand.
+// The prober's pool and bookkeeping with workers whose calls the test answers (or never answers).
 import { describe, expect, it } from 'vitest';
 import type { RawProbe } from '../../src/probe/classify.js';
-import { Prober, type ReleasedCall } from '../../src/probe/prober.js';
+import { Prober, poolOptions, type PoolOptions, type ReleasedCall } from '../../src/probe/prober.js';
 import type { ProbeWorker } from '../../src/probe/worker.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 
 class HandWorker implements ProbeWorker {
+  /** `answer`: answers each call by itself, a microtask later, unless it gives undefined (hung). */
+  constructor(private readonly auto?: (path: string) => RawProbe | undefined) {}
   calls: string[] = [];
   done: ((raw: RawProbe) => void) | undefined;
   terminated = false;
@@ -13,6 +15,8 @@ class HandWorker implements ProbeWorker {
   start(path: string, done: (raw: RawProbe) => void): void {
     this.calls.push(path);
     this.done = done;
+    const raw = this.auto?.(path);
+    if (raw) queueMicrotask(() => this.answer(raw));
   }
   setRef(ref: boolean): void {
     this.ref = ref;
@@ -31,16 +35,19 @@ class HandWorker implements ProbeWorker {
   }
 }
 
-function setup(maxStuck = 3) {
+const POOL: PoolOptions = { warm: 1, max: 4, idleMs: 60_000, slowMs: 50 };
+
+function setup(maxStuck = 3, pool: Partial<PoolOptions> = {}, answer?: (path: string) => RawProbe | undefined) {
   const clock = new FakeClock();
   const workers: HandWorker[] = [];
   const released: ReleasedCall[] = [];
   const prober = new Prober({
     timeoutMs: 5000,
     maxStuck,
+    pool: { ...POOL, ...pool },
     clock,
     spawn: () => {
-      const w = new HandWorker();
+      const w = new HandWorker(answer);
       workers.push(w);
       return w;
     },
@@ -48,6 +55,11 @@ function setup(maxStuck = 3) {
   });
   return { clock, workers, released, prober };
 }
+
+/** Lets answered calls (a microtask away, as a thread's message would be) settle. */
+const settle = async (): Promise<void> => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+};
 
 describe('Prober', () => {
   it('reuses one worker per path for probe after probe', async () => {
@@ -112,6 +124,10 @@ describe('Prober', () => {
     const { clock, workers, prober } = setup();
     const a = prober.probe('/a', 7);
     const b = prober.probe('/b', 8);
+    // One warm worker: /b waits until the call on /a has turned slow, then gets one of its own.
+    expect(workers).toHaveLength(1);
+    clock.advance(50);
+    expect(workers).toHaveLength(2);
     workers[1]!.answer();
     expect(await b).toMatchObject({ raw: { kind: 'ok' } });
     clock.advance(5000);
@@ -142,15 +158,93 @@ describe('Prober', () => {
   });
 
   it('close ends idle workers and the stuck ones', async () => {
-    const { clock, workers, prober } = setup();
+    const { clock, workers, prober } = setup(3, { warm: 2 });
     const a = prober.probe('/a', 7);
+    const b = prober.probe('/b', 8);
     workers[0]!.answer();
     await a;
-    const b = prober.probe('/b', 8);
     clock.advance(5000);
     await b;
     prober.close();
     expect(workers.map((w) => w.terminated)).toEqual([true, true]);
     expect(prober.busyTotal()).toBe(1);
+    expect(clock.pending()).toBe(0);
+  });
+
+  it('serves a healthy round of many paths on the warm workers alone', async () => {
+    const { workers, prober } = setup(3, { warm: 2 }, () => ({ kind: 'ok' }));
+    const paths = Array.from({ length: 100 }, (_, i) => `/m/${i}`);
+    const results = await Promise.all(paths.map((p, i) => prober.probe(p, i)));
+    expect(results.every((r) => r.raw.kind === 'ok' && !r.stuck)).toBe(true);
+    expect(workers).toHaveLength(2);
+    expect(workers.flatMap((w) => w.calls).sort()).toEqual([...paths].sort());
+    expect(prober.poolSize()).toBe(2);
+  });
+
+  it('ends a round of 500 paths with 10 hung within timeout + 0.5 s, the healthy ones on time', async () => {
+    const hung = new Set(Array.from({ length: 10 }, (_, i) => `/m/${i * 50 + 7}`));
+    const { clock, workers, prober } = setup(3, { warm: 2, max: 8 }, (p) => (hung.has(p) ? undefined : { kind: 'ok' }));
+    const paths = Array.from({ length: 500 }, (_, i) => `/m/${i}`);
+    const doneAt = new Map<string, number>();
+    const round = Promise.all(paths.map((p, i) => prober.probe(p, i).then((r) => (doneAt.set(p, clock.now()), r))));
+    while (doneAt.size < paths.length && clock.now() <= 10_000) {
+      await settle();
+      clock.advance(10);
+    }
+    const results = await round;
+    const healthyDone = paths.filter((p) => !hung.has(p)).map((p) => doneAt.get(p)!);
+    const hungDone = [...hung].map((p) => doneAt.get(p)!);
+    expect(Math.max(...healthyDone)).toBeLessThanOrEqual(500);
+    expect(Math.max(...hungDone)).toBeLessThanOrEqual(5500);
+    expect(results.filter((r) => r.raw.kind === 'timeout').length).toBe(10);
+    // Each hung call holds a worker; the rest of the round needed only a few more.
+    expect(workers.length).toBeLessThanOrEqual(2 + 10 + 8);
+    expect(prober.stuckTotal()).toBe(10);
+  });
+
+  it('grows by at most `max` fresh calls each time the ones under way turn slow', () => {
+    const { clock, workers, prober } = setup(3, { warm: 1, max: 2 });
+    for (let i = 0; i < 20; i++) void prober.probe(`/m/${i}`, i);
+    expect(workers).toHaveLength(1);
+    clock.advance(50);
+    expect(workers).toHaveLength(3);
+    clock.advance(49);
+    expect(workers).toHaveLength(3);
+    clock.advance(1);
+    expect(workers).toHaveLength(5);
+  });
+
+  it('ends idle workers beyond the warm ones once idle a while, and keeps the warm', async () => {
+    const { clock, workers, prober } = setup(3, { warm: 1, max: 4, idleMs: 60_000 });
+    const calls = [prober.probe('/a', 1), prober.probe('/b', 2), prober.probe('/c', 3)];
+    clock.advance(50);
+    expect(workers).toHaveLength(3);
+    for (const w of workers) w.answer();
+    await Promise.all(calls);
+    expect(prober.poolSize()).toBe(3);
+    clock.advance(59_999);
+    expect(workers.filter((w) => w.terminated)).toHaveLength(0);
+    clock.advance(1);
+    expect(workers.filter((w) => w.terminated)).toHaveLength(2);
+    expect(prober.poolSize()).toBe(1);
+    expect(clock.pending()).toBe(0);
+  });
+
+  it('gives up a worker that died while idle instead of sending it a probe', async () => {
+    const { workers, prober } = setup();
+    const a = prober.probe('/a', 7);
+    workers[0]!.answer();
+    await a;
+    workers[0]!.dead = true;
+    const again = prober.probe('/a', 7);
+    expect(workers).toHaveLength(2);
+    expect(workers[0]!.terminated).toBe(true);
+    workers[1]!.answer();
+    expect(await again).toMatchObject({ raw: { kind: 'ok' } });
+  });
+
+  it('takes the pool from the configuration, the slow mark never past half the timeout', () => {
+    expect(poolOptions({ timeoutMs: 5000, maxStuckPerMount: 3, workers: { warm: 2, max: 8, idleMs: 60_000 } })).toEqual({ warm: 2, max: 8, idleMs: 60_000, slowMs: 50 });
+    expect(poolOptions({ timeoutMs: 40, maxStuckPerMount: 3, workers: { warm: 1, max: 1, idleMs: 1000 } }).slowMs).toBe(20);
   });
 });
