@@ -68,4 +68,6 @@ STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:12049/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "/usr/lib/nfs-health-checkd/app/cli.js"]
+# --lite-mode, as the packages' launcher: V8 without its optimizing compilers keeps ~9 MB less
+# resident for a daemon that runs little code, and rarely.
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--lite-mode", "/usr/lib/nfs-health-checkd/app/cli.js"]

@@ -58,6 +58,10 @@ async function main(appDir: string, noticesFile: string): Promise<void> {
     entryPoints: [path.join(ROOT, 'dist/src/cli.js'), path.join(ROOT, 'dist/src/holders/scan-worker.js')],
     // Flat: the scanner finds scan-worker.js beside the file it runs from.
     entryNames: '[name]',
+    // What is imported on demand (execa, at the first recovery command) goes in a file of its own
+    // under lib/, so the process does not hold its source until then.
+    splitting: true,
+    chunkNames: 'lib/[name]-[hash]',
     outdir: appOut,
     bundle: true,
     platform: 'node',

@@ -6,7 +6,7 @@ export const defaultConfig: Config = {
   mounts: [{ path: '/airflow/dags' }, { path: '/airflow/logs' }],
   schedule: '*/30 * * * * *',
   jitterMs: 0,
-  probe: { timeoutMs: 5000, maxStuckPerMount: 3, workers: { warm: 2, max: 8, idleMs: 60_000 } },
+  probe: { timeoutMs: 5000, maxStuckPerMount: 3, workers: { warm: 1, max: 8, idleMs: 60_000 } },
   recovery: {
     enabled: true,
     dryRun: false,
