@@ -93,8 +93,8 @@ export class Prober {
   private readonly queue: Pending[] = [];
   /** Most recently used last: work takes the freshest, so extras age out from the front. */
   private readonly idle: IdleWorker[] = [];
-  /** Start times of the calls under way that have not timed out. */
-  private readonly running = new Set<{ started: number }>();
+  /** The calls under way that have not timed out; `online` is when their worker began running code. */
+  private readonly running = new Set<{ online: number | undefined }>();
   private growTimer: TimerHandle | undefined;
   private expiryTimer: TimerHandle | undefined;
   private closed = false;
@@ -176,12 +176,20 @@ export class Prober {
     return undefined;
   }
 
+  /**
+   * A call is slow once it has run `slowMs` on a worker that is up. A call whose new worker is
+   * still starting is not: were it, every thread slower to start than `slowMs` would start another.
+   */
+  private isSlow(r: { online: number | undefined }, now: number): boolean {
+    return r.online !== undefined && now - r.online >= this.opts.pool.slowMs;
+  }
+
   private mayGrow(): boolean {
-    const { warm, max, slowMs } = this.opts.pool;
+    const { warm, max } = this.opts.pool;
     if (this.running.size < warm) return true;
     const now = this.opts.clock.now();
     let fresh = 0;
-    for (const r of this.running) if (now - r.started < slowMs) fresh++;
+    for (const r of this.running) if (!this.isSlow(r, now)) fresh++;
     return fresh < this.running.size && fresh < max;
   }
 
@@ -193,8 +201,10 @@ export class Prober {
     const { slowMs } = this.opts.pool;
     const now = clock.now();
     let next = Infinity;
-    for (const r of this.running) if (now - r.started < slowMs) next = Math.min(next, r.started + slowMs);
-    if (next === Infinity) return; // every call is slow and the pool is at its cap: wait for one to end
+    for (const r of this.running) if (r.online !== undefined && !this.isSlow(r, now)) next = Math.min(next, r.online + slowMs);
+    // Every call is slow and the pool at its cap (wait for one to end), or the rest are on workers
+    // still starting (each looks again once up).
+    if (next === Infinity) return;
     this.growTimer = clock.setTimeout(() => {
       this.growTimer = undefined;
       this.pump();
@@ -221,8 +231,12 @@ export class Prober {
     const { clock, timeoutMs } = this.opts;
     const state = this.state(job.path);
     const started = clock.now();
-    const entry = { started };
+    const entry: { online: number | undefined } = { online: undefined };
     this.running.add(entry);
+    worker.whenOnline(() => {
+      entry.online = clock.now();
+      if (this.running.has(entry) && !this.closed) this.armGrowth();
+    });
     worker.setRef(false);
     let timedOut = false;
     const timer = clock.setTimeout(() => {

@@ -37,6 +37,11 @@ process.stdout.write(JSON.stringify(probe(process.argv[1])));
 export interface ProbeWorker {
   /** Starts one probe; `done` runs when the call returns, which for a hung mount may be never. */
   start(path: string, done: (raw: RawProbe) => void): void;
+  /**
+   * Runs `fn` once the worker runs code (at once if it already does): a new thread takes tens of
+   * milliseconds to start, which must not be mistaken for a slow mount.
+   */
+  whenOnline(fn: () => void): void;
   /** Whether this worker should keep the process alive. A stuck one must not. */
   setRef(ref: boolean): void;
   /** Ends the worker; a thread blocked in the kernel goes only once its call returns. */
@@ -62,6 +67,12 @@ export const spawnThreadWorker: SpawnWorker = () => {
   });
   let pending: ((raw: RawProbe) => void) | undefined;
   let dead = false;
+  let online = false;
+  const waiting: (() => void)[] = [];
+  worker.once('online', () => {
+    online = true;
+    for (const fn of waiting.splice(0)) fn();
+  });
   const finish = (raw: RawProbe): void => {
     const done = pending;
     pending = undefined;
@@ -78,6 +89,10 @@ export const spawnThreadWorker: SpawnWorker = () => {
     start(path, done) {
       pending = done;
       worker.postMessage(path);
+    },
+    whenOnline(fn) {
+      if (online) fn();
+      else waiting.push(fn);
     },
     setRef(ref) {
       if (ref) worker.ref();
@@ -120,6 +135,10 @@ export const spawnProcessWorker: SpawnWorker = () => {
           finish(workerFailed('EWORKER'));
         }
       });
+    },
+    // A child per probe, for a command whose pool never grows (warm = max = the mounts).
+    whenOnline(fn) {
+      fn();
     },
     setRef(ref) {
       // The stdout pipe is a socket and holds the event loop as much as the child does.

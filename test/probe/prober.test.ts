@@ -16,7 +16,18 @@ class HandWorker implements ProbeWorker {
     this.calls.push(path);
     this.done = done;
     const raw = this.auto?.(path);
-    if (raw) queueMicrotask(() => this.answer(raw));
+    if (raw) this.whenOnline(() => queueMicrotask(() => this.answer(raw)));
+  }
+  /** Until `comeOnline()`, when built with `startsSlowly`. */
+  online = true;
+  private onOnline: (() => void)[] = [];
+  whenOnline(fn: () => void): void {
+    if (this.online) fn();
+    else this.onOnline.push(fn);
+  }
+  comeOnline(): void {
+    this.online = true;
+    for (const fn of this.onOnline.splice(0)) fn();
   }
   setRef(ref: boolean): void {
     this.ref = ref;
@@ -37,7 +48,7 @@ class HandWorker implements ProbeWorker {
 
 const POOL: PoolOptions = { warm: 1, max: 4, idleMs: 60_000, slowMs: 50 };
 
-function setup(maxStuck = 3, pool: Partial<PoolOptions> = {}, answer?: (path: string) => RawProbe | undefined) {
+function setup(maxStuck = 3, pool: Partial<PoolOptions> = {}, answer?: (path: string) => RawProbe | undefined, startsSlowly = false) {
   const clock = new FakeClock();
   const workers: HandWorker[] = [];
   const released: ReleasedCall[] = [];
@@ -48,6 +59,7 @@ function setup(maxStuck = 3, pool: Partial<PoolOptions> = {}, answer?: (path: st
     clock,
     spawn: () => {
       const w = new HandWorker(answer);
+      w.online = !startsSlowly;
       workers.push(w);
       return w;
     },
@@ -62,6 +74,33 @@ const settle = async (): Promise<void> => {
 };
 
 describe('Prober', () => {
+  it('a thread slow to start is not taken for a slow mount: the pool does not grow on it', async () => {
+    const { clock, workers, prober } = setup(3, { warm: 1, max: 8 }, () => ({ kind: 'ok' }), true);
+    const calls = Array.from({ length: 100 }, (_, i) => prober.probe(`/m/${i}`, i));
+    clock.advance(300); // six times the slow mark, and the one thread is still starting
+    expect(workers).toHaveLength(1);
+    workers[0]!.comeOnline();
+    const outcomes = await Promise.all(calls);
+    expect(outcomes.filter((o) => o.raw.kind === 'ok')).toHaveLength(100);
+    expect(workers).toHaveLength(1);
+  });
+
+  it('grows on a call slow on a running thread, up to max threads, however long they take to start', async () => {
+    const { clock, workers, prober } = setup(3, { warm: 1, max: 8 }, (p) => (p === '/hung' ? undefined : { kind: 'ok' }), true);
+    void prober.probe('/hung', 1);
+    workers[0]!.comeOnline();
+    const calls = Array.from({ length: 20 }, (_, i) => prober.probe(`/m/${i}`, 10 + i));
+    clock.advance(49);
+    expect(workers).toHaveLength(1);
+    clock.advance(1); // the call on /hung turns slow: up to max (8) new threads for the waiting probes
+    expect(workers).toHaveLength(9);
+    clock.advance(500); // they are still starting, so none of their calls is slow: no more
+    expect(workers).toHaveLength(9);
+    for (const w of workers) w.comeOnline();
+    expect((await Promise.all(calls)).every((o) => o.raw.kind === 'ok')).toBe(true);
+    expect(workers).toHaveLength(9);
+  });
+
   it('reuses one worker per path for probe after probe', async () => {
     const { workers, prober } = setup();
     for (let i = 0; i < 3; i++) {
