@@ -6,6 +6,7 @@ import type { FootprintResult } from './footprint.js';
 import type { ScaleResult } from './scale.js';
 import type { HoldersResult } from './holders.js';
 import type { RuntimeResult } from './runtime.js';
+import type { GrowthResult, GrowthSample, GrowthVariant } from './growth.js';
 
 export interface Machine {
   cpu: string;
@@ -31,6 +32,7 @@ export interface Results {
     scale?: Figure<ScaleResult>;
     holders?: Figure<HoldersResult>;
     runtime?: Figure<RuntimeResult>;
+    growth?: Figure<GrowthResult>;
   };
 }
 
@@ -247,5 +249,54 @@ export function renderTable(r: Results): string {
     } else out.push(notRun('runtime', f.runtime));
     out.push('');
   }
+
+  if (f.growth) {
+    out.push('### 8. Growth with the mount count: before and after the shared probe pool', '');
+    if (f.growth.status === 'ok') out.push(growthSection(f.growth.result));
+    else out.push(notRun('growth', f.growth));
+    out.push('');
+  }
   return out.join('\n');
+}
+
+/** Issue 13's goals: RSS by mount count, threads, idle wake-ups, CPU. */
+const RSS_GOAL_MB: Record<number, number> = { 2: 60, 100: 80, 500: 110 };
+const THREADS_GOAL = 14;
+const WAKEUPS_GOAL = 5;
+const CPU_100_GOAL_MS_PER_S = 30;
+
+const mark = (ok: boolean | null): string => (ok === null ? '' : ok ? ' ✓' : ' ✗');
+
+function growthSection(g: GrowthResult): string {
+  const variants = (['before', 'after', 'release'] as GrowthVariant[]).filter((v) => g.nodes[v] !== undefined);
+  const cell = (sample: GrowthSample | undefined, goal: number | undefined, v: GrowthVariant): string => {
+    if (!sample) return '—';
+    const rssOk = v === 'before' || goal === undefined || sample.rssMb === null ? null : sample.rssMb <= goal;
+    const thrOk = v === 'before' || sample.threads === null ? null : sample.threads <= THREADS_GOAL;
+    const wakeOk = v === 'before' || sample.wakeupsPerS === null ? null : sample.wakeupsPerS <= WAKEUPS_GOAL;
+    return `${mb(sample.rssMb)}${mark(rssOk)} (anon ${mb(sample.anonMb)}, file ${mb(sample.fileMb)}); ${sample.threads ?? '—'} threads${mark(thrOk)}; ${sample.wakeupsPerS ?? '—'} wake-ups/s${mark(wakeOk)}`;
+  };
+  const head = ['mounts (goal: RSS; ≤ 14 threads; ≤ 5 wake-ups/s)', ...variants.map((v) => `${v}: ${g.launch[v] ?? ''} (Node ${g.nodes[v] ?? '?'})`)];
+  const rows = g.rows.map((r) => [`${r.mounts} (≤ ${RSS_GOAL_MB[r.mounts] ?? '—'} MB)`, ...variants.map((v) => cell(r.samples[v], RSS_GOAL_MB[r.mounts], v))]);
+  const two = g.twoMounts;
+  const hundred = g.hundredMounts;
+  const cpuRow = (v: GrowthVariant): string[] => {
+    const r = two.ratio[v] ?? null;
+    const per = hundred.cpuMsPerS[v] ?? null;
+    return [
+      v,
+      `${ms(two.cpuPerCycleMs[v], 2)} over ${Math.round(two.cycles[v] ?? 0)} cycles`,
+      `${x(r)}${v === 'before' ? '' : mark(r === null ? null : r <= 1)}`,
+      `${ms(per, 1)}/s${v === 'before' || per === null ? '' : mark(per <= CPU_100_GOAL_MS_PER_S)} (${ms(hundred.cpuPerCycleMs[v], 1)} a cycle)`,
+    ];
+  };
+  return [
+    `Healthy bind mounts of tmpfs dirs, recovery off. RSS, threads and the main thread's context switches sampled over 24 s between two rounds of a 30 s schedule; every column at once on the same mounts. before = ${g.beforeRef.slice(0, 12)}.`,
+    '',
+    table(head, rows),
+    '',
+    `CPU at a 1 s schedule, all at once: 2 mounts beside the bash timer (${ms(two.baselineCpuPerCycleMs, 2)} a run over ${two.baselineRuns} runs; goal ≤ 1.0×), and 100 mounts over ${hundred.seconds} s (goal ≤ ${CPU_100_GOAL_MS_PER_S} ms/s).`,
+    '',
+    table(['daemon', '2 mounts: CPU per cycle', '÷ bash timer', '100 mounts: CPU per second'], variants.map(cpuRow)),
+  ].join('\n');
 }

@@ -15,9 +15,10 @@ import { runFootprint } from './footprint.js';
 import { runScale, type ScaleResult, type ScaleRow } from './scale.js';
 import { runHolders } from './holders.js';
 import { runRuntime } from './runtime.js';
+import { runGrowth } from './growth.js';
 import { renderTable, type Figure, type Results } from './report.js';
 
-const FIGURES = ['detection', 'recovery', 'scrape', 'footprint', 'scale', 'holders', 'runtime'] as const;
+const FIGURES = ['detection', 'recovery', 'scrape', 'footprint', 'scale', 'holders', 'runtime', 'growth'] as const;
 type FigureName = (typeof FIGURES)[number];
 
 function parseArgs(argv: string[]): BenchOptions {
@@ -98,6 +99,7 @@ async function main(): Promise<void> {
     scale: runScale,
     holders: runHolders,
     runtime: runRuntime,
+    growth: runGrowth,
   };
   progress(`${mode} run; figures: ${FIGURES.filter((f) => !opts.only || opts.only.has(f)).join(', ')}`);
   for (const name of FIGURES) {
