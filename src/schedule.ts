@@ -1,7 +1,8 @@
 // Fires the cycle on the node-cron expression, after a random jitter (to stagger a fleet). Overlap
-// is the monitor's to refuse; this only keeps time.
-import cron from 'node-cron';
+// is the monitor's to refuse; this only keeps time. The expression is node-cron's, parsed by it;
+// the timer is ours (see cron-match.ts): one timeout to the next match, nothing ticking between.
 import type { Clock, TimerHandle } from './clock.js';
+import { cronFields, nextMatch, type CronFields } from './cron-match.js';
 import type { Logger } from './observe/log.js';
 
 export interface Schedule {
@@ -19,38 +20,66 @@ export interface ScheduleOptions {
   random?: () => number;
 }
 
+/** The longest single wait: a clock stepped back (NTP, a VM resumed) is noticed within it. */
+const MAX_WAIT_MS = 60_000;
+/** A tick this late (a blocked loop, a suspended VM) is logged; the ticks it missed are not run. */
+const LATE_MS = 1000;
+
+function fieldsOf(expression: string): CronFields {
+  const fields = cronFields(expression);
+  // The configuration refuses such expressions with a one-line error before we get here.
+  if ('error' in fields) throw new Error(`schedule ${JSON.stringify(expression)}: ${fields.error}`);
+  return fields;
+}
+
 export function startSchedule(opts: ScheduleOptions): Schedule {
+  const { clock, log } = opts;
   const random = opts.random ?? Math.random;
+  const fields = fieldsOf(opts.expression);
   let pending: TimerHandle | undefined;
-  const task = cron.schedule(
-    opts.expression,
-    () => {
-      if (opts.jitterMs <= 0) return opts.tick();
-      if (pending) return; // the previous tick is still waiting out its jitter
-      pending = opts.clock.setTimeout(() => {
-        pending = undefined;
-        opts.tick();
-      }, Math.floor(random() * opts.jitterMs));
-    },
-    {
-      name: 'probe-cycle',
-      // node-cron's own notices (missed executions under load) go to our log, not the console.
-      logger: {
-        info: (m) => opts.log.debug({ component: 'node-cron' }, m),
-        warn: (m) => opts.log.warn({ component: 'node-cron' }, m),
-        error: (m, err) => opts.log.error({ component: 'node-cron', err }, String(m)),
-        debug: (m) => opts.log.debug({ component: 'node-cron' }, String(m)),
-      },
-    },
-  );
-  const next = task.getNextRuns(8).map((d) => d.getTime());
+  let timer: TimerHandle | undefined;
+  let stopped = false;
+
+  const fire = (): void => {
+    if (opts.jitterMs <= 0) return opts.tick();
+    if (pending) return; // the previous tick is still waiting out its jitter
+    pending = clock.setTimeout(() => {
+      pending = undefined;
+      opts.tick();
+    }, Math.floor(random() * opts.jitterMs));
+  };
+
+  let due = nextMatch(fields, clock.wallNow());
+  const arm = (): void => {
+    if (stopped || due === null) return;
+    timer = clock.setTimeout(wake, Math.min(MAX_WAIT_MS, Math.max(0, due - clock.wallNow())));
+  };
+  const wake = (): void => {
+    timer = undefined;
+    const now = clock.wallNow();
+    if (due === null) return;
+    if (now < due) {
+      // A capped wait, or the wall clock stepped back: aim again at the next match from now.
+      due = nextMatch(fields, now - 1);
+      return arm();
+    }
+    if (now - due > LATE_MS) log.warn({ late_ms: Math.round(now - due) }, 'schedule: tick late (event loop blocked or clock stepped); missed ticks are skipped');
+    due = nextMatch(fields, now);
+    arm();
+    fire();
+  };
+  arm();
+
+  const next: number[] = [];
+  for (let t = due; t !== null && next.length < 8; t = nextMatch(fields, t)) next.push(t);
   const gaps = next.slice(1).map((t, i) => t - next[i]!);
   return {
     intervalMs: Math.max(1000, ...gaps),
     stop() {
-      void task.stop();
-      if (pending) opts.clock.clearTimeout(pending);
-      pending = undefined;
+      stopped = true;
+      if (timer) clock.clearTimeout(timer);
+      if (pending) clock.clearTimeout(pending);
+      timer = pending = undefined;
     },
   };
 }

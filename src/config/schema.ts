@@ -7,6 +7,7 @@ import { constants as osConstants } from 'node:os';
 import { posix } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import { validateDetailed } from 'node-cron';
+import { cronFields, nextMatch } from '../cron-match.js';
 import { unitGlobProblem } from '../holders/unit-glob.js';
 import { DurationError, formatDuration, parseDuration } from './duration.js';
 import type { Config, ListenAddress, LogLevel, MountConfig } from './types.js';
@@ -334,6 +335,9 @@ class Validator {
       const why = first ? ` (${first.field}: ${first.message})` : '';
       this.expected(path, `a valid cron expression${why}`, value);
     }
+    const cron = cronFields(expr);
+    if ('error' in cron) this.expected(path, `a cron expression of numbers, ranges, lists and steps (${cron.error})`, value);
+    if (nextMatch(cron, Date.now()) === null) this.expected(path, 'a cron expression that matches within 30 years', value);
     return expr;
   }
 

@@ -105,6 +105,12 @@ describe('schedule', () => {
     );
   });
 
+  it.each(['0 0 0 L * *', '0 0 0 15W * *', '0 0 0 * * 1#2'])('rejects the day token in %s, which the schedule does not support', (expr) => {
+    expect(errorFor(`schedule: "${expr}"\n`)).toBe(
+      `FILE: schedule: expected a cron expression of numbers, ranges, lists and steps (the L, W and # day tokens are not supported), got "${expr}"`,
+    );
+  });
+
   it('accepts another 6-field expression', () => {
     expect(load('schedule: "0 */2 * * * *"\n').config.schedule).toBe('0 */2 * * * *');
   });
