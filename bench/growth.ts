@@ -1,7 +1,9 @@
 // Figure 8: how the footprint grows with the mount count, before and after the shared probe pool,
 // side by side in one run. "before" is the checkout at BEFORE_REF (a thread per mount, prom-client's
 // 10 ms event-loop monitor), built here from git; "after" is this checkout; "release" is the
-// packaged tree (its launcher, its own Node.js) when npm run package has made one.
+// packaged tree (its launcher, its own Node.js) when npm run package has made one, and "bundle" its
+// app run as the launcher runs it but on this machine's node: what an install.sh install with the
+// system's Node.js runs, and which of the release's differences (bundle and flags, runtime) costs what.
 // (a) N healthy bind mounts at a 30 s schedule: VmRSS (anon / file), threads, and the main
 //     thread's wake-ups (context switches of /proc/PID/task/PID) over a window between two rounds.
 // (b) 2 mounts at a 1 s schedule beside the bash timer at a 1 s period: CPU per healthy cycle.
@@ -16,7 +18,7 @@ import { ROOT, metricSum, poll, procCpu, progress, ratio, sleep, startBaselineTi
 /** main before issue 13: the figures the issue was filed with. BENCH_BEFORE=REF measures another. */
 const BEFORE_REF = 'a782b1f65a7c1d4cf9adcb3e87fc505eb4307275';
 
-export type GrowthVariant = 'before' | 'after' | 'release';
+export type GrowthVariant = 'before' | 'after' | 'bundle' | 'release';
 
 export interface GrowthSample {
   rssMb: number | null;
@@ -91,6 +93,14 @@ function unpackRelease(dir: string): string | undefined {
   fs.mkdirSync(into);
   if (spawnSync('tar', ['-xzf', tarball, '-C', into]).status !== 0) throw new Error(`cannot unpack ${tarball}`);
   return path.join(into, `nfs-health-checkd-${version}-linux-x64`, 'usr/lib/nfs-health-checkd/bin/nfs-health-checkd');
+}
+
+/** The node options the launcher passes (its `exec "$app/node" … "$app/app/cli.js"` line). */
+function launcherFlags(launcher: string): string[] {
+  const line = fs.readFileSync(launcher, 'utf8').split('\n').find((l) => l.startsWith('exec '));
+  const m = line?.match(/^exec "\$app\/node" (.*) "\$app\/app\/cli\.js" "\$@"$/);
+  if (!m) throw new Error(`${launcher}: no exec "$app/node" … "$app/app/cli.js" "$@" line`);
+  return m[1]!.split(/\s+/).filter(Boolean);
 }
 
 /** N directories on a tmpfs, each bind-mounted on a mount point of its own. */
@@ -213,10 +223,14 @@ export async function runGrowth(dir: string, opts: BenchOptions): Promise<Growth
   progress(`growth: building ${beforeRef.slice(0, 12)} (before)`);
   const commands: Commands = { before: [process.execPath, buildBefore(dir, beforeRef)], after: [process.execPath, CLI] };
   const launcher = unpackRelease(dir);
-  if (launcher) commands.release = [launcher];
+  if (launcher) {
+    const app = path.dirname(path.dirname(launcher));
+    commands.bundle = [process.execPath, ...launcherFlags(launcher), path.join(app, 'app/cli.js')];
+    commands.release = [launcher];
+  }
   else progress('growth: no release tarball (npm run package): the release column is left out');
   const releaseNode = launcher ? spawnSync(path.join(path.dirname(path.dirname(launcher)), 'node'), ['--version'], { encoding: 'utf8' }).stdout.trim() : undefined;
-  const launcherLine = launcher ? (fs.readFileSync(launcher, 'utf8').split('\n').find((l) => l.startsWith('exec ')) ?? '') : '';
+  const flags = launcher ? `${launcherFlags(launcher).join(' ')} ` : '';
 
   const sizes = opts.quick ? [2, 100] : [2, 100, 500];
   const rows: GrowthRow[] = [];
@@ -228,8 +242,12 @@ export async function runGrowth(dir: string, opts: BenchOptions): Promise<Growth
   const hundred = await cpuAtOneSecond(dir, 100, commands, opts.quick ? 20 : 60, false);
   return {
     beforeRef,
-    nodes: { before: process.version, after: process.version, ...(releaseNode ? { release: releaseNode } : {}) },
-    launch: { before: 'node dist/src/cli.js', after: 'node dist/src/cli.js', ...(launcher ? { release: launcherLine.replace(/"\$app\/app\/cli.js" "\$@"$/, 'app/cli.js').replace('"$app/node"', 'node') } : {}) },
+    nodes: { before: process.version, after: process.version, ...(releaseNode ? { bundle: process.version, release: releaseNode } : {}) },
+    launch: {
+      before: 'node dist/src/cli.js',
+      after: 'node dist/src/cli.js',
+      ...(launcher ? { bundle: `node ${flags}app/cli.js`, release: `bin/nfs-health-checkd (its node ${flags}app/cli.js)` } : {}),
+    },
     rows,
     twoMounts: {
       cycles: two.cycles,
