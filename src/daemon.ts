@@ -51,6 +51,7 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
     // The monitor decides whether a call that came back late was a hang or a slow mount.
     onReleased: (call) => monitor.released(call),
   });
+  metrics?.watchPool(() => prober.threads());
   const scanner = config.holders.enabled ? createThreadScanner({ timeoutMs: config.holders.scanTimeoutMs, clock }) : undefined;
   const holders = scanner
     ? new HolderWatch({

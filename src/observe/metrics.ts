@@ -25,10 +25,19 @@ export function probeBuckets(timeoutMs: number): number[] {
   return [...PROBE_BUCKETS.filter((b) => b < timeout), timeout];
 }
 
+/** The probe pool's threads by state, read at each scrape. */
+export interface PoolThreads {
+  idle: number;
+  busy: number;
+  stuck: number;
+}
+
 export interface Metrics {
   registry: Registry;
   sink: MonitorSink;
   holderSink: HolderSink;
+  /** Where the probe-thread gauge reads from (the prober is made after the metrics). */
+  watchPool(read: () => PoolThreads): void;
 }
 
 export function createMetrics(opts: MetricsOptions): Metrics {
@@ -42,6 +51,18 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   const steps = new Counter({ name: 'nfs_health_check_recovery_steps_total', help: 'Recovery commands run, by step (command, escalation, remount) and status (ok, failed, timeout, spawn_error).', labelNames: ['step', 'status'], registers });
   const probes = new Counter({ name: 'nfs_mount_probes_total', help: 'Probes by mount and result: ok, timeout, unmounted, automount_failed, or the errno name (ESTALE, EIO, ...).', labelNames: ['mount', 'result'], registers });
   const duration = new Histogram({ name: 'nfs_mount_probe_duration_seconds', help: 'Time a probe took, up to the probe timeout (probes skipped because an earlier call is still blocked are not observed).', labelNames: ['mount'], buckets: probeBuckets(opts.probeTimeoutMs), registers });
+  let readPool: (() => PoolThreads) | undefined;
+  new Gauge({
+    name: 'nfs_health_checkd_probe_threads',
+    help: 'Probe threads by state: idle (kept in the pool), busy (a call within its timeout), stuck (blocked in the kernel past its timeout; it cannot be ended).',
+    labelNames: ['state'],
+    registers,
+    collect() {
+      if (!readPool) return;
+      const now = readPool();
+      for (const state of ['idle', 'busy', 'stuck'] as const) this.set({ state }, now[state]);
+    },
+  });
   const stuck = new Gauge({ name: 'nfs_mount_probe_stuck', help: '1 while a probe of the mount is blocked in the kernel past its timeout.', labelNames: ['mount'], registers });
   const mounted = new Gauge({ name: 'nfs_mount_mounted', help: `1 if the path is a mount point (from /proc/self/mountinfo)${lastCycle}.`, labelNames: ['mount'], registers });
   const lastSuccess = new Gauge({ name: 'nfs_mount_last_success_timestamp_seconds', help: 'Unix time of the last successful probe of the mount.', labelNames: ['mount'], registers });
@@ -129,5 +150,12 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     },
     restartDidNotHelp() {},
   };
-  return { registry, sink, holderSink };
+  return {
+    registry,
+    sink,
+    holderSink,
+    watchPool(read) {
+      readPool = read;
+    },
+  };
 }

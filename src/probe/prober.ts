@@ -146,6 +146,11 @@ export class Prober {
     return this.idle.length + this.running.size;
   }
 
+  /** The threads by state, for the metrics. */
+  threads(): { idle: number; busy: number; stuck: number } {
+    return { idle: this.idle.length, busy: this.running.size, stuck: this.stuckTotal() };
+  }
+
   /** Ends idle workers. Stuck ones cannot be ended; they are unref'd so they never hold the process. */
   close(): void {
     this.closed = true;

@@ -19,7 +19,7 @@ function setup(holders = true) {
     const line = (await text()).split('\n').find((l) => l.startsWith(`${series} `));
     return line === undefined ? undefined : Number(line.slice(series.length + 1));
   };
-  return { clock, sink: m.sink, holderSink: m.holderSink, text, value };
+  return { clock, sink: m.sink, holderSink: m.holderSink, watchPool: m.watchPool, text, value };
 }
 
 describe('probeBuckets', () => {
@@ -128,5 +128,18 @@ describe('createMetrics', () => {
     expect(await value('nfs_autofs_status')).toBe(1);
     sink.overlapped();
     expect(await value('nfs_health_checkd_skipped_ticks_total')).toBe(1);
+  });
+});
+
+describe('nfs_health_checkd_probe_threads', () => {
+  it('reads the pool at each scrape, by state', async () => {
+    const { watchPool, value, text } = setup();
+    expect(await text()).not.toContain('nfs_health_checkd_probe_threads{');
+    let threads = { idle: 1, busy: 0, stuck: 0 };
+    watchPool(() => threads);
+    expect(await value('nfs_health_checkd_probe_threads{state="idle"}')).toBe(1);
+    threads = { idle: 1, busy: 2, stuck: 3 };
+    expect(await value('nfs_health_checkd_probe_threads{state="busy"}')).toBe(2);
+    expect(await value('nfs_health_checkd_probe_threads{state="stuck"}')).toBe(3);
   });
 });

@@ -74,6 +74,19 @@ const settle = async (): Promise<void> => {
 };
 
 describe('Prober', () => {
+  it('counts its threads by state: idle, busy, stuck', async () => {
+    const { clock, workers, prober } = setup();
+    void prober.probe('/hung', 1);
+    expect(prober.threads()).toEqual({ idle: 0, busy: 1, stuck: 0 });
+    clock.advance(5000);
+    expect(prober.threads()).toEqual({ idle: 0, busy: 0, stuck: 1 });
+    const b = prober.probe('/b', 2);
+    expect(prober.threads()).toEqual({ idle: 0, busy: 1, stuck: 1 });
+    workers[1]!.answer();
+    await b;
+    expect(prober.threads()).toEqual({ idle: 1, busy: 0, stuck: 1 });
+  });
+
   it('a thread slow to start is not taken for a slow mount: the pool does not grow on it', async () => {
     const { clock, workers, prober } = setup(3, { warm: 1, max: 8 }, () => ({ kind: 'ok' }), true);
     const calls = Array.from({ length: 100 }, (_, i) => prober.probe(`/m/${i}`, i));
