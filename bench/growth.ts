@@ -138,7 +138,9 @@ async function startAll(dir: string, name: string, commands: Commands, paths: st
     daemons[variant] = startBenchDaemon(dir, `${name}-${variant}`, { mounts: paths, schedule, timeoutS: 5, recovery: false, level: 'info' }, command);
   }
   for (const [variant, d] of Object.entries(daemons) as [GrowthVariant, BenchDaemon][]) {
-    const healthy = (): boolean => new Set(d.lines.filter((l) => l.msg === 'mount healthy').map((l) => l.mount)).size >= paths.length;
+    // Healthy at the first probe, or recovered after one that timed out (the old code's first round
+    // at hundreds of mounts starts a thread per mount, and some miss the timeout).
+    const healthy = (): boolean => new Set(d.lines.filter((l) => l.msg === 'mount healthy' || l.msg === 'mount recovered').map((l) => l.mount)).size >= paths.length;
     if (!(await poll(healthy, 120_000, 100))) throw new Error(`${variant}: not every mount healthy: ${d.describe()}`);
   }
   return daemons;

@@ -138,7 +138,15 @@ export class MountPathError extends Error {}
 
 /** Resolves every configured path (in parallel: one hung parent must not hold up the others). */
 export async function resolveConfiguredMounts(configured: readonly string[], table: readonly MountEntry[], look: LookLink): Promise<ResolvedMounts> {
-  const outcomes = await Promise.all(configured.map((p) => resolveLinks(p, table, look)));
+  // Each directory is looked at once however many paths pass through it: mounts side by side
+  // share their parents, and a child process per parent per path made 100 mounts take ~9 s to start.
+  const looks = new Map<string, Promise<LinkLook>>();
+  const lookOnce: LookLink = (path) => {
+    let seen = looks.get(path);
+    if (!seen) looks.set(path, (seen = look(path)));
+    return seen;
+  };
+  const outcomes = await Promise.all(configured.map((p) => resolveLinks(p, table, lookOnce)));
   const out: ResolvedMounts = { paths: [], resolved: [], unresolved: [] };
   const first = new Map<string, number>();
   outcomes.forEach((r, i) => {

@@ -64,6 +64,15 @@ describe('resolveConfiguredMounts', () => {
     });
   });
 
+  it('looks at a directory once however many configured paths pass through it', async () => {
+    const fs = scripted({});
+    const paths = Array.from({ length: 100 }, (_, i) => `/data/shares/${i}`);
+    expect((await resolveConfiguredMounts(paths, TABLE, fs.look)).paths).toEqual(paths);
+    expect(fs.looked.filter((p) => p === '/data')).toEqual(['/data']);
+    expect(fs.looked.filter((p) => p === '/data/shares')).toEqual(['/data/shares']);
+    expect(fs.looked).toHaveLength(2 + 100);
+  });
+
   it('rejects two paths naming one mount, and a link to /, in one line each', async () => {
     const fs = scripted({ '/mnt/airflow-dags': '/airflow/dags', '/mnt/root': '/' });
     await expect(resolveConfiguredMounts(['/airflow/dags', '/mnt/airflow-dags'], TABLE, fs.look)).rejects.toThrow(
