@@ -104,8 +104,8 @@ function launcherFlags(launcher: string): string[] {
 }
 
 /** N directories on a tmpfs, each bind-mounted on a mount point of its own. */
-async function bindMounts(dir: string, n: number): Promise<{ paths: string[]; cleanup: () => Promise<void> }> {
-  const sub = path.join(dir, `n${n}`);
+async function bindMounts(dir: string, name: string, n: number): Promise<{ paths: string[]; cleanup: () => Promise<void> }> {
+  const sub = path.join(dir, `${name}-${n}`);
   const tmpfs = path.join(sub, 'tmpfs');
   const mnt = path.join(sub, 'mnt');
   fs.mkdirSync(tmpfs, { recursive: true });
@@ -150,7 +150,7 @@ const stopAll = (daemons: Partial<Record<GrowthVariant, BenchDaemon>>): Promise<
 
 /** (a): one size, every variant at once, sampled in a window that holds no round. */
 async function oneSize(dir: string, n: number, commands: Commands, windowS: number): Promise<GrowthRow> {
-  const mounts = await bindMounts(dir, n);
+  const mounts = await bindMounts(dir, 'idle', n);
   const daemons: Partial<Record<GrowthVariant, BenchDaemon>> = {};
   try {
     Object.assign(daemons, await startAll(dir, `growth-${n}`, commands, mounts.paths, '*/30 * * * * *'));
@@ -183,7 +183,7 @@ async function oneSize(dir: string, n: number, commands: Commands, windowS: numb
 
 /** (b) and (c): every variant at a 1 s schedule over the same stretch; cycles counted from /metrics. */
 async function cpuAtOneSecond(dir: string, n: number, commands: Commands, seconds: number, withBaseline: boolean) {
-  const mounts = await bindMounts(dir, n);
+  const mounts = await bindMounts(dir, 'cpu', n);
   const daemons: Partial<Record<GrowthVariant, BenchDaemon>> = {};
   const baseline = withBaseline ? startBaselineTimer(dir, `growth-${n}`, { periodS: 1, timeoutS: 5, umount: 'umount -a -t nfs,nfs4', mounts: mounts.paths }) : undefined;
   try {
