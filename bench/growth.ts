@@ -4,8 +4,8 @@
 // packaged tree (its launcher, its own Node.js) when npm run package has made one, and "bundle" its
 // app run as the launcher runs it but on this machine's node: what an install.sh install with the
 // system's Node.js runs, and which of the release's differences (bundle and flags, runtime) costs what.
-// (a) N healthy bind mounts at a 30 s schedule: VmRSS (anon / file), threads, and the main
-//     thread's wake-ups (context switches of /proc/PID/task/PID) over a window between two rounds.
+// (a) N healthy bind mounts at a 30 s schedule, past the first minute: VmRSS (anon / file), threads,
+//     and the main thread's wake-ups (context switches of /proc/PID/task/PID) between two rounds.
 // (b) 2 mounts at a 1 s schedule beside the bash timer at a 1 s period: CPU per healthy cycle.
 // (c) 100 mounts at a 1 s schedule: CPU per second.
 import { spawnSync } from 'node:child_process';
@@ -154,8 +154,9 @@ async function oneSize(dir: string, n: number, commands: Commands, windowS: numb
   const daemons: Partial<Record<GrowthVariant, BenchDaemon>> = {};
   try {
     Object.assign(daemons, await startAll(dir, `growth-${n}`, commands, mounts.paths, '*/30 * * * * *'));
-    // Rounds start at :00 and :30; begin 3 s after one (it has ended by then) and stop before the next.
-    await sleep(5_000);
+    // Steady state: past probe.workers.idle (60 s), so threads a loaded first round started have
+    // ended. Rounds start at :00 and :30; begin 3 s after one (it has ended by then), stop before the next.
+    await sleep(65_000);
     const intoHalf = (Date.now() / 1000) % 30;
     await sleep(((33 - intoHalf) % 30) * 1000);
     const start = Object.fromEntries(Object.entries(daemons).map(([v, d]) => [v, switches(d.pid)]));
