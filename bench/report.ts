@@ -291,7 +291,7 @@ function growthSection(g: GrowthResult): string {
     ];
   };
   return [
-    `Healthy bind mounts of tmpfs dirs, recovery off. RSS, threads and the main thread's context switches sampled over 24 s between two rounds of a 30 s schedule; every column at once on the same mounts. before = ${g.beforeRef.slice(0, 12)}.`,
+    `Healthy bind mounts of tmpfs dirs, recovery off. Past the first minute (the pool's idle time), RSS, threads and the main thread's context switches over 24 s between two rounds of a 30 s schedule; every column at once on the same mounts. before = ${g.beforeRef.slice(0, 12)}.`,
     '',
     table(head, rows),
     '',
