@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CLI } from '../test/helpers/cli.js';
 import { runBounded } from '../test/helpers/faultfs.js';
-import { ROOT, metricSum, poll, procCpu, progress, ratio, sleep, startBaselineTimer, startBenchDaemon, type BenchDaemon, type BenchOptions } from './common.js';
+import { ROOT, metricSum, poll, procCpu, procThreads, progress, ratio, sleep, startBaselineTimer, startBenchDaemon, type BenchDaemon, type BenchOptions } from './common.js';
 
 /** main before issue 13: the figures the issue was filed with. BENCH_BEFORE=REF measures another. */
 const BEFORE_REF = 'a782b1f65a7c1d4cf9adcb3e87fc505eb4307275';
@@ -57,14 +57,6 @@ function statusFields(pid: number, tid = pid): Record<string, number> | undefine
 }
 
 const mbOf = (kb: number | undefined): number | null => (kb === undefined || Number.isNaN(kb) ? null : Math.round(kb / 102.4) / 10);
-
-function threadsOf(pid: number): number | null {
-  try {
-    return fs.readdirSync(`/proc/${pid}/task`).length;
-  } catch {
-    return null;
-  }
-}
 
 const switches = (pid: number): number | undefined => {
   const f = statusFields(pid);
@@ -170,7 +162,7 @@ async function oneSize(dir: string, n: number, commands: Commands, windowS: numb
         rssMb: mbOf(f?.VmRSS),
         anonMb: mbOf(f?.RssAnon),
         fileMb: mbOf(f?.RssFile),
-        threads: threadsOf(d.pid),
+        threads: procThreads(d.pid) ?? null,
         wakeupsPerS: end === undefined || begin === undefined ? null : Math.round(((end - begin) / windowS) * 10) / 10,
       };
     }

@@ -141,11 +141,6 @@ export class Prober {
     return n;
   }
 
-  /** Workers alive and not stuck: idle ones and those with a call under way. */
-  poolSize(): number {
-    return this.idle.length + this.running.size;
-  }
-
   /** The threads by state, for the metrics. */
   threads(): { idle: number; busy: number; stuck: number } {
     return { idle: this.idle.length, busy: this.running.size, stuck: this.stuckTotal() };
