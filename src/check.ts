@@ -16,7 +16,7 @@ import type { CollateralReport } from './recovery/collateral.js';
 import { fstabReader } from './recovery/fstab.js';
 import { RecoveryPolicy } from './recovery/policy.js';
 import { recoveryTarget, runRecovery, type RecoveryReport, type StepReport } from './recovery/procedure.js';
-import { createRunner } from './recovery/runner.js';
+import { createRunner } from './exec/runner.js';
 
 export interface CheckOptions {
   json: boolean;

@@ -1,4 +1,5 @@
-// The clock seam: the policy and the prober take time from here, so tests drive it without sleeping.
+// The clock seam: everything that measures or waits (the schedule, the monitor, the prober, the
+// runner's deadlines) takes time from here, so tests drive it by hand without sleeping.
 
 export interface TimerHandle {
   unref?(): unknown;

@@ -3,13 +3,13 @@
 // servers or processes.
 import { systemClock, sleep, type Clock } from './clock.js';
 import type { Config, LoadedConfig } from './config/types.js';
-import { formatListen } from './config/load.js';
+import { formatListen } from './observe/http.js';
 import { realProc } from './holders/proc.js';
 import { unitOf } from './holders/scan.js';
 import { createThreadScanner } from './holders/scanner.js';
 import { HolderWatch } from './holders/watch.js';
 import { Monitor } from './monitor.js';
-import { automountRunning } from './observe/autofs-status.js';
+import { automountRunning } from './probe/autofs-status.js';
 import { loopHealth, type Health } from './observe/health.js';
 import { startHttpServer, type HttpServer } from './observe/http.js';
 import { createLogging, type Logger } from './observe/log.js';
@@ -23,7 +23,7 @@ import { createProbeMounts } from './probe/probe-mounts.js';
 import { Prober, poolOptions } from './probe/prober.js';
 import { spawnThreadWorker } from './probe/worker.js';
 import { fstabReader } from './recovery/fstab.js';
-import { createRunner } from './recovery/runner.js';
+import { createRunner } from './exec/runner.js';
 import { startSchedule } from './schedule.js';
 import { createNotifier } from './systemd-notify.js';
 

@@ -16,7 +16,7 @@ import type { ProbeMounts, ProbeResult } from './probe/probe-mounts.js';
 import { collateralAtRisk } from './recovery/collateral.js';
 import { RecoveryPolicy } from './recovery/policy.js';
 import { recoveryTarget, runRecovery, withPath, type RecoveryTarget } from './recovery/procedure.js';
-import type { RunCommand } from './recovery/runner.js';
+import type { RunCommand } from './exec/runner.js';
 import { planWake, type WakeReason } from './recovery/wake-plan.js';
 
 /** The holder watch, as the monitor uses it (src/holders/watch.ts). */
@@ -127,11 +127,6 @@ export class Monitor {
   stop(): void {
     this.stopped = true;
     this.clearWake();
-  }
-
-  /** A recovery is under way. */
-  isRecovering(): boolean {
-    return this.recovering !== undefined;
   }
 
   private async cycle(paths: readonly string[]): Promise<void> {

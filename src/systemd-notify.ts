@@ -5,11 +5,9 @@
 // processed it. Without NOTIFY_SOCKET (not under systemd) nothing is ever sent.
 import type { Clock, TimerHandle } from './clock.js';
 import type { Logger } from './observe/log.js';
-import type { RunCommand } from './recovery/runner.js';
+import type { RunCommand } from './exec/runner.js';
 
 export interface Notifier {
-  /** Whether systemd listens (NOTIFY_SOCKET is set). */
-  readonly enabled: boolean;
   ready(status: string): void;
   /**
    * Pings the watchdog every WATCHDOG_USEC/2 while `alive()` says the loop is alive; a status line
@@ -56,7 +54,6 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   };
 
   return {
-    enabled,
     ready(status) {
       void send('READY=1', `STATUS=${status}`);
     },

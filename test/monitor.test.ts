@@ -299,7 +299,8 @@ describe('Monitor', () => {
     const slow = new Monitor({ config, clock, probe: world.probe, run: slowRun, table: world.table, sink: recordingSink(events) });
     world.mounts[0]!.fault = 'ESTALE';
     await slow.tick();
-    expect(slow.isRecovering()).toBe(true);
+    expect(events.filter((e) => e.startsWith('recover '))).toHaveLength(1); // started, not finished
+    expect(events.filter((e) => e.startsWith('recovered') || e.startsWith('finished'))).toHaveLength(0);
     for (let i = 0; i < 3; i++) {
       clock.advance(30_000);
       await slow.tick();

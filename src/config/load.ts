@@ -7,7 +7,8 @@ import { Document, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import { packageRoot } from '../package-info.js';
 import { formatDuration } from './duration.js';
 import { ConfigError, HOST_MOUNT_NAMESPACE, isMapping, showValue, validateConfig, type KeyPath } from './schema.js';
-import type { Config, ListenAddress, LoadedConfig } from './types.js';
+import { formatListen } from '../observe/http.js';
+import type { Config, LoadedConfig } from './types.js';
 
 export { ConfigError } from './schema.js';
 
@@ -180,9 +181,4 @@ export function renderConfig(config: Config): string {
     if (isSeq(node)) node.flow = true;
   }
   return doc.toString({ flowCollectionPadding: false });
-}
-
-/** The `metrics.listen` form of an address: IPv6 in brackets. */
-export function formatListen(listen: ListenAddress): string {
-  return listen.host.includes(':') ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`;
 }

@@ -3,12 +3,11 @@
 // of the wrong type. The first problem found is thrown as a one-line ConfigError naming the file
 // the bad value came from.
 
-import { constants as osConstants } from 'node:os';
 import { posix } from 'node:path';
-import { getSystemErrorMap } from 'node:util';
 import { validateDetailed } from 'node-cron';
 import { cronFields, nextMatch } from '../cron-match.js';
 import { unitGlobProblem } from '../holders/unit-glob.js';
+import { ERRNO_NAMES } from '../probe/errno.js';
 import { DurationError, formatDuration, parseDuration } from './duration.js';
 import type { Config, ListenAddress, LogLevel, MountConfig } from './types.js';
 
@@ -39,15 +38,6 @@ export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info'
 export const NON_ERRNO_TRIGGERS = ['timeout', 'unmounted', 'automount_failed', 'automount_timeout'] as const;
 
 /** Keys that a later release will give a meaning: rejected now rather than silently ignored. */
-
-/**
- * Errno names a probe can report. os.constants.errno lacks some that libuv (hence fs errors'
- * `code`) knows, EHOSTDOWN among them, so libuv's map is included.
- */
-const ERRNO_NAMES: ReadonlySet<string> = new Set([
-  ...Object.keys(osConstants.errno),
-  ...[...getSystemErrorMap().values()].map(([name]) => name).filter((name) => /^E[A-Z0-9]+$/.test(name)),
-]);
 
 const MAX_VALUE_TEXT = 60;
 

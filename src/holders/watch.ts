@@ -10,7 +10,7 @@ import type { HoldersConfig } from '../config/types.js';
 import type { HolderSink } from '../observe/sink.js';
 import type { MountTable } from '../probe/mountinfo.js';
 import type { ProbeResult } from '../probe/probe-mounts.js';
-import type { RunCommand } from '../recovery/runner.js';
+import type { RunCommand } from '../exec/runner.js';
 import { planRestarts, type FormerMount, type PlannedRestart } from './restart.js';
 import type { DirMemory, WatchedMount } from './scan.js';
 import type { ScanHolders } from './scanner.js';

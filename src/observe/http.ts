@@ -4,7 +4,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { formatListen } from '../config/load.js';
 import type { ListenAddress } from '../config/types.js';
 import type { Health } from './health.js';
 import { StartupError } from '../startup-error.js';
@@ -87,4 +86,9 @@ export function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
       });
     });
   });
+}
+
+/** The `metrics.listen` form of an address: IPv6 in brackets. */
+export function formatListen(listen: ListenAddress): string {
+  return listen.host.includes(':') ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`;
 }

@@ -2,7 +2,7 @@
 // fault, coming back), one per recovery step with its command, exit code, output and duration,
 // one per recovery outcome — and not one per healthy probe per tick: a summary every few minutes.
 import type { Clock } from '../clock.js';
-import { errnoName } from '../probe/classify.js';
+import { errnoName } from '../probe/errno.js';
 import type { ProbeResult } from '../probe/probe-mounts.js';
 import type { StepReport } from '../recovery/procedure.js';
 import type { Logger } from './log.js';

@@ -5,7 +5,7 @@ import type { ProbeResult } from '../probe/probe-mounts.js';
 import type { Decision, HealthEvent } from '../recovery/policy.js';
 import type { CollateralReport } from '../recovery/collateral.js';
 import type { RecoveryReport, RecoveryTarget, StepReport } from '../recovery/procedure.js';
-import type { CommandOutcome, CommandStatus } from '../recovery/runner.js';
+import type { CommandOutcome, CommandStatus } from '../exec/runner.js';
 import type { HolderReport } from '../holders/tracker.js';
 
 export interface DryRunReport {

@@ -1,7 +1,6 @@
 // Turns a raw probe outcome and the mount table into the one word operators see: ok, timeout,
 // automount_timeout, unmounted, automount_failed, or the errno name.
-import { constants } from 'node:os';
-import { getSystemErrorMap } from 'node:util';
+import { errnoName } from './errno.js';
 import type { PathMountState } from './mountinfo.js';
 
 /** ok | timeout | automount_timeout | unmounted | automount_failed | error | an errno name (ESTALE, EIO, …). */
@@ -12,30 +11,6 @@ export type RawProbe =
   | { kind: 'ok' }
   | { kind: 'timeout' }
   | { kind: 'error'; errno: number | undefined; code: string | undefined };
-
-// Two tables, neither complete: the OS's (has ESTALE, which libuv leaves unnamed) and libuv's
-// (has EHOSTDOWN, which Node's os.constants lacks).
-const errnoNames = new Map<number, string>();
-for (const [name, value] of Object.entries(constants.errno)) {
-  // Aliases (EWOULDBLOCK = EAGAIN, EDEADLOCK = EDEADLK): keep the first, the conventional name.
-  if (!errnoNames.has(value)) errnoNames.set(value, name);
-}
-for (const [negative, [name]] of getSystemErrorMap()) {
-  if (!errnoNames.has(-negative) && /^E[A-Z0-9]+$/.test(name)) errnoNames.set(-negative, name);
-}
-
-/**
- * The errno name of a failed fs call. Node leaves some unnamed — ESTALE arrives as
- * code "Unknown system error -116" — so the number decides, the code is the fallback.
- */
-export function errnoName(errno: number | undefined, code: string | undefined): string {
-  if (errno !== undefined) {
-    const name = errnoNames.get(Math.abs(errno));
-    if (name) return name;
-  }
-  if (code && /^E[A-Z0-9]+$/.test(code)) return code;
-  return errno !== undefined ? `errno_${Math.abs(errno)}` : 'error';
-}
 
 /** Results of a call that did not return in time: the call may still be blocked. */
 export const BLOCKED_RESULTS: ReadonlySet<ProbeClass> = new Set(['timeout', 'automount_timeout']);

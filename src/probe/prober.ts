@@ -123,17 +123,6 @@ export class Prober {
     return call;
   }
 
-  stuckCount(path: string): number {
-    return this.paths.get(path)?.stuck.length ?? 0;
-  }
-
-  /** Threads (or processes) blocked in the kernel right now, over all paths. */
-  stuckTotal(): number {
-    let n = 0;
-    for (const state of this.paths.values()) n += state.stuck.length;
-    return n;
-  }
-
   /** Calls waiting, under way or blocked, over all paths: while any, the process cannot exit normally. */
   busyTotal(): number {
     let n = 0;
@@ -143,7 +132,9 @@ export class Prober {
 
   /** The threads by state, for the metrics. */
   threads(): { idle: number; busy: number; stuck: number } {
-    return { idle: this.idle.length, busy: this.running.size, stuck: this.stuckTotal() };
+    let stuck = 0;
+    for (const state of this.paths.values()) stuck += state.stuck.length;
+    return { idle: this.idle.length, busy: this.running.size, stuck };
   }
 
   /** Ends idle workers. Stuck ones cannot be ended; they are unref'd so they never hold the process. */

@@ -7,7 +7,7 @@
 import type { RecoveryConfig } from '../config/types.js';
 import { isAtOrBelow, type MountEntry } from '../probe/mountinfo.js';
 import type { FstabEntry } from './fstab.js';
-import type { CommandOutcome } from './runner.js';
+import type { CommandOutcome } from '../exec/runner.js';
 
 const NFS_TYPES = new Set(['nfs', 'nfs4']);
 

@@ -143,9 +143,4 @@ export class RecoveryPolicy {
       Object.assign(h, { nextRecoveryAt: now + wait, wait: 'backoff' });
     }
   }
-
-  /** When each failing mount's first failed probe was (monotonic ms), for time-to-recover. */
-  failingSince(mount: string): number | null {
-    return this.mounts.get(mount)?.failingSince ?? null;
-  }
 }

@@ -10,7 +10,7 @@ import { mountAt, type MountTable } from '../probe/mountinfo.js';
 import type { ProbeMounts, ProbeResult } from '../probe/probe-mounts.js';
 import { collateralAtRisk, collateralOutcome, remountCommand, takenAway, type CollateralReport } from './collateral.js';
 import { parseFstab } from './fstab.js';
-import type { CommandOutcome, RunCommand } from './runner.js';
+import type { CommandOutcome, RunCommand } from '../exec/runner.js';
 
 export interface RecoveryTarget {
   path: string;

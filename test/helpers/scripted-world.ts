@@ -2,7 +2,7 @@
 // umount would, and probes that answer from it. Integration tests use the real kernel instead.
 import type { MountEntry } from '../../src/probe/mountinfo.js';
 import type { ProbeResult } from '../../src/probe/probe-mounts.js';
-import type { CommandOutcome, CommandStatus } from '../../src/recovery/runner.js';
+import type { CommandOutcome, CommandStatus } from '../../src/exec/runner.js';
 import type { FakeClock } from './fake-clock.js';
 
 export interface ScriptedMount {

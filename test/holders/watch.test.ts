@@ -7,7 +7,7 @@ import type { ScanHolders, ScanOutcome } from '../../src/holders/scanner.js';
 import { HolderWatch } from '../../src/holders/watch.js';
 import { Monitor } from '../../src/monitor.js';
 import type { HolderSink, MonitorSink } from '../../src/observe/sink.js';
-import type { CommandOutcome } from '../../src/recovery/runner.js';
+import type { CommandOutcome } from '../../src/exec/runner.js';
 import { defaultConfig } from '../helpers/config.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { ScriptedWorld } from '../helpers/scripted-world.js';

@@ -1,6 +1,6 @@
 import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { classify, errnoName } from '../../src/probe/classify.js';
+import { classify } from '../../src/probe/classify.js';
 import type { PathMountState } from '../../src/probe/mountinfo.js';
 
 const mounted: PathMountState = { mounted: true, fstype: 'nfs4', mountIdAtPath: 9, containingMountId: 9, automounted: true };
@@ -8,26 +8,6 @@ const autofsOnly: PathMountState = { mounted: false, fstype: null, mountIdAtPath
 const plainDir: PathMountState = { mounted: false, fstype: null, mountIdAtPath: null, containingMountId: 1, automounted: false };
 const err = (name: keyof typeof constants.errno, code?: string) =>
   ({ kind: 'error', errno: -constants.errno[name], code: code ?? name }) as const;
-
-describe('errnoName', () => {
-  it('names ESTALE from its number although Node calls it "Unknown system error -116"', () => {
-    expect(errnoName(-116, 'Unknown system error -116')).toBe('ESTALE');
-  });
-
-  it('names the errnos a broken network mount gives', () => {
-    for (const name of ['EIO', 'ENOTCONN', 'ECONNABORTED', 'ETIMEDOUT', 'ENODEV', 'EACCES'] as const) {
-      expect(errnoName(-constants.errno[name], undefined)).toBe(name);
-    }
-    // EHOSTDOWN (112 on Linux) is missing from os.constants.errno on Node 20; libuv's table has it.
-    expect(errnoName(-112, undefined)).toBe('EHOSTDOWN');
-  });
-
-  it('falls back to the code, then to the number', () => {
-    expect(errnoName(undefined, 'EWORKER')).toBe('EWORKER');
-    expect(errnoName(-4242, 'Unknown system error -4242')).toBe('errno_4242');
-    expect(errnoName(undefined, undefined)).toBe('error');
-  });
-});
 
 describe('classify', () => {
   it('ok on a mounted path', () => {

@@ -135,7 +135,7 @@ describe('Prober', () => {
     const p = prober.probe('/a', 7);
     clock.advance(5000);
     expect(await p).toEqual({ raw: { kind: 'timeout' }, ms: 5000, stuck: true, skipped: null, blockedSince: started });
-    expect(prober.stuckCount('/a')).toBe(1);
+    expect(prober.threads().stuck).toBe(1);
     for (let tick = 0; tick < 20; tick++) {
       clock.advance(1000);
       // The blocked call's start, not the skip's: its age is what tells a hang from a slow mount.
@@ -157,7 +157,7 @@ describe('Prober', () => {
     // The cap reports the youngest blocked call's start.
     expect(await prober.probe('/a', 9)).toMatchObject({ stuck: true, skipped: 'stuck_cap', blockedSince: secondAt });
     expect(workers).toHaveLength(2);
-    expect(prober.stuckTotal()).toBe(2);
+    expect(prober.threads().stuck).toBe(2);
   });
 
   it('takes a stuck worker back when its call returns, and reports how long it blocked', async () => {
@@ -168,7 +168,7 @@ describe('Prober', () => {
     clock.advance(60_000);
     workers[0]!.answer({ kind: 'error', errno: -107, code: 'ENOTCONN' });
     expect(released).toEqual([{ path: '/a', blockedMs: 65_000, raw: { kind: 'error', errno: -107, code: 'ENOTCONN' }, stillStuck: 0 }]);
-    expect(prober.stuckCount('/a')).toBe(0);
+    expect(prober.threads().stuck).toBe(0);
     const again = prober.probe('/a', 7);
     workers[0]!.answer();
     expect(await again).toMatchObject({ raw: { kind: 'ok' }, stuck: false });
@@ -254,7 +254,7 @@ describe('Prober', () => {
     expect(results.filter((r) => r.raw.kind === 'timeout').length).toBe(10);
     // Each hung call holds a worker; the rest of the round needed only a few more.
     expect(workers.length).toBeLessThanOrEqual(2 + 10 + 8);
-    expect(prober.stuckTotal()).toBe(10);
+    expect(prober.threads().stuck).toBe(10);
   });
 
   it('grows by at most `max` fresh calls each time the ones under way turn slow', () => {

@@ -7,11 +7,11 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { watchdogIntervalMs } from '../../src/systemd-notify.js';
-import { cliBuilt } from '../helpers/cli.js';
-import { startDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { watchdogIntervalMs } from '../src/systemd-notify.js';
+import { cliBuilt } from './helpers/cli.js';
+import { startDaemon, type RunningDaemon } from './helpers/daemon.js';
 
-const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
+const FIXTURES = join(import.meta.dirname, 'fixtures');
 const haveNotify = existsSync('/usr/bin/systemd-notify');
 const havePython = spawnSync('python3', ['-c', 'import socket']).status === 0;
 if (!haveNotify) console.warn('[notify] systemd-notify tests skipped: no /usr/bin/systemd-notify (Debian package systemd)');

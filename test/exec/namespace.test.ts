@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cliBuilt } from '../helpers/cli.js';
 
-const RUNNER = join(import.meta.dirname, '..', '..', 'dist', 'src', 'recovery', 'runner.js');
+const RUNNER = join(import.meta.dirname, '..', '..', 'dist', 'src', 'exec', 'runner.js');
 const root = process.getuid?.() === 0;
 const unshare = root && spawnSync('unshare', ['--mount', '--propagation', 'private', 'true']).status === 0;
 if (!unshare) console.warn('[namespace] skipped: needs root and unshare --mount (util-linux)');
@@ -19,7 +19,7 @@ const mountedHere = (path: string) => readFileSync('/proc/self/mountinfo', 'utf8
 function runInPrivateNamespace(argv: string[], mountNamespace: string | null): { status: string; argv: string[]; exitCode: number | null } {
   const script = `
     import { createRunner } from ${JSON.stringify(RUNNER)};
-    import { systemClock } from ${JSON.stringify(RUNNER.replace('recovery/runner.js', 'clock.js'))};
+    import { systemClock } from ${JSON.stringify(RUNNER.replace('exec/runner.js', 'clock.js'))};
     const run = createRunner(systemClock, { mountNamespace: ${JSON.stringify(mountNamespace)} });
     console.log(JSON.stringify(await run(${JSON.stringify(argv)}, 5000)));
     process.exit(0);`;

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
-import { createRunner, type Launcher } from '../../src/recovery/runner.js';
+import { createRunner, type Launcher } from '../../src/exec/runner.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 
 describe.each<Launcher>(['execa', 'node'])('createRunner through %s', (launcher) => {

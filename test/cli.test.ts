@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliBuilt, runCli } from '../helpers/cli.js';
+import { cliBuilt, runCli } from './helpers/cli.js';
 
 let dir: string;
 const file = (name: string, text: string): string => {

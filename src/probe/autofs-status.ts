@@ -3,7 +3,7 @@
 // /proc/N exists. One procfs read of the mount table and one stat per autofs mount a cycle — never a
 // touch of the mount itself, and no scan of every process on a busy node.
 import { existsSync } from 'node:fs';
-import type { MountEntry } from '../probe/mountinfo.js';
+import type { MountEntry } from './mountinfo.js';
 
 /** The automount process groups named by the autofs mounts in the table. */
 export function automountGroups(table: readonly MountEntry[]): number[] {

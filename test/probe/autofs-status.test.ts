@@ -2,7 +2,7 @@
 // check against real processes (this test's own, and one that has exited).
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { automountGroups, automountRunning } from '../../src/observe/autofs-status.js';
+import { automountGroups, automountRunning } from '../../src/probe/autofs-status.js';
 import { parseMountinfo } from '../../src/probe/mountinfo.js';
 
 const table = (pgrp: number) =>
