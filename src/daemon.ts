@@ -83,7 +83,7 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
   const startedAt = clock.now();
   let intervalMs = 30_000;
   const health = (): Health =>
-    loopHealth({ now: clock.now(), startedAt, lastCycleAt: monitor.lastCycleAt, intervalMs, probeTimeoutMs: config.probe.timeoutMs, stopping });
+    loopHealth({ now: clock.now(), startedAt, lastCycleAt: monitor.lastScheduledCycleAt, intervalMs, probeTimeoutMs: config.probe.timeoutMs, stopping });
 
   // Bound before anything is scheduled: a port in use stops the start with one line.
   let http: HttpServer | undefined;

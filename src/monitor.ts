@@ -1,23 +1,25 @@
 // One cycle: probe every mount, tell the policy, and when it says so start a recovery (or, dry, say
 // what would run). A recovery runs beside the cycles, never inside one: its steps may take their
 // full deadlines, and meanwhile every mount is still probed on schedule. One recovery at a time.
-// Between ticks the monitor runs cycles of its own (src/recovery/wake-plan.ts): when a hold by
-// cooldown or backoff ends, when a blocked probe call reaches hang_after (the moment it becomes a
-// hang, not the next tick), and every few seconds for a path autofs is still mounting or refuses
-// to mount (its negative cache), so it is back as soon as autofs is.
+// Between ticks the monitor runs cycles of its own, when src/recovery/wake-plan.ts says: when a
+// hold by cooldown or backoff ends, when a blocked probe call reaches hang_after (the moment it
+// becomes a hang, not the next tick), and every few seconds for a path autofs is still mounting or
+// refuses to mount (its negative cache), so it is back as soon as autofs is.
 // Effects come in through seams (probe, command runner, mount table, clock), so tests drive whole
 // cycles with scripted results and no sleeping.
 import type { Clock, TimerHandle } from './clock.js';
 import type { Config } from './config/types.js';
+import type { RunCommand } from './exec/runner.js';
 import type { MonitorSink } from './observe/sink.js';
 import type { MountTable } from './probe/mountinfo.js';
 import type { ReleasedCall } from './probe/prober.js';
 import type { ProbeMounts, ProbeResult } from './probe/probe-mounts.js';
-import { collateralAtRisk } from './recovery/collateral.js';
-import { RecoveryPolicy } from './recovery/policy.js';
-import { recoveryTarget, runRecovery, withPath, type RecoveryTarget } from './recovery/procedure.js';
-import type { RunCommand } from './exec/runner.js';
-import { planWake, type WakeReason } from './recovery/wake-plan.js';
+import { dryRunPlan, recoveryTargets } from './recovery/plan.js';
+import { RecoveryPolicy, type Decision } from './recovery/policy.js';
+import { runRecovery } from './recovery/procedure.js';
+import { planNextCycle } from './recovery/wake-plan.js';
+
+export { AUTOMOUNT_RETRY_MS } from './recovery/wake-plan.js';
 
 /** The holder watch, as the monitor uses it (src/holders/watch.ts). */
 export interface HolderObserver {
@@ -26,15 +28,14 @@ export interface HolderObserver {
   settled(): Promise<void>;
 }
 
-// A probe of a path in autofs' negative cache costs nothing (ENOENT at once, no mount attempt),
-// so it is repeated this often: the path is back within this much of the cache's end (60 s by
-// default) instead of up to a whole interval later. A path whose automount outlasted the probe
-// is probed again as often: the call still blocked there is not repeated (the prober skips it),
-// and the first probe after the mount is made says how it is.
-export const AUTOMOUNT_RETRY_MS = 5_000;
+/** first: at start; scheduled: a tick's; wake: one of the monitor's own, for some paths. */
+type CycleKind = 'first' | 'scheduled' | 'wake';
 
-/** Results re-probed every AUTOMOUNT_RETRY_MS: autofs has not mounted the path (yet). */
-const AUTOMOUNT_PENDING = new Set(['automount_failed', 'automount_timeout']);
+interface RunningCycle {
+  kind: CycleKind;
+  paths: readonly string[];
+  done: Promise<void>;
+}
 
 export interface MonitorDeps {
   config: Config;
@@ -55,17 +56,21 @@ export class Monitor {
   private readonly policy: RecoveryPolicy;
   private readonly paths: string[];
   private latest = new Map<string, ProbeResult>();
-  private running: Promise<void> | undefined;
-  /** The running cycle is the first or a wake-up's: a tick meeting it is not a skipped round. */
-  private runningQuiet = false;
-  /** Until when the last decision held a recovery (cooldown, backoff), null when none. */
-  private holdUntil: number | null = null;
+  private running: RunningCycle | undefined;
+  /** Paths a tick found a wake-up cycle not probing: their round runs as soon as it ends. */
+  private tickWaiting: string[] | null = null;
+  /** The last decision, when it held a recovery (cooldown, backoff, disabled); null when none. */
+  private hold: Decision | null = null;
   private recovering: Promise<void> | undefined;
   private wake: TimerHandle | undefined;
   private stopped = false;
   private recoveries = 0;
-  /** Monotonic time the last cycle finished, null before the first. */
-  lastCycleAt: number | null = null;
+  /**
+   * Monotonic time the last scheduled round (or the first) finished, null before the first: what
+   * /healthz and the watchdog judge. The monitor's own wake-ups do not count, or their 5 s retries
+   * would keep a dead schedule looking alive.
+   */
+  lastScheduledCycleAt: number | null = null;
 
   constructor(private readonly deps: MonitorDeps) {
     const r = deps.config.recovery;
@@ -89,16 +94,28 @@ export class Monitor {
    * skipped round: nothing was missed yet.
    */
   start(): Promise<void> {
-    return this.startCycle(this.paths, true);
+    return this.startCycle(this.paths, 'first');
   }
 
-  /** Runs a cycle unless one is running; a tick that finds one running is reported and dropped. */
+  /**
+   * Runs the scheduled round. A tick that finds a scheduled cycle still running is reported and
+   * dropped; one that finds the first cycle or a wake-up running lets it serve the paths it probes
+   * and probes the others as soon as it ends, so no mount misses the round.
+   */
   tick(): Promise<void> {
-    if (this.running) {
-      if (!this.runningQuiet) this.deps.sink.overlapped();
-      return this.running;
+    const r = this.running;
+    if (!r) return this.startCycle(this.paths, 'scheduled');
+    if (r.kind === 'scheduled' || this.tickWaiting) {
+      this.deps.sink.overlapped();
+      return r.done;
     }
-    return this.startCycle(this.paths, false);
+    const missed = this.paths.filter((p) => !r.paths.includes(p));
+    if (missed.length === 0) {
+      r.kind = 'scheduled'; // it probes every path: it is this round
+      return r.done;
+    }
+    this.tickWaiting = missed;
+    return r.done.then(() => this.running?.done);
   }
 
   /**
@@ -112,15 +129,21 @@ export class Monitor {
     this.replan();
   }
 
-  private startCycle(paths: readonly string[], quiet: boolean): Promise<void> {
-    this.runningQuiet = quiet;
-    this.running = this.cycle(paths).finally(() => (this.running = undefined));
-    return this.running;
+  private startCycle(paths: readonly string[], kind: CycleKind): Promise<void> {
+    const cycle: RunningCycle = { kind, paths, done: Promise.resolve() };
+    cycle.done = this.cycle(cycle).finally(() => {
+      this.running = undefined;
+      const waiting = this.tickWaiting;
+      this.tickWaiting = null;
+      if (waiting && !this.stopped) void this.startCycle(waiting, 'scheduled');
+    });
+    this.running = cycle;
+    return cycle.done;
   }
 
   /** Resolves when no cycle and no recovery is running (shutdown waits a little for this). */
   async idle(): Promise<void> {
-    while (this.running || this.recovering) await Promise.all([this.running, this.recovering]);
+    while (this.running || this.recovering) await Promise.all([this.running?.done, this.recovering]);
   }
 
   /** No more cycles of its own (held recoveries' wake-ups); the schedule is stopped by its owner. */
@@ -129,17 +152,19 @@ export class Monitor {
     this.clearWake();
   }
 
-  private async cycle(paths: readonly string[]): Promise<void> {
+  private async cycle(c: RunningCycle): Promise<void> {
     const { clock, sink } = this.deps;
     const started = clock.now();
-    const results = await this.deps.probe(paths);
+    const results = await this.deps.probe(c.paths);
     this.take(results, clock.now() - started);
 
-    this.lastCycleAt = clock.now();
-    sink.cycleFinished({ autofsRunning: this.deps.autofsRunning?.() ?? null });
+    // Read after the probes: a tick may have adopted this cycle as its round meanwhile.
+    const scheduled = c.kind !== 'wake';
+    if (scheduled) this.lastScheduledCycleAt = clock.now();
+    sink.cycleFinished({ autofsRunning: this.deps.autofsRunning?.() ?? null, scheduled });
     if (this.recovering) return; // one at a time: the running one re-probes what it recovers
     const decision = this.policy.decide(clock.now());
-    this.holdUntil = decision.kind === 'hold' ? decision.untilMs : null;
+    this.hold = decision.kind === 'hold' ? decision : null;
     if (decision.kind === 'hold') sink.held(decision);
     if (decision.kind === 'recover') {
       this.clearWake();
@@ -152,17 +177,10 @@ export class Monitor {
     this.replan();
   }
 
-  // Sets the one wake-up from what the monitor waits for. A 30 s cooldown that ends 1 s after a
-  // tick would otherwise cost a whole interval more, and a hang 10 s more than hang_after.
+  // Sets the one wake-up from what the monitor waits for (src/recovery/wake-plan.ts).
   private replan(): void {
     const now = this.deps.clock.now();
-    const pending = this.results().filter((r) => AUTOMOUNT_PENDING.has(r.result)).map((r) => r.mount);
-    const reasons: (WakeReason | null)[] = [
-      this.holdUntil === null ? null : { at: this.holdUntil, paths: this.paths },
-      ...this.policy.pendingHangs(now).map((h) => ({ at: h.at, paths: [h.mount] })),
-      { at: now + AUTOMOUNT_RETRY_MS, paths: pending },
-    ];
-    const wake = planWake(reasons);
+    const wake = planNextCycle({ now, paths: this.paths, decision: this.hold, hangs: this.policy.pendingHangs(now), results: this.results() });
     if (wake) this.wakeAt(wake.at, wake.paths);
     else this.clearWake();
   }
@@ -174,7 +192,7 @@ export class Monitor {
     this.clearWake();
     this.wake = clock.setTimeout(() => {
       this.wake = undefined;
-      if (!this.stopped && !this.running) void this.startCycle(paths, true);
+      if (!this.stopped && !this.running) void this.startCycle(paths, 'wake');
     }, Math.max(0, at - clock.now()));
     this.wake.unref?.();
   }
@@ -186,7 +204,7 @@ export class Monitor {
     if (this.stopped) return;
     const decision = this.policy.decide(clock.now());
     if (decision.kind === 'recover') return this.wakeAt(clock.now(), this.paths);
-    this.holdUntil = decision.kind === 'hold' ? decision.untilMs : null;
+    this.hold = decision.kind === 'hold' ? decision : null;
     this.replan();
   }
 
@@ -208,20 +226,11 @@ export class Monitor {
   private async recover(paths: readonly string[]): Promise<void> {
     const { config, clock, sink } = this.deps;
     // Targets come from triggering results, so each has one.
-    const targets: RecoveryTarget[] = paths.flatMap((path) => {
-      const r = this.latest.get(path);
-      // A blocked call has aged since its path was last probed (a wake-up probes only some): its age now.
-      return r ? [{ ...recoveryTarget(r), blockedMs: this.policy.blockedMs(path, clock.now()) }] : [];
-    });
+    const targets = recoveryTargets(paths, (p) => this.latest.get(p), (p) => this.policy.blockedMs(p, clock.now()));
     sink.recoveryStarted(targets);
 
     if (config.recovery.dryRun) {
-      const wouldRun = [
-        ...(config.recovery.command.length > 0 ? [config.recovery.command] : []),
-        ...targets.flatMap((t) => (t.mountId === null ? [] : config.recovery.escalation.map((e) => withPath(e, t.path)))),
-      ];
-      const collateral = collateralAtRisk(this.deps.table(), targets, config.recovery).map((m) => m.mountPoint);
-      sink.recoveryFinished({ result: 'dry_run', wouldRun, collateral }, targets);
+      sink.recoveryFinished(dryRunPlan(targets, config.recovery, this.deps.table()), targets);
       this.policy.recorded(paths, new Set(paths), clock.now());
       return;
     }

@@ -167,7 +167,7 @@ describe('Monitor', () => {
     const { clock, world, events } = setup();
     let release: (() => void) | undefined;
     const gated: ProbeMounts = async (paths) => {
-      if (paths.length === 1) await new Promise<void>((r) => (release = r));
+      if (paths.length === 1 && paths[0] === '/airflow/dags') await new Promise<void>((r) => (release = r));
       return world.probe(paths);
     };
     const monitor = new Monitor({ config, clock, probe: gated, run: world.run, table: world.table, sink: recordingSink(events) });
@@ -180,6 +180,45 @@ describe('Monitor', () => {
     await tick;
     expect(release).toBeDefined();
     expect(events).not.toContain('overlapped');
+  });
+
+  it('a tick that meets a wake-up for some paths probes the others as soon as it ends: no mount misses the round', async () => {
+    const { clock, world, events } = setup();
+    let release: (() => void) | undefined;
+    const gated: ProbeMounts = async (paths) => {
+      if (paths.length === 1 && paths[0] === '/airflow/dags') await new Promise<void>((r) => (release = r));
+      return world.probe(paths);
+    };
+    const monitor = new Monitor({ config, clock, probe: gated, run: world.run, table: world.table, sink: recordingSink(events) });
+    world.mount('/airflow/dags', 'automount_failed');
+    world.mount('/airflow/logs', 'ok');
+    await tickAndSettle(monitor);
+    const firstRound = monitor.lastScheduledCycleAt;
+    events.length = 0;
+    clock.advance(AUTOMOUNT_RETRY_MS); // the wake-up for /airflow/dags starts and waits on its probe
+    const tick = monitor.tick();
+    release?.();
+    await tick;
+    // The wake-up probed dags; the tick's round then probed logs, the path the wake-up left out.
+    expect(events.filter((e) => e.startsWith('probed'))).toEqual(['probed automount_failed', 'probed ok']);
+    expect(events).not.toContain('overlapped');
+    expect(monitor.lastScheduledCycleAt).toBe(firstRound! + AUTOMOUNT_RETRY_MS);
+  });
+
+  it("the monitor's own wake-ups do not count as the scheduled loop: a stopped schedule shows in lastScheduledCycleAt", async () => {
+    const { clock, world, events, monitor } = setup();
+    world.mount('/airflow/dags', 'automount_failed');
+    world.mount('/airflow/logs', 'ok');
+    await tickAndSettle(monitor);
+    const round = monitor.lastScheduledCycleAt;
+    expect(round).not.toBeNull();
+    events.length = 0;
+    for (let i = 0; i < 4; i++) {
+      clock.advance(AUTOMOUNT_RETRY_MS);
+      await monitor.idle();
+    }
+    expect(events.filter((e) => e.startsWith('probed'))).toHaveLength(4); // the retries ran
+    expect(monitor.lastScheduledCycleAt).toBe(round);
   });
 
   it('a hung call: no recovery at the first timeout; a cycle of its own recovers the moment the call is hang_after old', async () => {
@@ -321,6 +360,6 @@ describe('Monitor', () => {
     await Promise.all([first, second]);
     expect(events.filter((e) => e.startsWith('probed'))).toHaveLength(1);
     expect(events).toContain('overlapped');
-    expect(monitor.lastCycleAt).not.toBeNull();
+    expect(monitor.lastScheduledCycleAt).not.toBeNull();
   });
 });

@@ -67,7 +67,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   const mounted = new Gauge({ name: 'nfs_mount_mounted', help: `1 if the path is a mount point (from /proc/self/mountinfo)${lastCycle}.`, labelNames: ['mount'], registers });
   const lastSuccess = new Gauge({ name: 'nfs_mount_last_success_timestamp_seconds', help: 'Unix time of the last successful probe of the mount.', labelNames: ['mount'], registers });
   const recoveryDuration = new Histogram({ name: 'nfs_recovery_duration_seconds', help: 'Time to recover: first failed probe to the first good probe after a recovery.', buckets: RECOVERY_BUCKETS, registers });
-  const lastCycleAt = new Gauge({ name: 'nfs_health_checkd_last_cycle_timestamp_seconds', help: 'Unix time the last probe cycle finished.', registers });
+  const lastCycleAt = new Gauge({ name: 'nfs_health_checkd_last_cycle_timestamp_seconds', help: 'Unix time the last scheduled probe cycle finished (the daemon\'s own wake-ups between ticks do not count).', registers });
   const skipped = new Counter({ name: 'nfs_health_checkd_skipped_ticks_total', help: 'Scheduled ticks skipped because the previous cycle was still running.', registers });
   const collateral = new Counter({ name: 'nfs_health_check_collateral_unmounts_total', help: 'NFS mounts not under autofs (static fstab mounts) that a recovery\'s commands took away, by mount and the outcome of mounting them again: remounted, failed, timeout, spawn_error.', labelNames: ['mount', 'outcome'], registers });
   const detachedHolders = new Gauge({ name: 'nfs_mount_detached_holders', help: 'Processes still holding a detached former mount of this path (cwd, root, open files or mappings on the old server): their I/O fails until they are restarted. Rescanned every cycle (at least 5 s apart) while non-zero.', labelNames: ['mount'], registers });
@@ -130,7 +130,8 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       skipped.inc();
     },
     cycleFinished(info) {
-      lastCycleAt.set(opts.clock.wallNow() / 1000);
+      // Wake-ups do not count: their 5 s retries would hide a stalled schedule.
+      if (info.scheduled) lastCycleAt.set(opts.clock.wallNow() / 1000);
       if (info.autofsRunning !== null) autofs.set(info.autofsRunning ? 1 : 0);
     },
   };

@@ -4,20 +4,13 @@ import type { ReleasedCall } from '../probe/prober.js';
 import type { ProbeResult } from '../probe/probe-mounts.js';
 import type { Decision, HealthEvent } from '../recovery/policy.js';
 import type { CollateralReport } from '../recovery/collateral.js';
+import type { DryRunReport } from '../recovery/plan.js';
 import type { RecoveryReport, RecoveryTarget, StepReport } from '../recovery/procedure.js';
 import type { CommandOutcome, CommandStatus } from '../exec/runner.js';
 import type { HolderReport } from '../holders/tracker.js';
 
-export interface DryRunReport {
-  result: 'dry_run';
-  /** The commands a real recovery would start with; escalation depends on what they do. */
-  wouldRun: string[][];
-  /** NFS mounts not under autofs that the command may take away (and the daemon would mount again). */
-  collateral: string[];
-}
-
 export interface MonitorSink {
-  /** A probe round finished (a scheduled cycle's, or the re-probe after a recovery). */
+  /** A probe round finished: a cycle's (scheduled, first or wake-up), or the re-probe after a recovery. */
   probed(results: readonly ProbeResult[], cycleMs: number): void;
   health(event: HealthEvent, result: ProbeResult | undefined): void;
   held(decision: Extract<Decision, { kind: 'hold' }>): void;
@@ -30,13 +23,15 @@ export interface MonitorSink {
   released(call: ReleasedCall, hung: boolean): void;
   /** A tick came while the previous cycle was still running, and was skipped. */
   overlapped(): void;
-  /** A scheduled cycle's probe round is done (its recovery, if any, runs on). */
+  /** A cycle's probe round is done (its recovery, if any, runs on). */
   cycleFinished(info: CycleInfo): void;
 }
 
 export interface CycleInfo {
   /** Whether automount is running, checked once a cycle; null when not checked. */
   autofsRunning: boolean | null;
+  /** A scheduled round (or the first), not one of the monitor's own wake-ups: the loop is alive. */
+  scheduled: boolean;
 }
 
 /**

@@ -1,5 +1,17 @@
 // When the monitor next runs a cycle of its own, between scheduled ticks, and for which paths.
-// Pure: the monitor gathers what it waits for, this picks the wake-up.
+// Pure: given the policy's decision, the waits it knows of and the latest results, it picks the
+// one wake-up; the monitor only sets the timer.
+import type { Decision } from './policy.js';
+
+// A probe of a path in autofs' negative cache costs nothing (ENOENT at once, no mount attempt),
+// so it is repeated this often: the path is back within this much of the cache's end (60 s by
+// default) instead of up to a whole interval later. A path whose automount outlasted the probe
+// is probed again as often: the call still blocked there is not repeated (the prober skips it),
+// and the first probe after the mount is made says how it is.
+export const AUTOMOUNT_RETRY_MS = 5_000;
+
+/** Results re-probed every AUTOMOUNT_RETRY_MS: autofs has not mounted the path (yet). */
+const AUTOMOUNT_PENDING: ReadonlySet<string> = new Set(['automount_failed', 'automount_timeout']);
 
 export interface WakeReason {
   /** Clock time the wait ends. */
@@ -11,6 +23,32 @@ export interface WakeReason {
 export interface Wake {
   at: number;
   paths: string[];
+}
+
+export interface WakeInputs {
+  now: number;
+  /** Every configured path, in order: a hold's end re-probes them all. */
+  paths: readonly string[];
+  /** The last decision; a hold (cooldown, backoff) ends at its untilMs. Null: none in force. */
+  decision: Decision | null;
+  /** Blocked calls and the moment each becomes a hang (RecoveryPolicy.pendingHangs). */
+  hangs: readonly { mount: string; at: number }[];
+  /** The latest result per path. */
+  results: readonly { mount: string; result: string }[];
+}
+
+/**
+ * The next cycle of the monitor's own: when a hold ends, when a blocked call becomes a hang, and
+ * every AUTOMOUNT_RETRY_MS for a path autofs has not mounted. A 30 s cooldown that ends 1 s after
+ * a tick would otherwise cost a whole interval more, and a hang 10 s more than hang_after.
+ */
+export function planNextCycle(i: WakeInputs): Wake | null {
+  const pending = i.results.filter((r) => AUTOMOUNT_PENDING.has(r.result)).map((r) => r.mount);
+  return planWake([
+    i.decision?.kind === 'hold' && i.decision.untilMs !== null ? { at: i.decision.untilMs, paths: i.paths } : null,
+    ...i.hangs.map((h) => ({ at: h.at, paths: [h.mount] })),
+    { at: i.now + AUTOMOUNT_RETRY_MS, paths: pending },
+  ]);
 }
 
 /**

@@ -121,10 +121,10 @@ describe('createMetrics', () => {
   it('records autofs status, the last cycle time and skipped ticks', async () => {
     const { clock, sink, value } = setup();
     clock.advance(5000);
-    sink.cycleFinished({ autofsRunning: false });
+    sink.cycleFinished({ autofsRunning: false, scheduled: true });
     expect(await value('nfs_autofs_status')).toBe(0);
     expect(await value('nfs_health_checkd_last_cycle_timestamp_seconds')).toBe(1_700_000_005);
-    sink.cycleFinished({ autofsRunning: true });
+    sink.cycleFinished({ autofsRunning: true, scheduled: true });
     expect(await value('nfs_autofs_status')).toBe(1);
     sink.overlapped();
     expect(await value('nfs_health_checkd_skipped_ticks_total')).toBe(1);
