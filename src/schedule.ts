@@ -32,6 +32,48 @@ function fieldsOf(expression: string): CronFields {
   return fields;
 }
 
+/** What to do when the timer wakes at wall time `now`, aiming at match `due`. */
+export interface ScheduleStep {
+  /** Run the round now. */
+  fire: boolean;
+  /** How late the match is, when late enough to be said; null otherwise. */
+  lateMs: number | null;
+  /** The match aimed at next; null: the expression never matches again. */
+  due: number | null;
+  /** How long to wait for it (capped at MAX_WAIT_MS); null when `due` is. */
+  waitMs: number | null;
+}
+
+/**
+ * The schedule's whole timing decision, pure. A wake before `due` (a capped wait, or the wall
+ * clock stepped back) aims again at the next match from now without firing. A wake at or past
+ * `due` fires once, however many matches it slept through, and aims at the next match after now.
+ */
+export function scheduleStep(fields: CronFields, due: number | null, now: number): ScheduleStep {
+  if (due === null) return { fire: false, lateMs: null, due: null, waitMs: null };
+  const fire = now >= due;
+  const lateMs = fire && now - due > LATE_MS ? Math.round(now - due) : null;
+  const next = nextMatch(fields, fire ? now : now - 1);
+  return { fire, lateMs, due: next, waitMs: next === null ? null : waitFor(next, now) };
+}
+
+/** The first wait, from wall time `now`. */
+export function firstWait(fields: CronFields, now: number): { due: number | null; waitMs: number | null } {
+  const due = nextMatch(fields, now);
+  return { due, waitMs: due === null ? null : waitFor(due, now) };
+}
+
+const waitFor = (due: number, now: number): number => Math.min(MAX_WAIT_MS, Math.max(0, due - now));
+
+/** The longest gap between two of the next few matches after `now`: what "late" is measured against. */
+export function scheduleIntervalMs(expression: string, now: number): number {
+  const fields = fieldsOf(expression);
+  const next: number[] = [];
+  for (let t = nextMatch(fields, now); t !== null && next.length < 8; t = nextMatch(fields, t)) next.push(t);
+  const gaps = next.slice(1).map((t, i) => t - next[i]!);
+  return Math.max(1000, ...gaps);
+}
+
 export function startSchedule(opts: ScheduleOptions): Schedule {
   const { clock, log } = opts;
   const random = opts.random ?? Math.random;
@@ -49,32 +91,22 @@ export function startSchedule(opts: ScheduleOptions): Schedule {
     }, Math.floor(random() * opts.jitterMs));
   };
 
-  let due = nextMatch(fields, clock.wallNow());
-  const arm = (): void => {
-    if (stopped || due === null) return;
-    timer = clock.setTimeout(wake, Math.min(MAX_WAIT_MS, Math.max(0, due - clock.wallNow())));
+  const arm = (waitMs: number | null): void => {
+    if (!stopped && waitMs !== null) timer = clock.setTimeout(wake, waitMs);
   };
+  let { due, waitMs } = firstWait(fields, clock.wallNow());
   const wake = (): void => {
     timer = undefined;
-    const now = clock.wallNow();
-    if (due === null) return;
-    if (now < due) {
-      // A capped wait, or the wall clock stepped back: aim again at the next match from now.
-      due = nextMatch(fields, now - 1);
-      return arm();
-    }
-    if (now - due > LATE_MS) log.warn({ late_ms: Math.round(now - due) }, 'schedule: tick late (event loop blocked or clock stepped); missed ticks are skipped');
-    due = nextMatch(fields, now);
-    arm();
-    fire();
+    const step = scheduleStep(fields, due, clock.wallNow());
+    due = step.due;
+    if (step.lateMs !== null) log.warn({ late_ms: step.lateMs }, 'schedule: tick late (event loop blocked or clock stepped); missed ticks are skipped');
+    arm(step.waitMs);
+    if (step.fire) fire();
   };
-  arm();
+  arm(waitMs);
 
-  const next: number[] = [];
-  for (let t = due; t !== null && next.length < 8; t = nextMatch(fields, t)) next.push(t);
-  const gaps = next.slice(1).map((t, i) => t - next[i]!);
   return {
-    intervalMs: Math.max(1000, ...gaps),
+    intervalMs: scheduleIntervalMs(opts.expression, clock.wallNow()),
     stop() {
       stopped = true;
       if (timer) clock.clearTimeout(timer);
