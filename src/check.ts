@@ -3,20 +3,14 @@
 // process from exiting with its status (Node's exit would wait for a blocked thread forever).
 import { sleep, systemClock } from './clock.js';
 import type { Config } from './config/types.js';
-import { createProcessScanner } from './holders/scanner.js';
 import { describeHolds, type HolderReport } from './holders/tracker.js';
-import { HolderWatch } from './holders/watch.js';
-import { fanOutHolders } from './observe/sink.js';
-import { readMountTable } from './probe/mountinfo.js';
 import { resolveMountPaths } from './probe/mount-paths.js';
-import { createProbeMounts, type ProbeResult } from './probe/probe-mounts.js';
-import { Prober, poolOptions } from './probe/prober.js';
-import { spawnProcessWorker } from './probe/worker.js';
+import type { ProbeResult } from './probe/probe-mounts.js';
 import type { CollateralReport } from './recovery/collateral.js';
-import { fstabReader } from './recovery/fstab.js';
+import { dryRunPlan, recoveryTargets, type DryRunReport } from './recovery/plan.js';
 import { RecoveryPolicy } from './recovery/policy.js';
-import { recoveryTarget, runRecovery, type RecoveryReport, type StepReport } from './recovery/procedure.js';
-import { createRunner } from './exec/runner.js';
+import { runRecovery, type RecoveryReport, type StepReport } from './recovery/procedure.js';
+import { realEffects, wire, type Effects } from './wire.js';
 
 export interface CheckOptions {
   json: boolean;
@@ -50,8 +44,8 @@ function formatStep(s: StepReport): string {
 }
 
 /** Returns the exit status: 0 when every mount is ok (after recovery, when asked for), else 1. */
-export async function runCheck(configured: Config, opts: CheckOptions): Promise<number> {
-  const clock = systemClock;
+export async function runCheck(configured: Config, opts: CheckOptions, effects: Effects = realEffects('check', systemClock)): Promise<number> {
+  const { clock } = effects;
   // A configured symbolic link is probed as the mount point it names, and said so.
   const links = await resolveMountPaths(configured, clock);
   const config: Config = { ...configured, mounts: links.paths.map((path) => ({ path })) };
@@ -59,35 +53,12 @@ export async function runCheck(configured: Config, opts: CheckOptions): Promise<
     for (const l of links.resolved) opts.out(`link              ${l.configured} -> ${l.mount}  (probing the mount point it names)`);
     for (const u of links.unresolved) opts.out(`link              ${u.configured}  not resolved (${u.why}): probed as configured`);
   }
-  const prober = new Prober({
-    timeoutMs: config.probe.timeoutMs,
-    maxStuck: config.probe.maxStuckPerMount,
-    // A child process per probe, all at once: nothing stays warm in a command that exits.
-    pool: { ...poolOptions(config.probe), warm: Math.max(1, config.mounts.length), max: Math.max(1, config.mounts.length) },
-    spawn: spawnProcessWorker,
-    clock,
-  });
-  const probe = createProbeMounts(prober, readMountTable, clock);
-  const paths = config.mounts.map((m) => m.path);
   // Who is on a failing mount, and after --recover on the mount it detached; never restarted here.
-  const holders = config.holders.enabled
-    ? new HolderWatch({
-        config: { ...config.holders, restartUnits: [] },
-        dryRun: true,
-        paths,
-        scan: createProcessScanner({ timeoutMs: config.holders.scanTimeoutMs, clock }),
-        table: readMountTable,
-        run: createRunner(clock),
-        clock,
-        sink: fanOutHolders([]), // check reports holders once, at the end, not as they come
-        selfPid: process.pid,
-        ownUnit: null,
-      })
-    : undefined;
+  const { probe, holders, procedure, paths, close } = wire(config, effects, { role: 'check' });
   let results = await probe(paths);
   holders?.observe(results);
   await holders?.settled();
-  let recovery: RecoveryReport | { result: 'dry_run' } | undefined;
+  let recovery: RecoveryReport | DryRunReport | undefined;
 
   // The daemon's rule, without cooldown: a timeout is a hang once its call has been blocked for
   // hang_after. With --recover, a younger one is waited for once (its call may return first).
@@ -104,26 +75,18 @@ export async function runCheck(configured: Config, opts: CheckOptions): Promise<
     policy.observe([...again.values()], clock.now());
   }
   const decision = policy.decide(clock.now());
-  const due = decision.kind === 'recover' ? new Set(decision.targets) : new Set<string>();
-  const triggered = results.filter((x) => due.has(x.mount));
-  if (opts.recover && triggered.length > 0) {
+  const latest = new Map(results.map((x) => [x.mount, x]));
+  const targets = decision.kind === 'recover' ? recoveryTargets(decision.targets, (p) => latest.get(p), (p) => policy.blockedMs(p, clock.now())) : [];
+  if (opts.recover && targets.length > 0) {
     if (config.recovery.dryRun) {
-      recovery = { result: 'dry_run' };
+      recovery = dryRunPlan(targets, config.recovery, effects.table());
     } else {
       if (!opts.json) for (const r of results) opts.out(formatResult(r));
-      const report = await runRecovery(
-        triggered.map(recoveryTarget),
-        config.recovery,
-        {
-          run: createRunner(clock, { mountNamespace: config.recovery.mountNamespace }),
-          table: readMountTable,
-          probe,
-          clock,
-          fstab: fstabReader(config.recovery.mountNamespace),
-          onStep: (s) => !opts.json && opts.out(formatStep(s)),
-          onCollateral: (c) => !opts.json && opts.out(formatCollateral(c)),
-        },
-      );
+      const report = await runRecovery(targets, config.recovery, {
+        ...procedure,
+        onStep: (s) => !opts.json && opts.out(formatStep(s)),
+        onCollateral: (c) => !opts.json && opts.out(formatCollateral(c)),
+      });
       recovery = report;
       const after = new Map(report.reprobe.map((r) => [r.mount, r]));
       results = results.map((r) => after.get(r.mount) ?? r);
@@ -131,7 +94,7 @@ export async function runCheck(configured: Config, opts: CheckOptions): Promise<
       await holders?.settled();
     }
   }
-  prober.close();
+  close();
   const held = holders?.holders() ?? [];
 
   if (opts.json) {
@@ -139,6 +102,8 @@ export async function runCheck(configured: Config, opts: CheckOptions): Promise<
     opts.out(JSON.stringify({ ...resolved, results, holders: held, ...(recovery ? { recovery } : {}) }, null, 2));
   } else {
     if (recovery) opts.out(`recovery: ${recovery.result}`);
+    if (recovery?.result === 'dry_run') for (const argv of recovery.wouldRun) opts.out(`would run         ${argv.join(' ')}`);
+    if (recovery?.result === 'dry_run') for (const m of recovery.collateral) opts.out(`would remount     ${m}  (an NFS mount not under autofs the command may take away)`);
     for (const r of results) opts.out(formatResult(r));
     for (const h of held) opts.out(formatHolder(h));
   }

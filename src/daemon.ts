@@ -1,154 +1,161 @@
-// The composition root: builds the real parts from the config once, runs the first cycle at once
-// and then on schedule, and owns reopening and stopping. Nothing else creates workers, timers,
-// servers or processes.
-import { systemClock, sleep, type Clock } from './clock.js';
+// The daemon's life: from wired parts (src/wire.ts) to serving, and back to stopped. Every value
+// the parts are judged by (the schedule's interval for /healthz) is computed before anything is
+// served; start and stop take no process-wide action, so a test runs them in-process on a
+// hand-moved clock. runDaemon adds what belongs to the process: signals, and its exit.
+import { systemClock, type Clock } from './clock.js';
 import type { Config, LoadedConfig } from './config/types.js';
-import { formatListen } from './observe/http.js';
-import { realProc } from './holders/proc.js';
-import { unitOf } from './holders/scan.js';
-import { createThreadScanner } from './holders/scanner.js';
-import { HolderWatch } from './holders/watch.js';
-import { Monitor } from './monitor.js';
-import { automountRunning } from './probe/autofs-status.js';
+import type { Monitor } from './monitor.js';
 import { loopHealth, type Health } from './observe/health.js';
-import { startHttpServer, type HttpServer } from './observe/http.js';
-import { createLogging, type Logger } from './observe/log.js';
+import { formatListen, startHttpServer, type HttpServer } from './observe/http.js';
+import { createLogging, type Logger, type Logging } from './observe/log.js';
 import { createHolderLogSink, createLogSink } from './observe/log-sink.js';
-import { createMetrics } from './observe/metrics.js';
+import { createMetrics, type Metrics } from './observe/metrics.js';
 import { fanOut, fanOutHolders } from './observe/sink.js';
 import { packageVersion } from './package-info.js';
-import { readMountTable } from './probe/mountinfo.js';
 import { resolveMountPaths } from './probe/mount-paths.js';
-import { createProbeMounts } from './probe/probe-mounts.js';
-import { Prober, poolOptions } from './probe/prober.js';
-import { spawnThreadWorker } from './probe/worker.js';
-import { fstabReader } from './recovery/fstab.js';
-import { createRunner } from './exec/runner.js';
-import { startSchedule } from './schedule.js';
+import { scheduleIntervalMs, startSchedule, type Schedule } from './schedule.js';
 import { createNotifier } from './systemd-notify.js';
+import { realEffects, wire, type Effects } from './wire.js';
 
 /** How long shutdown waits for a cycle or recovery step in progress before leaving anyway. */
 const STOP_GRACE_MS = 2000;
 
-/** Starts the daemon; rejects with a StartupError (before anything runs) when it cannot. */
-export async function runDaemon(loaded: LoadedConfig): Promise<void> {
-  const clock = systemClock;
-  const version = packageVersion();
-  const logging = createLogging(loaded.config.log);
-  const log = logging.log;
-  const config = await withMountPoints(loaded.config, clock, log);
+export interface DaemonIo {
+  logging: Logging;
+  version: string;
+  /** The environment systemd gave the process (NOTIFY_SOCKET, WATCHDOG_USEC). */
+  env: NodeJS.ProcessEnv;
+  pid: number;
+}
+
+export interface Daemon {
+  /**
+   * Binds /metrics (a port in use rejects with a StartupError, nothing started), logs `starting`,
+   * runs the first cycle and starts the schedule, and tells systemd it is ready.
+   */
+  start(): Promise<void>;
+  /** Stops the schedule, the monitor and the server; resolves with the calls still blocked in the kernel. */
+  stop(signal: NodeJS.Signals): Promise<number>;
+  health(): Health;
+  readonly monitor: Monitor;
+  readonly metrics: Metrics | undefined;
+  /** Where /metrics listens, once started; undefined when metrics are off. */
+  http(): HttpServer | undefined;
+}
+
+/** `config` has its mount paths resolved already (see runDaemon); `sources` are the files read. */
+export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonIo): Daemon {
+  const { config } = loaded;
+  const { clock } = effects;
+  const { log } = io.logging;
   const paths = config.mounts.map((m) => m.path);
   const metrics = config.metrics.enabled
-    ? createMetrics({ version, mounts: paths, probeTimeoutMs: config.probe.timeoutMs, clock, holders: config.holders.enabled })
+    ? createMetrics({ version: io.version, mounts: paths, probeTimeoutMs: config.probe.timeoutMs, clock, holders: config.holders.enabled })
     : undefined;
-  const sink = fanOut([createLogSink(log, clock), ...(metrics ? [metrics.sink] : [])]);
-  const prober = new Prober({
-    timeoutMs: config.probe.timeoutMs,
-    maxStuck: config.probe.maxStuckPerMount,
-    pool: poolOptions(config.probe),
-    spawn: spawnThreadWorker,
-    clock,
+  const parts = wire(config, effects, {
+    role: 'daemon',
+    holderSink: fanOutHolders([createHolderLogSink(log), ...(metrics ? [metrics.holderSink] : [])]),
     // The monitor decides whether a call that came back late was a hang or a slow mount.
     onReleased: (call) => monitor.released(call),
   });
-  metrics?.watchPool(() => prober.threads());
-  const scanner = config.holders.enabled ? createThreadScanner({ timeoutMs: config.holders.scanTimeoutMs, clock }) : undefined;
-  const holders = scanner
-    ? new HolderWatch({
-        config: config.holders,
-        dryRun: config.recovery.dryRun,
-        paths,
-        scan: scanner.scan,
-        table: readMountTable,
-        run: createRunner(clock),
-        clock,
-        sink: fanOutHolders([createHolderLogSink(log), ...(metrics ? [metrics.holderSink] : [])]),
-        selfPid: process.pid,
-        ownUnit: unitOf(realProc().read(process.pid, 'cgroup')),
-      })
-    : undefined;
-  const monitor = new Monitor({
-    config,
-    clock,
-    probe: createProbeMounts(prober, readMountTable, clock),
-    run: createRunner(clock, { mountNamespace: config.recovery.mountNamespace }),
-    table: readMountTable,
-    fstab: fstabReader(config.recovery.mountNamespace),
-    sink,
-    autofsRunning: () => automountRunning(readMountTable()),
-    ...(holders ? { holders } : {}),
-  });
+  const monitor = parts.monitor(fanOut([createLogSink(log, clock), ...(metrics ? [metrics.sink] : [])]));
+  metrics?.watchPool(() => parts.prober.threads());
+  // Judged from the start by the schedule's own interval, not a placeholder until it runs.
+  const intervalMs = scheduleIntervalMs(config.schedule, clock.wallNow());
+  const notifier = createNotifier({ env: io.env, pid: io.pid, run: effects.runner({ launcher: 'node' }), clock, log });
 
+  let startedAt = clock.now();
   let stopping = false;
-  const startedAt = clock.now();
-  let intervalMs = 30_000;
+  let http: HttpServer | undefined;
+  let schedule: Schedule | undefined;
   const health = (): Health =>
     loopHealth({ now: clock.now(), startedAt, lastCycleAt: monitor.lastScheduledCycleAt, intervalMs, probeTimeoutMs: config.probe.timeoutMs, stopping });
 
-  // Bound before anything is scheduled: a port in use stops the start with one line.
-  let http: HttpServer | undefined;
-  if (metrics) {
-    http = await startHttpServer({ listen: config.metrics.listen, registry: metrics.registry, health, version });
-  }
+  return {
+    monitor,
+    metrics,
+    health,
+    http: () => http,
+    async start() {
+      // Bound before anything is scheduled: a port in use stops the start with one line.
+      if (metrics) http = await startHttpServer({ listen: config.metrics.listen, registry: metrics.registry, health, version: io.version });
+      startedAt = clock.now();
+      log.info(
+        {
+          version: io.version,
+          node: process.version,
+          config: loaded.sources,
+          mounts: paths,
+          schedule: config.schedule,
+          probe_timeout_ms: config.probe.timeoutMs,
+          recovery: config.recovery.enabled ? (config.recovery.dryRun ? 'dry_run' : 'enabled') : 'disabled',
+          metrics: http ? `http://${formatListen(http.address)}/metrics` : 'disabled',
+          log_file: config.log.file,
+        },
+        'starting',
+      );
+      schedule = startSchedule({ expression: config.schedule, jitterMs: config.jitterMs, tick: () => void monitor.tick(), clock, log });
+      void monitor.start();
 
-  log.info(
-    {
-      version,
-      node: process.version,
-      config: loaded.sources,
-      mounts: paths,
-      schedule: config.schedule,
-      probe_timeout_ms: config.probe.timeoutMs,
-      recovery: config.recovery.enabled ? (config.recovery.dryRun ? 'dry_run' : 'enabled') : 'disabled',
-      metrics: http ? `http://${formatListen(http.address)}/metrics` : 'disabled',
-      log_file: config.log.file,
+      // Serving (port bound, first cycle under way): tell systemd, and keep its watchdog fed while
+      // the loop is alive.
+      notifier.ready(`probing ${paths.length} mount(s)`);
+      notifier.startWatchdog(() => {
+        const h = health();
+        if (!h.ok) return { ok: false, status: h.reason };
+        const results = monitor.results();
+        const bad = results.filter((r) => r.result !== 'ok');
+        // Before the first round has results, say so rather than "0 mount(s) ok".
+        const status =
+          results.length === 0 ? `probing ${paths.length} mount(s): first round under way`
+          : bad.length === 0 ? `${results.length} mount(s) ok`
+          : bad.map((r) => `${r.mount}: ${r.result}`).join(', ');
+        return { ok: true, status };
+      });
     },
-    'starting',
-  );
+    async stop(signal) {
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      const told = notifier.stopping();
+      schedule?.stop();
+      monitor.stop();
+      parts.holders?.stop();
+      http?.close();
+      await within(clock, STOP_GRACE_MS, Promise.all([monitor.idle(), parts.holders?.idle(), told]));
+      parts.close();
+      return parts.blocked();
+    },
+  };
+}
 
-  const schedule = startSchedule({
-    expression: config.schedule,
-    jitterMs: config.jitterMs,
-    tick: () => void monitor.tick(),
-    clock,
-    log,
+/** Waits for `work`, or `ms` on the clock, whichever comes first; leaves no timer behind. */
+async function within(clock: Clock, ms: number, work: Promise<unknown>): Promise<void> {
+  let timer: ReturnType<Clock['setTimeout']> | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = clock.setTimeout(resolve, ms)));
+  await Promise.race([work, timeout]);
+  if (timer) clock.clearTimeout(timer);
+}
+
+/** Starts the daemon; rejects with a StartupError (before anything runs) when it cannot. */
+export async function runDaemon(loaded: LoadedConfig): Promise<void> {
+  const clock = systemClock;
+  const logging = createLogging(loaded.config.log);
+  const log = logging.log;
+  const config = await withMountPoints(loaded.config, clock, log);
+  const daemon = createDaemon({ config, sources: loaded.sources }, realEffects('daemon', clock), {
+    logging,
+    version: packageVersion(),
+    env: process.env,
+    pid: process.pid,
   });
-  intervalMs = schedule.intervalMs;
-  void monitor.start();
+  await daemon.start();
 
-  // Serving (port bound, first cycle under way): tell systemd, and keep its watchdog fed while
-  // the loop is alive.
-  // Node's own spawn, not execa: the watchdog pings for the life of the process (see Launcher).
-  const notifier = createNotifier({ env: process.env, pid: process.pid, run: createRunner(clock, { launcher: 'node' }), clock, log });
-  notifier.ready(`probing ${paths.length} mount(s)`);
-  notifier.startWatchdog(() => {
-    const h = health();
-    if (!h.ok) return { ok: false, status: h.reason };
-    const results = monitor.results();
-    const bad = results.filter((r) => r.result !== 'ok');
-    // Before the first round has results, say so rather than "0 mount(s) ok".
-    const status =
-      results.length === 0 ? `probing ${paths.length} mount(s): first round under way`
-      : bad.length === 0 ? `${results.length} mount(s) ok`
-      : bad.map((r) => `${r.mount}: ${r.result}`).join(', ');
-    return { ok: true, status };
-  });
-
+  let stopping = false;
   const stop = async (signal: NodeJS.Signals, exitCode: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping');
-    const told = notifier.stopping();
-    schedule.stop();
-    monitor.stop();
-    holders?.stop();
-    http?.close();
-    await Promise.race([Promise.all([monitor.idle(), holders?.idle(), told]), sleep(clock, STOP_GRACE_MS)]);
-    prober.close();
-    scanner?.close();
-    leave(log, prober.busyTotal() + (scanner?.stuck() ?? 0), signal, exitCode);
+    leave(log, await daemon.stop(signal), signal, exitCode);
   };
-
   process.on('SIGTERM', () => void stop('SIGTERM', 0));
   process.on('SIGINT', () => void stop('SIGINT', 0));
   // logrotate renames the file and sends SIGHUP (whose default action would end the daemon).

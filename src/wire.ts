@@ -1,0 +1,152 @@
+// The composition root: the one place that builds the parts from the config and the effects, for
+// the daemon (`run`) and for `check`. Effects (clock, mount table, probe workers, holder scans,
+// command runners, fstab) come in as one value, so a test wires the same parts on a hand-moved
+// clock and scripted workers; src/cli.ts passes the real ones.
+import type { Clock } from './clock.js';
+import type { Config } from './config/types.js';
+import { createRunner, type RunCommand, type RunnerOptions } from './exec/runner.js';
+import { realProc } from './holders/proc.js';
+import { unitOf } from './holders/scan.js';
+import { createProcessScanner, createThreadScanner, type ScanHolders } from './holders/scanner.js';
+import { HolderWatch } from './holders/watch.js';
+import { Monitor } from './monitor.js';
+import { fanOutHolders, type HolderSink, type MonitorSink } from './observe/sink.js';
+import { automountRunning } from './probe/autofs-status.js';
+import { readMountTable, type MountTable } from './probe/mountinfo.js';
+import { createProbeMounts, type ProbeMounts } from './probe/probe-mounts.js';
+import { Prober, poolOptions, type ReleasedCall } from './probe/prober.js';
+import { spawnProcessWorker, spawnThreadWorker, type SpawnWorker } from './probe/worker.js';
+import { fstabReader } from './recovery/fstab.js';
+import type { ProcedureDeps } from './recovery/procedure.js';
+
+/** A holder scanner and what it leaves behind. */
+export interface HolderScanner {
+  scan: ScanHolders;
+  /** Scans left blocked in the kernel now. */
+  stuck(): number;
+  close(): void;
+}
+
+export interface Effects {
+  clock: Clock;
+  table: MountTable;
+  /** Where a probe's blocking call runs: a thread in the daemon, a child process in `check`. */
+  spawnProbe: SpawnWorker;
+  /** The holder scan, likewise on a thread or in a child process. */
+  holderScanner: (timeoutMs: number) => HolderScanner;
+  /** A command runner: in the given mount namespace, or launched by Node's own spawn. */
+  runner: (opts?: RunnerOptions) => RunCommand;
+  /** /etc/fstab as commands in that mount namespace see it. */
+  fstab: (mountNamespace: string | null) => () => string | null;
+  /** Whether the automounter runs. */
+  autofsRunning: () => boolean;
+  selfPid: number;
+  /** The systemd unit this process runs in, null outside one: never restarted as a holder. */
+  ownUnit: () => string | null;
+}
+
+/**
+ * The machine's effects. `daemon`: probes and scans on worker threads, kept warm. `check`: in child
+ * processes, because a thread blocked in the kernel would stop a command from exiting.
+ */
+export function realEffects(role: 'daemon' | 'check', clock: Clock): Effects {
+  return {
+    clock,
+    table: readMountTable,
+    spawnProbe: role === 'daemon' ? spawnThreadWorker : spawnProcessWorker,
+    holderScanner:
+      role === 'daemon'
+        ? (timeoutMs) => createThreadScanner({ timeoutMs, clock })
+        : (timeoutMs) => ({ scan: createProcessScanner({ timeoutMs, clock }), stuck: () => 0, close: () => undefined }),
+    runner: (opts) => createRunner(clock, opts),
+    fstab: fstabReader,
+    autofsRunning: () => automountRunning(readMountTable()),
+    selfPid: process.pid,
+    ownUnit: () => (role === 'daemon' ? unitOf(realProc().read(process.pid, 'cgroup')) : null),
+  };
+}
+
+export interface WireOptions {
+  role: 'daemon' | 'check';
+  /** Where the holder watch reports; `check` reports holders once, at the end, so none. */
+  holderSink?: HolderSink;
+  /** Told when a call given up as timed out returns (the monitor's, in the daemon). */
+  onReleased?: (call: ReleasedCall) => void;
+}
+
+export interface Wired {
+  /** The config as wired: the mount paths already resolved by the caller. */
+  config: Config;
+  paths: string[];
+  prober: Prober;
+  probe: ProbeMounts;
+  /** Absent when holders.enabled is off. */
+  holders: HolderWatch | undefined;
+  /** The seams a recovery runs through (src/recovery/procedure.ts), for the monitor and `check --recover`. */
+  procedure: Omit<ProcedureDeps, 'onStep' | 'onCollateral'>;
+  /** The daemon's monitor over these parts, reporting to `sink`. */
+  monitor(sink: MonitorSink): Monitor;
+  /** Calls and scans still blocked: while any, the process cannot exit normally. */
+  blocked(): number;
+  /** Ends idle workers and the scanner. */
+  close(): void;
+}
+
+export function wire(config: Config, effects: Effects, opts: WireOptions): Wired {
+  const { clock } = effects;
+  const paths = config.mounts.map((m) => m.path);
+  const check = opts.role === 'check';
+  const prober = new Prober({
+    timeoutMs: config.probe.timeoutMs,
+    maxStuck: config.probe.maxStuckPerMount,
+    // check: a child process per probe, all at once; nothing stays warm in a command that exits.
+    pool: check ? { ...poolOptions(config.probe), warm: Math.max(1, paths.length), max: Math.max(1, paths.length) } : poolOptions(config.probe),
+    spawn: effects.spawnProbe,
+    clock,
+    ...(opts.onReleased ? { onReleased: opts.onReleased } : {}),
+  });
+  const probe = createProbeMounts(prober, effects.table, clock);
+  const scanner = config.holders.enabled ? effects.holderScanner(config.holders.scanTimeoutMs) : undefined;
+  const holders = scanner
+    ? new HolderWatch({
+        // check only says who holds a mount; it never restarts anything.
+        config: check ? { ...config.holders, restartUnits: [] } : config.holders,
+        dryRun: check || config.recovery.dryRun,
+        paths,
+        scan: scanner.scan,
+        table: effects.table,
+        run: effects.runner(),
+        clock,
+        sink: opts.holderSink ?? fanOutHolders([]),
+        selfPid: effects.selfPid,
+        ownUnit: effects.ownUnit(),
+      })
+    : undefined;
+  const ns = config.recovery.mountNamespace;
+  const procedure = { run: effects.runner({ mountNamespace: ns }), table: effects.table, probe, clock, fstab: effects.fstab(ns) };
+  return {
+    config,
+    paths,
+    prober,
+    probe,
+    holders,
+    procedure,
+    monitor: (sink) =>
+      new Monitor({
+        config,
+        clock,
+        probe,
+        run: procedure.run,
+        table: effects.table,
+        fstab: procedure.fstab,
+        sink,
+        autofsRunning: effects.autofsRunning,
+        ...(holders ? { holders } : {}),
+      }),
+    blocked: () => prober.busyTotal() + (scanner?.stuck() ?? 0),
+    close: () => {
+      prober.close();
+      scanner?.close();
+    },
+  };
+}

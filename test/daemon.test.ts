@@ -1,0 +1,146 @@
+// The wired daemon in-process: its real parts (pool, monitor, schedule, metrics, HTTP server) on a
+// hand-moved clock, probe workers the test answers and a scripted mount table. Start, serve, stop.
+import { createServer, type Server } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Config } from '../src/config/types.js';
+import { createDaemon, type Daemon } from '../src/daemon.js';
+import { createLogging } from '../src/observe/log.js';
+import { StartupError } from '../src/startup-error.js';
+import type { Effects } from '../src/wire.js';
+import { defaultConfig } from './helpers/config.js';
+import { FakeClock } from './helpers/fake-clock.js';
+import { HandWorker } from './helpers/hand-worker.js';
+import { ScriptedWorld } from './helpers/scripted-world.js';
+
+const config: Config = {
+  ...defaultConfig,
+  schedule: '*/5 * * * * *',
+  holders: { ...defaultConfig.holders, enabled: false },
+  metrics: { enabled: true, listen: { host: '127.0.0.1', port: 0 } },
+  log: { level: 'info', file: null },
+};
+
+function setup(opts: { answer?: boolean; online?: boolean; cfg?: Config } = {}) {
+  const clock = new FakeClock();
+  const world = new ScriptedWorld(clock);
+  world.mount('/airflow/dags', 'ok');
+  world.mount('/airflow/logs', 'ok');
+  const workers: HandWorker[] = [];
+  const lines: Record<string, unknown>[] = [];
+  const effects: Effects = {
+    clock,
+    table: world.table,
+    spawnProbe: () => {
+      const w = new HandWorker(opts.answer === false ? undefined : () => ({ kind: 'ok' }));
+      w.online = opts.online ?? true;
+      workers.push(w);
+      return w;
+    },
+    holderScanner: () => {
+      throw new Error('holders are off in this config');
+    },
+    runner: () => world.run,
+    fstab: () => () => null,
+    autofsRunning: () => true,
+    selfPid: process.pid,
+    ownUnit: () => null,
+  };
+  const logging = createLogging(opts.cfg?.log ?? config.log, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const daemon = createDaemon({ config: opts.cfg ?? config, sources: ['test'] }, effects, { logging, version: '0.0.0-test', env: {}, pid: process.pid });
+  return { clock, world, workers, lines, daemon };
+}
+
+/** Lets answered calls (a microtask away, as a thread's message would be) settle. */
+const settle = async (): Promise<void> => {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+};
+
+/** Moves the clock a second at a time, letting what each second started run, as time would. */
+async function run(clock: FakeClock, ms: number): Promise<void> {
+  await settle();
+  for (let t = 0; t < ms; t += 1000) {
+    clock.advance(Math.min(1000, ms - t));
+    await settle();
+  }
+}
+
+async function get(daemon: Daemon, path: string): Promise<{ status: number; body: string }> {
+  const a = daemon.http()!.address;
+  const res = await fetch(`http://${a.host}:${a.port}${path}`);
+  return { status: res.status, body: await res.text() };
+}
+
+const running: { daemon: Daemon; clock: FakeClock }[] = [];
+afterEach(async () => {
+  for (const { daemon, clock } of running.splice(0)) {
+    const stopped = daemon.stop('SIGTERM');
+    clock.advance(2_000); // a first round that never ends is waited for only the stop grace
+    await stopped;
+  }
+});
+
+describe('the wired daemon, in-process', () => {
+  it('starts: port bound, "starting" logged, first round on one warm worker, then a round every 5 s', async () => {
+    const { clock, workers, lines, daemon } = setup();
+    running.push({ daemon, clock });
+    await daemon.start();
+    await settle();
+    expect(lines.map((l) => l.msg)).toContain('starting');
+    expect(daemon.monitor.results().map((r) => `${r.mount} ${r.result}`)).toEqual(['/airflow/dags ok', '/airflow/logs ok']);
+    expect(workers).toHaveLength(1);
+    expect(workers[0]!.calls).toEqual(['/airflow/dags', '/airflow/logs']);
+    // A real scrape of the real server.
+    const metrics = await get(daemon, '/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toContain('nfs_mount_accessible{mount="/airflow/dags"} 1');
+    const health = await get(daemon, '/healthz');
+    expect(health.status).toBe(200);
+    expect(daemon.health()).toMatchObject({ ok: true, reason: 'probe loop alive' });
+    // FakeClock's wall time starts 10 s before a :30, so two matches of */5 in the next 10 s.
+    await run(clock, 10_000);
+    expect(workers[0]!.calls).toHaveLength(6);
+    expect(lines.filter((l) => l.msg === 'tick skipped: the previous cycle is still running')).toEqual([]);
+  });
+
+  it("knows the schedule's interval before it serves: /healthz's limit is 3 × 5 s + the probe timeout from the start", async () => {
+    const { clock, daemon } = setup();
+    running.push({ daemon, clock });
+    // Built, not started: nothing has run, and the limit is already the schedule's, not a placeholder.
+    clock.advance(20_000);
+    expect(daemon.health()).toMatchObject({ ok: true, reason: 'starting' });
+    clock.advance(1_000);
+    expect(daemon.health()).toMatchObject({ ok: false, reason: 'no probe cycle finished for 21 s (limit 20 s)' });
+    await daemon.start();
+    const healthz = await get(daemon, '/healthz');
+    expect(healthz.status).toBe(200);
+    expect(JSON.parse(healthz.body)).toMatchObject({ status: 'ok' });
+  });
+
+  it('stops with a call blocked in the kernel: within the grace, the blocked calls counted, no timer left', async () => {
+    const { clock, lines, daemon } = setup({ answer: false });
+    await daemon.start();
+    await run(clock, 6_000); // the first calls time out (the second on a thread grown after 50 ms), and stay blocked
+    expect(daemon.monitor.results().map((r) => r.result)).toContain('timeout');
+    const stopped = daemon.stop('SIGTERM');
+    await settle();
+    clock.advance(2_000); // the monitor's idle wait is bounded by the stop grace
+    expect(await stopped).toBe(2); // both mounts' calls
+    expect(lines.map((l) => l.msg)).toContain('stopping');
+    expect(clock.pending()).toBe(0);
+  });
+
+  it('a port in use: start rejects with one line, and nothing is probed or scheduled', async () => {
+    const taken: Server = createServer();
+    await new Promise<void>((r) => taken.listen({ host: '127.0.0.1', port: 0 }, r));
+    const port = (taken.address() as { port: number }).port;
+    const { clock, workers, daemon } = setup({ cfg: { ...config, metrics: { enabled: true, listen: { host: '127.0.0.1', port } } } });
+    try {
+      await expect(daemon.start()).rejects.toThrow(StartupError);
+      await expect(daemon.start()).rejects.toThrow(`metrics.listen: cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
+      expect(workers).toHaveLength(0);
+      expect(clock.pending()).toBe(0);
+    } finally {
+      taken.close();
+    }
+  });
+});
