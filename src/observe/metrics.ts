@@ -66,7 +66,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   const stuck = new Gauge({ name: 'nfs_mount_probe_stuck', help: '1 while a probe of the mount is blocked in the kernel past its timeout.', labelNames: ['mount'], registers });
   const mounted = new Gauge({ name: 'nfs_mount_mounted', help: `1 if the path is a mount point (from /proc/self/mountinfo)${lastCycle}.`, labelNames: ['mount'], registers });
   const lastSuccess = new Gauge({ name: 'nfs_mount_last_success_timestamp_seconds', help: 'Unix time of the last successful probe of the mount.', labelNames: ['mount'], registers });
-  const recoveryDuration = new Histogram({ name: 'nfs_recovery_duration_seconds', help: 'Time to recover: first failed probe to the first good probe after a recovery.', buckets: RECOVERY_BUCKETS, registers });
+  const recoveryDuration = new Histogram({ name: 'nfs_recovery_duration_seconds', help: 'Time to recover, per mount: its first failed probe to its first good probe after a recovery.', labelNames: ['mount'], buckets: RECOVERY_BUCKETS, registers });
   const lastCycleAt = new Gauge({ name: 'nfs_health_checkd_last_cycle_timestamp_seconds', help: 'Unix time the last scheduled probe cycle finished (the daemon\'s own wake-ups between ticks do not count).', registers });
   const skipped = new Counter({ name: 'nfs_health_checkd_skipped_ticks_total', help: 'Scheduled ticks skipped because the previous cycle was still running.', registers });
   const collateral = new Counter({ name: 'nfs_health_check_collateral_unmounts_total', help: 'NFS mounts not under autofs (static fstab mounts) that a recovery\'s commands took away, by mount and the outcome of mounting them again: remounted, failed, timeout, spawn_error.', labelNames: ['mount', 'outcome'], registers });
@@ -87,6 +87,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   for (const result of RECOVERY_RESULTS) recoveries.inc({ result }, 0);
   for (const mount of opts.mounts) {
     stuck.set({ mount }, 0);
+    recoveryDuration.zero({ mount });
     if (opts.holders ?? true) detachedHolders.set({ mount }, 0);
   }
   if (opts.holders ?? true) for (const result of ['ok', 'timeout', 'unavailable']) scans.inc({ result }, 0);
@@ -108,7 +109,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     },
     health(event) {
       if (event.kind !== 'recovered' || !recovering.delete(event.mount)) return;
-      recoveryDuration.observe(event.downMs / 1000);
+      recoveryDuration.observe({ mount: event.mount }, event.downMs / 1000);
     },
     held() {},
     recoveryStarted(targets) {

@@ -102,6 +102,13 @@ export function parseMetrics(text: string): Map<string, number> {
   return out;
 }
 
+/** The sum of a metric over all its label sets (`name 3` and `name{mount="/a"} 3` alike). */
+export function sumSeries(metrics: ReadonlyMap<string, number>, name: string): number | undefined {
+  let sum: number | undefined;
+  for (const [series, v] of metrics) if (series === name || series.startsWith(`${name}{`)) sum = (sum ?? 0) + v;
+  return sum;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 const round2 = (v: number): number => Math.round(v * 100) / 100;
@@ -207,7 +214,7 @@ export function analyzeFailover(job: Job, p: FailoverParams): Analysis {
   const notRemounted = collateral.filter((l) => l !== remounted);
   const collateralCount = job.metrics.get(`nfs_health_check_collateral_unmounts_total{mount="${STATIC}",outcome="remounted"}`) ?? 0;
   const staticBack = sec(t0, job.events.get('static_new_server'));
-  const samples = job.metrics.get('nfs_recovery_duration_seconds_count') ?? 0;
+  const samples = sumSeries(job.metrics, 'nfs_recovery_duration_seconds_count') ?? 0;
   checks.push(
     check('the daemon saw ESTALE on /airflow/dags', failing?.result === 'ESTALE', String(failing?.result ?? 'no "mount failing" line')),
     check(
@@ -222,7 +229,7 @@ export function analyzeFailover(job: Job, p: FailoverParams): Analysis {
     check('new work lands on the new server (a new log file)', job.values.get('new_log_written') === '1', `new_log_written=${job.values.get('new_log_written') ?? '?'}`),
     check('the holders were left running', job.values.get('holders_alive') === '1', `holders_alive=${job.values.get('holders_alive') ?? '?'}`),
     check('/metrics: nfs_health_check_recoveries_total{result="success"} ≥ 1', success >= 1, String(success)),
-    check('/metrics: an nfs_recovery_duration_seconds sample', samples >= 1, `count ${samples}, sum ${job.metrics.get('nfs_recovery_duration_seconds_sum') ?? '?'} s`),
+    check('/metrics: an nfs_recovery_duration_seconds sample', samples >= 1, `count ${samples}, sum ${sumSeries(job.metrics, 'nfs_recovery_duration_seconds_sum') ?? '?'} s`),
     check(
       `${STATIC} (/etc/fstab, nobody on it) mounted by systemd at boot, from the VIP, serving the old server before the failover`,
       v('static_boot_mounted') === '1' && fromVip(v('static_before')) && v('static_old_server') === '1',

@@ -112,10 +112,11 @@ describe('createMetrics', () => {
     expect(await text()).not.toContain('result="escalated"');
     expect(await value('nfs_health_check_recovery_steps_total{step="command",status="failed"}')).toBe(1);
     expect(await value('nfs_health_check_recovery_steps_total{step="escalation",status="ok"}')).toBe(1);
-    expect(await value('nfs_recovery_duration_seconds_count')).toBe(1);
-    expect(await value('nfs_recovery_duration_seconds_sum')).toBe(8.4);
-    expect(await value('nfs_recovery_duration_seconds_bucket{le="10"}')).toBe(1);
-    expect(await value('nfs_recovery_duration_seconds_bucket{le="5"}')).toBe(0);
+    expect(await value(`nfs_recovery_duration_seconds_count{mount="${A}"}`)).toBe(1);
+    expect(await value(`nfs_recovery_duration_seconds_sum{mount="${A}"}`)).toBe(8.4);
+    expect(await value(`nfs_recovery_duration_seconds_bucket{le="10",mount="${A}"}`)).toBe(1);
+    expect(await value(`nfs_recovery_duration_seconds_bucket{le="5",mount="${A}"}`)).toBe(0);
+    expect(await value(`nfs_recovery_duration_seconds_count{mount="${B}"}`)).toBe(0);
   });
 
   it('records autofs status, the last cycle time and skipped ticks', async () => {
