@@ -467,10 +467,10 @@ export async function runHolders(dir: string, opts: BenchOptions): Promise<Holde
   const cycles = opts.quick ? 15 : 60;
   const sleepBefore = countSleep();
   const fillers: ChildProcess[] = [];
-  let holders: HolderProc[] = [];
+  let holders: HolderProc[];
   let scanMount: FaultMount | undefined;
   const scans: ScanRow[] = [];
-  let procTotal = 0;
+  let procTotal: number;
   let daemon: { off: DaemonRun; on: DaemonRun } | undefined;
   try {
     const t = epochMs();

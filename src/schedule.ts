@@ -94,7 +94,8 @@ export function startSchedule(opts: ScheduleOptions): Schedule {
   const arm = (waitMs: number | null): void => {
     if (!stopped && waitMs !== null) timer = clock.setTimeout(wake, waitMs);
   };
-  let { due, waitMs } = firstWait(fields, clock.wallNow());
+  const first = firstWait(fields, clock.wallNow());
+  let due = first.due;
   const wake = (): void => {
     timer = undefined;
     const step = scheduleStep(fields, due, clock.wallNow());
@@ -103,7 +104,7 @@ export function startSchedule(opts: ScheduleOptions): Schedule {
     arm(step.waitMs);
     if (step.fire) fire();
   };
-  arm(waitMs);
+  arm(first.waitMs);
 
   return {
     intervalMs: scheduleIntervalMs(opts.expression, clock.wallNow()),

@@ -423,7 +423,7 @@ async function launch(a: LaunchArgs): Promise<RunningPrometheus> {
 
   const waitForTargetUp = async (timeoutMs: number): Promise<void> => {
     const until = performance.now() + timeoutMs;
-    let last: TargetState[] = [];
+    let last: TargetState[];
     for (;;) {
       if (exited) throw new Error(`prometheus exited:\n${log.slice(-4_000)}`);
       last = await targetStates();
