@@ -63,8 +63,9 @@ let builtBinary: string | undefined;
 
 /**
  * Whether FUSE integration tests can run here: root, /dev/fuse, the kernel's fuse filesystem, and
- * a faultfs binary that builds (gcc, make, libfuse3-dev). Cached. Use it with `describe.skipIf`
- * and print the reason, e.g. `if (!a.ok) console.warn(...)`.
+ * a faultfs binary that builds (gcc, make, libfuse3-dev). Cached. Each failure says what is missing
+ * and its kind (a failed build is a broken install step; the rest are skips): guard tests with
+ * `requires(prerequisite('FUSE', fuseAvailable(), 'kernel'))` (test/helpers/prerequisite.ts).
  */
 export function fuseAvailable(): Availability {
   fuseAvailability ??= checkFuse();
@@ -72,16 +73,29 @@ export function fuseAvailable(): Availability {
 }
 
 function checkFuse(): Availability {
-  if (process.platform !== 'linux') return { ok: false, reason: `FUSE tests need Linux, not ${process.platform}` };
-  if (process.getuid?.() !== 0) return { ok: false, reason: 'FUSE tests need root (mount, umount, fusectl)' };
-  if (!fs.existsSync('/dev/fuse')) return { ok: false, reason: '/dev/fuse is missing (no fuse kernel module?)' };
+  const kernel = (missing: string, reason: string): Availability => ({ ok: false, missing, kind: 'kernel', reason });
+  if (process.platform !== 'linux') return kernel('Linux', `FUSE tests need Linux, not ${process.platform}`);
+  const root = process.getuid?.() === 0;
+  if (!root) return { ok: false, missing: 'root', kind: 'privilege', reason: 'FUSE tests need root (mount, umount, fusectl)' };
+  if (!fs.existsSync('/dev/fuse')) return kernel('/dev/fuse', '/dev/fuse is missing (no fuse kernel module?)');
+  try {
+    // A container may list the node but not let us open it (no device access): no mount would work.
+    fs.closeSync(fs.openSync('/dev/fuse', 'r+'));
+  } catch (err) {
+    return kernel('/dev/fuse', `/dev/fuse cannot be opened: ${(err as Error).message}`);
+  }
   if (!kernelFilesystems().has('fuse')) {
-    return { ok: false, reason: "the kernel lists no 'fuse' filesystem in /proc/filesystems (modprobe fuse)" };
+    return kernel('FUSE', "the kernel lists no 'fuse' filesystem in /proc/filesystems (modprobe fuse)");
   }
   try {
     buildFaultfs();
   } catch (err) {
-    return { ok: false, reason: `cannot build test/faultfs (Debian: apt-get install libfuse3-dev fuse3 pkg-config make gcc): ${(err as Error).message}` };
+    return {
+      ok: false,
+      missing: 'faultfs build',
+      kind: 'install',
+      reason: `cannot build test/faultfs (Debian: apt-get install libfuse3-dev fuse3 pkg-config make gcc): ${(err as Error).message}`,
+    };
   }
   return { ok: true };
 }
