@@ -8,14 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { watchdogIntervalMs } from '../src/systemd-notify.js';
-import { cliBuilt } from './helpers/cli.js';
+import { built, prerequisite, requires, runs, skips } from './helpers/prerequisite.js';
 import { startDaemon, type RunningDaemon } from './helpers/daemon.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
-const haveNotify = existsSync('/usr/bin/systemd-notify');
-const havePython = spawnSync('python3', ['-c', 'import socket']).status === 0;
-if (!haveNotify) console.warn('[notify] systemd-notify tests skipped: no /usr/bin/systemd-notify (Debian package systemd)');
-if (!havePython) console.warn('[notify] systemd-notify tests skipped: python3 is needed for the stand-in notify socket');
+const notifyBin = existsSync('/usr/bin/systemd-notify');
+const haveNotify = prerequisite('systemd-notify', notifyBin, 'install', 'no /usr/bin/systemd-notify (Debian: apt-get install systemd)');
+const havePython = runs('python3', ['-c', 'import socket'], 'python3');
+if (skips(haveNotify)) console.warn('[notify] systemd-notify tests skipped: no /usr/bin/systemd-notify (Debian package systemd)');
+if (skips(havePython)) console.warn('[notify] systemd-notify tests skipped: python3 is needed for the stand-in notify socket');
 
 describe('watchdogIntervalMs', () => {
   it('reads WATCHDOG_USEC, for this process only', () => {
@@ -34,7 +35,7 @@ interface Message {
   at: number;
 }
 
-describe.skipIf(!haveNotify || !havePython || !cliBuilt())('systemd notify protocol, for real', () => {
+requires(haveNotify, havePython, built()).describe('systemd notify protocol, for real', () => {
   let dir: string;
   let listener: ChildProcess;
   let messages: Message[];

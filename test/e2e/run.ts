@@ -5,11 +5,13 @@
 // `systemctl enable --now` (the install boot), then boots that disk afresh for each scenario and
 // last for the removal (dpkg -r, dpkg -P), judges what each left behind, prints a table of the
 // times and writes test/e2e/results/latest.json (full runs only). Exits 0 with "SKIPPED: reason"
-// where the VM cannot be built or booted, 1 when a check fails or the .deb is missing.
+// where the VM cannot be built or booted, 1 when a check fails or the .deb is missing, or when,
+// under CI (CI=true), a VM tool .ci/run installs is missing.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findExecutable, underCI } from '../helpers/tools.js';
 import { analyzeInstall, needlessRecoveries, parseJob, type Analysis, type Check } from './analyze.js';
 import { judge, REMOVAL, SCENARIOS, UNTIMED, type Scenario } from './scenarios.js';
 import { boot, overlay, run, type BootResult, type Image } from './vm.js';
@@ -93,10 +95,24 @@ function findDeb(): Deb {
   return { file, version: pkg.version };
 }
 
+// What the VM build and boot run, and the Debian package of each (build.sh installs them when missing, if it can).
+const VM_TOOLS: Array<[string, string]> = [
+  ['qemu-system-x86_64', 'qemu-system-x86'],
+  ['qemu-img', 'qemu-utils'],
+  ['debootstrap', 'debootstrap'],
+  ['mkfs.ext4', 'e2fsprogs'],
+];
+
 function preflight(): Deb {
   if (process.env.NHC_E2E_SKIP) skip(`NHC_E2E_SKIP is set (${process.env.NHC_E2E_SKIP})`);
   if (process.platform !== 'linux' || process.arch !== 'x64') skip(`the VM is x86_64 Linux; this is ${process.platform}/${process.arch}`);
   if (process.getuid?.() !== 0) skip('not root: building the image (debootstrap, chroot) needs root');
+  // .ci/run installs these: under CI a missing one is a broken install step, not a skip.
+  const missing = underCI() ? VM_TOOLS.filter(([tool]) => !findExecutable(tool)) : [];
+  if (missing.length > 0) {
+    const tools = missing.map(([t, p]) => `${t} (Debian: apt-get install ${p})`).join(', ');
+    fail(`prerequisite missing under CI: ${tools}; .ci/run installs them, so its install step is broken`);
+  }
   return findDeb();
 }
 

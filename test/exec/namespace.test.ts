@@ -5,13 +5,19 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cliBuilt } from '../helpers/cli.js';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { built, executable, prerequisite, requires, runningAsRoot, skips } from '../helpers/prerequisite.js';
 
 const RUNNER = join(import.meta.dirname, '..', '..', 'dist', 'src', 'exec', 'runner.js');
-const root = process.getuid?.() === 0;
-const unshare = root && spawnSync('unshare', ['--mount', '--propagation', 'private', 'true']).status === 0;
-if (!unshare) console.warn('[namespace] skipped: needs root and unshare --mount (util-linux)');
+const root = runningAsRoot('unshare --mount needs root');
+const tools = [executable('unshare', 'util-linux'), executable('nsenter', 'util-linux')];
+const unshare = prerequisite(
+  'unshare --mount',
+  !root.ok || !tools.every((t) => t.ok) || spawnSync('unshare', ['--mount', '--propagation', 'private', 'true']).status === 0,
+  'privilege',
+  'unshare --mount fails here, as root (no CAP_SYS_ADMIN: a container?)',
+);
+if (skips(root, ...tools, unshare)) console.warn('[namespace] skipped: needs root and unshare --mount (util-linux)');
 
 const mountedHere = (path: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === path);
 
@@ -27,7 +33,7 @@ function runInPrivateNamespace(argv: string[], mountNamespace: string | null): {
   return JSON.parse(out) as { status: string; argv: string[]; exitCode: number | null };
 }
 
-describe.skipIf(!unshare || !cliBuilt())('recovery in another mount namespace (nsenter)', () => {
+requires(root, ...tools, unshare, built()).describe('recovery in another mount namespace (nsenter)', () => {
   let dir: string;
   let target: string;
   let host: ChildProcess;

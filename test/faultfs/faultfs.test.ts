@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import { autofsAvailable, startAutofs, type AutofsHandle } from '../helpers/autofs.js';
 import {
   blockedInFuse,
@@ -24,11 +24,12 @@ import {
   type FaultMode,
   type FaultMount,
 } from '../helpers/faultfs.js';
+import { prerequisite, requires, skips } from '../helpers/prerequisite.js';
 
-const fuse = fuseAvailable();
-if (!fuse.ok) console.warn(`[faultfs] FUSE tests skipped: ${fuse.reason}`);
-const autofs = autofsAvailable();
-if (!autofs.ok) console.warn(`[faultfs] autofs tests skipped: ${autofs.reason}`);
+const fuse = prerequisite('FUSE', fuseAvailable(), 'kernel');
+if (skips(fuse)) console.warn(`[faultfs] FUSE tests skipped: ${fuse.reason}`);
+const autofs = prerequisite('autofs', autofsAvailable(), 'kernel');
+if (skips(autofs)) console.warn(`[faultfs] autofs tests skipped: ${autofs.reason}`);
 
 const { ENOTCONN, EINVAL } = os.constants.errno;
 const BACKING_ENTRIES = Object.keys(DEFAULT_BACKING_FILES).sort();
@@ -78,7 +79,7 @@ function killChildren(): void {
   for (const c of children.splice(0)) if (!c.result()) c.kill('SIGKILL');
 }
 
-describe.skipIf(!fuse.ok)('faultfs (real FUSE mount)', () => {
+requires(fuse).describe('faultfs (real FUSE mount)', () => {
   let m: FaultMount;
 
   beforeEach(async () => {
@@ -218,7 +219,7 @@ describe.skipIf(!fuse.ok)('faultfs (real FUSE mount)', () => {
   });
 });
 
-describe.skipIf(!autofs.ok)('autofs (automount) in front of faultfs', () => {
+requires(autofs).describe('autofs (automount) in front of faultfs', () => {
   let a: AutofsHandle<'dags' | 'logs'>;
 
   beforeEach(async () => {

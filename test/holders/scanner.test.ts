@@ -7,14 +7,14 @@ import { systemClock } from '../../src/clock.js';
 import type { ScanInput } from '../../src/holders/scan.js';
 import { createProcessScanner, createThreadScanner } from '../../src/holders/scanner.js';
 import { readMountTable } from '../../src/probe/mountinfo.js';
-import { cliBuilt } from '../helpers/cli.js';
+import { built, requires } from '../helpers/prerequisite.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { waitFor } from '../helpers/faultfs.js';
 
 const BLOCKING = join(import.meta.dirname, '..', 'fixtures', 'blocking-scan-worker.mjs');
 const nothingWatched = (): ScanInput => ({ watched: [], table: readMountTable(), skipPids: [process.pid], memory: [] });
 
-describe.skipIf(!cliBuilt())('holder scanners on the real /proc', () => {
+requires(built()).describe('holder scanners on the real /proc', () => {
   it('the idle thread ends a minute after its last scan, and a later scan starts another', async () => {
     const clock = new FakeClock();
     const scanner = createThreadScanner({ timeoutMs: 5000, clock });

@@ -6,23 +6,24 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, expect, it } from 'vitest';
 import { autofsAvailable, startAutofs, type AutofsHandle } from '../helpers/autofs.js';
-import { cliBuilt, runCli } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { configYaml, holdMount, is, setUpTwoMounts, startDaemon, tearDownTwoMounts, type RunningDaemon } from '../helpers/daemon.js';
 import { findMount, fuseAvailable, waitFor, type FaultMount } from '../helpers/faultfs.js';
+import { built, prerequisite, requires, skips } from '../helpers/prerequisite.js';
 
-const fuse = fuseAvailable();
-if (!fuse.ok) console.warn(`[daemon-faults] FUSE integration tests skipped: ${fuse.reason}`);
-const autofs = autofsAvailable();
-if (!autofs.ok) console.warn(`[daemon-faults] autofs integration tests skipped: ${autofs.reason}`);
+const fuse = prerequisite('FUSE', fuseAvailable(), 'kernel');
+if (skips(fuse)) console.warn(`[daemon-faults] FUSE integration tests skipped: ${fuse.reason}`);
+const autofs = prerequisite('autofs', autofsAvailable(), 'kernel');
+if (skips(autofs)) console.warn(`[daemon-faults] autofs integration tests skipped: ${autofs.reason}`);
 
 const timings: Record<string, number> = {};
 afterAll(() => {
   if (Object.keys(timings).length > 0) console.log(`[daemon-faults] measured (ms): ${JSON.stringify(timings)}`);
 });
 
-describe.skipIf(!fuse.ok || !cliBuilt())('daemon on real FUSE faults', () => {
+requires(fuse, built()).describe('daemon on real FUSE faults', () => {
   let dir: string;
   let a: FaultMount;
   let b: FaultMount;
@@ -260,7 +261,7 @@ function writeConfig(file: string, text: string): string {
   return file;
 }
 
-describe.skipIf(!fuse.ok || !autofs.ok || !cliBuilt())('daemon with real autofs in front of the faulty filesystem', () => {
+requires(fuse, autofs, built()).describe('daemon with real autofs in front of the faulty filesystem', () => {
   let auto: AutofsHandle<'dags' | 'logs'>;
   let dir: string;
   let holders: ChildProcess[] = [];

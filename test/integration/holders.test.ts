@@ -6,16 +6,20 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { cliBuilt, runCli } from '../helpers/cli.js';
+import { afterEach, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 import { configYaml, is, startDaemon, type LogLine, type RunningDaemon } from '../helpers/daemon.js';
 import { detachMount, findMount, fuseAvailable, mountFaultfs, waitFor, type FaultMount } from '../helpers/faultfs.js';
+import { built, prerequisite, requires, skips } from '../helpers/prerequisite.js';
 
-const fuse = fuseAvailable();
-if (!fuse.ok) console.warn(`[holders] FUSE holder tests skipped: ${fuse.reason}`);
+const fuse = prerequisite('FUSE', fuseAvailable(), 'kernel');
+if (skips(fuse)) console.warn(`[holders] FUSE holder tests skipped: ${fuse.reason}`);
 // The system's python3: the holder runs as nobody, who cannot reach a per-user install under /root.
 const python = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
-if (!python) console.warn('[holders] FUSE holder tests skipped: no system python3 (Debian: apt-get install python3) for the holder with a mapping');
+const python3 = prerequisite('python3', python !== undefined, 'install', 'no system python3 (Debian: apt-get install python3)');
+if (skips(python3)) {
+  console.warn('[holders] FUSE holder tests skipped: no system python3 (Debian: apt-get install python3) for the holder with a mapping');
+}
 
 const NOBODY = 65534;
 
@@ -72,7 +76,7 @@ async function gaugeBecomes(d: RunningDaemon, mount: string, value: number, time
 
 const holderLine = (msg: string, pid: number | undefined) => (l: LogLine) => l.msg === msg && l.pid === pid;
 
-describe.skipIf(!fuse.ok || !python || !cliBuilt())('holders on real FUSE mounts', () => {
+requires(fuse, python3, built()).describe('holders on real FUSE mounts', () => {
   let dir: string;
   let mounts: FaultMount[] = [];
   let holders: ChildProcess[] = [];

@@ -1,22 +1,22 @@
 // What operators see of the real daemon while real faults happen: /metrics scraped by a real HTTP
 // client and by a real Prometheus server, the log file rotated by the real logrotate with the
 // shipped config, and hostile HTTP clients — with both FUSE mounts hung where it matters.
-import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cliBuilt } from '../helpers/cli.js';
+import { afterAll, afterEach, beforeEach, expect, it } from 'vitest';
 import { configYaml, holdMount, is, setUpTwoMounts, startDaemon, tearDownTwoMounts, type RunningDaemon } from '../helpers/daemon.js';
 import { fuseAvailable, type FaultMount } from '../helpers/faultfs.js';
+import { built, prerequisite, requires, runs, skips } from '../helpers/prerequisite.js';
 import { prometheusAvailable, startPrometheus } from '../helpers/prometheus.js';
 
-const fuse = fuseAvailable();
-if (!fuse.ok) console.warn(`[observability] FUSE integration tests skipped: ${fuse.reason}`);
-const prom = prometheusAvailable();
-if (!prom.ok) console.warn(`[observability] real-Prometheus scrape test skipped: ${prom.reason}`);
-const logrotate = spawnSync('logrotate', ['--version']).status === 0;
-if (!logrotate) console.warn('[observability] logrotate test skipped: no logrotate binary (Debian package logrotate)');
+const fuse = prerequisite('FUSE', fuseAvailable(), 'kernel');
+if (skips(fuse)) console.warn(`[observability] FUSE integration tests skipped: ${fuse.reason}`);
+const prom = prerequisite('prometheus', prometheusAvailable(), 'install');
+if (skips(prom)) console.warn(`[observability] real-Prometheus scrape test skipped: ${prom.reason}`);
+const logrotate = runs('logrotate', ['--version'], 'logrotate');
+if (skips(logrotate)) console.warn('[observability] logrotate test skipped: no logrotate binary (Debian package logrotate)');
 
 const figures: Record<string, number> = {};
 afterAll(() => {
@@ -31,7 +31,7 @@ function sample(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-describe.skipIf(!fuse.ok || !cliBuilt())('observability of the real daemon', () => {
+requires(fuse, built()).describe('observability of the real daemon', () => {
   let dir: string;
   let a: FaultMount;
   let b: FaultMount;
@@ -108,7 +108,7 @@ describe.skipIf(!fuse.ok || !cliBuilt())('observability of the real daemon', () 
     expect(sample(text, `nfs_mount_probes_total{mount="${a.mountpoint}",result="ESTALE"}`)).toBeGreaterThanOrEqual(1);
   });
 
-  it.skipIf(!prom.ok)('a real Prometheus server scrapes it: target up, nfs_mount_accessible per mount', async () => {
+  requires(prom).it('a real Prometheus server scrapes it: target up, nfs_mount_accessible per mount', async () => {
     const { base } = await start({ recovery: '  enabled: false' });
     const p = await startPrometheus([base.replace(/^http:\/\//, '')], { scrapeIntervalMs: 1000, job: 'nfs-health-checkd' });
     try {
@@ -132,7 +132,7 @@ describe.skipIf(!fuse.ok || !cliBuilt())('observability of the real daemon', () 
     }
   });
 
-  it.skipIf(!logrotate)('logrotate with the shipped config rotates the file while the daemon logs: every line exactly once', async () => {
+  requires(logrotate).it('logrotate with the shipped config rotates the file while the daemon logs: every line exactly once', async () => {
     const logFile = join(dir, 'nfs-health-check.log');
     const { d } = await start({ logFile });
     // The shipped config, pointed at this test's file, signalling this daemon.

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogging } from '../../src/observe/log.js';
 import { LogFile } from '../../src/observe/log-file.js';
 import { StartupError } from '../../src/startup-error.js';
+import { requires, runningAsRoot, skips } from '../helpers/prerequisite.js';
 
 let dir: string;
 beforeEach(() => {
@@ -63,10 +64,10 @@ describe('createLogging', () => {
   });
 });
 
-const root = process.getuid?.() === 0;
-if (!root) console.warn('[log-file] disk-full test skipped: mounting a tmpfs needs root');
+const root = runningAsRoot('mounting a tmpfs needs root');
+if (skips(root)) console.warn('[log-file] disk-full test skipped: mounting a tmpfs needs root');
 
-describe.skipIf(!root)('LogFile on a full disk', () => {
+requires(root).describe('LogFile on a full disk', () => {
   let mnt: string;
   beforeEach(() => {
     mnt = join(dir, 'small');

@@ -6,9 +6,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { CLI, cliBuilt } from '../helpers/cli.js';
+import { built, prerequisite, requires, skips } from '../helpers/prerequisite.js';
 import { prometheusAvailable, startPrometheus, type RunningPrometheus } from '../helpers/prometheus.js';
 import { dashboardQueries, expandGrafanaVariables, FIRST_EVENT_SERIES, metricNames, type Dashboard } from '../helpers/promql.js';
 
@@ -17,9 +18,9 @@ const RULES = path.join(ROOT, 'packaging', 'prometheus', 'nfs-health-checkd.rule
 const DASHBOARD = path.join(ROOT, 'packaging', 'grafana', 'nfs-health-checkd.json');
 const JOB = 'nfs-health-checkd';
 
-const prometheus = prometheusAvailable();
+const prometheus = prerequisite('prometheus', prometheusAvailable(), 'install');
 const skipReason = !prometheus.ok ? prometheus.reason : !cliBuilt() ? `${CLI} not built (npm run build)` : undefined;
-if (skipReason !== undefined) console.warn(`daemon + Prometheus tests skipped: ${skipReason}`);
+if (skips(prometheus, built())) console.warn(`daemon + Prometheus tests skipped: ${skipReason}`);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -39,7 +40,7 @@ interface Alert {
   state: string;
 }
 
-describe.skipIf(skipReason !== undefined)('the real daemon scraped by a real Prometheus with the packaged rules', () => {
+requires(prometheus, built()).describe('the real daemon scraped by a real Prometheus with the packaged rules', () => {
   let dir = '';
   let share = '';
   let daemon: ChildProcess | undefined;

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { executable, requires } from '../helpers/prerequisite.js';
 import { findExecutable } from '../helpers/tools.js';
 
 const ROOT = path.join(import.meta.dirname, '..', '..');
@@ -410,7 +411,8 @@ describe('refusals', () => {
 
 describe('the script itself', () => {
   const shellcheck = findExecutable('shellcheck');
-  it.skipIf(shellcheck === undefined)('is shellcheck-clean (skipped without shellcheck: apt-get install shellcheck)', () => {
+  const shellcheckTool = executable('shellcheck', 'shellcheck');
+  requires(shellcheckTool).it('is shellcheck-clean (skipped without shellcheck: apt-get install shellcheck)', () => {
     const r = spawnSync(shellcheck ?? 'shellcheck', [SCRIPT], { encoding: 'utf8', timeout: 30_000 });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.status).toBe(0);

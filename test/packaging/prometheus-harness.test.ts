@@ -4,11 +4,12 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, expect, it } from 'vitest';
+import { prerequisite, requires, skips } from '../helpers/prerequisite.js';
 import { prometheusAvailable, startPrometheus, type RunningPrometheus } from '../helpers/prometheus.js';
 
-const available = prometheusAvailable();
-if (!available.ok) console.warn(`prometheus harness tests skipped: ${available.reason}`);
+const available = prerequisite('prometheus', prometheusAvailable(), 'install');
+if (skips(available)) console.warn(`prometheus harness tests skipped: ${available.reason}`);
 
 function isAlive(pid: number): boolean {
   try {
@@ -43,7 +44,7 @@ async function startExporter(body: () => string): Promise<{ target: string; scra
   };
 }
 
-describe.skipIf(!available.ok)('real Prometheus harness', () => {
+requires(available).describe('real Prometheus harness', () => {
   const servers: RunningPrometheus[] = [];
   const closers: Array<() => Promise<void>> = [];
 

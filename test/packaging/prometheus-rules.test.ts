@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { prerequisite, requires, skips } from '../helpers/prerequisite.js';
 import { promtoolAvailable, promtoolVersion, runPromtool } from '../helpers/prometheus.js';
 import {
   KNOWN_SERIES,
@@ -54,8 +55,8 @@ function templateQueries(text: string): string[] {
   return [...text.matchAll(/printf\s+"((?:[^"\\]|\\.)*)"[^|}]*\|\s*query/g)].map((m) => (m[1] ?? '').replace(/\\"/g, '"'));
 }
 
-const promtool = promtoolAvailable();
-if (!promtool.ok) console.warn(`promtool tests skipped: ${promtool.reason}`);
+const promtool = prerequisite('promtool', promtoolAvailable(), 'install');
+if (skips(promtool)) console.warn(`promtool tests skipped: ${promtool.reason}`);
 
 const tempDirs: string[] = [];
 function tempCopyOfRules(): string {
@@ -143,7 +144,7 @@ describe('alerting rules (packaging/prometheus/nfs-health-checkd.rules.yml)', ()
   });
 });
 
-describe.skipIf(!promtool.ok)(`promtool (${promtoolVersion() ?? 'missing'})`, () => {
+requires(promtool).describe(`promtool (${promtoolVersion() ?? 'missing'})`, () => {
   it('`promtool check rules` accepts the rules', () => {
     const r = runPromtool(['check', 'rules', path.basename(RULES)], { cwd: PROM_DIR });
     expect(r.output).toContain(`SUCCESS: ${ALERTS.length} rules found`);

@@ -10,9 +10,10 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { holdMount, is, setUpTwoMounts, startDaemon, tearDownTwoMounts, configYaml, type RunningDaemon, type TwoMounts } from '../helpers/daemon.js';
 import { findMount, fuseAvailable } from '../helpers/faultfs.js';
+import { executable, prerequisite, requires, skips } from '../helpers/prerequisite.js';
 import { findExecutable } from '../helpers/tools.js';
 
 const ROOT = path.join(import.meta.dirname, '..', '..');
@@ -38,7 +39,8 @@ const TOOLS: Record<string, string> = {
 const missing = Object.entries(TOOLS).filter(([tool]) => !findExecutable(tool));
 const built = fs.existsSync(path.join(ROOT, 'dist/packaging/release/bundle.js'));
 const why = !built ? 'the tree is not built (npm test builds first)' : missing.map(([t, p]) => `${t} (apt-get install ${p})`).join(', ');
-if (why) console.warn(`[release] release artifact tests skipped: missing ${why}`);
+const needs = [prerequisite('dist build', built, 'install', why), ...Object.entries(TOOLS).map(([tool, pkg]) => executable(tool, pkg))];
+if (skips(...needs)) console.warn(`[release] release artifact tests skipped: missing ${why}`);
 
 interface Run {
   status: number | null;
@@ -96,7 +98,7 @@ function sizeMb(file: string): number {
   return Math.round(fs.statSync(file).size / 1e5) / 10;
 }
 
-describe.skipIf(Boolean(why))('release artifacts (npm run package)', () => {
+requires(...needs).describe('release artifacts (npm run package)', () => {
   let out: string;
   let debTree: string;
   let rpmTree: string;
@@ -270,8 +272,8 @@ describe.skipIf(Boolean(why))('release artifacts (npm run package)', () => {
     expect(r.stderr).toMatch(/bad\.yaml.*probe\.max_stuck/);
   });
 
-  const fuse = fuseAvailable();
-  describe.skipIf(!fuse.ok)('the daemon on its bundled runtime, on real FUSE mounts', () => {
+  const fuse = prerequisite('FUSE', fuseAvailable(), 'kernel');
+  requires(fuse).describe('the daemon on its bundled runtime, on real FUSE mounts', () => {
     let stage: TwoMounts | undefined;
     let daemon: RunningDaemon | undefined;
     let holders: ChildProcess[] = [];

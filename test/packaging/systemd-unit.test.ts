@@ -5,7 +5,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, readFileSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, cliBuilt } from '../helpers/cli.js';
+import { CLI } from '../helpers/cli.js';
+import { built, requires, runningAsRoot, runs, skips } from '../helpers/prerequisite.js';
 
 const UNIT = join(import.meta.dirname, '..', '..', 'packaging', 'systemd', 'nfs-health-checkd.service');
 const EXEC_START = '/usr/local/bin/nfs-health-checkd';
@@ -67,12 +68,12 @@ describe('packaging/systemd/nfs-health-checkd.service', () => {
     expect(get('WantedBy')).toEqual(['multi-user.target']);
   });
 
-  const analyze = spawnSync('systemd-analyze', ['--version']).status === 0;
-  if (!analyze) console.warn('[unit] systemd-analyze verify skipped: no systemd-analyze (Debian package systemd)');
-  const root = process.getuid?.() === 0;
-  if (analyze && !root) console.warn(`[unit] systemd-analyze verify skipped: creating ${EXEC_START} needs root`);
+  const analyze = runs('systemd-analyze', ['--version'], 'systemd');
+  if (skips(analyze)) console.warn('[unit] systemd-analyze verify skipped: no systemd-analyze (Debian package systemd)');
+  const root = runningAsRoot(`creating ${EXEC_START} needs root`);
+  if (analyze.ok && skips(root)) console.warn(`[unit] systemd-analyze verify skipped: creating ${EXEC_START} needs root`);
 
-  it.skipIf(!analyze || !root || !cliBuilt())('passes systemd-analyze verify, with its ExecStart in place', () => {
+  requires(analyze, root, built()).it('passes systemd-analyze verify, with its ExecStart in place', () => {
     // The path the unit expects: the installed link, or for this run a link to the built CLI.
     const created = !existsSync(EXEC_START) && !isLink(EXEC_START);
     if (created) {
