@@ -68,6 +68,7 @@ STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:12049/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
-# --lite-mode, as the packages' launcher: V8 without its optimizing compilers keeps ~9 MB less
-# resident for a daemon that runs little code, and rarely.
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "--lite-mode", "/usr/lib/nfs-health-checkd/app/cli.js"]
+# The packages' launcher's flags: --lite-mode (V8 without its optimizing compilers: ~9 MB less
+# resident for a daemon that runs little code, and rarely) and --no-node-snapshot (the probe
+# thread built without Node's startup snapshot: ~8 MB less).
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--lite-mode", "--no-node-snapshot", "/usr/lib/nfs-health-checkd/app/cli.js"]

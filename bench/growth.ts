@@ -95,6 +95,17 @@ function launcherFlags(launcher: string): string[] {
   return m[1]!.split(/\s+/).filter(Boolean);
 }
 
+/**
+ * The node flags of a built cli.js's `#!/usr/bin/env -S node FLAGS` line: how it runs when
+ * started by its path, as install.sh's /usr/local/bin link starts it. None for `#!/usr/bin/env node`.
+ */
+function shebangFlags(cli: string): string[] {
+  const first = fs.readFileSync(cli, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\/usr\/bin\/env (?:-S )?node(.*)$/.exec(first);
+  if (!m) throw new Error(`${cli}: no #!/usr/bin/env node line`);
+  return m[1]!.split(/\s+/).filter(Boolean);
+}
+
 /** N directories on a tmpfs, each bind-mounted on a mount point of its own. */
 async function bindMounts(dir: string, name: string, n: number): Promise<{ paths: string[]; cleanup: () => Promise<void> }> {
   const sub = path.join(dir, `${name}-${n}`);
@@ -216,7 +227,12 @@ async function cpuAtOneSecond(dir: string, n: number, commands: Commands, second
 export async function runGrowth(dir: string, opts: BenchOptions): Promise<GrowthResult> {
   const beforeRef = process.env.BENCH_BEFORE ?? BEFORE_REF;
   progress(`growth: building ${beforeRef.slice(0, 12)} (before)`);
-  const commands: Commands = { before: [process.execPath, buildBefore(dir, beforeRef)], after: [process.execPath, CLI] };
+  const beforeCli = buildBefore(dir, beforeRef);
+  // Each as its own first line starts it (install.sh links /usr/local/bin to it).
+  const beforeFlags = shebangFlags(beforeCli);
+  const afterFlags = shebangFlags(CLI);
+  const commands: Commands = { before: [process.execPath, ...beforeFlags, beforeCli], after: [process.execPath, ...afterFlags, CLI] };
+  const asRun = (flags: string[]): string => `node ${flags.map((f) => `${f} `).join('')}dist/src/cli.js`;
   const launcher = unpackRelease(dir);
   if (launcher) {
     const app = path.dirname(path.dirname(launcher));
@@ -239,8 +255,8 @@ export async function runGrowth(dir: string, opts: BenchOptions): Promise<Growth
     beforeRef,
     nodes: { before: process.version, after: process.version, ...(releaseNode ? { bundle: process.version, release: releaseNode } : {}) },
     launch: {
-      before: 'node dist/src/cli.js',
-      after: 'node dist/src/cli.js',
+      before: asRun(beforeFlags),
+      after: asRun(afterFlags),
       ...(launcher ? { bundle: `node ${flags}app/cli.js`, release: `bin/nfs-health-checkd (its node ${flags}app/cli.js)` } : {}),
     },
     rows,

@@ -19,7 +19,7 @@ readonly OLD_TIMER=nfs-health-check.timer
 readonly OLD_SERVICE=nfs-health-check.service
 readonly OLD_SCRIPT=/usr/local/bin/nfs-health-check.sh
 readonly NODE_MIN_MAJOR=20 NODE_MIN_MINOR=19
-# What systemd gives a system service: the `node` the daemon's `#!/usr/bin/env node` finds.
+# What systemd gives a system service: the `node` the daemon's `#!/usr/bin/env -S node …` finds.
 readonly SYSTEMD_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 readonly ME=install.sh
 

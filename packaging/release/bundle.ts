@@ -8,7 +8,7 @@
 // The Node.js runtime beside them is build.sh's part. Run by build.sh after `npm run build`:
 //
 //   node dist/packaging/release/bundle.js APPDIR NOTICES-FILE
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,24 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 // ESM output with CommonJS dependencies inside (pino, prom-client): those call require() for
 // Node's built-ins, which an ES module does not have.
 const REQUIRE_SHIM = "import { createRequire as __nhcCreateRequire } from 'node:module'; const require = __nhcCreateRequire(import.meta.url);";
+
+/**
+ * prom-client's index loads its Pushgateway client, which requires https (with tls and crypto:
+ * ~3.6 MB resident on Node 24) at start. The daemon is scraped and never pushes, so the bundle
+ * carries a stand-in that says so if anything ever constructs one.
+ */
+const noPushgateway: Plugin = {
+  name: 'no-pushgateway',
+  setup(b) {
+    b.onResolve({ filter: /\/pushgateway(\.js)?$/ }, (args) =>
+      args.importer.includes(`node_modules${path.sep}prom-client${path.sep}`) ? { path: 'pushgateway', namespace: 'nhc-stub' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'nhc-stub' }, () => ({
+      loader: 'js',
+      contents: "module.exports = class Pushgateway { constructor() { throw new Error('prom-client Pushgateway is not in this bundle'); } };",
+    }));
+  },
+};
 
 interface Manifest {
   name: string;
@@ -74,8 +92,9 @@ async function main(appDir: string, noticesFile: string): Promise<void> {
     metafile: true,
     logLevel: 'warning',
     absWorkingDir: ROOT,
+    plugins: [noPushgateway],
   });
-  // The bundle keeps the compiled CLI's `#!/usr/bin/env node`; it is run through bin/, never by it.
+  // The bundle keeps the compiled CLI's `#!/usr/bin/env -S node …`; it is run through bin/, never by it.
   const cli = path.join(appOut, 'cli.js');
   fs.writeFileSync(cli, fs.readFileSync(cli, 'utf8').replace(/^#!.*\n/, ''));
   fs.chmodSync(cli, 0o644);

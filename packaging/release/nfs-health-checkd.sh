@@ -4,4 +4,6 @@
 app=$(dirname -- "$(dirname -- "$(readlink -f -- "$0")")")
 # --lite-mode: V8 without its optimizing compilers. The daemon runs little code, and rarely: on
 # this runtime it keeps ~9 MB less resident, for about 5 % more CPU per probe round.
-exec "$app/node" --lite-mode "$app/app/cli.js" "$@"
+# --no-node-snapshot: the probe thread is built without Node's startup snapshot, whose pages
+# each thread otherwise reads in (~8 MB resident on this runtime), for ~70 ms more at start.
+exec "$app/node" --lite-mode --no-node-snapshot "$app/app/cli.js" "$@"

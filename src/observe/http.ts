@@ -1,12 +1,18 @@
 // The HTTP side: GET/HEAD /metrics (Prometheus), /healthz (is the probe loop alive), / (a landing
 // page). It only reads: metrics already recorded, the loop's last cycle time. Timeouts and limits
 // keep a slow or hostile client from holding sockets.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { ListenAddress } from '../config/types.js';
 import type { Health } from './health.js';
 import { StartupError } from '../startup-error.js';
+
+// Through require, not an ES import: on Node 24 an ES import of node:http evaluates every export,
+// its lazy WebSocket getter among them, which loads undici with tls, crypto and http2 (~3 MB
+// resident) for a server that never uses them.
+const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 export interface HttpOptions {
   listen: ListenAddress;

@@ -359,8 +359,8 @@ describe('Dockerfile', () => {
   it('starts the bundled daemon where the packages put it, under tini, as root', () => {
     const workdir = only('WORKDIR').args;
     const entry = execForm(only('ENTRYPOINT').args);
-    expect(entry).toEqual(['/usr/bin/tini', '--', 'node', '--lite-mode', path.posix.join(workdir, 'app/cli.js')]);
-    expect(entry?.[4]).toBe('/usr/lib/nfs-health-checkd/app/cli.js');
+    expect(entry).toEqual(['/usr/bin/tini', '--', 'node', '--lite-mode', '--no-node-snapshot', path.posix.join(workdir, 'app/cli.js')]);
+    expect(entry?.[5]).toBe('/usr/lib/nfs-health-checkd/app/cli.js');
     // The bundle's directory lands on the WORKDIR, so that path exists in the image.
     const out = (runtime?.instructions ?? []).filter((i) => i.keyword === 'COPY').map(copyArgs).find((c) => c.sources.includes('/out'));
     expect(path.posix.resolve(workdir, out?.dest ?? '?')).toBe('/usr/lib/nfs-health-checkd');
