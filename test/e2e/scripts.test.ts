@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { executable, requires } from '../helpers/prerequisite.js';
 import { findExecutable } from '../helpers/tools.js';
 import { REMOVAL, SCENARIOS } from './scenarios.js';
 
@@ -39,7 +40,7 @@ describe('e2e scripts', () => {
   });
 
   const shellcheck = findExecutable('shellcheck');
-  it.skipIf(shellcheck === undefined)('are shellcheck-clean (skipped without shellcheck: apt-get install shellcheck)', () => {
+  requires(executable('shellcheck', 'shellcheck')).it('are shellcheck-clean (skipped without shellcheck: apt-get install shellcheck)', () => {
     const lint = (files: string[]): string => {
       const r = spawnSync(shellcheck ?? 'shellcheck', ['-s', 'bash', ...files], { encoding: 'utf8', timeout: 60_000 });
       return `${r.stdout}${r.stderr}`.trim();
