@@ -57,7 +57,10 @@ export function ratio(a: number | null | undefined, b: number | null | undefined
 export function procCpu(pid: number): { self: number; children: number } | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    const f = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
     // after the comm: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
     return { self: ((f[11] ?? 0) + (f[12] ?? 0)) / CLK_TCK, children: ((f[13] ?? 0) + (f[14] ?? 0)) / CLK_TCK };
   } catch {
@@ -173,7 +176,11 @@ export function daemonYaml(c: DaemonConfig): string {
         ]
       : ['  enabled: false']),
     ...(c.holders
-      ? ['holders:', `  enabled: ${c.holders.enabled}`, ...(c.holders.scanTimeoutS === undefined ? [] : [`  scan_timeout: ${c.holders.scanTimeoutS}s`])]
+      ? [
+          'holders:',
+          `  enabled: ${c.holders.enabled}`,
+          ...(c.holders.scanTimeoutS === undefined ? [] : [`  scan_timeout: ${c.holders.scanTimeoutS}s`]),
+        ]
       : []),
     'metrics:',
     '  listen: "127.0.0.1:0"',
@@ -243,13 +250,28 @@ export interface BaselineTimer {
 }
 
 /** Starts bench/baseline/timer.sh PERIOD nfs-health-check.sh -l LOG -t TIMEOUT -u UMOUNT MOUNTS. */
-export function startBaselineTimer(dir: string, name: string, o: { periodS: number; timeoutS: number; umount: string; mounts: string[] }): BaselineTimer {
+export function startBaselineTimer(
+  dir: string,
+  name: string,
+  o: { periodS: number; timeoutS: number; umount: string; mounts: string[] },
+): BaselineTimer {
   const log = path.join(dir, `${name}.log`);
   fs.writeFileSync(log, '');
   const child = own(
     spawn(
       'bash',
-      [path.join(BASELINE_DIR, 'timer.sh'), String(o.periodS), path.join(BASELINE_DIR, 'nfs-health-check.sh'), '-l', log, '-t', String(o.timeoutS), '-u', o.umount, ...o.mounts],
+      [
+        path.join(BASELINE_DIR, 'timer.sh'),
+        String(o.periodS),
+        path.join(BASELINE_DIR, 'nfs-health-check.sh'),
+        '-l',
+        log,
+        '-t',
+        String(o.timeoutS),
+        '-u',
+        o.umount,
+        ...o.mounts,
+      ],
       { stdio: 'ignore', detached: true },
     ),
   );

@@ -6,7 +6,18 @@
 // the timestamp its writer put on it. The five classes of a round run side by side.
 import { mountFaultfs, type FaultMount } from '../test/helpers/faultfs.js';
 import { is } from '../test/helpers/daemon.js';
-import { epochMs, poll, progress, sleep, startBaselineTimer, startBenchDaemon, summarize, ratio, type BenchOptions, type Summary } from './common.js';
+import {
+  epochMs,
+  poll,
+  progress,
+  sleep,
+  startBaselineTimer,
+  startBenchDaemon,
+  summarize,
+  ratio,
+  type BenchOptions,
+  type Summary,
+} from './common.js';
 
 export const FAULT_CLASSES = [
   { name: 'ESTALE', inject: (m: FaultMount) => m.setMode('estale') },
@@ -52,7 +63,14 @@ export interface DetectionResult {
   note: string;
 }
 
-async function oneRun(dir: string, cls: (typeof FAULT_CLASSES)[number], run: number, periodS: number, timeoutS: number, windowMs: number): Promise<DetectionSample> {
+async function oneRun(
+  dir: string,
+  cls: (typeof FAULT_CLASSES)[number],
+  run: number,
+  periodS: number,
+  timeoutS: number,
+  windowMs: number,
+): Promise<DetectionSample> {
   const m = await mountFaultfs({ dir });
   const tag = `${periodS}s-${cls.name.replace(/\s/g, '_')}-${run}`;
   const d = startBenchDaemon(dir, `d-${tag}`, {
@@ -66,7 +84,8 @@ async function oneRun(dir: string, cls: (typeof FAULT_CLASSES)[number], run: num
   try {
     const healthy = await d.waitFor(is('mount healthy', m.mountpoint), 15_000);
     const bHealthy = await poll(() => b.entries().length > 0, 15_000);
-    if (!healthy || !bHealthy) throw new Error(`${tag}: contenders not healthy (daemon ${!!healthy}, baseline ${bHealthy}); daemon: ${d.describe()}`);
+    if (!healthy || !bHealthy)
+      throw new Error(`${tag}: contenders not healthy (daemon ${!!healthy}, baseline ${bHealthy}); daemon: ${d.describe()}`);
     await sleep(Math.random() * periodS * 1000);
     const from = d.lines.length;
     const onset = epochMs();
@@ -76,20 +95,24 @@ async function oneRun(dir: string, cls: (typeof FAULT_CLASSES)[number], run: num
     let daemonMs: number | null = null;
     let daemonResult: string | null = null;
     let baselineMs: number | null = null;
-    await poll(() => {
-      if (daemonMs === null) {
-        const l = d.lines.slice(from).find((x) => x.msg === 'mount failing' && x.mount === m.mountpoint);
-        if (l) {
-          daemonMs = l.t - onset;
-          daemonResult = String(l.result);
+    await poll(
+      () => {
+        if (daemonMs === null) {
+          const l = d.lines.slice(from).find((x) => x.msg === 'mount failing' && x.mount === m.mountpoint);
+          if (l) {
+            daemonMs = l.t - onset;
+            daemonResult = String(l.result);
+          }
         }
-      }
-      if (baselineMs === null) {
-        const e = b.entries().find((x) => x.error && x.t >= onset);
-        if (e) baselineMs = e.t - onset;
-      }
-      return daemonMs !== null && baselineMs !== null;
-    }, windowMs, 10);
+        if (baselineMs === null) {
+          const e = b.entries().find((x) => x.error && x.t >= onset);
+          if (e) baselineMs = e.t - onset;
+        }
+        return daemonMs !== null && baselineMs !== null;
+      },
+      windowMs,
+      10,
+    );
     return { fault: cls.name, run, nextTickMs, targetMs: nextTickMs + timeoutS * 1000 + 100, daemonMs, daemonResult, baselineMs };
   } finally {
     const ds = d.stop();

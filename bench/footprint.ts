@@ -8,7 +8,19 @@
 // checks after the onset.
 import { mountFaultfs, type FaultMount } from '../test/helpers/faultfs.js';
 import { is } from '../test/helpers/daemon.js';
-import { metricSum, poll, procCpu, procRssMb, procThreads, progress, sleep, startBaselineTimer, startBenchDaemon, ratio, type BenchOptions } from './common.js';
+import {
+  metricSum,
+  poll,
+  procCpu,
+  procRssMb,
+  procThreads,
+  progress,
+  sleep,
+  startBaselineTimer,
+  startBenchDaemon,
+  ratio,
+  type BenchOptions,
+} from './common.js';
 
 export interface FootprintResult {
   healthy: {
@@ -100,7 +112,13 @@ export async function runFootprint(dir: string, opts: BenchOptions): Promise<Foo
     }
 
     // (b) one mount in an uninterruptible hang
-    const h = startBenchDaemon(dir, 'footprint-hung', { mounts: paths, schedule: '* * * * * *', timeoutS: 1, recovery: false, level: 'info' });
+    const h = startBenchDaemon(dir, 'footprint-hung', {
+      mounts: paths,
+      schedule: '* * * * * *',
+      timeoutS: 1,
+      recovery: false,
+      level: 'info',
+    });
     const hb = startBaselineTimer(dir, 'footprint-hung', { periodS: 1, timeoutS: 1, umount: 'umount -a -t nfs,nfs4', mounts: paths });
     try {
       for (const p of paths) if (!(await h.waitFor(is('mount healthy', p), 15_000))) throw new Error('daemon not healthy');

@@ -13,7 +13,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CLI } from '../test/helpers/cli.js';
 import { runBounded } from '../test/helpers/faultfs.js';
-import { ROOT, metricSum, poll, procCpu, procThreads, progress, ratio, sleep, startBaselineTimer, startBenchDaemon, type BenchDaemon, type BenchOptions } from './common.js';
+import {
+  ROOT,
+  metricSum,
+  poll,
+  procCpu,
+  procThreads,
+  progress,
+  ratio,
+  sleep,
+  startBaselineTimer,
+  startBenchDaemon,
+  type BenchDaemon,
+  type BenchOptions,
+} from './common.js';
 
 /** main before issue 13: the figures the issue was filed with. BENCH_BEFORE=REF measures another. */
 const BEFORE_REF = 'a782b1f65a7c1d4cf9adcb3e87fc505eb4307275';
@@ -50,7 +63,13 @@ export interface GrowthResult {
 function statusFields(pid: number, tid = pid): Record<string, number> | undefined {
   try {
     const text = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-    return Object.fromEntries(text.split('\n').map((l) => l.split(':')).filter((p) => p.length === 2).map(([k, v]) => [k!, parseInt(v!, 10)]));
+    return Object.fromEntries(
+      text
+        .split('\n')
+        .map((l) => l.split(':'))
+        .filter((p) => p.length === 2)
+        .map(([k, v]) => [k!, parseInt(v!, 10)]),
+    );
   } catch {
     return undefined;
   }
@@ -89,7 +108,10 @@ function unpackRelease(dir: string): string | undefined {
 
 /** The node options the launcher passes (its `exec "$app/node" … "$app/app/cli.js"` line). */
 function launcherFlags(launcher: string): string[] {
-  const line = fs.readFileSync(launcher, 'utf8').split('\n').find((l) => l.startsWith('exec '));
+  const line = fs
+    .readFileSync(launcher, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('exec '));
   const m = line?.match(/^exec "\$app\/node" (.*) "\$app\/app\/cli\.js" "\$@"$/);
   if (!m) throw new Error(`${launcher}: no exec "$app/node" … "$app/app/cli.js" "$@" line`);
   return m[1]!.split(/\s+/).filter(Boolean);
@@ -135,21 +157,34 @@ async function bindMounts(dir: string, name: string, n: number): Promise<{ paths
 
 type Commands = Partial<Record<GrowthVariant, string[]>>;
 
-async function startAll(dir: string, name: string, commands: Commands, paths: string[], schedule: string): Promise<Partial<Record<GrowthVariant, BenchDaemon>>> {
+async function startAll(
+  dir: string,
+  name: string,
+  commands: Commands,
+  paths: string[],
+  schedule: string,
+): Promise<Partial<Record<GrowthVariant, BenchDaemon>>> {
   const daemons: Partial<Record<GrowthVariant, BenchDaemon>> = {};
   for (const [variant, command] of Object.entries(commands) as [GrowthVariant, string[]][]) {
-    daemons[variant] = startBenchDaemon(dir, `${name}-${variant}`, { mounts: paths, schedule, timeoutS: 5, recovery: false, level: 'info' }, command);
+    daemons[variant] = startBenchDaemon(
+      dir,
+      `${name}-${variant}`,
+      { mounts: paths, schedule, timeoutS: 5, recovery: false, level: 'info' },
+      command,
+    );
   }
   for (const [variant, d] of Object.entries(daemons) as [GrowthVariant, BenchDaemon][]) {
     // Healthy at the first probe, or recovered after one that timed out (the old code's first round
     // at hundreds of mounts starts a thread per mount, and some miss the timeout).
-    const healthy = (): boolean => new Set(d.lines.filter((l) => l.msg === 'mount healthy' || l.msg === 'mount recovered').map((l) => l.mount)).size >= paths.length;
+    const healthy = (): boolean =>
+      new Set(d.lines.filter((l) => l.msg === 'mount healthy' || l.msg === 'mount recovered').map((l) => l.mount)).size >= paths.length;
     if (!(await poll(healthy, 120_000, 100))) throw new Error(`${variant}: not every mount healthy: ${d.describe()}`);
   }
   return daemons;
 }
 
-const stopAll = (daemons: Partial<Record<GrowthVariant, BenchDaemon>>): Promise<unknown> => Promise.all(Object.values(daemons).map((d) => d.stop()));
+const stopAll = (daemons: Partial<Record<GrowthVariant, BenchDaemon>>): Promise<unknown> =>
+  Promise.all(Object.values(daemons).map((d) => d.stop()));
 
 /** (a): one size, every variant at once, sampled in a window that holds no round. */
 async function oneSize(dir: string, n: number, commands: Commands, windowS: number): Promise<GrowthRow> {
@@ -177,7 +212,11 @@ async function oneSize(dir: string, n: number, commands: Commands, windowS: numb
         wakeupsPerS: end === undefined || begin === undefined ? null : Math.round(((end - begin) / windowS) * 10) / 10,
       };
     }
-    progress(`growth: ${n} mounts: ${Object.entries(samples).map(([v, s]) => `${v} ${s.rssMb} MB, ${s.threads} threads, ${s.wakeupsPerS}/s`).join('; ')}`);
+    progress(
+      `growth: ${n} mounts: ${Object.entries(samples)
+        .map(([v, s]) => `${v} ${s.rssMb} MB, ${s.threads} threads, ${s.wakeupsPerS}/s`)
+        .join('; ')}`,
+    );
     return { mounts: n, samples };
   } finally {
     await stopAll(daemons);
@@ -189,13 +228,16 @@ async function oneSize(dir: string, n: number, commands: Commands, windowS: numb
 async function cpuAtOneSecond(dir: string, n: number, commands: Commands, seconds: number, withBaseline: boolean) {
   const mounts = await bindMounts(dir, 'cpu', n);
   const daemons: Partial<Record<GrowthVariant, BenchDaemon>> = {};
-  const baseline = withBaseline ? startBaselineTimer(dir, `growth-${n}`, { periodS: 1, timeoutS: 5, umount: 'umount -a -t nfs,nfs4', mounts: mounts.paths }) : undefined;
+  const baseline = withBaseline
+    ? startBaselineTimer(dir, `growth-${n}`, { periodS: 1, timeoutS: 5, umount: 'umount -a -t nfs,nfs4', mounts: mounts.paths })
+    : undefined;
   try {
     Object.assign(daemons, await startAll(dir, `growth-cpu-${n}`, commands, mounts.paths, '* * * * * *'));
     if (baseline) await poll(() => baseline.entries().length > 0, 15_000);
     await sleep(3_000);
     const entries = Object.entries(daemons) as [GrowthVariant, BenchDaemon][];
-    const probes = async (d: BenchDaemon): Promise<number> => metricSum(await (await fetch(await d.metricsUrl())).text(), 'nfs_mount_probes_total');
+    const probes = async (d: BenchDaemon): Promise<number> =>
+      metricSum(await (await fetch(await d.metricsUrl())).text(), 'nfs_mount_probes_total');
     const p0 = await Promise.all(entries.map(([, d]) => probes(d)));
     const c0 = entries.map(([, d]) => procCpu(d.pid)?.self ?? 0);
     const b0 = baseline ? { cpu: procCpu(baseline.pid)?.children ?? 0, runs: baseline.entries().length } : undefined;
@@ -238,9 +280,10 @@ export async function runGrowth(dir: string, opts: BenchOptions): Promise<Growth
     const app = path.dirname(path.dirname(launcher));
     commands.bundle = [process.execPath, ...launcherFlags(launcher), path.join(app, 'app/cli.js')];
     commands.release = [launcher];
-  }
-  else progress('growth: no release tarball (npm run package): the release column is left out');
-  const releaseNode = launcher ? spawnSync(path.join(path.dirname(path.dirname(launcher)), 'node'), ['--version'], { encoding: 'utf8' }).stdout.trim() : undefined;
+  } else progress('growth: no release tarball (npm run package): the release column is left out');
+  const releaseNode = launcher
+    ? spawnSync(path.join(path.dirname(path.dirname(launcher)), 'node'), ['--version'], { encoding: 'utf8' }).stdout.trim()
+    : undefined;
   const flags = launcher ? `${launcherFlags(launcher).join(' ')} ` : '';
 
   const sizes = opts.quick ? [2, 100] : [2, 100, 500];
@@ -267,6 +310,11 @@ export async function runGrowth(dir: string, opts: BenchOptions): Promise<Growth
       baselineCpuPerCycleMs: two.baselineCpuPerCycleMs,
       ratio: Object.fromEntries(Object.entries(two.cpuPerCycleMs).map(([v, c]) => [v, ratio(c, two.baselineCpuPerCycleMs)])),
     },
-    hundredMounts: { cycles: hundred.cycles, cpuPerCycleMs: hundred.cpuPerCycleMs, seconds: Math.round(hundred.elapsedS), cpuMsPerS: hundred.cpuMsPerS },
+    hundredMounts: {
+      cycles: hundred.cycles,
+      cpuPerCycleMs: hundred.cpuPerCycleMs,
+      seconds: Math.round(hundred.elapsedS),
+      cpuMsPerS: hundred.cpuMsPerS,
+    },
   };
 }

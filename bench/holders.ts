@@ -30,7 +30,20 @@ import { readMountTable } from '../src/probe/mountinfo.js';
 import { realProc, type ProcReader } from '../src/holders/proc.js';
 import { scanHolders, type HoldKind, type ScanInput, type ScanOutput, type WatchedMount } from '../src/holders/scan.js';
 import { createThreadScanner } from '../src/holders/scanner.js';
-import { endGroup, epochMs, own, poll, procCpu, progress, quantile, ratio, sleep, startBenchDaemon, type BenchOptions, type BenchDaemon } from './common.js';
+import {
+  endGroup,
+  epochMs,
+  own,
+  poll,
+  procCpu,
+  progress,
+  quantile,
+  ratio,
+  sleep,
+  startBenchDaemon,
+  type BenchOptions,
+  type BenchDaemon,
+} from './common.js';
 import { scrapeOnce } from './scrape.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -100,7 +113,16 @@ export interface HoldersResult {
   procTotal: number;
   holders: number;
   scans: ScanRow[];
-  daemon: { off: DaemonRun; on: DaemonRun; ratioCycleMedian: number | null; ratioCycleP95: number | null; ratioCycleMax: number | null; ratioScrapeP50: number | null; ratioScrapeP99: number | null; ratioCpu: number | null };
+  daemon: {
+    off: DaemonRun;
+    on: DaemonRun;
+    ratioCycleMedian: number | null;
+    ratioCycleP95: number | null;
+    ratioCycleMax: number | null;
+    ratioScrapeP50: number | null;
+    ratioScrapeP99: number | null;
+    ratioCpu: number | null;
+  };
   /** sleep processes (any, as pgrep -x sleep) before the stage and after the cleanup; processes left in
    *  the process groups this figure started; mounts left under the bench dir. */
   cleanup: { sleepBefore: number; sleepAfter: number; ownLeft: number; mountsLeft: number };
@@ -167,16 +189,20 @@ async function startFillers(dir: string, count: number, lifeS: number): Promise<
       fs.writeFileSync(path.join(gdir, `q${i}`), `log ${g}.${i}\n`);
     }
     // stdio pipes: each sleep's fds 0-2 are pipes (inherited), 3-10 regular files.
-    const child = own(spawn('bash', ['-c', FILLER, 'filler', gdir, String(n), String(lifeS)], { stdio: ['pipe', 'pipe', 'pipe'], detached: true }));
+    const child = own(
+      spawn('bash', ['-c', FILLER, 'filler', gdir, String(n), String(lifeS)], { stdio: ['pipe', 'pipe', 'pipe'], detached: true }),
+    );
     groups.push(child);
     let out = '';
     child.stdout?.setEncoding('utf8').on('data', (c: string) => (out += c));
     child.stderr?.setEncoding('utf8').on('data', (c: string) => (out += c));
-    if (!(await poll(() => out.includes('ready') || child.exitCode !== null, 30_000, 20))) throw new Error(`filler group ${g} did not start: ${out}`);
+    if (!(await poll(() => out.includes('ready') || child.exitCode !== null, 30_000, 20)))
+      throw new Error(`filler group ${g} did not start: ${out}`);
     if (child.exitCode !== null) throw new Error(`filler group ${g} exited ${child.exitCode}: ${out}`);
   }
   const expected = count + groups.length;
-  if (!(await poll(() => inGroups(groups) >= expected, 10_000, 100))) throw new Error(`only ${inGroups(groups)} of ${expected} filler processes are up`);
+  if (!(await poll(() => inGroups(groups) >= expected, 10_000, 100)))
+    throw new Error(`only ${inGroups(groups)} of ${expected} filler processes are up`);
   return groups;
 }
 
@@ -216,7 +242,9 @@ async function startHolders(m: FaultMount, lifeS: number): Promise<HolderProc[]>
   const readme = path.join(m.mountpoint, 'README.txt');
   const out: HolderProc[] = [];
   const shell = async (cwd: string, f: string, kinds: HoldKind[]): Promise<void> => {
-    const child = own(spawn('sh', ['-c', 'exec 3<"$1"; exec sleep "$2"', 'sh', f, String(lifeS)], { cwd, stdio: 'ignore', detached: true }));
+    const child = own(
+      spawn('sh', ['-c', 'exec 3<"$1"; exec sleep "$2"', 'sh', f, String(lifeS)], { cwd, stdio: 'ignore', detached: true }),
+    );
     started.push(child);
     const pid = child.pid!;
     const ready = (): boolean => {
@@ -230,7 +258,13 @@ async function startHolders(m: FaultMount, lifeS: number): Promise<HolderProc[]>
     out.push({ child, pid, kinds });
   };
   const python = async (cwd: string, keep: boolean, kinds: HoldKind[]): Promise<void> => {
-    const child = own(spawn(PYTHON, ['-I', '-c', PY_HOLDER, file, keep ? 'keep' : 'close', String(lifeS)], { cwd, stdio: ['ignore', 'pipe', 'pipe'], detached: true }));
+    const child = own(
+      spawn(PYTHON, ['-I', '-c', PY_HOLDER, file, keep ? 'keep' : 'close', String(lifeS)], {
+        cwd,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      }),
+    );
     started.push(child);
     let text = '';
     child.stdout?.setEncoding('utf8').on('data', (c: string) => (text += c));
@@ -285,9 +319,12 @@ function checkHolders(out: ScanOutput, mountId: number, expected: readonly Holde
   for (const e of expected) {
     const h = on.find((x) => x.pid === e.pid);
     const kinds = h ? [...new Set(h.holds.map((x) => x.kind))].sort() : [];
-    if (kinds.join(',') !== [...e.kinds].sort().join(',')) problems.push(`pid ${e.pid}: ${kinds.join(',') || 'not found'} (expected ${e.kinds.join(',')})`);
+    if (kinds.join(',') !== [...e.kinds].sort().join(','))
+      problems.push(`pid ${e.pid}: ${kinds.join(',') || 'not found'} (expected ${e.kinds.join(',')})`);
   }
-  for (const h of on) if (!expected.some((e) => e.pid === h.pid)) problems.push(`unexpected holder ${h.pid} (${h.comm}): ${h.holds.map((x) => x.kind).join(',')}`);
+  for (const h of on)
+    if (!expected.some((e) => e.pid === h.pid))
+      problems.push(`unexpected holder ${h.pid} (${h.comm}): ${h.holds.map((x) => x.kind).join(',')}`);
   if (problems.length > 0) throw new Error(`${what}: wrong holders: ${problems.join('; ')}`);
   return on.length;
 }
@@ -311,10 +348,25 @@ function inProcess(stage: Stage, kase: ScanRow['case'], runs: number): ScanRow {
     stage.memory = out.memory;
   }
   const counting = countingProc(proc);
-  const out = scanHolders(counting.proc, { watched: [stage.watched], table: readMountTable(), skipPids: [process.pid], memory: stage.memory });
+  const out = scanHolders(counting.proc, {
+    watched: [stage.watched],
+    table: readMountTable(),
+    skipPids: [process.pid],
+    memory: stage.memory,
+  });
   checkHolders(out, stage.watched.mountId, stage.holders, `counted ${kase} scan`);
   counting.reads.processes = out.scanned;
-  return { case: kase, how: 'in-process', runs, ms: stats(samples), firstMs: null, reads: counting.reads, holdersFound: found, holdersExpected: stage.holders.length, samples };
+  return {
+    case: kase,
+    how: 'in-process',
+    runs,
+    ms: stats(samples),
+    firstMs: null,
+    reads: counting.reads,
+    holdersFound: found,
+    holdersExpected: stage.holders.length,
+    samples,
+  };
 }
 
 async function inThread(stage: Stage, kase: ScanRow['case'], runs: number, reads: ScanReads): Promise<ScanRow> {
@@ -328,7 +380,8 @@ async function inThread(stage: Stage, kase: ScanRow['case'], runs: number, reads
       const t = performance.now();
       const outcome = await scanner.scan(input);
       const ms = performance.now() - t;
-      if (outcome.kind !== 'done') throw new Error(`thread ${kase} scan ${i}: ${outcome.kind}${outcome.kind === 'unavailable' ? ` (${outcome.reason})` : ''}`);
+      if (outcome.kind !== 'done')
+        throw new Error(`thread ${kase} scan ${i}: ${outcome.kind}${outcome.kind === 'unavailable' ? ` (${outcome.reason})` : ''}`);
       found = checkHolders(outcome.output, stage.watched.mountId, stage.holders, `thread ${kase} scan ${i}`);
       stage.memory = outcome.output.memory;
       if (i === 0) first = ms;
@@ -337,7 +390,17 @@ async function inThread(stage: Stage, kase: ScanRow['case'], runs: number, reads
   } finally {
     scanner.close();
   }
-  return { case: kase, how: 'thread', runs, ms: stats(samples), firstMs: first, reads, holdersFound: found, holdersExpected: stage.holders.length, samples };
+  return {
+    case: kase,
+    how: 'thread',
+    runs,
+    ms: stats(samples),
+    firstMs: first,
+    reads,
+    holdersFound: found,
+    holdersExpected: stage.holders.length,
+    samples,
+  };
 }
 
 function watchedOf(m: FaultMount, state: WatchedMount['state']): WatchedMount {
@@ -349,7 +412,8 @@ function watchedOf(m: FaultMount, state: WatchedMount['state']): WatchedMount {
 async function lazyUnmount(m: FaultMount): Promise<void> {
   const r = await runBounded('umount', ['-l', m.mountpoint], 5_000);
   if (r.code !== 0) throw new Error(`umount -l ${m.mountpoint}: ${r.stderr.trim()}`);
-  if (!(await poll(() => findMount(m.mountpoint) === undefined, 5_000))) throw new Error(`${m.mountpoint} is still mounted after umount -l`);
+  if (!(await poll(() => findMount(m.mountpoint) === undefined, 5_000)))
+    throw new Error(`${m.mountpoint} is still mounted after umount -l`);
 }
 
 async function endAll(children: readonly ChildProcess[]): Promise<void> {
@@ -358,7 +422,6 @@ async function endAll(children: readonly ChildProcess[]): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 // The daemon
-
 
 function gaugeOf(text: string, name: string, mount: string): number | null {
   const line = text.split('\n').find((l) => l.startsWith(`${name}{mount="${mount}"}`));
@@ -387,15 +450,19 @@ async function daemonRun(dir: string, enabled: boolean, cycles: number, lifeS: n
     });
     const dd = d;
     const url = await d.metricsUrl();
-    for (const m of mounts) if (!(await d.waitFor(is('mount healthy', m.mountpoint), 15_000))) throw new Error(`daemon not healthy: ${d.describe()}`);
+    for (const m of mounts)
+      if (!(await d.waitFor(is('mount healthy', m.mountpoint), 15_000))) throw new Error(`daemon not healthy: ${d.describe()}`);
     const from = d.lines.length;
     a.setMode('estale');
     if (!(await d.waitFor(is('mount failing', a.mountpoint), 10_000, from))) throw new Error(`no 'mount failing': ${d.describe()}`);
-    const holderLines = (msg: string, since: number) => () => dd.lines.slice(since).filter((l) => l.msg === msg && l.mount === a.mountpoint).length >= holders.length;
-    if (enabled && !(await poll(holderLines('holder found on failing mount', from), 10_000, 20))) throw new Error(`holders not found on the failing mount: ${d.describe()}`);
+    const holderLines = (msg: string, since: number) => () =>
+      dd.lines.slice(since).filter((l) => l.msg === msg && l.mount === a.mountpoint).length >= holders.length;
+    if (enabled && !(await poll(holderLines('holder found on failing mount', from), 10_000, 20)))
+      throw new Error(`holders not found on the failing mount: ${d.describe()}`);
     const detachedAt = d.lines.length;
     await lazyUnmount(a);
-    if (enabled && !(await poll(holderLines('holder left on detached mount', detachedAt), 10_000, 20))) throw new Error(`holders not found on the detached mount: ${d.describe()}`);
+    if (enabled && !(await poll(holderLines('holder left on detached mount', detachedAt), 10_000, 20)))
+      throw new Error(`holders not found on the detached mount: ${d.describe()}`);
     const rounds = (since: number) => dd.lines.slice(since).filter((l) => l.msg === 'probe round');
     const settle = d.lines.length;
     if (!(await poll(() => rounds(settle).length >= 2, 10_000, 20))) throw new Error(`no probe rounds after the detach: ${d.describe()}`);
@@ -430,7 +497,8 @@ async function daemonRun(dir: string, enabled: boolean, cycles: number, lifeS: n
     const gauge = gaugeOf(text, 'nfs_mount_detached_holders', a.mountpoint);
     if (enabled) {
       // The watch rescans an unchanged set of mounts no sooner than max(5 s, 10 × the last scan).
-      if (scans.length < 2 || scans.length > Math.ceil(cycles / 5) + 1) throw new Error(`${scans.length} holder scans in ${cycles} cycles of 1 s, expected one per rescan gap (≥ 5 s)`);
+      if (scans.length < 2 || scans.length > Math.ceil(cycles / 5) + 1)
+        throw new Error(`${scans.length} holder scans in ${cycles} cycles of 1 s, expected one per rescan gap (≥ 5 s)`);
       if (gauge !== holders.length) throw new Error(`nfs_mount_detached_holders for ${a.mountpoint}: ${gauge}, expected ${holders.length}`);
     } else if (scans.length > 0) throw new Error(`holders disabled, yet ${scans.length} holder scans`);
     const sScrape = stats(scrapeMs);

@@ -10,7 +10,20 @@ import path from 'node:path';
 import { startAutofs } from '../test/helpers/autofs.js';
 import { runBounded } from '../test/helpers/faultfs.js';
 import { is } from '../test/helpers/daemon.js';
-import { endGroup, epochMs, holdMountDetached, poll, progress, sleep, startBaselineTimer, startBenchDaemon, summarize, ratio, type BenchOptions, type Summary } from './common.js';
+import {
+  endGroup,
+  epochMs,
+  holdMountDetached,
+  poll,
+  progress,
+  sleep,
+  startBaselineTimer,
+  startBenchDaemon,
+  summarize,
+  ratio,
+  type BenchOptions,
+  type Summary,
+} from './common.js';
 
 export const COMEBACK_MS = 5_000;
 const WINDOW_MS = 20_000;
@@ -54,11 +67,22 @@ async function oneRun(dir: string, scenario: Scenario, side: 'daemon' | 'baselin
     if (first.code !== 0) throw new Error(`autofs did not mount ${p}: ${first.stderr}`);
     holder = holdMountDetached(p, path.join(p, 'example_dag.py'));
     if (side === 'daemon') {
-      const d = startBenchDaemon(dir, `rec-${run}-${Date.now()}`, { mounts: [p], schedule: '* * * * * *', timeoutS: 1, recovery: true, level: 'info' });
+      const d = startBenchDaemon(dir, `rec-${run}-${Date.now()}`, {
+        mounts: [p],
+        schedule: '* * * * * *',
+        timeoutS: 1,
+        recovery: true,
+        level: 'info',
+      });
       stopContender = d.stop;
       if (!(await d.waitFor(is('mount healthy', p), 15_000))) throw new Error('daemon not healthy');
     } else {
-      const b = startBaselineTimer(dir, `rec-${run}-${Date.now()}`, { periodS: 1, timeoutS: 1, umount: 'umount -a -t fuse.faultfs', mounts: [p] });
+      const b = startBaselineTimer(dir, `rec-${run}-${Date.now()}`, {
+        periodS: 1,
+        timeoutS: 1,
+        umount: 'umount -a -t fuse.faultfs',
+        mounts: [p],
+      });
       stopContender = b.stop;
       if (!(await poll(() => b.entries().length > 0, 15_000))) throw new Error('baseline not healthy');
     }

@@ -110,7 +110,17 @@ export function renderTable(r: Results): string {
     if (f.scrape.status === 'ok') {
       out.push(
         table(
-          ['mounts hung', 'daemon p50', 'daemon p99', 'daemon max', 'scrapes', 'exporter.sh median', 'exporter.sh max', 'runs', 'ratio p50'],
+          [
+            'mounts hung',
+            'daemon p50',
+            'daemon p99',
+            'daemon max',
+            'scrapes',
+            'exporter.sh median',
+            'exporter.sh max',
+            'runs',
+            'ratio p50',
+          ],
           f.scrape.result.rows.map((row) => [
             String(row.hung),
             ms(row.daemon.p50, 2),
@@ -137,10 +147,30 @@ export function renderTable(r: Results): string {
         table(
           ['measure', 'daemon', 'baseline', 'ratio'],
           [
-            [`CPU per cycle, 2 healthy mounts, 1 s period (${h.cycles} s)`, ms(h.daemonCpuPerCycleMs, 2) + ` (${h.daemonCycles} cycles)`, ms(h.baselineCpuPerCycleMs, 2) + ` (${h.baselineRuns} runs)`, x(h.ratioCpu)],
-            [`RSS after ${h.daemonCycles} cycles`, `${mb(h.daemonRssMb)} (at start ${mb(h.daemonRssStartMb)})`, `timer bash ${mb(h.baselineTimerRssMb)}, no resident checker`, '—'],
-            [`threads, ${g.cycles} cycles of 1 mount in an uninterruptible hang`, `before ${g.threadsBefore ?? '—'}, first ${g.threadsFirst ?? '—'}, last ${g.threadsLast ?? '—'}, max ${g.threadsMax ?? '—'}`, `stuck: ${g.baselineChecksAfterOnset} checks after the onset`, '—'],
-            [`RSS, same`, `before ${mb(g.rssBeforeMb)}, first ${mb(g.rssFirstMb)}, last ${mb(g.rssLastMb)}, max ${mb(g.rssMaxMb)}`, '—', '—'],
+            [
+              `CPU per cycle, 2 healthy mounts, 1 s period (${h.cycles} s)`,
+              ms(h.daemonCpuPerCycleMs, 2) + ` (${h.daemonCycles} cycles)`,
+              ms(h.baselineCpuPerCycleMs, 2) + ` (${h.baselineRuns} runs)`,
+              x(h.ratioCpu),
+            ],
+            [
+              `RSS after ${h.daemonCycles} cycles`,
+              `${mb(h.daemonRssMb)} (at start ${mb(h.daemonRssStartMb)})`,
+              `timer bash ${mb(h.baselineTimerRssMb)}, no resident checker`,
+              '—',
+            ],
+            [
+              `threads, ${g.cycles} cycles of 1 mount in an uninterruptible hang`,
+              `before ${g.threadsBefore ?? '—'}, first ${g.threadsFirst ?? '—'}, last ${g.threadsLast ?? '—'}, max ${g.threadsMax ?? '—'}`,
+              `stuck: ${g.baselineChecksAfterOnset} checks after the onset`,
+              '—',
+            ],
+            [
+              `RSS, same`,
+              `before ${mb(g.rssBeforeMb)}, first ${mb(g.rssFirstMb)}, last ${mb(g.rssLastMb)}, max ${mb(g.rssMaxMb)}`,
+              '—',
+              '—',
+            ],
           ],
         ),
       );
@@ -153,7 +183,19 @@ export function renderTable(r: Results): string {
     if (f.scale.status === 'ok') {
       out.push(
         table(
-          ['mounts (hung)', 'daemon 1st cycle', 'later cycles median / max', 'daemon CPU/cycle', 'daemon RSS', 'threads', 'scrape p50 / max', 'baseline run (stops at 1st hung)', 'baseline CPU', 'baseline healthy-only loop', 'its CPU'],
+          [
+            'mounts (hung)',
+            'daemon 1st cycle',
+            'later cycles median / max',
+            'daemon CPU/cycle',
+            'daemon RSS',
+            'threads',
+            'scrape p50 / max',
+            'baseline run (stops at 1st hung)',
+            'baseline CPU',
+            'baseline healthy-only loop',
+            'its CPU',
+          ],
           f.scale.result.rows.map((row) => [
             `${row.mounts} (${row.hung})`,
             ms(row.firstCycleMs),
@@ -177,10 +219,26 @@ export function renderTable(r: Results): string {
     out.push('### 6. Holder scan (src/holders) among extra processes', '');
     if (f.holders.status === 'ok') {
       const h = f.holders.result;
-      out.push(`${h.extraProcesses} extra processes, ${h.procTotal} in /proc; ${h.holders} holders on a faultfs mount. Scan time (median / p95 / max):`, '');
+      out.push(
+        `${h.extraProcesses} extra processes, ${h.procTotal} in /proc; ${h.holders} holders on a faultfs mount. Scan time (median / p95 / max):`,
+        '',
+      );
       out.push(
         table(
-          ['mount watched', 'scan', 'runs', 'median / p95 / max', 'thread\'s 1st scan', 'processes scanned', 'fds listed', 'fd links read', 'fdinfo read', 'maps read', 'holders found', 'share of a 1 s interval (max)'],
+          [
+            'mount watched',
+            'scan',
+            'runs',
+            'median / p95 / max',
+            "thread's 1st scan",
+            'processes scanned',
+            'fds listed',
+            'fd links read',
+            'fdinfo read',
+            'maps read',
+            'holders found',
+            'share of a 1 s interval (max)',
+          ],
           h.scans.map((row) => [
             row.case === 'failing' ? 'failing (attached)' : 'detached (umount -l)',
             row.how === 'thread' ? 'createThreadScanner' : 'scanHolders in-process',
@@ -205,7 +263,9 @@ export function renderTable(r: Results): string {
         `${ms(r.lateMs.median)} / ${ms(r.lateMs.max)}`,
         `${ms(r.scrapeMs.median, 2)} / ${ms(r.scrapeMs.p99, 2)} / ${ms(r.scrapeMs.max, 2)} (${r.scrapeMs.n})`,
         ms(r.cpuPerCycleMs, 1),
-        r.holders ? `${r.scans}, ${ms(r.scanMs.median)} / ${ms(r.scanMs.max)}, ${r.scanProcesses ?? '—'} processes, ${r.scanTimeouts} timed out` : '—',
+        r.holders
+          ? `${r.scans}, ${ms(r.scanMs.median)} / ${ms(r.scanMs.max)}, ${r.scanProcesses ?? '—'} processes, ${r.scanTimeouts} timed out`
+          : '—',
         r.detachedHoldersGauge == null ? '—' : String(r.detachedHoldersGauge),
       ];
       out.push(
@@ -213,11 +273,29 @@ export function renderTable(r: Results): string {
         'The daemon (1 s schedule, 1 s timeout, recovery off; one of two mounts detached under its holders, rescanned at most every max(5 s, 10 × the last scan)):',
         '',
         table(
-          ['holders', 'cycles', 'probe round cycle_ms median / p95 / max', 'round start after tick median / max', 'scrape p50 / p99 / max (n)', 'CPU/cycle', 'holder scans, scan_ms median / max', 'detached holders gauge'],
+          [
+            'holders',
+            'cycles',
+            'probe round cycle_ms median / p95 / max',
+            'round start after tick median / max',
+            'scrape p50 / p99 / max (n)',
+            'CPU/cycle',
+            'holder scans, scan_ms median / max',
+            'detached holders gauge',
+          ],
           [
             line(d.off),
             line(d.on),
-            ['ratio on/off', '—', `${x(d.ratioCycleMedian)} / ${x(d.ratioCycleP95)} / ${x(d.ratioCycleMax)}`, '—', `${x(d.ratioScrapeP50)} / ${x(d.ratioScrapeP99)}`, x(d.ratioCpu), '—', '—'],
+            [
+              'ratio on/off',
+              '—',
+              `${x(d.ratioCycleMedian)} / ${x(d.ratioCycleP95)} / ${x(d.ratioCycleMax)}`,
+              '—',
+              `${x(d.ratioScrapeP50)} / ${x(d.ratioScrapeP99)}`,
+              x(d.ratioCpu),
+              '—',
+              '—',
+            ],
           ],
         ),
         '',
@@ -231,7 +309,14 @@ export function renderTable(r: Results): string {
     out.push('### 7. The release runtime (npm run package) against a checkout install', '');
     if (f.runtime.status === 'ok') {
       const t = f.runtime.result;
-      const row = (name: string, side: RuntimeResult['release']): string[] => [name, side.node, mb(side.diskMb), ms(side.versionMs), ms(side.startingMs), mb(side.rssMb)];
+      const row = (name: string, side: RuntimeResult['release']): string[] => [
+        name,
+        side.node,
+        mb(side.diskMb),
+        ms(side.versionMs),
+        ms(side.startingMs),
+        mb(side.rssMb),
+      ];
       out.push(
         `Artifacts: .deb ${mb(t.debMb)}, .rpm ${mb(t.rpmMb)}, tarball ${mb(t.tarballMb)}. Start-up is the median of spawns; RSS after ${t.steadyS} s of 1 s cycles on 2 healthy mounts.`,
         '',
@@ -276,8 +361,14 @@ function growthSection(g: GrowthResult): string {
     const wakeOk = v === 'before' || sample.wakeupsPerS === null ? null : sample.wakeupsPerS <= WAKEUPS_GOAL;
     return `${mb(sample.rssMb)}${mark(rssOk)} (anon ${mb(sample.anonMb)}, file ${mb(sample.fileMb)}); ${sample.threads ?? '—'} threads${mark(thrOk)}; ${sample.wakeupsPerS ?? '—'} wake-ups/s${mark(wakeOk)}`;
   };
-  const head = ['mounts (goal: RSS; ≤ 14 threads; ≤ 5 wake-ups/s)', ...variants.map((v) => `${v}: ${g.launch[v] ?? ''} (Node ${g.nodes[v] ?? '?'})`)];
-  const rows = g.rows.map((r) => [`${r.mounts} (≤ ${RSS_GOAL_MB[r.mounts] ?? '—'} MB)`, ...variants.map((v) => cell(r.samples[v], RSS_GOAL_MB[r.mounts], v))]);
+  const head = [
+    'mounts (goal: RSS; ≤ 14 threads; ≤ 5 wake-ups/s)',
+    ...variants.map((v) => `${v}: ${g.launch[v] ?? ''} (Node ${g.nodes[v] ?? '?'})`),
+  ];
+  const rows = g.rows.map((r) => [
+    `${r.mounts} (≤ ${RSS_GOAL_MB[r.mounts] ?? '—'} MB)`,
+    ...variants.map((v) => cell(r.samples[v], RSS_GOAL_MB[r.mounts], v)),
+  ]);
   const two = g.twoMounts;
   const hundred = g.hundredMounts;
   const cpuRow = (v: GrowthVariant): string[] => {

@@ -29,7 +29,8 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (a === '--full') quick = false;
     else if (a.startsWith('--only=')) {
       only = new Set(a.slice('--only='.length).split(',').filter(Boolean));
-      for (const n of only) if (!(FIGURES as readonly string[]).includes(n)) throw new Error(`--only: unknown figure ${n} (${FIGURES.join(', ')})`);
+      for (const n of only)
+        if (!(FIGURES as readonly string[]).includes(n)) throw new Error(`--only: unknown figure ${n} (${FIGURES.join(', ')})`);
     } else if (a === '--help' || a === '-h') {
       process.stdout.write(`usage: npm run bench -- [--quick|--full] [--only=${FIGURES.join(',')}]\n`);
       process.exit(0);

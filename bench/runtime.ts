@@ -49,7 +49,10 @@ function timeMs(cmd: string[]): number {
 /** The production dependencies' directories, as npm lists them (no devDependencies). */
 function productionModules(): string[] {
   const r = spawnSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: ROOT, encoding: 'utf8' });
-  return r.stdout.trim().split('\n').filter((p) => p.includes('/node_modules/'));
+  return r.stdout
+    .trim()
+    .split('\n')
+    .filter((p) => p.includes('/node_modules/'));
 }
 
 export async function runRuntime(dir: string, opts: BenchOptions): Promise<RuntimeResult> {
@@ -62,10 +65,22 @@ export async function runRuntime(dir: string, opts: BenchOptions): Promise<Runti
   if (spawnSync('tar', ['-xzf', tarball, '-C', unpacked]).status !== 0) throw new Error(`cannot unpack ${tarball}`);
   const app = path.join(unpacked, `nfs-health-checkd-${version}-linux-x64`, 'usr/lib/nfs-health-checkd');
   const sides = {
-    release: { cmd: [path.join(app, 'bin/nfs-health-checkd')], node: spawnSync(path.join(app, 'node'), ['--version'], { encoding: 'utf8' }).stdout.trim(), disk: [app] },
-    checkout: { cmd: [process.execPath, CLI], node: process.version, disk: [path.join(ROOT, 'dist/src'), ...productionModules(), process.execPath] },
+    release: {
+      cmd: [path.join(app, 'bin/nfs-health-checkd')],
+      node: spawnSync(path.join(app, 'node'), ['--version'], { encoding: 'utf8' }).stdout.trim(),
+      disk: [app],
+    },
+    checkout: {
+      cmd: [process.execPath, CLI],
+      node: process.version,
+      disk: [path.join(ROOT, 'dist/src'), ...productionModules(), process.execPath],
+    },
     // The same bundle on this machine's node: which of the two differences (bundle, runtime) costs what.
-    bundleOnSystemNode: { cmd: [process.execPath, path.join(app, 'app/cli.js')], node: process.version, disk: [path.join(app, 'app'), process.execPath] },
+    bundleOnSystemNode: {
+      cmd: [process.execPath, path.join(app, 'app/cli.js')],
+      node: process.version,
+      disk: [path.join(app, 'app'), process.execPath],
+    },
   };
   const runs = opts.quick ? 5 : 15;
   const steadyS = opts.quick ? 20 : 120;
@@ -78,13 +93,19 @@ export async function runRuntime(dir: string, opts: BenchOptions): Promise<Runti
     let rssMb: number | null = null;
     for (let i = 0; i < Math.max(3, Math.floor(runs / 2)); i++) {
       const t0 = performance.now();
-      const d = startBenchDaemon(dir, `runtime-${name}-${i}`, { mounts: paths, schedule: '* * * * * *', timeoutS: 5, recovery: true, level: 'info' }, side.cmd);
+      const d = startBenchDaemon(
+        dir,
+        `runtime-${name}-${i}`,
+        { mounts: paths, schedule: '* * * * * *', timeoutS: 5, recovery: true, level: 'info' },
+        side.cmd,
+      );
       try {
         const line = await d.waitFor((l) => l.msg === 'starting', 15_000);
         if (!line) throw new Error(`${name}: no "starting" line: ${d.describe()}`);
         starting.push(line.at - t0);
         if (i === 0) {
-          for (const p of paths) if (!(await d.waitFor(is('mount healthy', p), 15_000))) throw new Error(`${name}: not healthy: ${d.describe()}`);
+          for (const p of paths)
+            if (!(await d.waitFor(is('mount healthy', p), 15_000))) throw new Error(`${name}: not healthy: ${d.describe()}`);
           progress(`runtime: ${name}: ${steadyS} s of 1 s cycles`);
           await sleep(steadyS * 1000);
           rssMb = procRssMb(d.pid) ?? null;

@@ -36,7 +36,21 @@ async function timedScript(dir: string, mounts: string[], timeoutS: number): Pro
   const out = path.join(dir, `time-${Date.now()}.txt`);
   const r = await runBounded(
     '/usr/bin/time',
-    ['-f', '%e %U %S', '-o', out, 'bash', path.join(BASELINE_DIR, 'nfs-health-check.sh'), '-l', path.join(dir, 'scale.log'), '-t', String(timeoutS), '-u', 'true', ...mounts],
+    [
+      '-f',
+      '%e %U %S',
+      '-o',
+      out,
+      'bash',
+      path.join(BASELINE_DIR, 'nfs-health-check.sh'),
+      '-l',
+      path.join(dir, 'scale.log'),
+      '-t',
+      String(timeoutS),
+      '-u',
+      'true',
+      ...mounts,
+    ],
     120_000,
   );
   if (r.timedOut) return { wallMs: null, cpuMs: null };
@@ -83,7 +97,11 @@ async function oneSize(dir: string, n: number, cycles: number): Promise<ScaleRow
     progress(`scale: ${n} mounts (${binds.length} bind, ${faults.length} faultfs) mounted`);
 
     // Baseline first, healthy: its full loop over the healthy mounts.
-    const healthyOnly = await timedScript(sub, paths.filter((_, i) => i % 10 !== 9), 1);
+    const healthyOnly = await timedScript(
+      sub,
+      paths.filter((_, i) => i % 10 !== 9),
+      1,
+    );
     for (const f of faults) f.setMode('hang_killable');
     const withHung = await timedScript(sub, paths, 1);
 
@@ -110,7 +128,7 @@ async function oneSize(dir: string, n: number, cycles: number): Promise<ScaleRow
       cycles: done.length,
       firstCycleMs: rounds()[0] ? Number(rounds()[0]!.cycle_ms) : null,
       cycleMs: { median: quantile(cycleMs, 0.5), max: cycleMs.length ? Math.max(...cycleMs) : null, samples: cycleMs },
-      daemonCpuPerCycleMs: ((((c1?.self ?? 0) - (c0?.self ?? 0)) / Math.max(1, done.length)) * 1000),
+      daemonCpuPerCycleMs: (((c1?.self ?? 0) - (c0?.self ?? 0)) / Math.max(1, done.length)) * 1000,
       daemonRssMb: procRssMb(d.pid) ?? null,
       daemonThreads: procThreads(d.pid) ?? null,
       scrapeMs: { p50: quantile(scrapes, 0.5), max: Math.max(...scrapes), n: scrapes.length },
@@ -131,7 +149,9 @@ async function oneSize(dir: string, n: number, cycles: number): Promise<ScaleRow
 
 export async function runScale(dir: string, opts: BenchOptions): Promise<ScaleResult> {
   // BENCH_SCALE_SIZES=500 measures other sizes (e.g. the full run's 500 alone in a quick run).
-  const fromEnv = process.env.BENCH_SCALE_SIZES?.split(',').map(Number).filter((n) => Number.isInteger(n) && n >= 10);
+  const fromEnv = process.env.BENCH_SCALE_SIZES?.split(',')
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n >= 10);
   const sizes = fromEnv?.length ? fromEnv : opts.quick ? [10, 100] : [10, 100, 500];
   const cycles = opts.quick ? 5 : 10;
   const rows: ScaleRow[] = [];

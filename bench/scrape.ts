@@ -33,7 +33,13 @@ export async function scrapeOnce(url: string): Promise<number> {
 export async function runScrape(dir: string, opts: BenchOptions): Promise<ScrapeResult> {
   const daemonScrapes = opts.quick ? 200 : 1000;
   const mounts: FaultMount[] = [await mountFaultfs({ dir }), await mountFaultfs({ dir })];
-  const d = startBenchDaemon(dir, 'scrape', { mounts: mounts.map((m) => m.mountpoint), schedule: '* * * * * *', timeoutS: 1, recovery: false, level: 'info' });
+  const d = startBenchDaemon(dir, 'scrape', {
+    mounts: mounts.map((m) => m.mountpoint),
+    schedule: '* * * * * *',
+    timeoutS: 1,
+    recovery: false,
+    level: 'info',
+  });
   const rows: ScrapeRow[] = [];
   const samples: ScrapeResult['samples'] = [];
   try {

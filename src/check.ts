@@ -44,7 +44,11 @@ function formatStep(s: StepReport): string {
 }
 
 /** Returns the exit status: 0 when every mount is ok (after recovery, when asked for), else 1. */
-export async function runCheck(configured: Config, opts: CheckOptions, effects: Effects = realEffects('check', systemClock)): Promise<number> {
+export async function runCheck(
+  configured: Config,
+  opts: CheckOptions,
+  effects: Effects = realEffects('check', systemClock),
+): Promise<number> {
   const { clock } = effects;
   // A configured symbolic link is probed as the mount point it names, and said so.
   const links = await resolveMountPaths(configured, clock);
@@ -68,7 +72,10 @@ export async function runCheck(configured: Config, opts: CheckOptions, effects: 
   const pending = opts.recover ? policy.pendingHangs(clock.now()) : [];
   if (pending.length > 0) {
     const waitMs = Math.max(...pending.map((p) => p.at)) - clock.now();
-    if (!opts.json) opts.out(`waiting ${(waitMs / 1000).toFixed(1)} s: a timeout is a hang once its call has been blocked ${r.hangAfterMs / 1000} s (recovery.hang_after)`);
+    if (!opts.json)
+      opts.out(
+        `waiting ${(waitMs / 1000).toFixed(1)} s: a timeout is a hang once its call has been blocked ${r.hangAfterMs / 1000} s (recovery.hang_after)`,
+      );
     await sleep(clock, waitMs);
     const again = new Map((await probe(pending.map((p) => p.mount))).map((x) => [x.mount, x]));
     results = results.map((x) => again.get(x.mount) ?? x);
@@ -76,7 +83,14 @@ export async function runCheck(configured: Config, opts: CheckOptions, effects: 
   }
   const decision = policy.decide(clock.now());
   const latest = new Map(results.map((x) => [x.mount, x]));
-  const targets = decision.kind === 'recover' ? recoveryTargets(decision.targets, (p) => latest.get(p), (p) => policy.blockedMs(p, clock.now())) : [];
+  const targets =
+    decision.kind === 'recover'
+      ? recoveryTargets(
+          decision.targets,
+          (p) => latest.get(p),
+          (p) => policy.blockedMs(p, clock.now()),
+        )
+      : [];
   if (opts.recover && targets.length > 0) {
     if (config.recovery.dryRun) {
       recovery = dryRunPlan(targets, config.recovery, effects.table());
@@ -103,7 +117,8 @@ export async function runCheck(configured: Config, opts: CheckOptions, effects: 
   } else {
     if (recovery) opts.out(`recovery: ${recovery.result}`);
     if (recovery?.result === 'dry_run') for (const argv of recovery.wouldRun) opts.out(`would run         ${argv.join(' ')}`);
-    if (recovery?.result === 'dry_run') for (const m of recovery.collateral) opts.out(`would remount     ${m}  (an NFS mount not under autofs the command may take away)`);
+    if (recovery?.result === 'dry_run')
+      for (const m of recovery.collateral) opts.out(`would remount     ${m}  (an NFS mount not under autofs the command may take away)`);
     for (const r of results) opts.out(formatResult(r));
     for (const h of held) opts.out(formatHolder(h));
   }

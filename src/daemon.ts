@@ -69,7 +69,14 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
   let http: HttpServer | undefined;
   let schedule: Schedule | undefined;
   const health = (): Health =>
-    loopHealth({ now: clock.now(), startedAt, lastCycleAt: monitor.lastScheduledCycleAt, intervalMs, probeTimeoutMs: config.probe.timeoutMs, stopping });
+    loopHealth({
+      now: clock.now(),
+      startedAt,
+      lastCycleAt: monitor.lastScheduledCycleAt,
+      intervalMs,
+      probeTimeoutMs: config.probe.timeoutMs,
+      stopping,
+    });
 
   return {
     monitor,
@@ -107,9 +114,11 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
         const bad = results.filter((r) => r.result !== 'ok');
         // Before the first round has results, say so rather than "0 mount(s) ok".
         const status =
-          results.length === 0 ? `probing ${paths.length} mount(s): first round under way`
-          : bad.length === 0 ? `${results.length} mount(s) ok`
-          : bad.map((r) => `${r.mount}: ${r.result}`).join(', ');
+          results.length === 0
+            ? `probing ${paths.length} mount(s): first round under way`
+            : bad.length === 0
+              ? `${results.length} mount(s) ok`
+              : bad.map((r) => `${r.mount}: ${r.result}`).join(', ');
         return { ok: true, status };
       });
     },
@@ -172,7 +181,10 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
 async function withMountPoints(config: Config, clock: Clock, log: Logger): Promise<Config> {
   const found = await resolveMountPaths(config, clock);
   for (const r of found.resolved) {
-    log.info({ configured: r.configured, mount: r.mount, links: r.links }, 'mount path is a symbolic link: probing the mount point it names');
+    log.info(
+      { configured: r.configured, mount: r.mount, links: r.links },
+      'mount path is a symbolic link: probing the mount point it names',
+    );
   }
   for (const u of found.unresolved) {
     log.warn({ configured: u.configured, reason: u.why }, 'mount path not resolved: probed as configured');

@@ -180,7 +180,13 @@ export class Monitor {
   // Sets the one wake-up from what the monitor waits for (src/recovery/wake-plan.ts).
   private replan(): void {
     const now = this.deps.clock.now();
-    const wake = planNextCycle({ now, paths: this.paths, decision: this.hold, hangs: this.policy.pendingHangs(now), results: this.results() });
+    const wake = planNextCycle({
+      now,
+      paths: this.paths,
+      decision: this.hold,
+      hangs: this.policy.pendingHangs(now),
+      results: this.results(),
+    });
     if (wake) this.wakeAt(wake.at, wake.paths);
     else this.clearWake();
   }
@@ -190,10 +196,13 @@ export class Monitor {
   private wakeAt(at: number, paths: readonly string[]): void {
     const { clock } = this.deps;
     this.clearWake();
-    this.wake = clock.setTimeout(() => {
-      this.wake = undefined;
-      if (!this.stopped && !this.running) void this.startCycle(paths, 'wake');
-    }, Math.max(0, at - clock.now()));
+    this.wake = clock.setTimeout(
+      () => {
+        this.wake = undefined;
+        if (!this.stopped && !this.running) void this.startCycle(paths, 'wake');
+      },
+      Math.max(0, at - clock.now()),
+    );
     this.wake.unref?.();
   }
 
@@ -226,7 +235,11 @@ export class Monitor {
   private async recover(paths: readonly string[]): Promise<void> {
     const { config, clock, sink } = this.deps;
     // Targets come from triggering results, so each has one.
-    const targets = recoveryTargets(paths, (p) => this.latest.get(p), (p) => this.policy.blockedMs(p, clock.now()));
+    const targets = recoveryTargets(
+      paths,
+      (p) => this.latest.get(p),
+      (p) => this.policy.blockedMs(p, clock.now()),
+    );
     sink.recoveryStarted(targets);
 
     if (config.recovery.dryRun) {

@@ -85,10 +85,13 @@ export function startSchedule(opts: ScheduleOptions): Schedule {
   const fire = (): void => {
     if (opts.jitterMs <= 0) return opts.tick();
     if (pending) return; // the previous tick is still waiting out its jitter
-    pending = clock.setTimeout(() => {
-      pending = undefined;
-      opts.tick();
-    }, Math.floor(random() * opts.jitterMs));
+    pending = clock.setTimeout(
+      () => {
+        pending = undefined;
+        opts.tick();
+      },
+      Math.floor(random() * opts.jitterMs),
+    );
   };
 
   const arm = (waitMs: number | null): void => {
@@ -100,7 +103,8 @@ export function startSchedule(opts: ScheduleOptions): Schedule {
     timer = undefined;
     const step = scheduleStep(fields, due, clock.wallNow());
     due = step.due;
-    if (step.lateMs !== null) log.warn({ late_ms: step.lateMs }, 'schedule: tick late (event loop blocked or clock stepped); missed ticks are skipped');
+    if (step.lateMs !== null)
+      log.warn({ late_ms: step.lateMs }, 'schedule: tick late (event loop blocked or clock stepped); missed ticks are skipped');
     arm(step.waitMs);
     if (step.fire) fire();
   };

@@ -100,7 +100,9 @@ export function wire(config: Config, effects: Effects, opts: WireOptions): Wired
     timeoutMs: config.probe.timeoutMs,
     maxStuck: config.probe.maxStuckPerMount,
     // check: a child process per probe, all at once; nothing stays warm in a command that exits.
-    pool: check ? { ...poolOptions(config.probe), warm: Math.max(1, paths.length), max: Math.max(1, paths.length) } : poolOptions(config.probe),
+    pool: check
+      ? { ...poolOptions(config.probe), warm: Math.max(1, paths.length), max: Math.max(1, paths.length) }
+      : poolOptions(config.probe),
     spawn: effects.spawnProbe,
     clock,
     ...(opts.onReleased ? { onReleased: opts.onReleased } : {}),

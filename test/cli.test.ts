@@ -48,7 +48,11 @@ describe('nfs-health-checkd CLI', () => {
   for (const [name, text, message] of bad) {
     it(`a bad config (${name}) exits 78 with one line naming the file and key, before anything starts`, () => {
       const path = file(`t-${name}.yaml`, text);
-      for (const args of [['--config', path], ['check', '--config', path], ['validate', '--config', path]]) {
+      for (const args of [
+        ['--config', path],
+        ['check', '--config', path],
+        ['validate', '--config', path],
+      ]) {
         const r = runCli(args);
         expect(r.status).toBe(78);
         expect(r.stdout).toBe('');

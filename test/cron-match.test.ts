@@ -13,7 +13,7 @@ function fieldsOf(expr: string): CronFields {
 function runs(expr: string, from: number, count: number): number[] {
   const fields = fieldsOf(expr);
   const out: number[] = [];
-  for (let t: number | null = from; out.length < count; ) {
+  for (let t: number | null = from; out.length < count;) {
     t = nextMatch(fields, t);
     if (t === null) break;
     out.push(t);
@@ -42,7 +42,11 @@ describe('nextMatch', () => {
     const matcher = (task as unknown as { timeMatcher?: { getNextMatch(d: Date): Date } }).timeMatcher;
     if (!matcher) throw new Error('node-cron task has no timeMatcher: its internals changed');
     try {
-      for (const from of [Date.UTC(2026, 11, 3, 6, 7, 8, 500), Date.UTC(2027, 1, 28, 23, 59, 59, 999), Date.UTC(2028, 11, 31, 23, 59, 30)]) {
+      for (const from of [
+        Date.UTC(2026, 11, 3, 6, 7, 8, 500),
+        Date.UTC(2027, 1, 28, 23, 59, 59, 999),
+        Date.UTC(2028, 11, 31, 23, 59, 30),
+      ]) {
         const theirs: number[] = [];
         let t = new Date(from);
         for (let i = 0; i < 6; i++) {

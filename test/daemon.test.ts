@@ -45,8 +45,15 @@ function setup(opts: { answer?: boolean; online?: boolean; cfg?: Config } = {}) 
     selfPid: process.pid,
     ownUnit: () => null,
   };
-  const logging = createLogging(opts.cfg?.log ?? config.log, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-  const daemon = createDaemon({ config: opts.cfg ?? config, sources: ['test'] }, effects, { logging, version: '0.0.0-test', env: {}, pid: process.pid });
+  const logging = createLogging(opts.cfg?.log ?? config.log, {
+    write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>),
+  });
+  const daemon = createDaemon({ config: opts.cfg ?? config, sources: ['test'] }, effects, {
+    logging,
+    version: '0.0.0-test',
+    env: {},
+    pid: process.pid,
+  });
   return { clock, world, workers, lines, daemon };
 }
 

@@ -301,7 +301,16 @@ describe('Monitor', () => {
     world.mount('/mnt/static', 'ok', { static: true });
     world.mount('/home', 'ok', { static: true, busy: true });
     await tickAndSettle(monitor);
-    expect(world.commands).toContainEqual(['mount', '-t', 'nfs4', '-o', 'rw,relatime,vers=4.1,soft', '--', 'srv:/mnt/static', '/mnt/static']);
+    expect(world.commands).toContainEqual([
+      'mount',
+      '-t',
+      'nfs4',
+      '-o',
+      'rw,relatime,vers=4.1,soft',
+      '--',
+      'srv:/mnt/static',
+      '/mnt/static',
+    ]);
     expect(world.commands.filter((c) => c[0] === 'mount')).toHaveLength(1);
     expect(events).toContain('collateral /mnt/static remounted');
     expect(world.mounts.map((m) => m.path)).toContain('/mnt/static');
@@ -333,8 +342,7 @@ describe('Monitor', () => {
     events.length = 0;
     // A recovery whose command never finishes until released.
     let release: () => void = () => undefined;
-    const slowRun: typeof world.run = (argv, deadline) =>
-      new Promise((resolve) => (release = () => resolve(world.run(argv, deadline))));
+    const slowRun: typeof world.run = (argv, deadline) => new Promise((resolve) => (release = () => resolve(world.run(argv, deadline))));
     const slow = new Monitor({ config, clock, probe: world.probe, run: slowRun, table: world.table, sink: recordingSink(events) });
     world.mounts[0]!.fault = 'ESTALE';
     await slow.tick();

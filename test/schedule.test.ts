@@ -14,7 +14,14 @@ describe('startSchedule', () => {
   it('ticks every second on "* * * * * *", each delayed by random × jitter', () => {
     const clock = new FakeClock();
     const ticks: number[] = [];
-    const s = startSchedule({ expression: '* * * * * *', jitterMs: 400, random: () => 0.5, clock, log, tick: () => ticks.push(clock.wallNow()) });
+    const s = startSchedule({
+      expression: '* * * * * *',
+      jitterMs: 400,
+      random: () => 0.5,
+      clock,
+      log,
+      tick: () => ticks.push(clock.wallNow()),
+    });
     clock.advance(2600);
     s.stop();
     expect(ticks.length).toBeGreaterThanOrEqual(2);
@@ -26,7 +33,14 @@ describe('startSchedule', () => {
   it('stop() cancels a tick that is waiting out its jitter', () => {
     const clock = new FakeClock();
     const ticks: number[] = [];
-    const s = startSchedule({ expression: '* * * * * *', jitterMs: 900, random: () => 0.99, clock, log, tick: () => ticks.push(clock.wallNow()) });
+    const s = startSchedule({
+      expression: '* * * * * *',
+      jitterMs: 900,
+      random: () => 0.99,
+      clock,
+      log,
+      tick: () => ticks.push(clock.wallNow()),
+    });
     clock.advance(1000); // the second's match: its tick now waits 891 ms of jitter
     expect(clock.pending()).toBe(2); // the jitter's timer and the next match's
     s.stop();
@@ -113,7 +127,8 @@ describe('scheduleStep, on fixed dates', () => {
   const every30s = fields('*/30 * * * * *');
   const at = (iso: string) => new Date(iso).getTime();
   // Local time is the process's; these dates are read back as local, as the schedule does.
-  const local = (y: number, mo: number, d: number, h: number, mi: number, sec: number, ms = 0) => new Date(y, mo - 1, d, h, mi, sec, ms).getTime();
+  const local = (y: number, mo: number, d: number, h: number, mi: number, sec: number, ms = 0) =>
+    new Date(y, mo - 1, d, h, mi, sec, ms).getTime();
 
   it('on time: fires, aims at the next match, waits the 30 s to it', () => {
     const due = local(2026, 12, 3, 8, 0, 30);
@@ -123,7 +138,12 @@ describe('scheduleStep, on fixed dates', () => {
   it('a capped wait ends before the match: no fire, same match, the rest of the wait', () => {
     const hourly = fields('0 0 * * * *');
     const now = local(2026, 12, 3, 8, 1, 0);
-    expect(scheduleStep(hourly, local(2026, 12, 3, 9, 0, 0), now)).toEqual({ fire: false, lateMs: null, due: local(2026, 12, 3, 9, 0, 0), waitMs: 60_000 });
+    expect(scheduleStep(hourly, local(2026, 12, 3, 9, 0, 0), now)).toEqual({
+      fire: false,
+      lateMs: null,
+      due: local(2026, 12, 3, 9, 0, 0),
+      waitMs: 60_000,
+    });
   });
 
   it('the wall clock stepped back an hour: no fire, aims at the next match from the new now', () => {

@@ -28,7 +28,16 @@ describe('watchdogIntervalMs', () => {
   });
 });
 
-const CONFIG = ['mounts:', '  - path: /proc', 'schedule: "* * * * * *"', 'metrics:', '  listen: "127.0.0.1:0"', 'log:', '  file: ""', ''].join('\n');
+const CONFIG = [
+  'mounts:',
+  '  - path: /proc',
+  'schedule: "* * * * * *"',
+  'metrics:',
+  '  listen: "127.0.0.1:0"',
+  'log:',
+  '  file: ""',
+  '',
+].join('\n');
 
 interface Message {
   fields: string[];
@@ -63,7 +72,13 @@ requires(haveNotify, havePython, built()).describe('systemd notify protocol, for
     copyFileSync(join(FIXTURES, 'systemd-notify-recorder'), join(bin, 'systemd-notify'));
     spawnSync('chmod', ['+x', join(bin, 'systemd-notify')]);
     record = join(dir, 'calls');
-    env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, NOTIFY_RECORD: record, NOTIFY_SOCKET: socket, WATCHDOG_USEC: '2000000' };
+    env = {
+      ...process.env,
+      PATH: `${bin}:${process.env.PATH ?? ''}`,
+      NOTIFY_RECORD: record,
+      NOTIFY_SOCKET: socket,
+      WATCHDOG_USEC: '2000000',
+    };
   });
 
   afterEach(async () => {

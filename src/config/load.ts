@@ -99,13 +99,7 @@ function describeFsError(err: unknown): string {
  * Deep-merges `over` onto `base`: mappings merge key by key, anything else (lists included)
  * replaces. Records in `origins` every key path `file` set, so errors can name that file.
  */
-function mergeInto(
-  base: unknown,
-  over: unknown,
-  file: string,
-  path: KeyPath,
-  origins: Map<string, string>,
-): unknown {
+function mergeInto(base: unknown, over: unknown, file: string, path: KeyPath, origins: Map<string, string>): unknown {
   if (isMapping(base) && isMapping(over)) {
     // Object.fromEntries defines own properties, so a "__proto__" key stays a (rejected) key.
     const keys = new Set([...Object.keys(base), ...Object.keys(over)]);
@@ -137,37 +131,41 @@ function originOf(path: KeyPath, origins: Map<string, string>, defaults: string)
 /** The effective config as YAML in the file's own form: snake_case keys, durations with units. */
 export function renderConfig(config: Config): string {
   const { probe, recovery } = config;
-  const doc = new Document({
-    mounts: config.mounts.map((m) => ({ path: m.path })),
-    schedule: config.schedule,
-    jitter: formatDuration(config.jitterMs),
-    probe: {
-      timeout: formatDuration(probe.timeoutMs),
-      max_stuck: probe.maxStuckPerMount,
-      workers: { warm: probe.workers.warm, max: probe.workers.max, idle: formatDuration(probe.workers.idleMs) },
+  const doc = new Document(
+    {
+      mounts: config.mounts.map((m) => ({ path: m.path })),
+      schedule: config.schedule,
+      jitter: formatDuration(config.jitterMs),
+      probe: {
+        timeout: formatDuration(probe.timeoutMs),
+        max_stuck: probe.maxStuckPerMount,
+        workers: { warm: probe.workers.warm, max: probe.workers.max, idle: formatDuration(probe.workers.idleMs) },
+      },
+      recovery: {
+        enabled: recovery.enabled,
+        dry_run: recovery.dryRun,
+        triggers: recovery.triggers,
+        hang_after: formatDuration(recovery.hangAfterMs),
+        command: recovery.command,
+        timeout: formatDuration(recovery.timeoutMs),
+        escalation: recovery.escalation,
+        cooldown: formatDuration(recovery.cooldownMs),
+        max_backoff: formatDuration(recovery.maxBackoffMs),
+        remount: recovery.remount,
+        namespace:
+          recovery.mountNamespace === null ? 'self' : recovery.mountNamespace === HOST_MOUNT_NAMESPACE ? 'host' : recovery.mountNamespace,
+      },
+      holders: {
+        enabled: config.holders.enabled,
+        scan_timeout: formatDuration(config.holders.scanTimeoutMs),
+        restart_units: config.holders.restartUnits,
+        restart_timeout: formatDuration(config.holders.restartTimeoutMs),
+      },
+      metrics: { enabled: config.metrics.enabled, listen: formatListen(config.metrics.listen) },
+      log: { level: config.log.level, file: config.log.file ?? '' },
     },
-    recovery: {
-      enabled: recovery.enabled,
-      dry_run: recovery.dryRun,
-      triggers: recovery.triggers,
-      hang_after: formatDuration(recovery.hangAfterMs),
-      command: recovery.command,
-      timeout: formatDuration(recovery.timeoutMs),
-      escalation: recovery.escalation,
-      cooldown: formatDuration(recovery.cooldownMs),
-      max_backoff: formatDuration(recovery.maxBackoffMs),
-      remount: recovery.remount,
-      namespace: recovery.mountNamespace === null ? 'self' : recovery.mountNamespace === HOST_MOUNT_NAMESPACE ? 'host' : recovery.mountNamespace,
-    },
-    holders: {
-      enabled: config.holders.enabled,
-      scan_timeout: formatDuration(config.holders.scanTimeoutMs),
-      restart_units: config.holders.restartUnits,
-      restart_timeout: formatDuration(config.holders.restartTimeoutMs),
-    },
-    metrics: { enabled: config.metrics.enabled, listen: formatListen(config.metrics.listen) },
-    log: { level: config.log.level, file: config.log.file ?? '' },
-  }, { aliasDuplicateObjects: false }); // a shared array must print twice, not as &anchor/*alias
+    { aliasDuplicateObjects: false },
+  ); // a shared array must print twice, not as &anchor/*alias
   // Command lines and trigger lists read best on one line each, as in config/default.yaml.
   const flow: KeyPath[] = [
     ['recovery', 'triggers'],

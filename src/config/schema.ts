@@ -56,13 +56,13 @@ export function formatKeyPath(path: KeyPath): string {
 export function showValue(value: unknown): string {
   if (value === undefined) return 'nothing (the key is missing)';
   let text: string;
-  if (typeof value === 'number') text = String(value); // Infinity and NaN, which JSON hides
+  if (typeof value === 'number')
+    text = String(value); // Infinity and NaN, which JSON hides
   else if (value instanceof Uint8Array) text = `binary data (${value.length} bytes)`;
   else {
     text =
-      JSON.stringify(value, (_key, inner: unknown) =>
-        typeof inner === 'number' && !Number.isFinite(inner) ? String(inner) : inner,
-      ) ?? String(value);
+      JSON.stringify(value, (_key, inner: unknown) => (typeof inner === 'number' && !Number.isFinite(inner) ? String(inner) : inner)) ??
+      String(value);
   }
   return text.length > MAX_VALUE_TEXT ? `${text.slice(0, MAX_VALUE_TEXT - 1)}…` : text;
 }
@@ -113,9 +113,7 @@ export function validateConfig(raw: unknown, source: string | SourceOf): Config 
   const hangAfterMs = v.hangAfter(['recovery', 'hang_after'], recovery.hang_after, timeoutMs);
   const command = v.argv(['recovery', 'command'], recovery.command, 0);
   const commandTimeoutMs = v.duration(['recovery', 'timeout'], recovery.timeout, 100, HOUR);
-  const escalation = v.list(['recovery', 'escalation'], recovery.escalation, 0, 'of commands', (path, item) =>
-    v.argv(path, item, 1),
-  );
+  const escalation = v.list(['recovery', 'escalation'], recovery.escalation, 0, 'of commands', (path, item) => v.argv(path, item, 1));
   const cooldownPath = ['recovery', 'cooldown'];
   const backoffPath = ['recovery', 'max_backoff'];
   const cooldownMs = v.duration(cooldownPath, recovery.cooldown, 0, DAY);
@@ -135,8 +133,12 @@ export function validateConfig(raw: unknown, source: string | SourceOf): Config 
   const mountNamespace = v.namespace(['recovery', 'namespace'], recovery.namespace);
   const holdersEnabled = v.boolean(['holders', 'enabled'], holders.enabled);
   const scanTimeoutMs = v.duration(['holders', 'scan_timeout'], holders.scan_timeout, 100, MINUTE);
-  const restartUnits = v.list(['holders', 'restart_units'], holders.restart_units, 0, 'of unit globs such as "airflow-*.service"', (p, item) =>
-    v.unitGlob(p, item),
+  const restartUnits = v.list(
+    ['holders', 'restart_units'],
+    holders.restart_units,
+    0,
+    'of unit globs such as "airflow-*.service"',
+    (p, item) => v.unitGlob(p, item),
   );
   const restartTimeoutMs = v.duration(['holders', 'restart_timeout'], holders.restart_timeout, SECOND, HOUR);
   const metricsEnabled = v.boolean(['metrics', 'enabled'], metrics.enabled);

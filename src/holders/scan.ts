@@ -248,7 +248,7 @@ export function scanHolders(proc: ProcReader, input: ScanInput, progress?: (pid:
   // generations to follow. Only texts some holder has are candidates (no stat read for the rest).
   const heldTexts = new Set([...detachedDirs.values()].flatMap((dirs) => [...dirs.keys()]));
   const candidates = unresolved.filter((u) => heldTexts.has(`${u.kind}:${u.text}`));
-  for (let changed = true; changed && candidates.length > 0; ) {
+  for (let changed = true; changed && candidates.length > 0;) {
     changed = false;
     for (let i = candidates.length - 1; i >= 0; i -= 1) {
       const u = candidates[i]!;

@@ -1,6 +1,7 @@
 // The HTTP side: GET/HEAD /metrics (Prometheus), /healthz (is the probe loop alive), / (a landing
 // page). It only reads: metrics already recorded, the loop's last cycle time. Timeouts and limits
 // keep a slow or hostile client from holding sockets.
+import type * as NodeHttp from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +13,7 @@ import { StartupError } from '../startup-error.js';
 // Through require, not an ES import: on Node 24 an ES import of node:http evaluates every export,
 // its lazy WebSocket getter among them, which loads undici with tls, crypto and http2 (~3 MB
 // resident) for a server that never uses them.
-const { createServer } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
+const { createServer } = createRequire(import.meta.url)('node:http') as typeof NodeHttp;
 
 export interface HttpOptions {
   listen: ListenAddress;
@@ -27,7 +28,6 @@ export interface HttpServer {
   close(): void;
 }
 
-
 const LANDING = (version: string): string => `<!doctype html>
 <html><head><meta charset="utf-8"><title>nfs-health-checkd</title></head>
 <body><h1>nfs-health-checkd ${version}</h1>
@@ -37,7 +37,14 @@ const LANDING = (version: string): string => `<!doctype html>
 </body></html>
 `;
 
-function send(req: IncomingMessage, res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+function send(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  type: string,
+  body: string,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...headers });
   res.end(req.method === 'HEAD' ? undefined : body);
 }
@@ -80,7 +87,9 @@ export function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
   const { host, port } = opts.listen;
   const shown = formatListen(opts.listen);
   return new Promise((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(new StartupError(`metrics.listen: cannot listen on ${shown}: ${err.code ?? err.message}`)));
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new StartupError(`metrics.listen: cannot listen on ${shown}: ${err.code ?? err.message}`)),
+    );
     server.listen({ host, port }, () => {
       const bound = server.address() as AddressInfo;
       resolve({

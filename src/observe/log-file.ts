@@ -33,7 +33,7 @@ export class LogFile {
         this.fragment = false;
       }
       const buf = Buffer.from(line);
-      for (; off < buf.length; ) off += writeSync(this.fd, buf, off);
+      for (; off < buf.length;) off += writeSync(this.fd, buf, off);
       if (this.lost > 0) {
         const lost = this.lost;
         this.lost = 0;

@@ -51,10 +51,7 @@ export function createLogSink(log: Logger, clock: Clock): MonitorSink {
       log.debug({ cycle_ms: Math.round(cycleMs), results: results.map((r) => [r.mount, r.result]) }, 'probe round');
       if (clock.now() - lastSummaryAt < SUMMARY_EVERY_MS) return;
       lastSummaryAt = clock.now();
-      log.info(
-        { cycles, mounts: Object.fromEntries(results.map((r) => [r.mount, r.result])) },
-        'summary',
-      );
+      log.info({ cycles, mounts: Object.fromEntries(results.map((r) => [r.mount, r.result])) }, 'summary');
     },
     health(event, r) {
       switch (event.kind) {
@@ -70,13 +67,20 @@ export function createLogSink(log: Logger, clock: Clock): MonitorSink {
           return;
         case 'recovered':
           lastHold = '';
-          log.info({ mount: event.mount, result: 'ok', previous: event.previous, down_ms: Math.round(event.downMs), ...probeFields(r) }, 'mount recovered');
+          log.info(
+            { mount: event.mount, result: 'ok', previous: event.previous, down_ms: Math.round(event.downMs), ...probeFields(r) },
+            'mount recovered',
+          );
       }
     },
     held(decision) {
       // Said once per new reason, not every tick while it lasts.
       const key = `${decision.reason}:${decision.targets.join(',')}`;
-      const fields = { reason: decision.reason, mounts: decision.targets, until_in_ms: decision.untilMs === null ? undefined : Math.round(decision.untilMs - clock.now()) };
+      const fields = {
+        reason: decision.reason,
+        mounts: decision.targets,
+        until_in_ms: decision.untilMs === null ? undefined : Math.round(decision.untilMs - clock.now()),
+      };
       if (key === lastHold) {
         log.debug(fields, 'recovery held');
         return;
@@ -100,7 +104,10 @@ export function createLogSink(log: Logger, clock: Clock): MonitorSink {
       const mounts = targets.map((t) => t.path);
       if (report.result === 'dry_run') {
         const collateral = report.collateral.length > 0 ? report.collateral : undefined;
-        log.warn({ result: 'dry_run', mounts, would_run: report.wouldRun.map((a) => a.join(' ')), would_mount_again: collateral }, 'recovery finished (dry run: nothing ran)');
+        log.warn(
+          { result: 'dry_run', mounts, would_run: report.wouldRun.map((a) => a.join(' ')), would_mount_again: collateral },
+          'recovery finished (dry run: nothing ran)',
+        );
         return;
       }
       const fields = {
@@ -190,7 +197,10 @@ export function createHolderLogSink(log: Logger): HolderSink {
       if (key === lastScanProblem) return; // once per new problem, not every cycle
       lastScanProblem = key;
       if (report.result === 'timeout') {
-        log.warn({ scan_ms: Math.round(report.ms), blocked_pid: report.blockedPid ?? undefined }, 'holder scan timed out: that process is left out of later scans');
+        log.warn(
+          { scan_ms: Math.round(report.ms), blocked_pid: report.blockedPid ?? undefined },
+          'holder scan timed out: that process is left out of later scans',
+        );
       } else log.warn({ reason: report.reason }, 'holder scan unavailable');
     },
     restart(report) {

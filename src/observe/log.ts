@@ -9,7 +9,6 @@ import { LogFile } from './log-file.js';
 
 export type { Logger };
 
-
 function options(level: LogLevel): LoggerOptions {
   return {
     level,
@@ -40,7 +39,11 @@ export function createLogging(cfg: LogConfig, stdout: DestinationStream = pino.d
   let file: LogFile;
   try {
     file = new LogFile(cfg.file, {
-      failed: (err) => stdoutOnly.error({ file: cfg.file, error: err.message, code: err.code }, 'log file write failed; logging to stdout only until it works again'),
+      failed: (err) =>
+        stdoutOnly.error(
+          { file: cfg.file, error: err.message, code: err.code },
+          'log file write failed; logging to stdout only until it works again',
+        ),
       resumed: (lost) => stdoutOnly.warn({ file: cfg.file, lost_lines: lost }, 'log file writable again'),
     });
   } catch (err) {

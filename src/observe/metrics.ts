@@ -45,16 +45,46 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   const registers = [registry];
   const lastCycle = ' (as of the last probe cycle)';
 
-  const accessible = new Gauge({ name: 'nfs_mount_accessible', help: `1 if the last probe of the mount succeeded, else 0${lastCycle}.`, labelNames: ['mount'], registers });
+  const accessible = new Gauge({
+    name: 'nfs_mount_accessible',
+    help: `1 if the last probe of the mount succeeded, else 0${lastCycle}.`,
+    labelNames: ['mount'],
+    registers,
+  });
   const autofs = new Gauge({ name: 'nfs_autofs_status', help: `1 if the autofs automounter is running, else 0${lastCycle}.`, registers });
-  const recoveries = new Counter({ name: 'nfs_health_check_recoveries_total', help: 'Recoveries by outcome: success (healthy afterwards; recovery_steps_total says whether escalation was needed), failed and timeout (still failing), dry_run.', labelNames: ['result'], registers });
-  const steps = new Counter({ name: 'nfs_health_check_recovery_steps_total', help: 'Recovery commands run, by step (command, escalation, remount) and status (ok, failed, timeout, spawn_error).', labelNames: ['step', 'status'], registers });
-  const probes = new Counter({ name: 'nfs_mount_probes_total', help: 'Probes by mount and result: ok, timeout, unmounted, automount_failed, or the errno name (ESTALE, EIO, ...).', labelNames: ['mount', 'result'], registers });
-  const duration = new Histogram({ name: 'nfs_mount_probe_duration_seconds', help: 'Time a probe took, up to the probe timeout (probes skipped because an earlier call is still blocked are not observed).', labelNames: ['mount'], buckets: probeBuckets(opts.probeTimeoutMs), registers });
+  const recoveries = new Counter({
+    name: 'nfs_health_check_recoveries_total',
+    help:
+      'Recoveries by outcome: success (healthy afterwards; recovery_steps_total says whether escalation ' +
+      'was needed), failed and timeout (still failing), dry_run.',
+    labelNames: ['result'],
+    registers,
+  });
+  const steps = new Counter({
+    name: 'nfs_health_check_recovery_steps_total',
+    help: 'Recovery commands run, by step (command, escalation, remount) and status (ok, failed, timeout, spawn_error).',
+    labelNames: ['step', 'status'],
+    registers,
+  });
+  const probes = new Counter({
+    name: 'nfs_mount_probes_total',
+    help: 'Probes by mount and result: ok, timeout, unmounted, automount_failed, or the errno name (ESTALE, EIO, ...).',
+    labelNames: ['mount', 'result'],
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'nfs_mount_probe_duration_seconds',
+    help: 'Time a probe took, up to the probe timeout (probes skipped because an earlier call is still blocked are not observed).',
+    labelNames: ['mount'],
+    buckets: probeBuckets(opts.probeTimeoutMs),
+    registers,
+  });
   let readPool: (() => PoolThreads) | undefined;
   new Gauge({
     name: 'nfs_health_checkd_probe_threads',
-    help: 'Probe threads by state: idle (kept in the pool), busy (a call within its timeout), stuck (blocked in the kernel past its timeout; it cannot be ended).',
+    help:
+      'Probe threads by state: idle (kept in the pool), busy (a call within its timeout), stuck ' +
+      '(blocked in the kernel past its timeout; it cannot be ended).',
     labelNames: ['state'],
     registers,
     collect() {
@@ -63,21 +93,84 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       for (const state of ['idle', 'busy', 'stuck'] as const) this.set({ state }, now[state]);
     },
   });
-  const stuck = new Gauge({ name: 'nfs_mount_probe_stuck', help: '1 while a probe of the mount is blocked in the kernel past its timeout.', labelNames: ['mount'], registers });
-  const mounted = new Gauge({ name: 'nfs_mount_mounted', help: `1 if the path is a mount point (from /proc/self/mountinfo)${lastCycle}.`, labelNames: ['mount'], registers });
-  const lastSuccess = new Gauge({ name: 'nfs_mount_last_success_timestamp_seconds', help: 'Unix time of the last successful probe of the mount.', labelNames: ['mount'], registers });
-  const recoveryDuration = new Histogram({ name: 'nfs_recovery_duration_seconds', help: 'Time to recover, per mount: its first failed probe to its first good probe after a recovery.', labelNames: ['mount'], buckets: RECOVERY_BUCKETS, registers });
-  const lastCycleAt = new Gauge({ name: 'nfs_health_checkd_last_cycle_timestamp_seconds', help: 'Unix time the last scheduled probe cycle finished (the daemon\'s own wake-ups between ticks do not count).', registers });
-  const skipped = new Counter({ name: 'nfs_health_checkd_skipped_ticks_total', help: 'Scheduled ticks skipped because the previous cycle was still running.', registers });
-  const collateral = new Counter({ name: 'nfs_health_check_collateral_unmounts_total', help: 'NFS mounts not under autofs (static fstab mounts) that a recovery\'s commands took away, by mount and the outcome of mounting them again: remounted, failed, timeout, spawn_error.', labelNames: ['mount', 'outcome'], registers });
-  const detachedHolders = new Gauge({ name: 'nfs_mount_detached_holders', help: 'Processes still holding a detached former mount of this path (cwd, root, open files or mappings on the old server): their I/O fails until they are restarted. Rescanned every cycle (at least 5 s apart) while non-zero.', labelNames: ['mount'], registers });
-  const restarts = new Counter({ name: 'nfs_health_check_holder_restarts_total', help: 'systemctl try-restart of units whose processes held a detached mount (holders.restart_units), by unit and result (ok, failed, timeout, spawn_error, dry_run).', labelNames: ['unit', 'result'], registers });
-  const scans = new Counter({ name: 'nfs_health_checkd_holder_scans_total', help: 'Scans of /proc for the holders of failing and detached mounts, by result (ok, timeout, unavailable).', labelNames: ['result'], registers });
-  const scanDuration = new Histogram({ name: 'nfs_health_checkd_holder_scan_duration_seconds', help: 'Time a completed holder scan of /proc took.', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers });
-  new Gauge({ name: 'nfs_health_checkd_build_info', help: 'Version of nfs-health-checkd and of Node.js; always 1.', labelNames: ['version', 'node_version'], registers }).set(
-    { version: opts.version, node_version: process.version },
-    1,
-  );
+  const stuck = new Gauge({
+    name: 'nfs_mount_probe_stuck',
+    help: '1 while a probe of the mount is blocked in the kernel past its timeout.',
+    labelNames: ['mount'],
+    registers,
+  });
+  const mounted = new Gauge({
+    name: 'nfs_mount_mounted',
+    help: `1 if the path is a mount point (from /proc/self/mountinfo)${lastCycle}.`,
+    labelNames: ['mount'],
+    registers,
+  });
+  const lastSuccess = new Gauge({
+    name: 'nfs_mount_last_success_timestamp_seconds',
+    help: 'Unix time of the last successful probe of the mount.',
+    labelNames: ['mount'],
+    registers,
+  });
+  const recoveryDuration = new Histogram({
+    name: 'nfs_recovery_duration_seconds',
+    help: 'Time to recover, per mount: its first failed probe to its first good probe after a recovery.',
+    labelNames: ['mount'],
+    buckets: RECOVERY_BUCKETS,
+    registers,
+  });
+  const lastCycleAt = new Gauge({
+    name: 'nfs_health_checkd_last_cycle_timestamp_seconds',
+    help: "Unix time the last scheduled probe cycle finished (the daemon's own wake-ups between ticks do not count).",
+    registers,
+  });
+  const skipped = new Counter({
+    name: 'nfs_health_checkd_skipped_ticks_total',
+    help: 'Scheduled ticks skipped because the previous cycle was still running.',
+    registers,
+  });
+  const collateral = new Counter({
+    name: 'nfs_health_check_collateral_unmounts_total',
+    help:
+      "NFS mounts not under autofs (static fstab mounts) that a recovery's commands took away, by mount " +
+      'and the outcome of mounting them again: remounted, failed, timeout, spawn_error.',
+    labelNames: ['mount', 'outcome'],
+    registers,
+  });
+  const detachedHolders = new Gauge({
+    name: 'nfs_mount_detached_holders',
+    help:
+      'Processes still holding a detached former mount of this path (cwd, root, open files or mappings ' +
+      'on the old server): their I/O fails until they are restarted. Rescanned every cycle (at least 5 ' +
+      's apart) while non-zero.',
+    labelNames: ['mount'],
+    registers,
+  });
+  const restarts = new Counter({
+    name: 'nfs_health_check_holder_restarts_total',
+    help:
+      'systemctl try-restart of units whose processes held a detached mount (holders.restart_units), by ' +
+      'unit and result (ok, failed, timeout, spawn_error, dry_run).',
+    labelNames: ['unit', 'result'],
+    registers,
+  });
+  const scans = new Counter({
+    name: 'nfs_health_checkd_holder_scans_total',
+    help: 'Scans of /proc for the holders of failing and detached mounts, by result (ok, timeout, unavailable).',
+    labelNames: ['result'],
+    registers,
+  });
+  const scanDuration = new Histogram({
+    name: 'nfs_health_checkd_holder_scan_duration_seconds',
+    help: 'Time a completed holder scan of /proc took.',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers,
+  });
+  new Gauge({
+    name: 'nfs_health_checkd_build_info',
+    help: 'Version of nfs-health-checkd and of Node.js; always 1.',
+    labelNames: ['version', 'node_version'],
+    registers,
+  }).set({ version: opts.version, node_version: process.version }, 1);
   // The event-loop delay histogram samples on a timer of its own: at prom-client's 10 ms it woke
   // the idle daemon 100 times a second. Once a second still gives a scrape ~15 samples, and a
   // loop stalled for good is the watchdog's to catch (no WATCHDOG=1 without a live loop).

@@ -7,10 +7,7 @@ import type { PathMountState } from './mountinfo.js';
 export type ProbeClass = string;
 
 /** What the probe itself saw, before the mount table is consulted. */
-export type RawProbe =
-  | { kind: 'ok' }
-  | { kind: 'timeout' }
-  | { kind: 'error'; errno: number | undefined; code: string | undefined };
+export type RawProbe = { kind: 'ok' } | { kind: 'timeout' } | { kind: 'error'; errno: number | undefined; code: string | undefined };
 
 /** Results of a call that did not return in time: the call may still be blocked. */
 export const BLOCKED_RESULTS: ReadonlySet<ProbeClass> = new Set(['timeout', 'automount_timeout']);

@@ -91,5 +91,4 @@ export function pathMountState(entries: readonly MountEntry[], path: string): Pa
 export type MountTable = () => MountEntry[];
 
 /** The real mount table of this process's mount namespace. */
-export const readMountTable: MountTable = () =>
-  parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+export const readMountTable: MountTable = () => parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));

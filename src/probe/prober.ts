@@ -208,12 +208,15 @@ export class Prober {
     const { warm, idleMs } = this.opts.pool;
     if (this.expiryTimer || this.idle.length <= warm) return;
     const oldest = this.idle[0]!.since;
-    this.expiryTimer = clock.setTimeout(() => {
-      this.expiryTimer = undefined;
-      const now = clock.now();
-      while (this.idle.length > warm && now - this.idle[0]!.since >= idleMs) this.idle.shift()!.worker.terminate();
-      this.armExpiry();
-    }, Math.max(0, oldest + idleMs - clock.now()));
+    this.expiryTimer = clock.setTimeout(
+      () => {
+        this.expiryTimer = undefined;
+        const now = clock.now();
+        while (this.idle.length > warm && now - this.idle[0]!.since >= idleMs) this.idle.shift()!.worker.terminate();
+        this.armExpiry();
+      },
+      Math.max(0, oldest + idleMs - clock.now()),
+    );
     // Nothing waits on it: it must neither keep the process alive nor count as work.
     this.expiryTimer.unref?.();
   }

@@ -12,18 +12,12 @@ import type { Clock } from '../clock.js';
 import { isAtOrBelow, type MountEntry } from './mountinfo.js';
 
 export type LinkLook =
-  | { kind: 'link'; target: string }
-  | { kind: 'other' }
-  | { kind: 'missing' }
-  | { kind: 'timeout' }
-  | { kind: 'error'; code: string };
+  { kind: 'link'; target: string } | { kind: 'other' } | { kind: 'missing' } | { kind: 'timeout' } | { kind: 'error'; code: string };
 
 /** lstat (and readlink) of one path. */
 export type LookLink = (path: string) => Promise<LinkLook>;
 
-export type Resolution =
-  | { kind: 'resolved'; path: string; links: string[] }
-  | { kind: 'failed'; why: string };
+export type Resolution = { kind: 'resolved'; path: string; links: string[] } | { kind: 'failed'; why: string };
 
 const MAX_LINKS = 40; // the kernel's own limit on links followed in one lookup
 const NOT_LOOKED_BELOW = /^(nfs4?|autofs|cifs|smb3|ceph|9p|glusterfs|lustre|fuse(\..+)?)$/;
@@ -137,7 +131,11 @@ export interface ResolvedMounts {
 export class MountPathError extends Error {}
 
 /** Resolves every configured path (in parallel: one hung parent must not hold up the others). */
-export async function resolveConfiguredMounts(configured: readonly string[], table: readonly MountEntry[], look: LookLink): Promise<ResolvedMounts> {
+export async function resolveConfiguredMounts(
+  configured: readonly string[],
+  table: readonly MountEntry[],
+  look: LookLink,
+): Promise<ResolvedMounts> {
   // Each directory is looked at once however many paths pass through it: mounts side by side
   // share their parents, and a child process per parent per path made 100 mounts take ~9 s to start.
   const looks = new Map<string, Promise<LinkLook>>();

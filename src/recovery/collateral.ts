@@ -33,12 +33,14 @@ interface Target {
  * systemd's x-systemd.automount), and not a target that `recovery.remount` is configured to
  * mount again itself. In mount order, so a parent is put back before what is mounted below it.
  */
-export function collateralAtRisk(table: readonly MountEntry[], targets: readonly Target[], cfg: Pick<RecoveryConfig, 'remount'>): MountEntry[] {
+export function collateralAtRisk(
+  table: readonly MountEntry[],
+  targets: readonly Target[],
+  cfg: Pick<RecoveryConfig, 'remount'>,
+): MountEntry[] {
   const autofs = table.filter((e) => e.fstype === 'autofs').map((e) => e.mountPoint);
   const ownRemount = new Set(cfg.remount.length > 0 ? targets.filter((t) => !t.automounted).map((t) => t.path) : []);
-  return table.filter(
-    (e) => NFS_TYPES.has(e.fstype) && !ownRemount.has(e.mountPoint) && !autofs.some((a) => isAtOrBelow(e.mountPoint, a)),
-  );
+  return table.filter((e) => NFS_TYPES.has(e.fstype) && !ownRemount.has(e.mountPoint) && !autofs.some((a) => isAtOrBelow(e.mountPoint, a)));
 }
 
 /** Those of `atRisk` that are gone from `after`, unless an NFS mount is on their mount point again. */
@@ -55,7 +57,10 @@ export function takenAway(atRisk: readonly MountEntry[], after: readonly MountEn
  */
 export function remountCommand(m: MountEntry, fstab: readonly FstabEntry[]): { argv: string[]; via: CollateralReport['via'] } {
   if (fstab.some((f) => f.mountPoint === m.mountPoint)) return { argv: ['mount', '--', m.mountPoint], via: 'fstab' };
-  return { argv: ['mount', '-t', m.fstype, '-o', mergeOptions(m.mountOptions, m.superOptions), '--', m.source, m.mountPoint], via: 'recorded' };
+  return {
+    argv: ['mount', '-t', m.fstype, '-o', mergeOptions(m.mountOptions, m.superOptions), '--', m.source, m.mountPoint],
+    via: 'recorded',
+  };
 }
 
 /** Per-mount options, then the filesystem's, each option once (both lists carry rw/ro). */

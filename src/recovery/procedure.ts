@@ -77,11 +77,7 @@ export function withPath(argv: readonly string[], path: string): string[] {
   return TAKES_DOUBLE_DASH.has(tool) ? [...argv, '--', path] : [...argv, path];
 }
 
-export async function runRecovery(
-  targets: readonly RecoveryTarget[],
-  cfg: RecoveryConfig,
-  deps: ProcedureDeps,
-): Promise<RecoveryReport> {
+export async function runRecovery(targets: readonly RecoveryTarget[], cfg: RecoveryConfig, deps: ProcedureDeps): Promise<RecoveryReport> {
   const started = deps.clock.now();
   const steps: StepReport[] = [];
   const record = (step: StepReport): StepReport => {
@@ -115,7 +111,14 @@ export async function runRecovery(
     const { argv, via } = remountCommand(m, fstab);
     const outcome = await deps.run(argv, cfg.timeoutMs);
     record({ kind: 'remount', mount: m.mountPoint, outcome, collateral: true });
-    const report: CollateralReport = { mount: m.mountPoint, fstype: m.fstype, source: m.source, via, outcome: collateralOutcome(outcome), command: outcome };
+    const report: CollateralReport = {
+      mount: m.mountPoint,
+      fstype: m.fstype,
+      source: m.source,
+      via,
+      outcome: collateralOutcome(outcome),
+      command: outcome,
+    };
     collateral.push(report);
     deps.onCollateral?.(report);
   }

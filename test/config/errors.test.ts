@@ -68,21 +68,15 @@ describe('mounts', () => {
   });
 
   it('rejects an empty list', () => {
-    expect(errorFor('mounts: []\n')).toBe(
-      'FILE: mounts: expected a non-empty list (of {path: /absolute/path}), got []',
-    );
+    expect(errorFor('mounts: []\n')).toBe('FILE: mounts: expected a non-empty list (of {path: /absolute/path}), got []');
   });
 
   it('rejects a bare string instead of {path}', () => {
-    expect(errorFor('mounts:\n  - /airflow/dags\n')).toBe(
-      'FILE: mounts[0]: expected a mapping, got "/airflow/dags"',
-    );
+    expect(errorFor('mounts:\n  - /airflow/dags\n')).toBe('FILE: mounts[0]: expected a mapping, got "/airflow/dags"');
   });
 
   it('rejects a missing path', () => {
-    expect(errorFor('mounts:\n  - {}\n')).toBe(
-      'FILE: mounts[0].path: expected an absolute path, got nothing (the key is missing)',
-    );
+    expect(errorFor('mounts:\n  - {}\n')).toBe('FILE: mounts[0].path: expected an absolute path, got nothing (the key is missing)');
   });
 });
 
@@ -160,15 +154,11 @@ describe('durations and numbers', () => {
   });
 
   it.each(['0', '65', '2.5', '"3"'])('bounds max_stuck: %s', (value) => {
-    expect(errorFor(`probe:\n  max_stuck: ${value}\n`)).toBe(
-      `FILE: probe.max_stuck: expected a whole number from 1 to 64, got ${value}`,
-    );
+    expect(errorFor(`probe:\n  max_stuck: ${value}\n`)).toBe(`FILE: probe.max_stuck: expected a whole number from 1 to 64, got ${value}`);
   });
 
   it('bounds the worker pool', () => {
-    expect(errorFor('probe:\n  workers:\n    warm: 0\n')).toBe(
-      'FILE: probe.workers.warm: expected a whole number from 1 to 64, got 0',
-    );
+    expect(errorFor('probe:\n  workers:\n    warm: 0\n')).toBe('FILE: probe.workers.warm: expected a whole number from 1 to 64, got 0');
     expect(errorFor('probe:\n  workers:\n    warm: 4\n    max: 3\n')).toBe(
       'FILE: probe.workers.max: expected a whole number at least warm (4) and at most 256, got 3',
     );
@@ -181,9 +171,7 @@ describe('durations and numbers', () => {
 describe('recovery', () => {
   it.each(['yes', '"true"', '1'])('wants a real boolean, not %s', (value) => {
     const shown = value === 'yes' ? '"yes"' : value;
-    expect(errorFor(`recovery:\n  enabled: ${value}\n`)).toBe(
-      `FILE: recovery.enabled: expected true or false, got ${shown}`,
-    );
+    expect(errorFor(`recovery:\n  enabled: ${value}\n`)).toBe(`FILE: recovery.enabled: expected true or false, got ${shown}`);
   });
 
   it('rejects an unknown trigger', () => {
@@ -199,9 +187,7 @@ describe('recovery', () => {
   });
 
   it('rejects no triggers', () => {
-    expect(errorFor('recovery:\n  triggers: []\n')).toBe(
-      'FILE: recovery.triggers: expected a non-empty list (of probe results), got []',
-    );
+    expect(errorFor('recovery:\n  triggers: []\n')).toBe('FILE: recovery.triggers: expected a non-empty list (of probe results), got []');
   });
 
   it('accepts every kind of trigger', () => {
@@ -216,7 +202,8 @@ describe('recovery', () => {
   });
 
   it('rejects a hang_after shorter than the probe timeout, or not a duration or multiple', () => {
-    const what = 'expected a multiple of probe.timeout such as 3x (1x to 100x), or a duration of at least probe.timeout (5s) and at most 1h';
+    const what =
+      'expected a multiple of probe.timeout such as 3x (1x to 100x), or a duration of at least probe.timeout (5s) and at most 1h';
     expect(errorFor('recovery:\n  hang_after: 4s\n')).toBe(`FILE: recovery.hang_after: ${what}, got "4s"`);
     expect(errorFor('recovery:\n  hang_after: 0.5x\n')).toBe(`FILE: recovery.hang_after: ${what}, got "0.5x"`);
     expect(errorFor('recovery:\n  hang_after: 15\n')).toBe(`FILE: recovery.hang_after: ${what}, got 15`);
@@ -230,9 +217,7 @@ describe('recovery', () => {
   });
 
   it('rejects an empty argument', () => {
-    expect(errorFor('recovery:\n  remount: [mount, ""]\n')).toBe(
-      'FILE: recovery.remount[1]: expected a non-empty string, got ""',
-    );
+    expect(errorFor('recovery:\n  remount: [mount, ""]\n')).toBe('FILE: recovery.remount[1]: expected a non-empty string, got ""');
   });
 
   it('rejects an empty escalation step', () => {
@@ -250,7 +235,9 @@ describe('holders', () => {
     expect(errorFor('holders:\n  restart_units: [airflow-*.service, "airflow scheduler.service"]\n')).toBe(
       'FILE: holders.restart_units[1]: expected a unit glob such as "airflow-*.service" (only letters, digits, ":_.\\@-" and the glob characters * ? [ ]), got "airflow scheduler.service"',
     );
-    expect(errorFor('holders:\n  restart_units: ["w[0-9.service"]\n')).toMatch(/^FILE: holders\.restart_units\[0\]: .*every "\[" closed by a "\]"/);
+    expect(errorFor('holders:\n  restart_units: ["w[0-9.service"]\n')).toMatch(
+      /^FILE: holders\.restart_units\[0\]: .*every "\[" closed by a "\]"/,
+    );
   });
 
   it('rejects restart_units that is not a list, and an empty name', () => {
@@ -263,8 +250,12 @@ describe('holders', () => {
   });
 
   it('bounds the deadlines and knows its keys', () => {
-    expect(errorFor('holders:\n  scan_timeout: 2m\n')).toBe('FILE: holders.scan_timeout: expected a duration at least 100ms and at most 1m, got "2m"');
-    expect(errorFor('holders:\n  restart_timeout: 10ms\n')).toBe('FILE: holders.restart_timeout: expected a duration at least 1s and at most 1h, got "10ms"');
+    expect(errorFor('holders:\n  scan_timeout: 2m\n')).toBe(
+      'FILE: holders.scan_timeout: expected a duration at least 100ms and at most 1m, got "2m"',
+    );
+    expect(errorFor('holders:\n  restart_timeout: 10ms\n')).toBe(
+      'FILE: holders.restart_timeout: expected a duration at least 1s and at most 1h, got "10ms"',
+    );
     expect(errorFor('holders:\n  enabled: yes please\n')).toBe('FILE: holders.enabled: expected true or false, got "yes please"');
     expect(errorFor('holders:\n  restart: []\n')).toBe(
       'FILE: holders.restart: unknown key (expected one of: enabled, scan_timeout, restart_units, restart_timeout)',
@@ -294,9 +285,7 @@ describe('keys', () => {
   });
 
   it('rejects an unknown key in a mount', () => {
-    expect(errorFor('mounts:\n  - path: /x\n    options: ro\n')).toBe(
-      'FILE: mounts[0].options: unknown key (expected one of: path)',
-    );
+    expect(errorFor('mounts:\n  - path: /x\n    options: ro\n')).toBe('FILE: mounts[0].options: unknown key (expected one of: path)');
   });
 
   it('rejects camelCase spellings', () => {
@@ -330,7 +319,9 @@ describe('keys', () => {
     ['a directory', '/var/log/', '"/var/log/"'],
     ['not a string', '5', '5'],
   ])('rejects log.file that is %s', (_what, value, shown) => {
-    expect(errorFor(`log:\n  file: ${value}\n`)).toBe(`FILE: log.file: expected an absolute file path, or "" for no log file, got ${shown}`);
+    expect(errorFor(`log:\n  file: ${value}\n`)).toBe(
+      `FILE: log.file: expected an absolute file path, or "" for no log file, got ${shown}`,
+    );
   });
 
   it('quotes keys that are not identifiers', () => {
@@ -358,15 +349,11 @@ describe('file-level errors', () => {
   });
 
   it('reports duplicate keys as YAML errors', () => {
-    expect(errorFor('jitter: 1s\nlog:\n  level: info\njitter: 2s\n')).toBe(
-      'FILE:4:1: invalid YAML: Map keys must be unique',
-    );
+    expect(errorFor('jitter: 1s\nlog:\n  level: info\njitter: 2s\n')).toBe('FILE:4:1: invalid YAML: Map keys must be unique');
   });
 
   it('reports an unresolved alias where it is', () => {
-    expect(errorFor('jitter: 1s\nprobe:\n  timeout: *nope\n')).toMatch(
-      /^FILE:3:12: invalid YAML: Unresolved alias/,
-    );
+    expect(errorFor('jitter: 1s\nprobe:\n  timeout: *nope\n')).toMatch(/^FILE:3:12: invalid YAML: Unresolved alias/);
   });
 
   it('rejects several documents in one file', () => {
@@ -386,13 +373,13 @@ describe('file-level errors', () => {
   it('truncates long values to one short line', () => {
     const long = `/${'x'.repeat(100)}`;
     const message = errorFor(`mounts:\n  - path: /${long}\n  - path: ${long}\n`);
-    expect(message).toMatch(/^FILE: mounts\[1\]\.path: expected a path not already listed \(mounts\[0\]\.path is also "\/x{57}…\), got "\/x{57}…$/);
+    expect(message).toMatch(
+      /^FILE: mounts\[1\]\.path: expected a path not already listed \(mounts\[0\]\.path is also "\/x{57}…\), got "\/x{57}…$/,
+    );
   });
 
   it('shows .inf as Infinity', () => {
-    expect(errorFor('probe:\n  max_stuck: .inf\n')).toBe(
-      'FILE: probe.max_stuck: expected a whole number from 1 to 64, got Infinity',
-    );
+    expect(errorFor('probe:\n  max_stuck: .inf\n')).toBe('FILE: probe.max_stuck: expected a whole number from 1 to 64, got Infinity');
   });
 });
 

@@ -59,7 +59,11 @@ describe('merging a user file over the defaults', () => {
     const file = write('probe:\n  timeout: 1s\n');
     const loaded = loadConfig({ file, etcFile: noEtc });
     // hang_after is 3x the probe timeout: it follows.
-    expect(loaded.config).toEqual({ ...DOCUMENTED, probe: { ...DOCUMENTED.probe, timeoutMs: 1_000 }, recovery: { ...DOCUMENTED.recovery, hangAfterMs: 3_000 } });
+    expect(loaded.config).toEqual({
+      ...DOCUMENTED,
+      probe: { ...DOCUMENTED.probe, timeoutMs: 1_000 },
+      recovery: { ...DOCUMENTED.recovery, hangAfterMs: 3_000 },
+    });
     expect(loaded.sources).toEqual([packagedDefaultsPath(), file]);
   });
 
@@ -132,17 +136,13 @@ describe('choosing the user file', () => {
 
   it('fails on a given file that is missing', () => {
     const file = join(dir, 'missing.yaml');
-    expect(messageOf(() => loadConfig({ file, etcFile: noEtc }))).toBe(
-      `${file}: cannot read: no such file or directory (ENOENT)`,
-    );
+    expect(messageOf(() => loadConfig({ file, etcFile: noEtc }))).toBe(`${file}: cannot read: no such file or directory (ENOENT)`);
   });
 
   it('fails on an etc file that exists but cannot be read', () => {
     const etcFile = join(dir, 'a-directory.yaml');
     mkdirSync(etcFile);
-    expect(messageOf(() => loadConfig({ etcFile }))).toBe(
-      `${etcFile}: cannot read: illegal operation on a directory (EISDIR)`,
-    );
+    expect(messageOf(() => loadConfig({ etcFile }))).toBe(`${etcFile}: cannot read: illegal operation on a directory (EISDIR)`);
   });
 
   it('takes hang_after as a multiple of the probe timeout or as a duration', () => {
@@ -198,7 +198,9 @@ describe('renderConfig', () => {
     expect(ns('self')).toBeNull();
     expect(ns('host')).toBe('/proc/1/ns/mnt');
     expect(ns('/proc/77/ns/mnt')).toBe('/proc/77/ns/mnt');
-    expect(renderConfig({ ...DOCUMENTED, recovery: { ...DOCUMENTED.recovery, mountNamespace: '/proc/1/ns/mnt' } })).toContain('  namespace: host\n');
+    expect(renderConfig({ ...DOCUMENTED, recovery: { ...DOCUMENTED.recovery, mountNamespace: '/proc/1/ns/mnt' } })).toContain(
+      '  namespace: host\n',
+    );
   });
 
   it('reads IPv6 listen addresses and "" for no log file', () => {

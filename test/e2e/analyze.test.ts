@@ -1,7 +1,21 @@
 // The e2e suite's judge, on hand-written guest outputs: each check passes on what a good run
 // leaves and fails on what a bad one would.
 import { describe, expect, it } from 'vitest';
-import { analyzeBaseline, analyzeFailover, analyzeHolders, analyzeInstall, analyzeNegativeCache, analyzeRemove, analyzeSilent, analyzeSystemd, needlessRecoveries, parseJob, parseMetrics, withNeedless, type Job } from './analyze.js';
+import {
+  analyzeBaseline,
+  analyzeFailover,
+  analyzeHolders,
+  analyzeInstall,
+  analyzeNegativeCache,
+  analyzeRemove,
+  analyzeSilent,
+  analyzeSystemd,
+  needlessRecoveries,
+  parseJob,
+  parseMetrics,
+  withNeedless,
+  type Job,
+} from './analyze.js';
 
 const T0 = Date.parse('2026-11-26T12:00:00.000Z');
 const at = (s: number): number => T0 + s * 1000;
@@ -11,11 +25,21 @@ function rec(s: number, fields: Record<string, unknown>, pid = '500'): string {
   return JSON.stringify({ _PID: pid, MESSAGE: JSON.stringify({ level: 'info', time: new Date(at(s)).toISOString(), ...fields }) });
 }
 
-function job(o: { rc?: number | null; events?: Record<string, number>; values?: Record<string, string | number>; lines?: string[]; metrics?: string }): Job {
+function job(o: {
+  rc?: number | null;
+  events?: Record<string, number>;
+  values?: Record<string, string | number>;
+  lines?: string[];
+  metrics?: string;
+}): Job {
   return parseJob({
     rc: o.rc === undefined ? 0 : o.rc,
-    events: Object.entries(o.events ?? {}).map(([k, s]) => `${k} ${at(s) * 1000}`).join('\n'),
-    values: Object.entries(o.values ?? {}).map(([k, v]) => `${k} ${v}`).join('\n'),
+    events: Object.entries(o.events ?? {})
+      .map(([k, s]) => `${k} ${at(s) * 1000}`)
+      .join('\n'),
+    values: Object.entries(o.values ?? {})
+      .map(([k, v]) => `${k} ${v}`)
+      .join('\n'),
     journalJson: (o.lines ?? []).join('\n'),
     metrics: o.metrics ?? '',
   });
@@ -39,7 +63,13 @@ describe('parseJob', () => {
   });
 
   it('reads events in µs as ms, the first of a repeated one, and a scrape keyed as written', () => {
-    const j = parseJob({ rc: 0, events: `a ${at(2) * 1000}\na ${at(9) * 1000}\n`, values: 'x 1\ny two words\n', journalJson: '', metrics: '' });
+    const j = parseJob({
+      rc: 0,
+      events: `a ${at(2) * 1000}\na ${at(9) * 1000}\n`,
+      values: 'x 1\ny two words\n',
+      journalJson: '',
+      metrics: '',
+    });
     expect(j.events.get('a')).toBe(at(2));
     expect(j.values.get('y')).toBe('two words');
     const m = parseMetrics('# HELP x\nnfs_health_check_recoveries_total{result="success"} 2\nnfs_recovery_duration_seconds_count 1\n');
@@ -53,18 +83,73 @@ describe('analyzeFailover', () => {
   const staticAt = (clientaddr: string): string =>
     `10.99.0.1:/srv/a/static nfs4   rw,relatime,sync,vers=4.1,rsize=8192,wsize=8192,soft,noac,proto=tcp,timeo=10,retrans=2,sec=sys,clientaddr=${clientaddr},lookupcache=none,local_lock=none,addr=10.99.0.1`;
   const remounted = (s: number): string =>
-    rec(s, { level: 'warn', msg: 'mount taken away by recovery: mounted again', mount: '/mnt/static', fstype: 'nfs4', source: '10.99.0.1:/srv/a/static', via: 'fstab', outcome: 'remounted', command: 'mount -- /mnt/static', duration_ms: 900 });
+    rec(s, {
+      level: 'warn',
+      msg: 'mount taken away by recovery: mounted again',
+      mount: '/mnt/static',
+      fstype: 'nfs4',
+      source: '10.99.0.1:/srv/a/static',
+      via: 'fstab',
+      outcome: 'remounted',
+      command: 'mount -- /mnt/static',
+      duration_ms: 900,
+    });
   const good = (recoveredAt: number) => ({
-    events: { failover_start: 0, failover_done: 2, dags_new_server: recoveredAt, logs_new_server: recoveredAt + 1, static_new_server: recoveredAt + 1.5 },
-    values: { holders_alive: 1, new_log_written: 1, holder_cwd_readable: 0, static_boot_mounted: 1, static_before: staticAt('10.99.0.2'), static_old_server: 1, static_after: staticAt('10.99.0.1') },
+    events: {
+      failover_start: 0,
+      failover_done: 2,
+      dags_new_server: recoveredAt,
+      logs_new_server: recoveredAt + 1,
+      static_new_server: recoveredAt + 1.5,
+    },
+    values: {
+      holders_alive: 1,
+      new_log_written: 1,
+      holder_cwd_readable: 0,
+      static_boot_mounted: 1,
+      static_before: staticAt('10.99.0.2'),
+      static_old_server: 1,
+      static_after: staticAt('10.99.0.1'),
+    },
     lines: [
       rec(-5, { msg: 'mount healthy', mount: '/airflow/dags', result: 'ok' }),
       rec(recoveredAt - 4, { msg: 'mount failing', mount: '/airflow/dags', result: 'ESTALE' }),
-      rec(recoveredAt - 3.5, { msg: 'recovery step', step: 'command', command: 'umount -a -t nfs,nfs4', status: 'failed', exit_code: 16, output: 'umount.nfs4: /airflow/dags: device is busy', duration_ms: 300 }),
-      rec(recoveredAt - 3, { msg: 'recovery step', step: 'escalation', mount: '/airflow/dags', command: 'umount -f -- /airflow/dags', status: 'failed', detached: false, duration_ms: 200 }),
-      rec(recoveredAt - 2.5, { msg: 'recovery step', step: 'escalation', mount: '/airflow/dags', command: 'umount -l -- /airflow/dags', status: 'ok', detached: true, duration_ms: 200 }),
+      rec(recoveredAt - 3.5, {
+        msg: 'recovery step',
+        step: 'command',
+        command: 'umount -a -t nfs,nfs4',
+        status: 'failed',
+        exit_code: 16,
+        output: 'umount.nfs4: /airflow/dags: device is busy',
+        duration_ms: 300,
+      }),
+      rec(recoveredAt - 3, {
+        msg: 'recovery step',
+        step: 'escalation',
+        mount: '/airflow/dags',
+        command: 'umount -f -- /airflow/dags',
+        status: 'failed',
+        detached: false,
+        duration_ms: 200,
+      }),
+      rec(recoveredAt - 2.5, {
+        msg: 'recovery step',
+        step: 'escalation',
+        mount: '/airflow/dags',
+        command: 'umount -l -- /airflow/dags',
+        status: 'ok',
+        detached: true,
+        duration_ms: 200,
+      }),
       remounted(recoveredAt - 1.2),
-      rec(recoveredAt - 1, { msg: 'recovery finished', result: 'success', escalated: true, mounts: ['/airflow/dags'], steps: 3, duration_ms: 3000 }),
+      rec(recoveredAt - 1, {
+        msg: 'recovery finished',
+        result: 'success',
+        escalated: true,
+        mounts: ['/airflow/dags'],
+        steps: 3,
+        duration_ms: 3000,
+      }),
     ],
     metrics:
       'nfs_health_check_recoveries_total{result="success"} 1\nnfs_recovery_duration_seconds_count 1\nnfs_recovery_duration_seconds_sum 3.2\n' +
@@ -82,7 +167,16 @@ describe('analyzeFailover', () => {
   it('/mnt/static left unmounted by the recovery (nothing mounts it again) fails its three checks', () => {
     const g = good(12);
     const { static_new_server: _, ...events } = g.events;
-    const left = job({ ...g, events, values: { ...g.values, static_after: 'none' }, lines: g.lines.filter((l) => !isCollateral(l)), metrics: g.metrics.split('\n').filter((l) => !l.includes('collateral')).join('\n') });
+    const left = job({
+      ...g,
+      events,
+      values: { ...g.values, static_after: 'none' },
+      lines: g.lines.filter((l) => !isCollateral(l)),
+      metrics: g.metrics
+        .split('\n')
+        .filter((l) => !l.includes('collateral'))
+        .join('\n'),
+    });
     const a = analyzeFailover(left, { intervalS: 5, probeTimeoutS: 5 });
     expect(failed(a)).toEqual([
       '/mnt/static mounted again after the recovery, serving the new server',
@@ -94,13 +188,33 @@ describe('analyzeFailover', () => {
 
   it('a remount that failed, one not from fstab, or a static mount absent at boot: each fails its check', () => {
     const g = good(12);
-    const notAgain = rec(10.8, { level: 'error', msg: 'mount taken away by recovery: not mounted again', mount: '/mnt/static', fstype: 'nfs4', source: '10.99.0.1:/srv/a/static', via: 'fstab', outcome: 'timeout', command: 'mount -- /mnt/static', duration_ms: 10_000 });
-    const timedOut = analyzeFailover(job({ ...g, lines: [...g.lines.filter((l) => !isCollateral(l)), notAgain] }), { intervalS: 5, probeTimeoutS: 5 });
+    const notAgain = rec(10.8, {
+      level: 'error',
+      msg: 'mount taken away by recovery: not mounted again',
+      mount: '/mnt/static',
+      fstype: 'nfs4',
+      source: '10.99.0.1:/srv/a/static',
+      via: 'fstab',
+      outcome: 'timeout',
+      command: 'mount -- /mnt/static',
+      duration_ms: 10_000,
+    });
+    const timedOut = analyzeFailover(job({ ...g, lines: [...g.lines.filter((l) => !isCollateral(l)), notAgain] }), {
+      intervalS: 5,
+      probeTimeoutS: 5,
+    });
     expect(failed(timedOut)).toEqual([expect.stringMatching(/^the journal names it/)]);
-    expect(timedOut.checks.find((c) => c.what.startsWith('the journal names it'))?.detail).toMatch(/not mounted again \(error\): timeout, via fstab: mount -- \/mnt\/static, 10000 ms/);
+    expect(timedOut.checks.find((c) => c.what.startsWith('the journal names it'))?.detail).toMatch(
+      /not mounted again \(error\): timeout, via fstab: mount -- \/mnt\/static, 10000 ms/,
+    );
     const recorded = g.lines.map((l) => (isCollateral(l) ? l.replace('"via\\":\\"fstab', '"via\\":\\"recorded') : l));
-    expect(failed(analyzeFailover(job({ ...g, lines: recorded }), { intervalS: 5, probeTimeoutS: 5 }))).toEqual([expect.stringMatching(/^the journal names it/)]);
-    const noBoot = analyzeFailover(job({ ...g, values: { ...g.values, static_boot_mounted: 0, static_before: 'none', static_old_server: 0 } }), { intervalS: 5, probeTimeoutS: 5 });
+    expect(failed(analyzeFailover(job({ ...g, lines: recorded }), { intervalS: 5, probeTimeoutS: 5 }))).toEqual([
+      expect.stringMatching(/^the journal names it/),
+    ]);
+    const noBoot = analyzeFailover(
+      job({ ...g, values: { ...g.values, static_boot_mounted: 0, static_before: 'none', static_old_server: 0 } }),
+      { intervalS: 5, probeTimeoutS: 5 },
+    );
     expect(failed(noBoot)).toEqual([expect.stringMatching(/^\/mnt\/static \(\/etc\/fstab, nobody on it\) mounted by systemd at boot/)]);
     // Gone before the failover and mounted again by the job: the failover still tests it, and says so.
     const retaken = analyzeFailover(job({ ...g, values: { ...g.values, static_mounted_by_job: 1 } }), { intervalS: 5, probeTimeoutS: 5 });
@@ -115,7 +229,13 @@ describe('analyzeFailover', () => {
     expect(failed(slow)).toEqual([expect.stringMatching(/^ls \/airflow\/dags shows the new server's files.* ≤ 15 s$/)]);
 
     const g = good(12);
-    const bad = job({ ...g, metrics: g.metrics.replace(/^nfs_health_check_recoveries_total.*\n/, 'nfs_health_check_recoveries_total{result="success"} 0\n').replace(/^nfs_recovery_duration.*\n/gm, ''), lines: [...g.lines, JSON.stringify({ _PID: '500', MESSAGE: '    at Object.<anonymous>' })] });
+    const bad = job({
+      ...g,
+      metrics: g.metrics
+        .replace(/^nfs_health_check_recoveries_total.*\n/, 'nfs_health_check_recoveries_total{result="success"} 0\n')
+        .replace(/^nfs_recovery_duration.*\n/gm, ''),
+      lines: [...g.lines, JSON.stringify({ _PID: '500', MESSAGE: '    at Object.<anonymous>' })],
+    });
     expect(failed(analyzeFailover(bad, { intervalS: 5, probeTimeoutS: 5 }))).toEqual([
       '/metrics: nfs_health_check_recoveries_total{result="success"} ≥ 1',
       '/metrics: an nfs_recovery_duration_seconds sample',
@@ -131,13 +251,35 @@ describe('analyzeFailover', () => {
 });
 
 describe('analyzeSilent', () => {
-  const p = { intervalS: 30, probeTimeoutS: 5, hangAfterS: 15, cooldownS: 30, maxBackoffS: 300, maxStuck: 3, mounts: 2, backWithinS: 90, hard: false };
+  const p = {
+    intervalS: 30,
+    probeTimeoutS: 5,
+    hangAfterS: 15,
+    cooldownS: 30,
+    maxBackoffS: 300,
+    maxStuck: 3,
+    mounts: 2,
+    backWithinS: 90,
+    hard: false,
+  };
   const attempt = (start: number, stillFailing: boolean): string[] => [
     rec(start, { msg: 'recovery starting', mounts: ['/airflow/dags'] }),
     rec(start + 10, { msg: 'recovery step', step: 'command', command: 'umount -a -t nfs,nfs4', status: 'timeout', duration_ms: 10_000 }),
-    rec(start + 11, { msg: 'recovery step', step: 'escalation', mount: '/airflow/dags', command: 'umount -f -- /airflow/dags', status: 'ok', duration_ms: 500 }),
+    rec(start + 11, {
+      msg: 'recovery step',
+      step: 'escalation',
+      mount: '/airflow/dags',
+      command: 'umount -f -- /airflow/dags',
+      status: 'ok',
+      duration_ms: 500,
+    }),
     rec(start + 11.3, { msg: 'stuck probe returned', mount: '/airflow/dags', result: 'EIO', blocked_ms: 9000 }),
-    rec(start + 12, { msg: 'recovery finished', result: stillFailing ? 'failed' : 'success', mounts: ['/airflow/dags'], ...(stillFailing ? { still_failing: ['/airflow/dags'] } : {}) }),
+    rec(start + 12, {
+      msg: 'recovery finished',
+      result: stillFailing ? 'failed' : 'success',
+      mounts: ['/airflow/dags'],
+      ...(stillFailing ? { still_failing: ['/airflow/dags'] } : {}),
+    }),
   ];
   const silentJob = (starts: number[], threadsMax = 17) =>
     job({
@@ -205,7 +347,9 @@ describe('needless recoveries', () => {
     expect(needlessRecoveries(j, 'failover_start').map((l) => l.t)).toEqual([at(-35)]);
     const a = withNeedless(base, j, 'failover_start');
     expect(a.figures).toEqual({ steps: 2, needless_recoveries: 1 });
-    expect(a.checks).toEqual([{ what: 'no recovery before failover_start', ok: false, detail: '1: 35.0 s before: ["/airflow/dags","/airflow/logs"]' }]);
+    expect(a.checks).toEqual([
+      { what: 'no recovery before failover_start', ok: false, detail: '1: 35.0 s before: ["/airflow/dags","/airflow/logs"]' },
+    ]);
   });
 
   it('no fault, or a job that never got to it: every one of the boot counts', () => {
@@ -225,10 +369,25 @@ describe('needless recoveries', () => {
 
 describe('analyzeSystemd', () => {
   const values = {
-    boot_id: 'bbbb-2', is_enabled: 'enabled', ns_host: 'mnt:[4026531841]', ns_daemon: 'mnt:[4026531841]', ns_daemon_after: 'mnt:[4026531841]',
-    ready_states: 'deactivating activating active', metrics_when_active: 1, activating_s: 3.1, status_text: 'ok: 2 mounts',
-    rotated_files: 4, file_lines: 30, gz_lines: 20, journal_lines: 50, file_lines_unique: 50,
-    stop_s: 1.2, stop_state: 'inactive/success', timeout_stop_s: 15, restarts: 1, watchdog_log: 1,
+    boot_id: 'bbbb-2',
+    is_enabled: 'enabled',
+    ns_host: 'mnt:[4026531841]',
+    ns_daemon: 'mnt:[4026531841]',
+    ns_daemon_after: 'mnt:[4026531841]',
+    ready_states: 'deactivating activating active',
+    metrics_when_active: 1,
+    activating_s: 3.1,
+    status_text: 'ok: 2 mounts',
+    rotated_files: 4,
+    file_lines: 30,
+    gz_lines: 20,
+    journal_lines: 50,
+    file_lines_unique: 50,
+    stop_s: 1.2,
+    stop_state: 'inactive/success',
+    timeout_stop_s: 15,
+    restarts: 1,
+    watchdog_log: 1,
   };
   const events = { block: 0, dags_stuck: 9, sigstop: 100, watchdog_restarted: 170 };
 
@@ -239,7 +398,14 @@ describe('analyzeSystemd', () => {
   });
 
   it('the same boot as the install, a private namespace, a lost line, a failed stop: each fails', () => {
-    const bad = { ...values, boot_id: 'aaaa-1', ns_daemon: 'mnt:[4026532398]', file_lines: 29, stop_state: 'failed/timeout', ready_states: 'active' };
+    const bad = {
+      ...values,
+      boot_id: 'aaaa-1',
+      ns_daemon: 'mnt:[4026532398]',
+      file_lines: 29,
+      stop_state: 'failed/timeout',
+      ready_states: 'active',
+    };
     expect(failed(analyzeSystemd(job({ values: bad, events }), { installBootId: 'aaaa-1' }))).toEqual([
       'enabled and running after a reboot (not the install boot)',
       "the daemon's mount namespace is PID 1's",
@@ -256,15 +422,24 @@ describe('analyzeBaseline', () => {
     const a = analyzeBaseline(job({ events: { failover_start: 0, first_error: 21 }, values }), { waitS: 80 });
     expect(failed(a)).toEqual([]);
     expect(a.times).toEqual({ detection: 21, firstStep: 21, accessible: null });
-    const recovered = analyzeBaseline(job({ events: { failover_start: 0, first_error: 21, dags_new_server: 30 }, values: { ...values, still_stale: 0 } }), { waitS: 80 });
+    const recovered = analyzeBaseline(
+      job({ events: { failover_start: 0, first_error: 21, dags_new_server: 30 }, values: { ...values, still_stale: 0 } }),
+      { waitS: 80 },
+    );
     expect(failed(recovered)).toEqual([expect.stringMatching(/never recovered while the mount was held/)]);
   });
 });
 
 describe('analyzeNegativeCache', () => {
   const values = {
-    default_fail_s: 10.2, default_first: '0.45 s: ls: cannot access \'/airflow/logs/scheduler.log\': No such file or directory', default_cost_s: 61.3,
-    reload_after: '0.92 s: ok', reload_cost_s: 3.1, short_fail_s: 10.1, short_first: '0.3 s: ls: x', short_cost_s: 11.2,
+    default_fail_s: 10.2,
+    default_first: "0.45 s: ls: cannot access '/airflow/logs/scheduler.log': No such file or directory",
+    default_cost_s: 61.3,
+    reload_after: '0.92 s: ok',
+    reload_cost_s: 3.1,
+    short_fail_s: 10.1,
+    short_first: '0.3 s: ls: x',
+    short_cost_s: 11.2,
   };
   it('reports the cache, its cost, whether a reload clears it and what the map option saves', () => {
     const a = analyzeNegativeCache(job({ values }));
@@ -287,18 +462,52 @@ describe('analyzeHolders', () => {
   const holder = (s: number, msg: string, who: typeof sched, mount: string, state: string, holds: string[]): string =>
     rec(s, { level: 'warn', msg, mount, mount_id: mount.endsWith('dags') ? 40 : 41, state, ...who, holds });
   const values = {
-    sched_pid: 700, sched_uid: 50000, airflow_uid: 50000, other_pid: 800, other_uid: 65534, other_unit: 'e2e-runner.service',
-    daemon_pid_before: 300, daemon_pid_after: 300, daemon_nrestarts_before: 0, daemon_nrestarts_after: 0, other_alive: 1,
-    lines_doubled: 0, first_pid_lines_new_server: 0, sched_not_logged: 14,
+    sched_pid: 700,
+    sched_uid: 50000,
+    airflow_uid: 50000,
+    other_pid: 800,
+    other_uid: 65534,
+    other_unit: 'e2e-runner.service',
+    daemon_pid_before: 300,
+    daemon_pid_after: 300,
+    daemon_nrestarts_before: 0,
+    daemon_nrestarts_after: 0,
+    other_alive: 1,
+    lines_doubled: 0,
+    first_pid_lines_new_server: 0,
+    sched_not_logged: 14,
   };
   const common = [
     rec(4, { msg: 'mount failing', mount: '/airflow/dags', result: 'ESTALE' }),
     holder(4.3, 'holder found on failing mount', sched, '/airflow/dags', 'failing', ['cwd /airflow/dags']),
     holder(4.3, 'holder found on failing mount', sched, '/airflow/logs', 'failing', ['fd 3 → /airflow/logs/scheduler.log']),
     holder(4.3, 'holder found on failing mount', other, '/airflow/dags', 'failing', ['cwd /airflow/dags']),
-    rec(4.5, { msg: 'recovery step', step: 'command', command: 'umount -a -t nfs,nfs4', status: 'failed', exit_code: 16, duration_ms: 300 }),
-    rec(5, { msg: 'recovery step', step: 'escalation', mount: '/airflow/dags', command: 'umount -l -- /airflow/dags', status: 'ok', detached: true, duration_ms: 100 }),
-    rec(5.2, { msg: 'recovery step', step: 'escalation', mount: '/airflow/logs', command: 'umount -l -- /airflow/logs', status: 'ok', detached: true, duration_ms: 100 }),
+    rec(4.5, {
+      msg: 'recovery step',
+      step: 'command',
+      command: 'umount -a -t nfs,nfs4',
+      status: 'failed',
+      exit_code: 16,
+      duration_ms: 300,
+    }),
+    rec(5, {
+      msg: 'recovery step',
+      step: 'escalation',
+      mount: '/airflow/dags',
+      command: 'umount -l -- /airflow/dags',
+      status: 'ok',
+      detached: true,
+      duration_ms: 100,
+    }),
+    rec(5.2, {
+      msg: 'recovery step',
+      step: 'escalation',
+      mount: '/airflow/logs',
+      command: 'umount -l -- /airflow/logs',
+      status: 'ok',
+      detached: true,
+      duration_ms: 100,
+    }),
     holder(5.6, 'holder left on detached mount', sched, '/airflow/dags', 'detached', ['cwd /']),
     holder(5.6, 'holder left on detached mount', sched, '/airflow/logs', 'detached', ['fd 3 → /scheduler.log']),
     holder(5.6, 'holder left on detached mount', other, '/airflow/dags', 'detached', ['cwd /']),
@@ -306,14 +515,44 @@ describe('analyzeHolders', () => {
     rec(9.5, { msg: 'mount recovered', mount: '/airflow/dags' }),
     rec(9.5, { msg: 'mount recovered', mount: '/airflow/logs' }),
   ];
-  const scans = 'nfs_health_checkd_holder_scans_total{result="ok"} 6\nnfs_health_checkd_holder_scans_total{result="timeout"} 0\nnfs_health_checkd_holder_scans_total{result="unavailable"} 0\n';
-  const restarted = rec(10.2, { msg: 'unit restarted: it held a detached mount', unit: 'airflow-scheduler.service', result: 'ok', mounts: ['/airflow/dags', '/airflow/logs'], pids: [700], command: 'systemctl try-restart -- airflow-scheduler.service', exit_code: 0, duration_ms: 600 });
-  const restartJob = (o: { restartLines?: string[]; logsGauge?: number; values?: Record<string, string | number>; events?: Record<string, number> } = {}) =>
+  const scans =
+    'nfs_health_checkd_holder_scans_total{result="ok"} 6\nnfs_health_checkd_holder_scans_total{result="timeout"} 0\nnfs_health_checkd_holder_scans_total{result="unavailable"} 0\n';
+  const restarted = rec(10.2, {
+    msg: 'unit restarted: it held a detached mount',
+    unit: 'airflow-scheduler.service',
+    result: 'ok',
+    mounts: ['/airflow/dags', '/airflow/logs'],
+    pids: [700],
+    command: 'systemctl try-restart -- airflow-scheduler.service',
+    exit_code: 0,
+    duration_ms: 600,
+  });
+  const restartJob = (
+    o: { restartLines?: string[]; logsGauge?: number; values?: Record<string, string | number>; events?: Record<string, number> } = {},
+  ) =>
     job({
-      events: o.events ?? { failover_start: 0, failover_done: 2, dags_new_server: 9.8, logs_detached_held: 6, logs_detached_none: 12, sched_stopped: 20 },
+      events: o.events ?? {
+        failover_start: 0,
+        failover_done: 2,
+        dags_new_server: 9.8,
+        logs_detached_held: 6,
+        logs_detached_none: 12,
+        sched_stopped: 20,
+      },
       values: {
-        ...values, sched_pid_after: 900, sched_nrestarts: 0, new_pid: 900, new_pid_lines_new_server: 14, new_first_seq: 31, new_first_line_us: at(10.4) * 1000,
-        lines_attempted: 44, lines_lost: 12, lost_seqs: '19-30', lines_lost_after_restart: 0, lines_new_server: 14, ...o.values,
+        ...values,
+        sched_pid_after: 900,
+        sched_nrestarts: 0,
+        new_pid: 900,
+        new_pid_lines_new_server: 14,
+        new_first_seq: 31,
+        new_first_line_us: at(10.4) * 1000,
+        lines_attempted: 44,
+        lines_lost: 12,
+        lost_seqs: '19-30',
+        lines_lost_after_restart: 0,
+        lines_new_server: 14,
+        ...o.values,
       },
       lines: [
         ...common,
@@ -328,21 +567,49 @@ describe('analyzeHolders', () => {
     const a = analyzeHolders(restartJob(), { ...p, restart: true });
     expect(failed(a)).toEqual([]);
     expect(a.times).toEqual({ detection: 4, firstStep: 4.2, accessible: 9.8 });
-    expect(a.figures).toMatchObject({ holders_reported_s: 4.3, scheduler_restarted_s: 10.2, first_line_new_server_s: 10.4, lines_lost: 12, lost_seqs: '19-30', watched_s: 20 });
+    expect(a.figures).toMatchObject({
+      holders_reported_s: 4.3,
+      scheduler_restarted_s: 10.2,
+      first_line_new_server_s: 10.4,
+      lines_lost: 12,
+      lost_seqs: '19-30',
+      watched_s: 20,
+    });
   });
 
   it('a restart faster than the guest samples the gauge: the journal shows the count up, the end shows 0', () => {
     const unsampled = restartJob({ events: { failover_start: 0, failover_done: 2, dags_new_server: 9.8, sched_stopped: 20 } });
     expect(failed(analyzeHolders(unsampled, { ...p, restart: true }))).toEqual([]);
     // A rise the sampler saw must be followed by the fall.
-    const stuck = restartJob({ events: { failover_start: 0, failover_done: 2, dags_new_server: 9.8, logs_detached_held: 6, sched_stopped: 20 } });
-    expect(failed(analyzeHolders(stuck, { ...p, restart: true }))).toEqual(['the old scheduler is gone from the old mounts; nfs_mount_detached_holders{mount="/airflow/logs"} back to 0']);
+    const stuck = restartJob({
+      events: { failover_start: 0, failover_done: 2, dags_new_server: 9.8, logs_detached_held: 6, sched_stopped: 20 },
+    });
+    expect(failed(analyzeHolders(stuck, { ...p, restart: true }))).toEqual([
+      'the old scheduler is gone from the old mounts; nfs_mount_detached_holders{mount="/airflow/logs"} back to 0',
+    ]);
   });
 
   it('a restart before the paths are healthy, twice, of the wrong unit, or one that leaves the log held: each fails its check', () => {
-    const early = rec(8, { msg: 'unit restarted: it held a detached mount', unit: 'airflow-scheduler.service', result: 'ok', mounts: ['/airflow/logs'], pids: [700], command: 'systemctl try-restart -- airflow-scheduler.service', duration_ms: 500 });
-    expect(failed(analyzeHolders(restartJob({ restartLines: [early] }), { ...p, restart: true }))).toEqual(['…only once both paths were healthy again ("mount recovered" first)']);
-    const wrong = rec(10.4, { msg: 'unit restarted: it held a detached mount', unit: 'e2e-runner.service', result: 'ok', pids: [800], command: 'systemctl try-restart -- e2e-runner.service', duration_ms: 500 });
+    const early = rec(8, {
+      msg: 'unit restarted: it held a detached mount',
+      unit: 'airflow-scheduler.service',
+      result: 'ok',
+      mounts: ['/airflow/logs'],
+      pids: [700],
+      command: 'systemctl try-restart -- airflow-scheduler.service',
+      duration_ms: 500,
+    });
+    expect(failed(analyzeHolders(restartJob({ restartLines: [early] }), { ...p, restart: true }))).toEqual([
+      '…only once both paths were healthy again ("mount recovered" first)',
+    ]);
+    const wrong = rec(10.4, {
+      msg: 'unit restarted: it held a detached mount',
+      unit: 'e2e-runner.service',
+      result: 'ok',
+      pids: [800],
+      command: 'systemctl try-restart -- e2e-runner.service',
+      duration_ms: 500,
+    });
     const twice = restartJob({ restartLines: [restarted, wrong] });
     expect(failed(analyzeHolders(twice, { ...p, restart: true }))).toEqual([
       'the scheduler restarted once: systemctl try-restart -- airflow-scheduler.service, ok, naming its PID',
@@ -359,7 +626,21 @@ describe('analyzeHolders', () => {
   const reportJob = (extra: string[] = [], v: Record<string, string | number> = {}) =>
     job({
       events: { failover_start: 0, failover_done: 2, dags_new_server: 9.8, logs_detached_held: 6, sched_stopped: 42 },
-      values: { ...values, sched_pid_after: 700, sched_nrestarts: 0, new_pid: 'none', new_pid_lines_new_server: 0, new_first_seq: 'none', new_first_line_us: 'none', lines_attempted: 90, lines_lost: 80, lost_seqs: '11-90', lines_lost_after_restart: 0, lines_new_server: 0, ...v },
+      values: {
+        ...values,
+        sched_pid_after: 700,
+        sched_nrestarts: 0,
+        new_pid: 'none',
+        new_pid_lines_new_server: 0,
+        new_first_seq: 'none',
+        new_first_line_us: 'none',
+        lines_attempted: 90,
+        lines_lost: 80,
+        lost_seqs: '11-90',
+        lines_lost_after_restart: 0,
+        lines_new_server: 0,
+        ...v,
+      },
       lines: [...common, ...extra],
       metrics: `${scans}nfs_mount_detached_holders{mount="/airflow/dags"} 2\nnfs_mount_detached_holders{mount="/airflow/logs"} 1\n`,
     });
@@ -367,7 +648,12 @@ describe('analyzeHolders', () => {
   it('report only: both holders reported and left alone, the scheduler still counted on the old /airflow/logs', () => {
     const a = analyzeHolders(reportJob(), { ...p, restart: false });
     expect(failed(a)).toEqual([]);
-    expect(a.figures).toMatchObject({ holders_reported_s: 4.3, scheduler_restarted_s: null, first_line_new_server_s: null, lines_lost: 80 });
+    expect(a.figures).toMatchObject({
+      holders_reported_s: 4.3,
+      scheduler_restarted_s: null,
+      first_line_new_server_s: null,
+      lines_lost: 80,
+    });
   });
 
   it('report only: a restart, a holder never reported, the unrelated one gone or seen in a unit of its own name: the checks say so', () => {
@@ -382,7 +668,10 @@ describe('analyzeHolders', () => {
     ]);
     const unseen = reportJob();
     unseen.daemon = unseen.daemon.filter((l) => !(l.pid === 700 && l.mount === '/airflow/logs'));
-    expect(failed(analyzeHolders(unseen, { ...p, restart: false }))).toEqual(['the scheduler reported by PID, unit and user: its cwd on /airflow/dags, its log descriptor on /airflow/logs', '…and on both mounts once detached']);
+    expect(failed(analyzeHolders(unseen, { ...p, restart: false }))).toEqual([
+      'the scheduler reported by PID, unit and user: its cwd on /airflow/dags, its log descriptor on /airflow/logs',
+      '…and on both mounts once detached',
+    ]);
   });
 
   it('a guest that never got to the failover fails, with no times', () => {
@@ -392,7 +681,16 @@ describe('analyzeHolders', () => {
 });
 
 describe('analyzeInstall', () => {
-  const values = { guest_node: 'none', install_s: 21.4, deb_version: '0.1.0', enable_now_s: 6.2, is_enabled: 'enabled', is_active: 'active', daemon_exe: '/usr/lib/nfs-health-checkd/node', accessible: 1 };
+  const values = {
+    guest_node: 'none',
+    install_s: 21.4,
+    deb_version: '0.1.0',
+    enable_now_s: 6.2,
+    is_enabled: 'enabled',
+    is_active: 'active',
+    daemon_exe: '/usr/lib/nfs-health-checkd/node',
+    accessible: 1,
+  };
 
   it('the .deb installed on a guest without node, enabled, active on its own runtime, mounts accessible: passes', () => {
     const a = analyzeInstall(job({ values }), { version: '0.1.0' });
@@ -422,10 +720,24 @@ describe('analyzeInstall', () => {
 
 describe('analyzeRemove', () => {
   const values = {
-    active_before: 'active', procs_before: 1,
-    remove_rc: 0, remove_s: 4.1, dpkg_status_removed: 'rc', config_after_remove: 'present', logrotate_after_remove: 'present',
-    unit_file_after_remove: 'absent', bin_after_remove: 'absent', procs_after_remove: 0, procs_left: '', is_active_after_remove: 'inactive',
-    purge_rc: 0, purge_s: 1.3, config_dir_after_purge: 'absent', logrotate_after_purge: 'absent', dpkg_s_rc: 1, unit_links_after_purge: '',
+    active_before: 'active',
+    procs_before: 1,
+    remove_rc: 0,
+    remove_s: 4.1,
+    dpkg_status_removed: 'rc',
+    config_after_remove: 'present',
+    logrotate_after_remove: 'present',
+    unit_file_after_remove: 'absent',
+    bin_after_remove: 'absent',
+    procs_after_remove: 0,
+    procs_left: '',
+    is_active_after_remove: 'inactive',
+    purge_rc: 0,
+    purge_s: 1.3,
+    config_dir_after_purge: 'absent',
+    logrotate_after_purge: 'absent',
+    dpkg_s_rc: 1,
+    unit_links_after_purge: '',
   };
 
   it('remove keeps the conffiles and takes the unit, the binary and the daemon; purge takes the rest: passes', () => {
@@ -437,8 +749,13 @@ describe('analyzeRemove', () => {
 
   it('a removal that drops the config, leaves the unit, the binary or the daemon running: each fails its check', () => {
     const bad = {
-      ...values, config_after_remove: 'absent', unit_file_after_remove: 'present', bin_after_remove: 'present',
-      procs_after_remove: 1, procs_left: '812 /usr/lib/nfs-health-checkd/node /usr/lib/nfs-health-checkd/app/cli.js;', is_active_after_remove: 'active',
+      ...values,
+      config_after_remove: 'absent',
+      unit_file_after_remove: 'present',
+      bin_after_remove: 'present',
+      procs_after_remove: 1,
+      procs_left: '812 /usr/lib/nfs-health-checkd/node /usr/lib/nfs-health-checkd/app/cli.js;',
+      is_active_after_remove: 'active',
     };
     const a = analyzeRemove(job({ values: bad }));
     expect(failed(a)).toEqual([
@@ -448,23 +765,36 @@ describe('analyzeRemove', () => {
       'dpkg -r stopped the daemon: no process of /usr/lib/nfs-health-checkd/ left',
       'dpkg -r: systemctl is-active nfs-health-checkd is not active',
     ]);
-    expect(a.checks.find((c) => c.what.startsWith('dpkg -r stopped'))?.detail).toBe('1 left: 812 /usr/lib/nfs-health-checkd/node /usr/lib/nfs-health-checkd/app/cli.js');
+    expect(a.checks.find((c) => c.what.startsWith('dpkg -r stopped'))?.detail).toBe(
+      '1 left: 812 /usr/lib/nfs-health-checkd/node /usr/lib/nfs-health-checkd/app/cli.js',
+    );
   });
 
   it('a purge that leaves /etc/nfs-health-checkd, a package dpkg still knows, links left behind: each fails its check', () => {
-    const bad = { ...values, config_dir_after_purge: 'present', dpkg_s_rc: 0, unit_links_after_purge: '/etc/systemd/system/multi-user.target.wants/nfs-health-checkd.service ' };
+    const bad = {
+      ...values,
+      config_dir_after_purge: 'present',
+      dpkg_s_rc: 0,
+      unit_links_after_purge: '/etc/systemd/system/multi-user.target.wants/nfs-health-checkd.service ',
+    };
     const a = analyzeRemove(job({ values: bad }));
     expect(failed(a)).toEqual([
       'dpkg -P nfs-health-checkd succeeded and removed /etc/nfs-health-checkd and the logrotate conffile',
       'dpkg -s nfs-health-checkd fails after the purge (dpkg knows it no more)',
       'dpkg -P left no enablement link or mask in /etc/systemd/system',
     ]);
-    expect(a.checks.find((c) => c.what.startsWith('dpkg -P left'))?.detail).toBe('/etc/systemd/system/multi-user.target.wants/nfs-health-checkd.service');
+    expect(a.checks.find((c) => c.what.startsWith('dpkg -P left'))?.detail).toBe(
+      '/etc/systemd/system/multi-user.target.wants/nfs-health-checkd.service',
+    );
   });
 
   it('a dpkg -r that failed, or a daemon that never ran: the checks say so; values never written fail rather than pass', () => {
-    expect(failed(analyzeRemove(job({ values: { ...values, remove_rc: 1, dpkg_status_removed: 'iF' } })))).toEqual(['dpkg -r nfs-health-checkd succeeded: state rc (removed, config files kept)']);
-    expect(failed(analyzeRemove(job({ values: { ...values, active_before: 'failed', procs_before: 0 } })))).toEqual(['the daemon was running before the removal']);
+    expect(failed(analyzeRemove(job({ values: { ...values, remove_rc: 1, dpkg_status_removed: 'iF' } })))).toEqual([
+      'dpkg -r nfs-health-checkd succeeded: state rc (removed, config files kept)',
+    ]);
+    expect(failed(analyzeRemove(job({ values: { ...values, active_before: 'failed', procs_before: 0 } })))).toEqual([
+      'the daemon was running before the removal',
+    ]);
     // A guest that stopped before writing anything: every check fails, none passes on a missing value.
     expect(analyzeRemove(job({ rc: null })).checks.every((c) => !c.ok)).toBe(true);
   });

@@ -128,7 +128,10 @@ function first(job: Job, after: number, pred: (l: DaemonLine) => boolean): Daemo
   return job.daemon.find((l) => l.t >= after && pred(l));
 }
 
-const forMount = (mount: string) => (l: DaemonLine): boolean => l.mount === mount || (Array.isArray(l.mounts) && l.mounts.includes(mount));
+const forMount =
+  (mount: string) =>
+  (l: DaemonLine): boolean =>
+    l.mount === mount || (Array.isArray(l.mounts) && l.mounts.includes(mount));
 const isStep = (l: DaemonLine): boolean => l.msg === 'recovery step';
 /** When a step started: its line is written when it ends. */
 const stepStart = (l: DaemonLine): number => l.t - (typeof l.duration_ms === 'number' ? l.duration_ms : 0);
@@ -160,11 +163,19 @@ export function needlessRecoveries(job: Job, fault: string | null): DaemonLine[]
 export function withNeedless(a: Analysis, job: Job, fault: string | null): Analysis {
   const lines = needlessRecoveries(job, fault);
   const t = fault === null ? undefined : job.events.get(fault);
-  const when = (l: DaemonLine): string => (t === undefined ? new Date(l.t).toISOString().slice(11, 23) : `${((t - l.t) / 1000).toFixed(1)} s before`);
+  const when = (l: DaemonLine): string =>
+    t === undefined ? new Date(l.t).toISOString().slice(11, 23) : `${((t - l.t) / 1000).toFixed(1)} s before`;
   const detail = lines.map((l) => `${when(l)}: ${JSON.stringify(l.mounts)}`).join('; ');
   return {
     ...a,
-    checks: [...a.checks, check(`no recovery ${fault === null ? 'in the whole boot (no fault)' : `before ${fault}`}`, lines.length === 0, `${lines.length}${detail ? `: ${detail}` : ''}`)],
+    checks: [
+      ...a.checks,
+      check(
+        `no recovery ${fault === null ? 'in the whole boot (no fault)' : `before ${fault}`}`,
+        lines.length === 0,
+        `${lines.length}${detail ? `: ${detail}` : ''}`,
+      ),
+    ],
     figures: { ...a.figures, needless_recoveries: lines.length },
   };
 }
@@ -208,8 +219,14 @@ export function analyzeFailover(job: Job, p: FailoverParams): Analysis {
   const v = (k: string): string => job.values.get(k) ?? '?';
   const collateral = job.daemon.filter((l) => l.t >= t0 && l.mount === STATIC && l.msg.startsWith('mount taken away by recovery'));
   const remounted = collateral.find(
-    (l) => l.msg === 'mount taken away by recovery: mounted again' && (l.level === 'warn' || l.level === 40) && l.outcome === 'remounted' &&
-      l.via === 'fstab' && l.fstype === 'nfs4' && l.source === STATIC_SOURCE && String(l.command).endsWith(` ${STATIC}`),
+    (l) =>
+      l.msg === 'mount taken away by recovery: mounted again' &&
+      (l.level === 'warn' || l.level === 40) &&
+      l.outcome === 'remounted' &&
+      l.via === 'fstab' &&
+      l.fstype === 'nfs4' &&
+      l.source === STATIC_SOURCE &&
+      String(l.command).endsWith(` ${STATIC}`),
   );
   const notRemounted = collateral.filter((l) => l !== remounted);
   const collateralCount = job.metrics.get(`nfs_health_check_collateral_unmounts_total{mount="${STATIC}",outcome="remounted"}`) ?? 0;
@@ -220,16 +237,44 @@ export function analyzeFailover(job: Job, p: FailoverParams): Analysis {
     check(
       'its umount -a -t nfs,nfs4 failed busy (processes hold the mounts)',
       command !== undefined && command.status === 'failed' && /busy/.test(String(command.output)),
-      command ? `${String(command.status)}, exit ${String(command.exit_code)}: ${String(command.output).split('\n')[0]}` : 'no command step',
+      command
+        ? `${String(command.status)}, exit ${String(command.exit_code)}: ${String(command.output).split('\n')[0]}`
+        : 'no command step',
     ),
     check('its escalation detached /airflow/dags', detach !== undefined, detach ? String(detach.command) : 'no detaching step'),
-    check('the recovery finished with result success', finished?.result === 'success', finished ? `${String(finished.result)} in ${String(finished.duration_ms)} ms, ${String(finished.steps)} steps` : 'no "recovery finished" line'),
-    within(`ls /airflow/dags shows the new server's files, nobody acting: interval ${p.intervalS} + timeout ${p.probeTimeoutS} + 5`, times.accessible, budget),
-    check('/airflow/logs serves the new server too', job.events.has('logs_new_server'), job.events.has('logs_new_server') ? `after ${fmt(sec(t0, job.events.get('logs_new_server')))}` : 'never'),
-    check('new work lands on the new server (a new log file)', job.values.get('new_log_written') === '1', `new_log_written=${job.values.get('new_log_written') ?? '?'}`),
-    check('the holders were left running', job.values.get('holders_alive') === '1', `holders_alive=${job.values.get('holders_alive') ?? '?'}`),
+    check(
+      'the recovery finished with result success',
+      finished?.result === 'success',
+      finished
+        ? `${String(finished.result)} in ${String(finished.duration_ms)} ms, ${String(finished.steps)} steps`
+        : 'no "recovery finished" line',
+    ),
+    within(
+      `ls /airflow/dags shows the new server's files, nobody acting: interval ${p.intervalS} + timeout ${p.probeTimeoutS} + 5`,
+      times.accessible,
+      budget,
+    ),
+    check(
+      '/airflow/logs serves the new server too',
+      job.events.has('logs_new_server'),
+      job.events.has('logs_new_server') ? `after ${fmt(sec(t0, job.events.get('logs_new_server')))}` : 'never',
+    ),
+    check(
+      'new work lands on the new server (a new log file)',
+      job.values.get('new_log_written') === '1',
+      `new_log_written=${job.values.get('new_log_written') ?? '?'}`,
+    ),
+    check(
+      'the holders were left running',
+      job.values.get('holders_alive') === '1',
+      `holders_alive=${job.values.get('holders_alive') ?? '?'}`,
+    ),
     check('/metrics: nfs_health_check_recoveries_total{result="success"} ≥ 1', success >= 1, String(success)),
-    check('/metrics: an nfs_recovery_duration_seconds sample', samples >= 1, `count ${samples}, sum ${sumSeries(job.metrics, 'nfs_recovery_duration_seconds_sum') ?? '?'} s`),
+    check(
+      '/metrics: an nfs_recovery_duration_seconds sample',
+      samples >= 1,
+      `count ${samples}, sum ${sumSeries(job.metrics, 'nfs_recovery_duration_seconds_sum') ?? '?'} s`,
+    ),
     check(
       `${STATIC} (/etc/fstab, nobody on it) mounted by systemd at boot, from the VIP, serving the old server before the failover`,
       v('static_boot_mounted') === '1' && fromVip(v('static_before')) && v('static_old_server') === '1',
@@ -238,18 +283,32 @@ export function analyzeFailover(job: Job, p: FailoverParams): Analysis {
     check(
       `${STATIC} mounted again after the recovery, serving the new server`,
       staticBack !== null && fromVip(v('static_after')),
-      staticBack !== null ? `after ${fmt(staticBack)}: ${describeMount(v('static_after'))}` : `not served: ${describeMount(v('static_after'))}`,
+      staticBack !== null
+        ? `after ${fmt(staticBack)}: ${describeMount(v('static_after'))}`
+        : `not served: ${describeMount(v('static_after'))}`,
     ),
     check(
       `the journal names it: "mount taken away by recovery: mounted again", mount ${STATIC}, via fstab, outcome remounted`,
       remounted !== undefined && notRemounted.length === 0,
-      collateral.map((l) => `${l.msg} (${String(l.level)}): ${String(l.outcome)}, via ${String(l.via)}: ${String(l.command)}, ${String(l.duration_ms)} ms`).join('; ') || 'no line',
+      collateral
+        .map(
+          (l) =>
+            `${l.msg} (${String(l.level)}): ${String(l.outcome)}, via ${String(l.via)}: ${String(l.command)}, ${String(l.duration_ms)} ms`,
+        )
+        .join('; ') || 'no line',
     ),
-    check(`/metrics: nfs_health_check_collateral_unmounts_total{mount="${STATIC}",outcome="remounted"} ≥ 1`, collateralCount >= 1, String(collateralCount)),
+    check(
+      `/metrics: nfs_health_check_collateral_unmounts_total{mount="${STATIC}",outcome="remounted"} ≥ 1`,
+      collateralCount >= 1,
+      String(collateralCount),
+    ),
     journalIsJson(job),
     check(
       'the journal names the mount, the result and each step',
-      failing !== undefined && steps.length >= 2 && steps.every((l) => typeof l.command === 'string' && typeof l.status === 'string') && finished !== undefined,
+      failing !== undefined &&
+        steps.length >= 2 &&
+        steps.every((l) => typeof l.command === 'string' && typeof l.status === 'string') &&
+        finished !== undefined,
       steps.map((l) => `${String(l.command)}: ${String(l.status)}`).join('; ') || 'no steps',
     ),
   );
@@ -298,14 +357,21 @@ export function analyzeSilent(job: Job, p: SilentParams): Analysis {
   // the worker under TCG; /metrics is polled every second or so by the guest, hence 3 s there.
   const budget = p.probeTimeoutS + p.intervalS;
   const metricsSeen = Math.max(sec(tb, job.events.get('dags_inaccessible')) ?? Infinity, sec(tb, job.events.get('dags_stuck')) ?? Infinity);
-  if (p.hard) checks.push(check('the mounts are hard mounts', job.values.get('mount_hard') === '1', `mount_hard=${job.values.get('mount_hard') ?? '?'}`));
+  if (p.hard)
+    checks.push(
+      check('the mounts are hard mounts', job.values.get('mount_hard') === '1', `mount_hard=${job.values.get('mount_hard') ?? '?'}`),
+    );
   checks.push(
     check(
       `logged inaccessible and stuck within probe timeout ${p.probeTimeoutS} + interval ${p.intervalS} (+1) s`,
       failing?.result === 'timeout' && failing.stuck === true && times.detection !== null && times.detection <= budget + 1,
       failing ? `${fmt(times.detection)}: ${String(failing.result)}${failing.stuck === true ? ', stuck' : ''}` : 'no "mount failing" line',
     ),
-    within(`/metrics: nfs_mount_accessible 0 and nfs_mount_probe_stuck 1 (+3)`, Number.isFinite(metricsSeen) ? metricsSeen : null, budget + 3),
+    within(
+      `/metrics: nfs_mount_accessible 0 and nfs_mount_probe_stuck 1 (+3)`,
+      Number.isFinite(metricsSeen) ? metricsSeen : null,
+      budget + 3,
+    ),
   );
 
   // Each recovery that leaves a mount failing makes that mount wait: cooldown, doubling, capped.
@@ -329,7 +395,8 @@ export function analyzeSilent(job: Job, p: SilentParams): Analysis {
   // "mount failing" line. At hang_after the daemon wakes for that path; its re-probe, with the call
   // still stuck on the same mount, returns at once (same_mount), so it decides then: 2 s of slack
   // for the wake-up and the cycle under TCG.
-  const hungAt = job.daemon.filter((l) => l.t >= tb && l.t <= tu && l.result === 'timeout' && (l.msg === 'mount failing' || l.msg === 'mount fault changed'))
+  const hungAt = job.daemon
+    .filter((l) => l.t >= tb && l.t <= tu && l.result === 'timeout' && (l.msg === 'mount failing' || l.msg === 'mount fault changed'))
     .map((l) => l.t - (typeof l.probe_ms === 'number' ? l.probe_ms : p.probeTimeoutS * 1000));
   const hungFor = starts[0] && hungAt.length ? round2((starts[0].t - Math.min(...hungAt)) / 1000) : null;
   const hangSlackS = 2;
@@ -350,7 +417,13 @@ export function analyzeSilent(job: Job, p: SilentParams): Analysis {
   const before = Number(job.values.get('threads_before'));
   const max = Number(job.values.get('threads_max'));
   const bound = before + p.mounts * p.maxStuck;
-  checks.push(check(`threads bounded: at most ${p.mounts} mounts × max_stuck ${p.maxStuck} over the ${before} before`, max > 0 && max <= bound, `${before} before, max ${max}, ${job.values.get('threads_after') ?? '?'} after`));
+  checks.push(
+    check(
+      `threads bounded: at most ${p.mounts} mounts × max_stuck ${p.maxStuck} over the ${before} before`,
+      max > 0 && max <= bound,
+      `${before} before, max ${max}, ${job.values.get('threads_after') ?? '?'} after`,
+    ),
+  );
 
   if (p.hard) {
     // The probe stuck in the hard mount returns when umount -f aborts its RPCs.
@@ -361,12 +434,18 @@ export function analyzeSilent(job: Job, p: SilentParams): Analysis {
       check(
         'the stuck probe is released by the umount -f step',
         released !== undefined && lag !== null && lag <= 2,
-        forced ? (released ? `returned ${lag} s after umount -f ended (${String(released.result)}, blocked ${String(released.blocked_ms)} ms)` : 'no "stuck probe returned" after umount -f') : 'no umount -f step',
+        forced
+          ? released
+            ? `returned ${lag} s after umount -f ended (${String(released.result)}, blocked ${String(released.blocked_ms)} ms)`
+            : 'no "stuck probe returned" after umount -f'
+          : 'no umount -f step',
       ),
     );
   }
   checks.push(within(`accessible again (daemon) after the server returns`, times.accessible, p.backWithinS));
-  checks.push(check('a client sees the files again', job.events.has('client_accessible'), fmt(sec(tu, job.events.get('client_accessible')))));
+  checks.push(
+    check('a client sees the files again', job.events.has('client_accessible'), fmt(sec(tu, job.events.get('client_accessible')))),
+  );
   checks.push(journalIsJson(job));
 
   // What the daemon saw when the server came back: automount_failed means autofs' negative
@@ -398,15 +477,43 @@ export function analyzeSystemd(job: Job, p: { installBootId: string }): Analysis
   const watchdog = sec(job.events.get('sigstop'), job.events.get('watchdog_restarted'));
   const checks = [
     jobCompleted(job),
-    check('enabled and running after a reboot (not the install boot)', v('is_enabled') === 'enabled' && v('boot_id') !== '?' && v('boot_id') !== p.installBootId, `${v('is_enabled')}, boot ${v('boot_id').slice(0, 8)} ≠ install boot ${p.installBootId.slice(0, 8)}`),
-    check("the daemon's mount namespace is PID 1's", v('ns_host') !== '?' && v('ns_host') === v('ns_daemon') && v('ns_daemon_after') === v('ns_host'), `${v('ns_host')} / ${v('ns_daemon')}`),
-    check('active only after READY=1: activating (after the old process), then active with /metrics already serving', /(^| )activating active$/.test(v('ready_states')) && v('metrics_when_active') === '1', `${v('ready_states')}; ${v('activating_s')} s activating; status "${v('status_text')}"`),
+    check(
+      'enabled and running after a reboot (not the install boot)',
+      v('is_enabled') === 'enabled' && v('boot_id') !== '?' && v('boot_id') !== p.installBootId,
+      `${v('is_enabled')}, boot ${v('boot_id').slice(0, 8)} ≠ install boot ${p.installBootId.slice(0, 8)}`,
+    ),
+    check(
+      "the daemon's mount namespace is PID 1's",
+      v('ns_host') !== '?' && v('ns_host') === v('ns_daemon') && v('ns_daemon_after') === v('ns_host'),
+      `${v('ns_host')} / ${v('ns_daemon')}`,
+    ),
+    check(
+      'active only after READY=1: activating (after the old process), then active with /metrics already serving',
+      /(^| )activating active$/.test(v('ready_states')) && v('metrics_when_active') === '1',
+      `${v('ready_states')}; ${v('activating_s')} s activating; status "${v('status_text')}"`,
+    ),
     check('logrotate -f with the shipped config rotated the file', n('rotated_files') >= 2, `${v('rotated_files')} rotated files`),
-    check('no line lost or doubled across the rotations', journalLines > 0 && fileLines === journalLines && n('file_lines_unique') === journalLines, `journal ${journalLines}, files ${fileLines} (${v('file_lines_unique')} distinct)`),
-    check('a probe was stuck in the kernel before the stop', job.events.has('dags_stuck'), fmt(sec(job.events.get('block'), job.events.get('dags_stuck')))),
-    check(`systemctl stop returned within TimeoutStopSec (${v('timeout_stop_s')} s)`, stopS > 0 && stopS < n('timeout_stop_s'), `${stopS.toFixed(2)} s`),
+    check(
+      'no line lost or doubled across the rotations',
+      journalLines > 0 && fileLines === journalLines && n('file_lines_unique') === journalLines,
+      `journal ${journalLines}, files ${fileLines} (${v('file_lines_unique')} distinct)`,
+    ),
+    check(
+      'a probe was stuck in the kernel before the stop',
+      job.events.has('dags_stuck'),
+      fmt(sec(job.events.get('block'), job.events.get('dags_stuck'))),
+    ),
+    check(
+      `systemctl stop returned within TimeoutStopSec (${v('timeout_stop_s')} s)`,
+      stopS > 0 && stopS < n('timeout_stop_s'),
+      `${stopS.toFixed(2)} s`,
+    ),
     check('the stopped unit is inactive, not failed', v('stop_state') === 'inactive/success', v('stop_state')),
-    check('a SIGSTOPped daemon is restarted by the watchdog', watchdog !== null && n('restarts') >= 1 && n('watchdog_log') >= 1, `${fmt(watchdog)}, ${v('restarts')} restart(s), "Watchdog timeout" logged ${v('watchdog_log')}×`),
+    check(
+      'a SIGSTOPped daemon is restarted by the watchdog',
+      watchdog !== null && n('restarts') >= 1 && n('watchdog_log') >= 1,
+      `${fmt(watchdog)}, ${v('restarts')} restart(s), "Watchdog timeout" logged ${v('watchdog_log')}×`,
+    ),
   ];
   return {
     times: { detection: null, firstStep: null, accessible: null },
@@ -423,10 +530,26 @@ export function analyzeNegativeCache(job: Job): Analysis {
   const [def, reload, short] = [cost('default_cost_s'), cost('reload_cost_s'), cost('short_cost_s')];
   const checks = [
     jobCompleted(job),
-    check('a failed automount is cached: right after the server returns, access still fails at once', !v('default_first').endsWith(': ok') && firstS('default_first') < 2, v('default_first')),
-    check('…until the negative timeout (60 s by default) has passed', def !== null && def >= 50, `usable ${def ?? 'never'} s after the failed attempt`),
-    check('--negative-timeout=10 on the map shortens it', short !== null && def !== null && short < def / 2, `usable ${short ?? 'never'} s after the failed attempt`),
-    check('systemctl reload autofs clears it (the README says why the daemon does not)', v('reload_after').endsWith(': ok'), v('reload_after')),
+    check(
+      'a failed automount is cached: right after the server returns, access still fails at once',
+      !v('default_first').endsWith(': ok') && firstS('default_first') < 2,
+      v('default_first'),
+    ),
+    check(
+      '…until the negative timeout (60 s by default) has passed',
+      def !== null && def >= 50,
+      `usable ${def ?? 'never'} s after the failed attempt`,
+    ),
+    check(
+      '--negative-timeout=10 on the map shortens it',
+      short !== null && def !== null && short < def / 2,
+      `usable ${short ?? 'never'} s after the failed attempt`,
+    ),
+    check(
+      'systemctl reload autofs clears it (the README says why the daemon does not)',
+      v('reload_after').endsWith(': ok'),
+      v('reload_after'),
+    ),
   ];
   return {
     times: { detection: null, firstStep: null, accessible: null },
@@ -448,11 +571,23 @@ export function analyzeBaseline(job: Job, p: { waitS: number }): Analysis {
   const accessible = sec(t0, job.events.get('dags_new_server'));
   const checks = [
     jobCompleted(job),
-    check('starting the old timer stopped nfs-health-checkd (Conflicts=)', job.values.get('daemon_after_timer_start') === 'inactive', job.values.get('daemon_after_timer_start') ?? '?'),
+    check(
+      'starting the old timer stopped nfs-health-checkd (Conflicts=)',
+      job.values.get('daemon_after_timer_start') === 'inactive',
+      job.values.get('daemon_after_timer_start') ?? '?',
+    ),
     check('the old script noticed the failure', detected !== null, fmt(detected)),
-    check(`…and never recovered while the mount was held (watched ${p.waitS} s)`, accessible === null && job.values.get('still_stale') === '1', accessible === null ? `still stale; ${job.values.get('error_lines') ?? '?'} ERROR lines` : `recovered after ${fmt(accessible)}`),
+    check(
+      `…and never recovered while the mount was held (watched ${p.waitS} s)`,
+      accessible === null && job.values.get('still_stale') === '1',
+      accessible === null ? `still stale; ${job.values.get('error_lines') ?? '?'} ERROR lines` : `recovered after ${fmt(accessible)}`,
+    ),
   ];
-  return { times: { detection: detected, firstStep: detected, accessible }, checks, figures: { error_lines: Number(job.values.get('error_lines')) } };
+  return {
+    times: { detection: detected, firstStep: detected, accessible },
+    checks,
+    figures: { error_lines: Number(job.values.get('error_lines')) },
+  };
 }
 
 export interface HoldersParams {
@@ -494,7 +629,8 @@ export function analyzeHolders(job: Job, p: HoldersParams): Analysis {
   const holderLines = after.filter(isHolderLine);
   const of = (pid: number, mount: string, state?: string): DaemonLine[] =>
     holderLines.filter((l) => l.pid === pid && l.mount === mount && (state === undefined || l.state === state));
-  const describe = (ls: DaemonLine[]): string => (ls[0] ? `${String(ls[0].msg)}: unit ${String(ls[0].unit)}, uid ${String(ls[0].uid)}, ${holdsOf(ls[0]).join('; ')}` : 'not reported');
+  const describe = (ls: DaemonLine[]): string =>
+    ls[0] ? `${String(ls[0].msg)}: unit ${String(ls[0].unit)}, uid ${String(ls[0].uid)}, ${holdsOf(ls[0]).join('; ')}` : 'not reported';
   const budget = p.intervalS + p.probeTimeoutS + 5;
   const firstReport = holderLines[0];
   const reported = sec(t0, firstReport?.t);
@@ -514,7 +650,9 @@ export function analyzeHolders(job: Job, p: HoldersParams): Analysis {
   const heldLogs = metric(`nfs_mount_detached_holders{mount="${logs}"}`);
   const heldDags = metric(`nfs_mount_detached_holders{mount="${dags}"}`);
   const scansOk = metric('nfs_health_checkd_holder_scans_total{result="ok"}') ?? 0;
-  const scansBad = (metric('nfs_health_checkd_holder_scans_total{result="timeout"}') ?? 0) + (metric('nfs_health_checkd_holder_scans_total{result="unavailable"}') ?? 0);
+  const scansBad =
+    (metric('nfs_health_checkd_holder_scans_total{result="timeout"}') ?? 0) +
+    (metric('nfs_health_checkd_holder_scans_total{result="unavailable"}') ?? 0);
   const restartSeries = [...job.metrics].filter(([k, val]) => k.startsWith('nfs_health_check_holder_restarts_total{') && val > 0);
 
   checks.push(
@@ -523,17 +661,30 @@ export function analyzeHolders(job: Job, p: HoldersParams): Analysis {
       n('sched_uid') === n('airflow_uid') && n('other_uid') === 65534 && v('other_unit') !== '?' && !v('other_unit').startsWith('airflow-'),
       `scheduler ${v('sched_pid')} uid ${v('sched_uid')} (airflow ${v('airflow_uid')}); other ${v('other_pid')} uid ${v('other_uid')}, ${v('other_unit')}`,
     ),
-    check('the recovery detached /airflow/dags and /airflow/logs', [dags, logs].every((m) => steps.some((l) => l.mount === m && l.detached === true)), steps.filter((l) => l.detached === true).map((l) => String(l.command)).join('; ') || 'no detaching step'),
+    check(
+      'the recovery detached /airflow/dags and /airflow/logs',
+      [dags, logs].every((m) => steps.some((l) => l.mount === m && l.detached === true)),
+      steps
+        .filter((l) => l.detached === true)
+        .map((l) => String(l.command))
+        .join('; ') || 'no detaching step',
+    ),
     within(`holders reported after the failover: interval ${p.intervalS} + timeout ${p.probeTimeoutS} + 5`, reported, budget),
     check(
       'the scheduler reported by PID, unit and user: its cwd on /airflow/dags, its log descriptor on /airflow/logs',
       schedBy(schedDags) && schedBy(schedLogs) && cwdHeld && logHeld,
       `dags: ${describe(schedDags)}; logs: ${describe(schedLogs)}`,
     ),
-    check('…and on both mounts once detached', schedDetached, `dags: ${describe(of(sched, dags, 'detached'))}; logs: ${describe(of(sched, logs, 'detached'))}`),
+    check(
+      '…and on both mounts once detached',
+      schedDetached,
+      `dags: ${describe(of(sched, dags, 'detached'))}; logs: ${describe(of(sched, logs, 'detached'))}`,
+    ),
     check(
       'the unrelated holder reported by PID and user, in its own unit, on the detached /airflow/dags',
-      otherLines.some((l) => l.state === 'detached') && otherLines.every((l) => l.uid === 65534 && l.unit === v('other_unit')) && otherLines.some((l) => holdsOf(l).some((h) => h.startsWith('cwd '))),
+      otherLines.some((l) => l.state === 'detached') &&
+        otherLines.every((l) => l.uid === 65534 && l.unit === v('other_unit')) &&
+        otherLines.some((l) => holdsOf(l).some((h) => h.startsWith('cwd '))),
       describe(otherLines.filter((l) => l.state === 'detached')),
     ),
     check(
@@ -543,10 +694,16 @@ export function analyzeHolders(job: Job, p: HoldersParams): Analysis {
     ),
     check(
       'the daemon kept its PID (no restart of nfs-health-checkd)',
-      v('daemon_pid_before') !== '?' && v('daemon_pid_before') === v('daemon_pid_after') && v('daemon_nrestarts_before') === v('daemon_nrestarts_after'),
+      v('daemon_pid_before') !== '?' &&
+        v('daemon_pid_before') === v('daemon_pid_after') &&
+        v('daemon_nrestarts_before') === v('daemon_nrestarts_after'),
       `PID ${v('daemon_pid_before')} → ${v('daemon_pid_after')}, NRestarts ${v('daemon_nrestarts_before')} → ${v('daemon_nrestarts_after')}`,
     ),
-    check('/metrics: holder scans ok, none timed out or unavailable', scansOk >= 1 && scansBad === 0, `ok ${scansOk}, timeout/unavailable ${scansBad}`),
+    check(
+      '/metrics: holder scans ok, none timed out or unavailable',
+      scansOk >= 1 && scansBad === 0,
+      `ok ${scansOk}, timeout/unavailable ${scansBad}`,
+    ),
     check(
       "the scheduler's writes after the failover reached no server (its descriptor is on the old mount)",
       n('first_pid_lines_new_server') === 0 && n('lines_lost') > 0,
@@ -566,15 +723,38 @@ export function analyzeHolders(job: Job, p: HoldersParams): Analysis {
     checks.push(
       check(
         'the scheduler restarted once: systemctl try-restart -- airflow-scheduler.service, ok, naming its PID',
-        restarted.length === 1 && r?.unit === SCHED_UNIT && r.result === 'ok' && r.command === `systemctl try-restart -- ${SCHED_UNIT}` && Array.isArray(r.pids) && r.pids.includes(sched),
-        r ? `${String(r.command)}: ${String(r.result)} in ${String(r.duration_ms)} ms, pids ${JSON.stringify(r.pids)}, mounts ${JSON.stringify(r.mounts)}; ${restarted.length} restart line(s)` : 'no "unit restarted" line',
+        restarted.length === 1 &&
+          r?.unit === SCHED_UNIT &&
+          r.result === 'ok' &&
+          r.command === `systemctl try-restart -- ${SCHED_UNIT}` &&
+          Array.isArray(r.pids) &&
+          r.pids.includes(sched),
+        r
+          ? `${String(r.command)}: ${String(r.result)} in ${String(r.duration_ms)} ms, pids ${JSON.stringify(r.pids)}, mounts ${JSON.stringify(r.mounts)}; ${restarted.length} restart line(s)`
+          : 'no "unit restarted" line',
       ),
-      check('no other unit restarted, no restart failed, none needed again', restartLines.length === restarted.length && restarted.every((l) => l.unit === SCHED_UNIT), restartLines.map((l) => `${String(l.msg)} (${String(l.unit)})`).join('; ') || 'none'),
-      check('…only once both paths were healthy again ("mount recovered" first)', healthyBefore, `restart started ${fmt(sec(t0, rStart))}, recovered ${recovered.map((t) => fmt(sec(t0, t))).join(' / ')}`),
-      check('/metrics: nfs_health_check_holder_restarts_total{unit="airflow-scheduler.service",result="ok"} 1', metric(`nfs_health_check_holder_restarts_total{unit="${SCHED_UNIT}",result="ok"}`) === 1 && restartSeries.length === 1, restartSeries.map(([k, val]) => `${k} ${val}`).join(', ') || 'none'),
+      check(
+        'no other unit restarted, no restart failed, none needed again',
+        restartLines.length === restarted.length && restarted.every((l) => l.unit === SCHED_UNIT),
+        restartLines.map((l) => `${String(l.msg)} (${String(l.unit)})`).join('; ') || 'none',
+      ),
+      check(
+        '…only once both paths were healthy again ("mount recovered" first)',
+        healthyBefore,
+        `restart started ${fmt(sec(t0, rStart))}, recovered ${recovered.map((t) => fmt(sec(t0, t))).join(' / ')}`,
+      ),
+      check(
+        '/metrics: nfs_health_check_holder_restarts_total{unit="airflow-scheduler.service",result="ok"} 1',
+        metric(`nfs_health_check_holder_restarts_total{unit="${SCHED_UNIT}",result="ok"}`) === 1 && restartSeries.length === 1,
+        restartSeries.map(([k, val]) => `${k} ${val}`).join(', ') || 'none',
+      ),
       check(
         'a new scheduler process (not a crash loop) writes to the new server, nothing lost after its first line',
-        v('sched_pid_after') !== v('sched_pid') && v('new_pid') === v('sched_pid_after') && n('new_pid_lines_new_server') > 0 && n('lines_lost_after_restart') === 0 && n('sched_nrestarts') === 0,
+        v('sched_pid_after') !== v('sched_pid') &&
+          v('new_pid') === v('sched_pid_after') &&
+          n('new_pid_lines_new_server') > 0 &&
+          n('lines_lost_after_restart') === 0 &&
+          n('sched_nrestarts') === 0,
         `PID ${v('sched_pid')} → ${v('sched_pid_after')}; ${v('new_pid_lines_new_server')} lines of ${v('new_pid')} on the new server from line ${v('new_first_seq')}, ${v('lines_lost_after_restart')} lost after; automatic restarts ${v('sched_nrestarts')}`,
       ),
       // The gauge is set by the scan that logs the scheduler on the detached /airflow/logs; its
@@ -591,7 +771,11 @@ export function analyzeHolders(job: Job, p: HoldersParams): Analysis {
     );
   } else {
     checks.push(
-      check('nothing restarted: no restart line, no restart counted, the scheduler keeps its PID', restartLines.length === 0 && restartSeries.length === 0 && v('sched_pid_after') === v('sched_pid'), `${restartLines.length} restart line(s); PID ${v('sched_pid')} → ${v('sched_pid_after')}`),
+      check(
+        'nothing restarted: no restart line, no restart counted, the scheduler keeps its PID',
+        restartLines.length === 0 && restartSeries.length === 0 && v('sched_pid_after') === v('sched_pid'),
+        `${restartLines.length} restart line(s); PID ${v('sched_pid')} → ${v('sched_pid_after')}`,
+      ),
       check(
         'the scheduler still reported on the detached mounts: nfs_mount_detached_holders /airflow/logs 1, /airflow/dags 2',
         !gone.some((l) => l.pid === sched) && heldLogs === 1 && heldDags === 2,
@@ -630,14 +814,30 @@ export function analyzeInstall(job: Job, p: { version: string }): Analysis {
   const v = (k: string): string => job.values.get(k) ?? '?';
   const checks = [
     jobCompleted(job),
-    check("no node on the guest's PATH (the package brings its own runtime)", v('guest_node') === 'none', `command -v node: ${v('guest_node')}`),
-    check(`dpkg -i installed nfs-health-checkd ${p.version}`, v('deb_version') === p.version, `installed version ${v('deb_version')}, in ${v('install_s')} s`),
-    check('systemctl enable --now nfs-health-checkd: enabled and active', v('is_enabled') === 'enabled' && v('is_active') === 'active', `${v('is_enabled')}, ${v('is_active')}, in ${v('enable_now_s')} s`),
+    check(
+      "no node on the guest's PATH (the package brings its own runtime)",
+      v('guest_node') === 'none',
+      `command -v node: ${v('guest_node')}`,
+    ),
+    check(
+      `dpkg -i installed nfs-health-checkd ${p.version}`,
+      v('deb_version') === p.version,
+      `installed version ${v('deb_version')}, in ${v('install_s')} s`,
+    ),
+    check(
+      'systemctl enable --now nfs-health-checkd: enabled and active',
+      v('is_enabled') === 'enabled' && v('is_active') === 'active',
+      `${v('is_enabled')}, ${v('is_active')}, in ${v('enable_now_s')} s`,
+    ),
     check(`the daemon runs on the packaged runtime ${RUNTIME}`, v('daemon_exe') === RUNTIME, v('daemon_exe')),
     check('both mounts accessible (/metrics)', v('accessible') === '1', `accessible=${v('accessible')}`),
   ];
   const num = (k: string): number | null => (/^\d+(\.\d+)?$/.test(v(k)) ? Number(v(k)) : null);
-  return { times: { detection: null, firstStep: null, accessible: null }, checks, figures: { install_s: num('install_s'), enable_now_s: num('enable_now_s') } };
+  return {
+    times: { detection: null, firstStep: null, accessible: null },
+    checks,
+    figures: { install_s: num('install_s'), enable_now_s: num('enable_now_s') },
+  };
 }
 
 /** The removal boot (remove.sh): dpkg -r keeps the conffiles and takes the rest; dpkg -P takes all. */
@@ -652,16 +852,52 @@ export function analyzeRemove(job: Job): Analysis {
   const links = v('unit_links_after_purge').split(/\s+/).filter(Boolean);
   const checks = [
     jobCompleted(job),
-    check('the daemon was running before the removal', v('active_before') === 'active' && (num('procs_before') ?? 0) >= 1, `${v('active_before')}, ${v('procs_before')} process(es) of ${APP_DIR}/`),
-    check('dpkg -r nfs-health-checkd succeeded: state rc (removed, config files kept)', v('remove_rc') === '0' && v('dpkg_status_removed') === 'rc', `exit ${v('remove_rc')}, state "${v('dpkg_status_removed')}", in ${v('remove_s')} s`),
-    check(`dpkg -r kept the conffiles ${conf} and ${logrotate}`, v('config_after_remove') === 'present' && v('logrotate_after_remove') === 'present', `config.yaml ${v('config_after_remove')}, logrotate ${v('logrotate_after_remove')}`),
+    check(
+      'the daemon was running before the removal',
+      v('active_before') === 'active' && (num('procs_before') ?? 0) >= 1,
+      `${v('active_before')}, ${v('procs_before')} process(es) of ${APP_DIR}/`,
+    ),
+    check(
+      'dpkg -r nfs-health-checkd succeeded: state rc (removed, config files kept)',
+      v('remove_rc') === '0' && v('dpkg_status_removed') === 'rc',
+      `exit ${v('remove_rc')}, state "${v('dpkg_status_removed')}", in ${v('remove_s')} s`,
+    ),
+    check(
+      `dpkg -r kept the conffiles ${conf} and ${logrotate}`,
+      v('config_after_remove') === 'present' && v('logrotate_after_remove') === 'present',
+      `config.yaml ${v('config_after_remove')}, logrotate ${v('logrotate_after_remove')}`,
+    ),
     check(`dpkg -r removed the unit file ${unitFile}`, v('unit_file_after_remove') === 'absent', v('unit_file_after_remove')),
     check(`dpkg -r removed ${bin}`, v('bin_after_remove') === 'absent', v('bin_after_remove')),
-    check(`dpkg -r stopped the daemon: no process of ${APP_DIR}/ left`, v('procs_after_remove') === '0', left.length ? `${v('procs_after_remove')} left: ${left.join('; ').slice(0, 200)}` : `${v('procs_after_remove')} left`),
-    check('dpkg -r: systemctl is-active nfs-health-checkd is not active', v('is_active_after_remove') !== '?' && !RUNNING_STATES.has(v('is_active_after_remove')), v('is_active_after_remove')),
-    check('dpkg -P nfs-health-checkd succeeded and removed /etc/nfs-health-checkd and the logrotate conffile', v('purge_rc') === '0' && v('config_dir_after_purge') === 'absent' && v('logrotate_after_purge') === 'absent', `exit ${v('purge_rc')}, /etc/nfs-health-checkd ${v('config_dir_after_purge')}, logrotate ${v('logrotate_after_purge')}, in ${v('purge_s')} s`),
-    check('dpkg -s nfs-health-checkd fails after the purge (dpkg knows it no more)', /^\d+$/.test(v('dpkg_s_rc')) && v('dpkg_s_rc') !== '0', `exit ${v('dpkg_s_rc')}`),
-    check('dpkg -P left no enablement link or mask in /etc/systemd/system', job.values.has('unit_links_after_purge') && links.length === 0, links.join(', ') || 'none'),
+    check(
+      `dpkg -r stopped the daemon: no process of ${APP_DIR}/ left`,
+      v('procs_after_remove') === '0',
+      left.length ? `${v('procs_after_remove')} left: ${left.join('; ').slice(0, 200)}` : `${v('procs_after_remove')} left`,
+    ),
+    check(
+      'dpkg -r: systemctl is-active nfs-health-checkd is not active',
+      v('is_active_after_remove') !== '?' && !RUNNING_STATES.has(v('is_active_after_remove')),
+      v('is_active_after_remove'),
+    ),
+    check(
+      'dpkg -P nfs-health-checkd succeeded and removed /etc/nfs-health-checkd and the logrotate conffile',
+      v('purge_rc') === '0' && v('config_dir_after_purge') === 'absent' && v('logrotate_after_purge') === 'absent',
+      `exit ${v('purge_rc')}, /etc/nfs-health-checkd ${v('config_dir_after_purge')}, logrotate ${v('logrotate_after_purge')}, in ${v('purge_s')} s`,
+    ),
+    check(
+      'dpkg -s nfs-health-checkd fails after the purge (dpkg knows it no more)',
+      /^\d+$/.test(v('dpkg_s_rc')) && v('dpkg_s_rc') !== '0',
+      `exit ${v('dpkg_s_rc')}`,
+    ),
+    check(
+      'dpkg -P left no enablement link or mask in /etc/systemd/system',
+      job.values.has('unit_links_after_purge') && links.length === 0,
+      links.join(', ') || 'none',
+    ),
   ];
-  return { times: { detection: null, firstStep: null, accessible: null }, checks, figures: { remove_s: num('remove_s'), purge_s: num('purge_s') } };
+  return {
+    times: { detection: null, firstStep: null, accessible: null },
+    checks,
+    figures: { remove_s: num('remove_s'), purge_s: num('purge_s') },
+  };
 }

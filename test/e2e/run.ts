@@ -87,11 +87,14 @@ function findDeb(): Deb {
   const file = path.join(RELEASE, `nfs-health-checkd_${pkg.version}_amd64.deb`);
   if (!fs.existsSync(file)) {
     const others = fs.existsSync(RELEASE) ? fs.readdirSync(RELEASE).filter((f) => f.endsWith('.deb')) : [];
-    fail(`no ${file}: run npm run package first (npm run test:e2e does)${others.length ? `; ${RELEASE} has ${others.join(', ')}, not version ${pkg.version}` : ''}`);
+    fail(
+      `no ${file}: run npm run package first (npm run test:e2e does)${others.length ? `; ${RELEASE} has ${others.join(', ')}, not version ${pkg.version}` : ''}`,
+    );
   }
   // Run without npm run package (node dist/test/e2e/run.js): the .deb may predate the build.
   const cli = path.join(ROOT, 'dist', 'src', 'cli.js');
-  if (fs.existsSync(cli) && fs.statSync(file).mtimeMs < fs.statSync(cli).mtimeMs) say(`warning: ${file} is older than dist/src/cli.js: it may not be this tree (npm run package rebuilds it)`);
+  if (fs.existsSync(cli) && fs.statSync(file).mtimeMs < fs.statSync(cli).mtimeMs)
+    say(`warning: ${file} is older than dist/src/cli.js: it may not be this tree (npm run package rebuilds it)`);
   return { file, version: pkg.version };
 }
 
@@ -139,11 +142,22 @@ function jobFiles(scriptName: string, params: Record<string, string>): Record<st
 }
 
 function jobOf(r: BootResult): ReturnType<typeof parseJob> {
-  return parseJob({ rc: r.rc, events: r.read('events'), values: r.read('values'), journalJson: r.read('daemon.journal.json'), metrics: r.read('metrics.txt') });
+  return parseJob({
+    rc: r.rc,
+    events: r.read('events'),
+    values: r.read('values'),
+    journalJson: r.read('daemon.journal.json'),
+    metrics: r.read('metrics.txt'),
+  });
 }
 
 function tail(text: string, n: number): string {
-  return text.trim().split('\n').slice(-n).map((l) => `    | ${l}`).join('\n');
+  return text
+    .trim()
+    .split('\n')
+    .slice(-n)
+    .map((l) => `    | ${l}`)
+    .join('\n');
 }
 
 interface Installed {
@@ -162,7 +176,15 @@ async function install(image: Image, deb: Deb, disk: string, runDir: string): Pr
   fs.mkdirSync(src, { recursive: true });
   fs.copyFileSync(deb.file, path.join(src, name));
   await overlay(image, disk);
-  const r = await boot({ image, disk, snapshot: false, src, files: jobFiles('install.sh', { DEB: name }), limitS: 600, runDir: path.join(runDir, 'install') });
+  const r = await boot({
+    image,
+    disk,
+    snapshot: false,
+    src,
+    files: jobFiles('install.sh', { DEB: name }),
+    limitS: 600,
+    runDir: path.join(runDir, 'install'),
+  });
   fs.rmSync(src, { recursive: true, force: true });
   // qemu never got a kernel going: this machine cannot boot the VM (not a defect of ours).
   if (r.rc === null && !r.kernelStarted()) skip(`qemu could not boot the VM here: ${r.qemuStderr.split('\n')[0] || 'no console output'}`);
@@ -171,10 +193,16 @@ async function install(image: Image, deb: Deb, disk: string, runDir: string): Pr
   // It has no fault: any recovery in it is needless (the first automount of the boot, say).
   const needless = needlessRecoveries(job, null).length;
   for (const c of a.checks) say(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.what}: ${c.detail}`);
-  say(`install boot: ${r.wallS.toFixed(0)} s; dpkg -i ${a.figures.install_s ?? '?'} s, enable --now ${a.figures.enable_now_s ?? '?'} s; needless recoveries ${needless}`);
+  say(
+    `install boot: ${r.wallS.toFixed(0)} s; dpkg -i ${a.figures.install_s ?? '?'} s, enable --now ${a.figures.enable_now_s ?? '?'} s; needless recoveries ${needless}`,
+  );
   const bad = a.checks.filter((c) => !c.ok);
   // Every later boot starts from this disk: nothing after it means anything if it failed.
-  if (bad.length) fail(`the install boot failed ${bad.length} check(s): ${bad.map((c) => c.what).join('; ')} (rc ${r.rc ?? 'none'})`, tail(r.read('output.log') || fs.readFileSync(r.console, 'utf8'), 30));
+  if (bad.length)
+    fail(
+      `the install boot failed ${bad.length} check(s): ${bad.map((c) => c.what).join('; ')} (rc ${r.rc ?? 'none'})`,
+      tail(r.read('output.log') || fs.readFileSync(r.console, 'utf8'), 30),
+    );
   return { bootId: r.read('install_boot_id').trim(), needless, checks: a.checks, figures: a.figures };
 }
 
@@ -189,7 +217,19 @@ async function runScenario(s: Scenario, image: Image, disk: string, runDir: stri
     for (const c of a.checks) say(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.what}: ${c.detail}`);
     if (bad.length === 0 || attempt >= ATTEMPTS || Date.now() - started > RETRY_UNTIL_MS) {
       if (bad.length) say(`${s.name}: output tail (${dir}):\n${tail(r.read('output.log') || fs.readFileSync(r.console, 'utf8'), 25)}`);
-      return { name: s.name, title: s.title, from: s.from, ok: bad.length === 0, attempts: attempt, wall_s: Math.round(r.wallS), times: a.times, figures: a.figures, checks: a.checks, failed_attempts: failed, run_dir: dir };
+      return {
+        name: s.name,
+        title: s.title,
+        from: s.from,
+        ok: bad.length === 0,
+        attempts: attempt,
+        wall_s: Math.round(r.wallS),
+        times: a.times,
+        figures: a.figures,
+        checks: a.checks,
+        failed_attempts: failed,
+        run_dir: dir,
+      };
     }
     failed.push({ checks: bad, needless_recoveries: needlessOf(a) });
     say(`${s.name}: ${bad.length} check(s) failed; once more`);
@@ -235,7 +275,9 @@ async function main(): Promise<void> {
   fs.rmSync(disk, { force: true }); // 1 GB of installed image; the logs stay
 
   const table = render(outcomes);
-  console.log(`\nnfs-health-checkd end to end on real NFS (qemu TCG VM: kernel NFS server and client, autofs, systemd), ${new Date().toISOString().slice(0, 10)}\n`);
+  console.log(
+    `\nnfs-health-checkd end to end on real NFS (qemu TCG VM: kernel NFS server and client, autofs, systemd), ${new Date().toISOString().slice(0, 10)}\n`,
+  );
   console.log(table);
   for (const o of outcomes) {
     const figures = Object.entries(o.figures).map(([k, v]) => `${k}=${v ?? '—'}`);
@@ -244,7 +286,9 @@ async function main(): Promise<void> {
   const failedChecks = outcomes.flatMap((o) => o.checks.filter((c) => !c.ok).map((c) => `${o.name}: ${c.what}: ${c.detail}`));
   if (installed.needless > 0) failedChecks.unshift(`install boot: no recovery in the whole boot (no fault): ${installed.needless}`);
   const needless = needlessTotal(installed.needless, outcomes);
-  console.log(`\n${outcomes.length} boots after the install (scenarios and the removal), ${outcomes.filter((o) => o.ok).length} passed, in ${elapsed()}; logs in ${runDir}`);
+  console.log(
+    `\n${outcomes.length} boots after the install (scenarios and the removal), ${outcomes.filter((o) => o.ok).length} passed, in ${elapsed()}; logs in ${runDir}`,
+  );
   console.log(`needless recoveries (before a scenario's fault, every boot): ${needless} (install boot ${installed.needless})`);
   if (!only) {
     const results = {

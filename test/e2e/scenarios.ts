@@ -1,10 +1,30 @@
 // The e2e scenarios: which guest script each runs (test/e2e/scenarios/*.sh), with what
 // parameters and time limit, and how its results are judged (analyze.ts); and the removal boot
 // that follows them.
-import { analyzeBaseline, analyzeFailover, analyzeHolders, analyzeNegativeCache, analyzeRemove, analyzeSilent, analyzeSystemd, withNeedless, type Analysis, type Job } from './analyze.js';
+import {
+  analyzeBaseline,
+  analyzeFailover,
+  analyzeHolders,
+  analyzeNegativeCache,
+  analyzeRemove,
+  analyzeSilent,
+  analyzeSystemd,
+  withNeedless,
+  type Analysis,
+  type Job,
+} from './analyze.js';
 
 /** The packaged defaults the daemon runs with (config/default.yaml) that the checks depend on. */
-export const DEFAULTS = { intervalS: 30, probeTimeoutS: 5, hangAfterS: 15, recoveryTimeoutS: 10, cooldownS: 30, maxBackoffS: 300, maxStuck: 3, mounts: 2 };
+export const DEFAULTS = {
+  intervalS: 30,
+  probeTimeoutS: 5,
+  hangAfterS: 15,
+  recoveryTimeoutS: 10,
+  cooldownS: 30,
+  maxBackoffS: 300,
+  maxStuck: 3,
+  mounts: 2,
+};
 
 /** `from` of a scenario that measures no detection / recovery times. */
 export const UNTIMED = '—';

@@ -12,7 +12,9 @@ import { REMOVAL, SCENARIOS } from './scenarios.js';
 
 const E2E = path.join(import.meta.dirname, '.');
 const scenarioDir = path.join(E2E, 'scenarios');
-const guestBin = ['usr/local/sbin', 'usr/local/bin'].flatMap((d) => fs.readdirSync(path.join(E2E, 'vm/guest', d)).map((f) => path.join(E2E, 'vm/guest', d, f)));
+const guestBin = ['usr/local/sbin', 'usr/local/bin'].flatMap((d) =>
+  fs.readdirSync(path.join(E2E, 'vm/guest', d)).map((f) => path.join(E2E, 'vm/guest', d, f)),
+);
 
 describe('e2e scripts', () => {
   it('every scenario the runner names has its script, and the install and removal boots have theirs', () => {
@@ -23,7 +25,9 @@ describe('e2e scripts', () => {
   it("every scenario's fault is an event its script writes (the needless-recovery count stops there)", () => {
     for (const s of SCENARIOS) {
       if (s.fault === null) continue;
-      expect(fs.readFileSync(path.join(scenarioDir, s.script), 'utf8'), `${s.name}: ev ${s.fault}`).toMatch(new RegExp(`^\\s*ev ${s.fault}$`, 'm'));
+      expect(fs.readFileSync(path.join(scenarioDir, s.script), 'utf8'), `${s.name}: ev ${s.fault}`).toMatch(
+        new RegExp(`^\\s*ev ${s.fault}$`, 'm'),
+      );
     }
   });
 
@@ -40,22 +44,25 @@ describe('e2e scripts', () => {
   });
 
   const shellcheck = findExecutable('shellcheck');
-  requires(executable('shellcheck', 'shellcheck')).it('are shellcheck-clean (skipped without shellcheck: apt-get install shellcheck)', () => {
-    const lint = (files: string[]): string => {
-      const r = spawnSync(shellcheck ?? 'shellcheck', ['-s', 'bash', ...files], { encoding: 'utf8', timeout: 60_000 });
-      return `${r.stdout}${r.stderr}`.trim();
-    };
-    expect(lint([path.join(E2E, 'vm/build.sh'), ...guestBin, path.join(scenarioDir, 'lib.sh')])).toBe('');
-    const lib = fs.readFileSync(path.join(scenarioDir, 'lib.sh'), 'utf8');
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nhc-e2e-sh-'));
-    try {
-      for (const f of fs.readdirSync(scenarioDir).filter((n) => n.endsWith('.sh') && n !== 'lib.sh')) {
-        const joined = path.join(tmp, f);
-        fs.writeFileSync(joined, `${lib}\n${fs.readFileSync(path.join(scenarioDir, f), 'utf8')}`);
-        expect(lint([joined]), f).toBe('');
+  requires(executable('shellcheck', 'shellcheck')).it(
+    'are shellcheck-clean (skipped without shellcheck: apt-get install shellcheck)',
+    () => {
+      const lint = (files: string[]): string => {
+        const r = spawnSync(shellcheck ?? 'shellcheck', ['-s', 'bash', ...files], { encoding: 'utf8', timeout: 60_000 });
+        return `${r.stdout}${r.stderr}`.trim();
+      };
+      expect(lint([path.join(E2E, 'vm/build.sh'), ...guestBin, path.join(scenarioDir, 'lib.sh')])).toBe('');
+      const lib = fs.readFileSync(path.join(scenarioDir, 'lib.sh'), 'utf8');
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nhc-e2e-sh-'));
+      try {
+        for (const f of fs.readdirSync(scenarioDir).filter((n) => n.endsWith('.sh') && n !== 'lib.sh')) {
+          const joined = path.join(tmp, f);
+          fs.writeFileSync(joined, `${lib}\n${fs.readFileSync(path.join(scenarioDir, f), 'utf8')}`);
+          expect(lint([joined]), f).toBe('');
+        }
+      } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
       }
-    } finally {
-      fs.rmSync(tmp, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 });

@@ -44,16 +44,39 @@ const BOOT_ALLOWANCE_S = 240;
 function qemuArgs(o: BootOptions, share: string, consoleLog: string): string[] {
   const img = (f: string): string => path.join(o.image.dir, f);
   const args = [
-    '-name', 'nhc-e2e', '-machine', 'q35,accel=tcg', '-cpu', 'max', '-smp', '2', '-m', '2048',
-    '-nodefaults', '-display', 'none', '-no-reboot',
-    '-kernel', img('vmlinuz'), '-initrd', img('initrd.img'),
-    '-append', 'root=LABEL=nhce2eroot rw console=ttyS0 net.ifnames=0 systemd.show_status=1',
-    '-drive', `file=${o.disk},format=qcow2,if=virtio${o.snapshot ? ',snapshot=on' : ''}`,
+    '-name',
+    'nhc-e2e',
+    '-machine',
+    'q35,accel=tcg',
+    '-cpu',
+    'max',
+    '-smp',
+    '2',
+    '-m',
+    '2048',
+    '-nodefaults',
+    '-display',
+    'none',
+    '-no-reboot',
+    '-kernel',
+    img('vmlinuz'),
+    '-initrd',
+    img('initrd.img'),
+    '-append',
+    'root=LABEL=nhce2eroot rw console=ttyS0 net.ifnames=0 systemd.show_status=1',
+    '-drive',
+    `file=${o.disk},format=qcow2,if=virtio${o.snapshot ? ',snapshot=on' : ''}`,
     // The servers' two filesystems always start pristine.
-    '-drive', `file=${img('fsA.img')},format=raw,if=virtio,snapshot=on`,
-    '-drive', `file=${img('fsB.img')},format=raw,if=virtio,snapshot=on`,
-    '-virtfs', `local,path=${share},mount_tag=host,security_model=none,id=host`,
-    '-nic', 'none', '-serial', `file:${consoleLog}`,
+    '-drive',
+    `file=${img('fsA.img')},format=raw,if=virtio,snapshot=on`,
+    '-drive',
+    `file=${img('fsB.img')},format=raw,if=virtio,snapshot=on`,
+    '-virtfs',
+    `local,path=${share},mount_tag=host,security_model=none,id=host`,
+    '-nic',
+    'none',
+    '-serial',
+    `file:${consoleLog}`,
   ];
   if (o.src) args.push('-virtfs', `local,path=${o.src},mount_tag=src,security_model=none,id=src,readonly=on`);
   return args;
@@ -102,7 +125,11 @@ export async function overlay(image: Image, file: string): Promise<void> {
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', path.join(image.dir, 'root.img'), file]);
 }
 
-export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; echo?: boolean } = {}): Promise<{ code: number | null; out: string }> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; echo?: boolean } = {},
+): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -19,7 +19,10 @@ const unshare = prerequisite(
 );
 if (skips(root, ...tools, unshare)) console.warn('[namespace] skipped: needs root and unshare --mount (util-linux)');
 
-const mountedHere = (path: string) => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === path);
+const mountedHere = (path: string) =>
+  readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[4] === path);
 
 /** Runs the built runner in a new private mount namespace; returns its CommandOutcome. */
 function runInPrivateNamespace(argv: string[], mountNamespace: string | null): { status: string; argv: string[]; exitCode: number | null } {
@@ -29,7 +32,9 @@ function runInPrivateNamespace(argv: string[], mountNamespace: string | null): {
     const run = createRunner(systemClock, { mountNamespace: ${JSON.stringify(mountNamespace)} });
     console.log(JSON.stringify(await run(${JSON.stringify(argv)}, 5000)));
     process.exit(0);`;
-  const out = execFileSync('unshare', ['--mount', '--propagation', 'private', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8' });
+  const out = execFileSync('unshare', ['--mount', '--propagation', 'private', process.execPath, '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+  });
   return JSON.parse(out) as { status: string; argv: string[]; exitCode: number | null };
 }
 

@@ -58,6 +58,8 @@ it('a deadline that passes before execa has started the command still kills it',
   clock.advance(1000); // synchronously: the launch has not even begun
   expect((await pending).status).toBe('timeout');
   await new Promise((r) => setTimeout(r, 300));
-  const alive = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).split('\n').filter((l) => l.trim() === `sleep ${marker}`);
+  const alive = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.trim() === `sleep ${marker}`);
   expect(alive).toEqual([]);
 });

@@ -53,9 +53,7 @@ async function spawnTracked(cmd: string, args: string[], cwd?: string): Promise<
   let result: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<typeof result>((resolve) =>
-    child.on('exit', (code, signal) => resolve((result = { code, signal }))),
-  );
+  const exited = new Promise<typeof result>((resolve) => child.on('exit', (code, signal) => resolve((result = { code, signal }))));
   await new Promise<void>((resolve, reject) => child.once('spawn', resolve).once('error', reject));
   const t: Tracked = {
     pid: child.pid!,

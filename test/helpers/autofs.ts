@@ -168,11 +168,10 @@ export async function startAutofs<K extends string>(keys: readonly K[], opts: Au
   try {
     // -f: stay in the foreground (our child, logging to logFile); -C: other automount daemons
     // (e.g. the system's) are no reason to refuse; detached: own process group, see above.
-    child = spawn(
-      findExecutable('automount') ?? 'automount',
-      ['-f', '-v', '-C', '-n', String(opts.negativeTimeoutSec ?? 1), masterMap],
-      { detached: true, stdio: ['ignore', logFd, logFd] },
-    );
+    child = spawn(findExecutable('automount') ?? 'automount', ['-f', '-v', '-C', '-n', String(opts.negativeTimeoutSec ?? 1), masterMap], {
+      detached: true,
+      stdio: ['ignore', logFd, logFd],
+    });
   } finally {
     fs.closeSync(logFd);
   }

@@ -14,7 +14,10 @@ export const defaultConfig: Config = {
     hangAfterMs: 15_000,
     command: ['umount', '-a', '-t', 'nfs,nfs4'],
     timeoutMs: 10_000,
-    escalation: [['umount', '-f'], ['umount', '-l']],
+    escalation: [
+      ['umount', '-f'],
+      ['umount', '-l'],
+    ],
     cooldownMs: 30_000,
     maxBackoffMs: 300_000,
     remount: [],

@@ -63,7 +63,11 @@ export function startDaemon(dir: string, configYaml: string, env: NodeJS.Process
   const configFile = join(dir, `${opts.name ?? 'config'}.yaml`);
   writeFileSync(configFile, configYaml);
   const [cmd, ...args] = opts.command ?? [process.execPath, CLI];
-  const child = spawn(cmd!, [...args, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env, detached: opts.detached ?? false });
+  const child = spawn(cmd!, [...args, '--config', configFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+    detached: opts.detached ?? false,
+  });
   running.add(child);
   const lines: LogLine[] = [];
   const waiters = new Set<() => void>();
@@ -117,7 +121,11 @@ export function startDaemon(dir: string, configYaml: string, env: NodeJS.Process
       waiters.add(check);
       check();
     });
-  const tail = (): string => lines.slice(-8).map((l) => JSON.stringify(l)).join('\n');
+  const tail = (): string =>
+    lines
+      .slice(-8)
+      .map((l) => JSON.stringify(l))
+      .join('\n');
 
   return {
     pid: child.pid!,

@@ -142,8 +142,7 @@ export interface MountEntry {
   superOptions: string;
 }
 
-const unescapeMountinfo = (s: string): string =>
-  s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+const unescapeMountinfo = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
 
 /** Parses /proc/self/mountinfo (never touches the mounts themselves, so it cannot hang). */
 export function readMountinfo(file = '/proc/self/mountinfo'): MountEntry[] {

@@ -317,14 +317,8 @@ async function launch(a: LaunchArgs): Promise<RunningPrometheus> {
   const listen = `127.0.0.1:${a.port}`;
   const url = `http://${listen}`;
   const dataDir = path.join(a.dir, `data-${a.port}`);
-  const args = [
-    `--config.file=${a.configFile}`,
-    `--storage.tsdb.path=${dataDir}`,
-    `--web.listen-address=${listen}`,
-    '--log.level=info',
-  ];
-  const [cmd, argv] =
-    a.setpriv !== undefined ? [a.setpriv, ['--pdeathsig', 'KILL', '--', a.bin, ...args]] : [a.bin, args];
+  const args = [`--config.file=${a.configFile}`, `--storage.tsdb.path=${dataDir}`, `--web.listen-address=${listen}`, '--log.level=info'];
+  const [cmd, argv] = a.setpriv !== undefined ? [a.setpriv, ['--pdeathsig', 'KILL', '--', a.bin, ...args]] : [a.bin, args];
   const child = spawn(cmd, argv, { cwd: a.dir, stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid === undefined) {
     await new Promise<void>((resolve) => child.once('error', () => resolve()));
@@ -432,9 +426,7 @@ async function launch(a: LaunchArgs): Promise<RunningPrometheus> {
       await sleep(100);
     }
     const states = last.map((t) => `${t.scrapeUrl}: ${t.health}${t.lastError !== '' ? ` (${t.lastError})` : ''}`);
-    throw new Error(
-      `targets not up after ${timeoutMs} ms: ${states.length > 0 ? states.join('; ') : 'none discovered yet'}`,
-    );
+    throw new Error(`targets not up after ${timeoutMs} ms: ${states.length > 0 ? states.join('; ') : 'none discovered yet'}`);
   };
 
   return {

@@ -51,9 +51,33 @@ export const KNOWN_SERIES: ReadonlySet<string> = new Set([
 // Identifiers that are PromQL, not metric names: aggregations (`sum by (x) (...)`, which are not
 // always followed by a parenthesis), binary/set operators and modifiers.
 const PROMQL_WORDS = new Set([
-  'sum', 'min', 'max', 'avg', 'group', 'stddev', 'stdvar', 'count', 'count_values', 'bottomk', 'topk', 'quantile',
-  'and', 'or', 'unless', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'offset',
-  'start', 'end', 'inf', 'nan',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'group',
+  'stddev',
+  'stdvar',
+  'count',
+  'count_values',
+  'bottomk',
+  'topk',
+  'quantile',
+  'and',
+  'or',
+  'unless',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'offset',
+  'start',
+  'end',
+  'inf',
+  'nan',
 ]);
 
 /** The metric names an expression selects, in order of appearance, without repeats. */

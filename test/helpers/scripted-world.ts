@@ -36,8 +36,26 @@ export class ScriptedWorld {
   }
 
   table = (): MountEntry[] => [
-    { id: 1, parentId: 0, dev: '0:1', mountPoint: '/', mountOptions: 'rw,relatime', fstype: 'ext4', source: '/dev/vda', superOptions: 'rw' },
-    { id: 2, parentId: 1, dev: '0:2', mountPoint: '/airflow', mountOptions: 'rw,relatime', fstype: 'autofs', source: 'auto.airflow', superOptions: 'rw,fd=6,pgrp=1,timeout=30,indirect' },
+    {
+      id: 1,
+      parentId: 0,
+      dev: '0:1',
+      mountPoint: '/',
+      mountOptions: 'rw,relatime',
+      fstype: 'ext4',
+      source: '/dev/vda',
+      superOptions: 'rw',
+    },
+    {
+      id: 2,
+      parentId: 1,
+      dev: '0:2',
+      mountPoint: '/airflow',
+      mountOptions: 'rw,relatime',
+      fstype: 'autofs',
+      source: 'auto.airflow',
+      superOptions: 'rw,fd=6,pgrp=1,timeout=30,indirect',
+    },
     ...this.mounts.map((m) => ({
       id: m.id,
       parentId: m.static ? 1 : 2,

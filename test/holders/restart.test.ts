@@ -31,8 +31,14 @@ const base = (over: Partial<RestartPlanInput>): RestartPlanInput => ({
 
 describe('planRestarts', () => {
   it('restarts a matching unit once for all it held in one recovery, with its mounts and pids', () => {
-    const plan = planRestarts(base({ holders: [h(10, 50, 'airflow-scheduler.service'), h(10, 51, 'airflow-scheduler.service'), h(11, 51, 'airflow-scheduler.service')] }));
-    expect(plan.restart).toEqual([{ unit: 'airflow-scheduler.service', batch: 'recovery 1', mounts: ['/airflow/dags', '/airflow/logs'], pids: [10, 11] }]);
+    const plan = planRestarts(
+      base({
+        holders: [h(10, 50, 'airflow-scheduler.service'), h(10, 51, 'airflow-scheduler.service'), h(11, 51, 'airflow-scheduler.service')],
+      }),
+    );
+    expect(plan.restart).toEqual([
+      { unit: 'airflow-scheduler.service', batch: 'recovery 1', mounts: ['/airflow/dags', '/airflow/logs'], pids: [10, 11] },
+    ]);
     expect(plan.didNotHelp).toEqual([]);
   });
 
@@ -55,7 +61,9 @@ describe('planRestarts', () => {
   it('waits while any path whose detached mount the unit holds is not healthy again, then restarts it for both', () => {
     const holders = [h(10, 50, 'airflow-scheduler.service'), h(10, 51, 'airflow-scheduler.service')];
     expect(planRestarts(base({ healthyPaths: new Set(['/airflow/dags']), holders })).restart).toEqual([]);
-    expect(planRestarts(base({ holders })).restart).toEqual([{ unit: 'airflow-scheduler.service', batch: 'recovery 1', mounts: ['/airflow/dags', '/airflow/logs'], pids: [10] }]);
+    expect(planRestarts(base({ holders })).restart).toEqual([
+      { unit: 'airflow-scheduler.service', batch: 'recovery 1', mounts: ['/airflow/dags', '/airflow/logs'], pids: [10] },
+    ]);
   });
 
   it('a unit already restarted for this recovery that still holds the mount is reported, not restarted again', () => {

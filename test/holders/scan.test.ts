@@ -49,8 +49,26 @@ describe('scanHolders on attached, failing mounts', () => {
   it('ties a cwd by its text under the mount point and an fd by fdinfo mnt_id, with who the process is', () => {
     const out = scanHolders(recordedProc([scheduler]), input([failing(DAGS), failing(LOGS)], table));
     expect(out.holders).toEqual([
-      { pid: 100, start: '1100', ppid: 1, comm: 'airflow scheduler', uid: 999, unit: 'airflow-scheduler.service', mountId: 50, holds: [{ kind: 'cwd', target: '/airflow/dags/sub' }] },
-      { pid: 100, start: '1100', ppid: 1, comm: 'airflow scheduler', uid: 999, unit: 'airflow-scheduler.service', mountId: 51, holds: [{ kind: 'fd', fd: 3, target: '/airflow/logs/scheduler.log' }] },
+      {
+        pid: 100,
+        start: '1100',
+        ppid: 1,
+        comm: 'airflow scheduler',
+        uid: 999,
+        unit: 'airflow-scheduler.service',
+        mountId: 50,
+        holds: [{ kind: 'cwd', target: '/airflow/dags/sub' }],
+      },
+      {
+        pid: 100,
+        start: '1100',
+        ppid: 1,
+        comm: 'airflow scheduler',
+        uid: 999,
+        unit: 'airflow-scheduler.service',
+        mountId: 51,
+        holds: [{ kind: 'fd', fd: 3, target: '/airflow/logs/scheduler.log' }],
+      },
     ]);
     // Remembered as the kernel will print it once the mount is detached.
     expect(out.memory).toEqual([{ pid: 100, start: '1100', kind: 'cwd', mountId: 50, rel: '/sub' }]);
@@ -103,7 +121,9 @@ describe('scanHolders on a detached mount (after umount -l)', () => {
   const memory = [{ pid: 100, start: '1100', kind: 'cwd' as const, mountId: 50, rel: '/sub' }];
 
   it('ties an fd by mnt_id and a remembered cwd by its relative text', () => {
-    const proc = recordedProc([{ pid: 100, cwd: '/sub', fds: { 3: { target: '/example_dag.py', mntId: 50 }, 4: { target: '/etc/hosts', mntId: 1 } } }]);
+    const proc = recordedProc([
+      { pid: 100, cwd: '/sub', fds: { 3: { target: '/example_dag.py', mntId: 50 }, 4: { target: '/etc/hosts', mntId: 1 } } },
+    ]);
     const out = scanHolders(proc, input([detached(DAGS)], table, { memory }));
     expect(holdsOf(out, 100, 50)).toEqual([
       { kind: 'cwd', target: '/sub' },

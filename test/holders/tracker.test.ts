@@ -52,7 +52,11 @@ describe('detachedCounts and describeHolds', () => {
       [w(50, '/airflow/dags', 'detached'), w(52, '/airflow/dags', 'detached'), w(51, '/airflow/logs', 'failing')],
     );
     expect(detachedCounts(['/airflow/dags', '/airflow/logs', '/x'], t.current.values())).toEqual(
-      new Map([['/airflow/dags', 2], ['/airflow/logs', 0], ['/x', 0]]),
+      new Map([
+        ['/airflow/dags', 2],
+        ['/airflow/logs', 0],
+        ['/x', 0],
+      ]),
     );
   });
 

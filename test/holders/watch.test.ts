@@ -58,7 +58,18 @@ function setup(holders: Partial<HoldersConfig> = {}, dryRun = false) {
     if (answer) return answer(input);
     const ids = new Set(input.watched.map((w) => w.mountId));
     const found: Holder[] = processes.flatMap((p) =>
-      p.on.filter((id) => ids.has(id)).map((mountId) => ({ pid: p.pid, start: '1', ppid: 1, comm: 'c', uid: 999, unit: p.unit, mountId, holds: [{ kind: 'fd' as const, fd: 3, target: '/x' }] })),
+      p.on
+        .filter((id) => ids.has(id))
+        .map((mountId) => ({
+          pid: p.pid,
+          start: '1',
+          ppid: 1,
+          comm: 'c',
+          uid: 999,
+          unit: p.unit,
+          mountId,
+          holds: [{ kind: 'fd' as const, fd: 3, target: '/x' }],
+        })),
     );
     return { kind: 'done', output: { holders: found, memory: [], scanned: processes.length, unreadable: 0 }, ms: 1 };
   };
@@ -96,7 +107,16 @@ function setup(holders: Partial<HoldersConfig> = {}, dryRun = false) {
     await watch.idle();
   };
   return {
-    clock, world, processes, scans, timeline, events, restarts, watch, monitor, cycle,
+    clock,
+    world,
+    processes,
+    scans,
+    timeline,
+    events,
+    restarts,
+    watch,
+    monitor,
+    cycle,
     answerWith: (f: typeof answer) => (answer = f),
     keepProcessesOnRestart: () => (keepAfterRestart = true),
   };

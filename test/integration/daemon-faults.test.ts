@@ -147,7 +147,13 @@ requires(fuse, built()).describe('daemon on real FUSE faults', () => {
 
   it('a slow mount (every call slower than the probe timeout, faster than hang_after): reported, never unmounted in 25 s', async () => {
     const d = await startOnBoth({
-      recovery: ['  hang_after: 5s', '  command: [umount, -a, -t, fuse.faultfs]', '  timeout: 2s', '  cooldown: 1s', '  max_backoff: 10s'].join('\n'),
+      recovery: [
+        '  hang_after: 5s',
+        '  command: [umount, -a, -t, fuse.faultfs]',
+        '  timeout: 2s',
+        '  cooldown: 1s',
+        '  max_backoff: 10s',
+      ].join('\n'),
     });
     const from = d.lines.length;
     a.setMode('delay:600'); // ~2.4 s a probe: opendir, readdir and release each wait
@@ -199,7 +205,12 @@ requires(fuse, built()).describe('daemon on real FUSE faults', () => {
     expect(atOnset).toBeLessThanOrEqual(baseline + 2);
     expect(threads).toBeLessThanOrEqual(atOnset);
     const last = d.lines.filter((l) => l.msg === 'probe round').at(-1);
-    expect(last?.results).toEqual(expect.arrayContaining([[a.mountpoint, 'timeout'], [b.mountpoint, 'ok']]));
+    expect(last?.results).toEqual(
+      expect.arrayContaining([
+        [a.mountpoint, 'timeout'],
+        [b.mountpoint, 'ok'],
+      ]),
+    );
   });
 
   it('SIGTERM during a killable hang: the daemon is gone within 5 s, with a clean exit', async () => {
@@ -235,7 +246,10 @@ requires(fuse, built()).describe('daemon on real FUSE faults', () => {
   it('check --recover on a hang: waits until the call is hang_after old, then recovers', () => {
     a.setMode('hang');
     const started = performance.now();
-    const r = runCli(['check', '--recover', '--config', writeConfig(join(dir, 'check.yaml'), configYaml([a.mountpoint, b.mountpoint]))], 30_000);
+    const r = runCli(
+      ['check', '--recover', '--config', writeConfig(join(dir, 'check.yaml'), configYaml([a.mountpoint, b.mountpoint]))],
+      30_000,
+    );
     timings.check_recover_hang = Math.round(performance.now() - started);
     expect(r.stdout).toMatch(/^waiting 2\.\d s: a timeout is a hang once its call has been blocked 3 s \(recovery\.hang_after\)$/m);
     expect(r.stdout).toMatch(/^recovery escalation: umount -[fl] -- .* -> ok/m);
@@ -245,7 +259,10 @@ requires(fuse, built()).describe('daemon on real FUSE faults', () => {
 
   it('check --recover: runs the recovery, prints each step, exits 1 as the static mount stays unmounted', () => {
     a.setMode('estale');
-    const r = runCli(['check', '--recover', '--config', writeConfig(join(dir, 'check.yaml'), configYaml([a.mountpoint, b.mountpoint]))], 30_000);
+    const r = runCli(
+      ['check', '--recover', '--config', writeConfig(join(dir, 'check.yaml'), configYaml([a.mountpoint, b.mountpoint]))],
+      30_000,
+    );
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(new RegExp(`^ESTALE\\s+${a.mountpoint}`, 'm'));
     expect(r.stdout).toMatch(/^recovery command: umount -a -t fuse\.faultfs -> failed exit 32 in \d+ ms: .*busy/m);

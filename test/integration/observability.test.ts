@@ -209,4 +209,3 @@ function rawRequest(port: number, text: string): Promise<{ response: string; clo
     socket.write(text);
   });
 }
-

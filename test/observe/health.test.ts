@@ -9,7 +9,11 @@ describe('loopHealth', () => {
   });
 
   it('is healthy while a cycle finished within three intervals plus the probe timeout', () => {
-    expect(loopHealth({ ...base, now: 1_000_000, lastCycleAt: 1_000_000 - 95_000 })).toEqual({ ok: true, reason: 'probe loop alive', lastCycleAgeSeconds: 95 });
+    expect(loopHealth({ ...base, now: 1_000_000, lastCycleAt: 1_000_000 - 95_000 })).toEqual({
+      ok: true,
+      reason: 'probe loop alive',
+      lastCycleAgeSeconds: 95,
+    });
   });
 
   it('is unhealthy past that, saying for how long', () => {

@@ -97,7 +97,12 @@ describe('HTTP server', () => {
   }, 15_000);
 
   it('a port in use is a one-line StartupError naming metrics.listen', async () => {
-    const again = startHttpServer({ listen: { host: '127.0.0.1', port: server.address.port }, registry: new Registry(), health: () => health, version: 'x' });
+    const again = startHttpServer({
+      listen: { host: '127.0.0.1', port: server.address.port },
+      registry: new Registry(),
+      health: () => health,
+      version: 'x',
+    });
     await expect(again).rejects.toThrow(StartupError);
     await expect(again).rejects.toThrow(`metrics.listen: cannot listen on 127.0.0.1:${server.address.port}: EADDRINUSE`);
   });

@@ -8,7 +8,19 @@ const A = '/airflow/dags';
 const B = '/airflow/logs';
 
 function result(mount: string, r: Partial<ProbeResult> = {}): ProbeResult {
-  return { mount, result: 'ok', ms: 2, mounted: true, fstype: 'nfs4', mountId: 9, automounted: true, stuck: false, skipped: null, blockedMs: null, ...r };
+  return {
+    mount,
+    result: 'ok',
+    ms: 2,
+    mounted: true,
+    fstype: 'nfs4',
+    mountId: 9,
+    automounted: true,
+    stuck: false,
+    skipped: null,
+    blockedMs: null,
+    ...r,
+  };
 }
 
 function setup(holders = true) {
@@ -34,7 +46,12 @@ describe('createMetrics', () => {
     const { holderSink, value, text } = setup();
     expect(await value(`nfs_mount_detached_holders{mount="${A}"}`)).toBe(0);
     expect(await value('nfs_health_checkd_holder_scans_total{result="timeout"}')).toBe(0);
-    holderSink.holdersCounted(new Map([[A, 2], [B, 0]]));
+    holderSink.holdersCounted(
+      new Map([
+        [A, 2],
+        [B, 0],
+      ]),
+    );
     holderSink.scanned({ result: 'ok', ms: 250, scanned: 2000, unreadable: 0 });
     holderSink.scanned({ result: 'timeout', ms: 5000, blockedPid: 7 });
     holderSink.restart({ unit: 'airflow-scheduler.service', result: 'ok', mounts: [A], pids: [10] });
@@ -102,8 +119,16 @@ describe('createMetrics', () => {
     const { sink, value, text } = setup();
     const target = { path: A, mountId: 9, automounted: true, result: 'ESTALE', blockedMs: null };
     sink.recoveryStarted([target]);
-    sink.step({ kind: 'command', outcome: { argv: ['umount'], status: 'failed', exitCode: 16, signal: null, output: 'busy', durationMs: 4 } });
-    sink.step({ kind: 'escalation', mount: A, detached: true, outcome: { argv: ['umount', '-l'], status: 'ok', exitCode: 0, signal: null, output: '', durationMs: 3 } });
+    sink.step({
+      kind: 'command',
+      outcome: { argv: ['umount'], status: 'failed', exitCode: 16, signal: null, output: 'busy', durationMs: 4 },
+    });
+    sink.step({
+      kind: 'escalation',
+      mount: A,
+      detached: true,
+      outcome: { argv: ['umount', '-l'], status: 'ok', exitCode: 0, signal: null, output: '', durationMs: 3 },
+    });
     sink.health({ kind: 'recovered', mount: A, previous: 'ESTALE', downMs: 8400 }, undefined);
     sink.recoveryFinished({ result: 'success', steps: [], reprobe: [], stillFailing: [], collateral: [], durationMs: 20 }, [target]);
     // B came back by itself: no recovery ran for it, so it is no time-to-recover sample.

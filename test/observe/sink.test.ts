@@ -9,7 +9,17 @@ function recorder<S extends object>(name: string, calls: string[], methods: (key
 describe('fanOut', () => {
   it('passes every monitor report to each sink, in order', () => {
     const calls: string[] = [];
-    const methods: (keyof MonitorSink)[] = ['probed', 'health', 'held', 'recoveryStarted', 'step', 'recoveryFinished', 'released', 'overlapped', 'cycleFinished'];
+    const methods: (keyof MonitorSink)[] = [
+      'probed',
+      'health',
+      'held',
+      'recoveryStarted',
+      'step',
+      'recoveryFinished',
+      'released',
+      'overlapped',
+      'cycleFinished',
+    ];
     const both = fanOut([recorder<MonitorSink>('a', calls, methods), recorder<MonitorSink>('b', calls, methods)]);
     both.probed([], 3);
     both.overlapped();
@@ -18,7 +28,15 @@ describe('fanOut', () => {
 
   it('passes every holder report to each sink', () => {
     const calls: string[] = [];
-    const methods: (keyof HolderSink)[] = ['holderSeen', 'holderDetached', 'holderGone', 'holdersCounted', 'scanned', 'restart', 'restartDidNotHelp'];
+    const methods: (keyof HolderSink)[] = [
+      'holderSeen',
+      'holderDetached',
+      'holderGone',
+      'holdersCounted',
+      'scanned',
+      'restart',
+      'restartDidNotHelp',
+    ];
     const both = fanOutHolders([recorder<HolderSink>('a', calls, methods), recorder<HolderSink>('b', calls, methods)]);
     both.restartDidNotHelp('x.service', [] as HolderReport[]);
     both.holdersCounted(new Map());

@@ -307,8 +307,7 @@ describe('the Dockerfile parser', () => {
 
 describe('Dockerfile', () => {
   const [build, runtime] = dockerfile.stages;
-  const runs = (stage: Stage | undefined): string[] =>
-    (stage?.instructions ?? []).filter((i) => i.keyword === 'RUN').map((i) => i.args);
+  const runs = (stage: Stage | undefined): string[] => (stage?.instructions ?? []).filter((i) => i.keyword === 'RUN').map((i) => i.args);
   const only = (keyword: string): Instruction => {
     const found = runtime?.instructions.filter((i) => i.keyword === keyword) ?? [];
     expect(found, `one ${keyword} in the runtime stage`).toHaveLength(1);
@@ -322,7 +321,7 @@ describe('Dockerfile', () => {
     expect(dockerfileText).not.toMatch(/:latest\b/);
   });
 
-  it('builds with npm ci and npm run build, then bundles with the packages\' bundle.js', () => {
+  it("builds with npm ci and npm run build, then bundles with the packages' bundle.js", () => {
     const build_ = runs(build).join('\n');
     const ci = build_.indexOf('npm ci');
     const compile = build_.indexOf('npm run build');
@@ -344,16 +343,14 @@ describe('Dockerfile', () => {
     expect(apt).toMatch(/rm -rf \/var\/lib\/apt\/lists/);
   });
 
-  it('copies from the build stage only the bundle\'s directory (app/, package.json, config/), no node_modules', () => {
+  it("copies from the build stage only the bundle's directory (app/, package.json, config/), no node_modules", () => {
     const copies = (runtime?.instructions ?? []).filter((i) => i.keyword === 'COPY').map(copyArgs);
     const fromBuild = copies.filter((c) => c.flags.from !== undefined);
     for (const c of fromBuild) expect(c.flags.from).toBe(build?.name);
     expect(fromBuild.flatMap((c) => c.sources)).toEqual(['/out']);
     // From the context, only the container config, to where the daemon looks for one.
     const fromContext = copies.filter((c) => c.flags.from === undefined);
-    expect(fromContext).toEqual([
-      { flags: {}, sources: ['packaging/container/config.yaml'], dest: DEFAULT_ETC_FILE },
-    ]);
+    expect(fromContext).toEqual([{ flags: {}, sources: ['packaging/container/config.yaml'], dest: DEFAULT_ETC_FILE }]);
   });
 
   it('starts the bundled daemon where the packages put it, under tini, as root', () => {
@@ -362,7 +359,10 @@ describe('Dockerfile', () => {
     expect(entry).toEqual(['/usr/bin/tini', '--', 'node', '--lite-mode', '--no-node-snapshot', path.posix.join(workdir, 'app/cli.js')]);
     expect(entry?.[5]).toBe('/usr/lib/nfs-health-checkd/app/cli.js');
     // The bundle's directory lands on the WORKDIR, so that path exists in the image.
-    const out = (runtime?.instructions ?? []).filter((i) => i.keyword === 'COPY').map(copyArgs).find((c) => c.sources.includes('/out'));
+    const out = (runtime?.instructions ?? [])
+      .filter((i) => i.keyword === 'COPY')
+      .map(copyArgs)
+      .find((c) => c.sources.includes('/out'));
     expect(path.posix.resolve(workdir, out?.dest ?? '?')).toBe('/usr/lib/nfs-health-checkd');
     // Under hostPID tini is not PID 1: it must register as a subreaper to reap orphans.
     expect(only('ENV').args).toMatch(/\bTINI_SUBREAPER=1\b/);
@@ -383,7 +383,7 @@ describe('Dockerfile', () => {
     }
   });
 
-  it('has a HEALTHCHECK on /healthz whose own deadline is inside Docker\'s timeout', () => {
+  it("has a HEALTHCHECK on /healthz whose own deadline is inside Docker's timeout", () => {
     const { flags, rest } = splitFlags(only('HEALTHCHECK').args);
     expect(rest.startsWith('CMD ')).toBe(true);
     const argv = execForm(rest.slice(4));
@@ -404,13 +404,21 @@ describe('Dockerfile', () => {
       .map(copyArgs)
       .filter((c) => c.flags.from === undefined)
       .flatMap((c) => c.sources);
-    expect(contextSources).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.json', 'src', 'config', 'packaging/release/bundle.ts']));
+    expect(contextSources).toEqual(
+      expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.json', 'src', 'config', 'packaging/release/bundle.ts']),
+    );
     for (const source of contextSources) {
       const files = filesUnder(source);
       expect(files.length, source).toBeGreaterThan(0);
       for (const file of files) expect(ignored(file), `${file} is needed by COPY ${source}`).toBe(false);
     }
-    for (const file of ['node_modules/yaml/package.json', 'dist/src/cli.js', '.git/HEAD', 'test/faultfs/faultfs', 'test/faultfs/faultfs.o']) {
+    for (const file of [
+      'node_modules/yaml/package.json',
+      'dist/src/cli.js',
+      '.git/HEAD',
+      'test/faultfs/faultfs',
+      'test/faultfs/faultfs.o',
+    ]) {
       expect(ignored(file), file).toBe(true);
     }
   });

@@ -143,9 +143,7 @@ requires(prometheus, built()).describe('the real daemon scraped by a real Promet
       const all = data.groups.flatMap((g) => g.rules);
       return all.length > 0 && all.every((r) => !r.lastEvaluation.startsWith('0001-')) ? all : undefined;
     });
-    expect(groups.map((r) => [r.name, r.health, r.lastError ?? ''])).toEqual(
-      groups.map((r) => [r.name, 'ok', '']),
-    );
+    expect(groups.map((r) => [r.name, r.health, r.lastError ?? ''])).toEqual(groups.map((r) => [r.name, 'ok', '']));
 
     const alerts = await until('NFSMountInaccessible pending', 10_000, async () => {
       const { alerts: list } = (await prom!.api('/api/v1/alerts')) as { alerts: Alert[] };

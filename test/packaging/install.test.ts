@@ -131,7 +131,9 @@ describe('fresh install into DESTDIR', () => {
     const built = filesUnder(path.join(ROOT, 'dist', 'src')).filter((f) => f.endsWith('.js'));
     expect(dist.sort()).toEqual(built.sort());
     expect(fs.statSync(path.join(app, 'dist', 'src', 'cli.js')).mode & 0o777).toBe(0o755);
-    expect(fs.readFileSync(path.join(app, 'dist', 'src', 'cli.js'), 'utf8')).toMatch(/^#!\/usr\/bin\/env -S node --lite-mode --no-node-snapshot\n/);
+    expect(fs.readFileSync(path.join(app, 'dist', 'src', 'cli.js'), 'utf8')).toMatch(
+      /^#!\/usr\/bin\/env -S node --lite-mode --no-node-snapshot\n/,
+    );
     // Nothing left over from the staging directory swap.
     expect(fs.readdirSync(path.dirname(app))).toEqual([NAME]);
   });
@@ -258,7 +260,7 @@ describe('re-install (upgrade)', () => {
     expect(fs.readdirSync(path.dirname(app))).toEqual([NAME]);
   });
 
-  it('a broken config.yaml stops the install with the validator\'s message, before anything is replaced', () => {
+  it("a broken config.yaml stops the install with the validator's message, before anything is replaced", () => {
     const dest = tempDir();
     const conf = path.join(dest, 'etc', NAME, 'config.yaml');
     fs.mkdirSync(path.dirname(conf), { recursive: true });

@@ -118,13 +118,16 @@ requires(available).describe('real Prometheus harness', () => {
 
 afterAll(() => {
   // Nothing of ours may outlive the file.
-  const left = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-    try {
-      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
-      return cmd.includes('nfs-hc-prometheus-');
-    } catch {
-      return false;
-    }
-  });
+  const left = fs
+    .readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
+        return cmd.includes('nfs-hc-prometheus-');
+      } catch {
+        return false;
+      }
+    });
   expect(left).toEqual([]);
 });

@@ -7,14 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { prerequisite, requires, skips } from '../helpers/prerequisite.js';
 import { promtoolAvailable, promtoolVersion, runPromtool } from '../helpers/prometheus.js';
-import {
-  KNOWN_SERIES,
-  allPanels,
-  dashboardQueries,
-  groupings,
-  metricNames,
-  type Dashboard,
-} from '../helpers/promql.js';
+import { KNOWN_SERIES, allPanels, dashboardQueries, groupings, metricNames, type Dashboard } from '../helpers/promql.js';
 
 const ROOT = path.join(import.meta.dirname, '..', '..');
 const PROM_DIR = path.join(ROOT, 'packaging', 'prometheus');
@@ -137,8 +130,14 @@ describe('alerting rules (packaging/prometheus/nfs-health-checkd.rules.yml)', ()
     const cases = doc.tests.flatMap((t) => t.alert_rule_test ?? []);
     for (const alert of ALERTS) {
       const mine = cases.filter((c) => c.alertname === alert);
-      expect(mine.some((c) => c.exp_alerts.length > 0), `${alert} never expected to fire`).toBe(true);
-      expect(mine.some((c) => c.exp_alerts.length === 0), `${alert} never expected to stay quiet`).toBe(true);
+      expect(
+        mine.some((c) => c.exp_alerts.length > 0),
+        `${alert} never expected to fire`,
+      ).toBe(true);
+      expect(
+        mine.some((c) => c.exp_alerts.length === 0),
+        `${alert} never expected to stay quiet`,
+      ).toBe(true);
     }
     for (const t of doc.tests) expect(t.interval).toBe('30s');
   });

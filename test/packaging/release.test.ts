@@ -11,7 +11,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { holdMount, is, setUpTwoMounts, startDaemon, tearDownTwoMounts, configYaml, type RunningDaemon, type TwoMounts } from '../helpers/daemon.js';
+import {
+  holdMount,
+  is,
+  setUpTwoMounts,
+  startDaemon,
+  tearDownTwoMounts,
+  configYaml,
+  type RunningDaemon,
+  type TwoMounts,
+} from '../helpers/daemon.js';
 import { findMount, fuseAvailable } from '../helpers/faultfs.js';
 import { executable, prerequisite, requires, skips } from '../helpers/prerequisite.js';
 import { findExecutable } from '../helpers/tools.js';
@@ -49,7 +58,12 @@ interface Run {
 }
 
 function sh(script: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Run {
-  const r = spawnSync('bash', ['-c', script], { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
+  const r = spawnSync('bash', ['-c', script], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    env: { ...process.env, ...env },
+    maxBuffer: 64 << 20,
+  });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -133,7 +147,11 @@ requires(...needs).describe('release artifacts (npm run package)', () => {
   it('building again from the same commit, elsewhere and under another umask, gives the same bytes', () => {
     const again = tempDir('nhc-release-again-');
     const tmp = tempDir('nhc-release-tmp-');
-    must(`umask 077 && bash ${JSON.stringify(path.join(ROOT, 'packaging/release/build.sh'))}`, { RELEASE_DIR: again, TMPDIR: tmp }, 400_000);
+    must(
+      `umask 077 && bash ${JSON.stringify(path.join(ROOT, 'packaging/release/build.sh'))}`,
+      { RELEASE_DIR: again, TMPDIR: tmp },
+      400_000,
+    );
     expect(fs.readFileSync(path.join(again, 'SHA256SUMS'), 'utf8')).toBe(fs.readFileSync(path.join(out, 'SHA256SUMS'), 'utf8'));
   }, 420_000);
 
@@ -146,7 +164,11 @@ requires(...needs).describe('release artifacts (npm run package)', () => {
     expect(rpmAsDeb).toEqual(filesOnly(deb));
     const tar = without(treeOf(tarTree), (p) => p === 'install.sh' || p === 'README.md');
     expect(tar).toEqual(deb);
-    for (const p of ['usr/lib/nfs-health-checkd/node', 'usr/lib/nfs-health-checkd/app/cli.js', 'usr/lib/nfs-health-checkd/app/scan-worker.js']) {
+    for (const p of [
+      'usr/lib/nfs-health-checkd/node',
+      'usr/lib/nfs-health-checkd/app/cli.js',
+      'usr/lib/nfs-health-checkd/app/scan-worker.js',
+    ]) {
       expect(deb.get(p), p).toMatch(/^file /);
     }
     expect(deb.get('usr/bin/nfs-health-checkd')).toBe('link ../lib/nfs-health-checkd/bin/nfs-health-checkd');
@@ -162,12 +184,18 @@ requires(...needs).describe('release artifacts (npm run package)', () => {
       fs.writeFileSync(path.join(dir, UNIT), unit.replace(/^ExecStart=.*$/m, `ExecStart=${path.join(debTree, 'usr/bin', NAME)}`));
       // --man=no: the man page is the package's, not installed on this machine.
       const r = sh(`${analyze} verify --man=no ${path.join(dir, UNIT)}`);
-      expect(r.stderr.split('\n').filter((l) => l.includes(UNIT)), r.stderr).toEqual([]);
+      expect(
+        r.stderr.split('\n').filter((l) => l.includes(UNIT)),
+        r.stderr,
+      ).toEqual([]);
     }
     const copyright = fs.readFileSync(path.join(debTree, 'usr/share/doc', NAME, 'copyright'), 'utf8');
     expect(copyright).toContain(`Node.js ${RUNTIME}`);
-    for (const dep of ['pino', 'prom-client', 'execa', 'yaml', 'node-cron']) expect(copyright).toMatch(new RegExp(`^${dep} \\d+\\.\\d+\\.\\d+ \\(`, 'm'));
-    expect(must(`zcat ${path.join(debTree, 'usr/share/man/man8', `${NAME}.8.gz`)}`)).toMatch(/^\.TH NFS-HEALTH-CHECKD 8 "\d{4}-\d\d-\d\d" "nfs-health-checkd/m);
+    for (const dep of ['pino', 'prom-client', 'execa', 'yaml', 'node-cron'])
+      expect(copyright).toMatch(new RegExp(`^${dep} \\d+\\.\\d+\\.\\d+ \\(`, 'm'));
+    expect(must(`zcat ${path.join(debTree, 'usr/share/man/man8', `${NAME}.8.gz`)}`)).toMatch(
+      /^\.TH NFS-HEALTH-CHECKD 8 "\d{4}-\d\d-\d\d" "nfs-health-checkd/m,
+    );
   });
 
   it('.deb: control fields, the two conffiles, maintainer scripts that parse and pass shellcheck, all files root-owned', () => {
@@ -187,10 +215,22 @@ requires(...needs).describe('release artifacts (npm run package)', () => {
     expect(validate).toBeGreaterThan(0);
     expect(validate).toBeLessThan(postinst.indexOf('deb-systemd-invoke restart'));
     expect(fs.readFileSync(path.join(ctrl, 'prerm'), 'utf8')).toMatch(/"\$1" = remove[\s\S]*deb-systemd-invoke stop/);
-    expect(must(`dpkg-deb -c ${out}/${DEB}`).trim().split('\n').filter((l) => !l.includes(' root/root '))).toEqual([]);
+    expect(
+      must(`dpkg-deb -c ${out}/${DEB}`)
+        .trim()
+        .split('\n')
+        .filter((l) => !l.includes(' root/root ')),
+    ).toEqual([]);
     // md5sums covers every file, as dpkg --verify needs.
-    const sums = fs.readFileSync(path.join(ctrl, 'md5sums'), 'utf8').trim().split('\n').map((l) => l.split(/\s+/)[1]);
-    const files = [...treeOf(debTree)].filter(([, v]) => v.startsWith('file')).map(([p]) => p).sort();
+    const sums = fs
+      .readFileSync(path.join(ctrl, 'md5sums'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s+/)[1]);
+    const files = [...treeOf(debTree)]
+      .filter(([, v]) => v.startsWith('file'))
+      .map(([p]) => p)
+      .sort();
     expect(sums.sort()).toEqual(files);
   });
 
@@ -203,7 +243,11 @@ requires(...needs).describe('release artifacts (npm run package)', () => {
     // Every override line follows a comment that says why.
     const lines = overrides.split('\n');
     lines.forEach((l, i) => {
-      if (l.startsWith(`${NAME}: `)) expect(lines.slice(0, i).some((c) => c.startsWith('#')), l).toBe(true);
+      if (l.startsWith(`${NAME}: `))
+        expect(
+          lines.slice(0, i).some((c) => c.startsWith('#')),
+          l,
+        ).toBe(true);
     });
   });
 
@@ -211,7 +255,15 @@ requires(...needs).describe('release artifacts (npm run package)', () => {
     const q = (fmt: string) => must(`rpm -qp --qf ${JSON.stringify(fmt)} ${out}/${RPM}`);
     expect(q('%{NAME} %{VERSION} %{RELEASE} %{ARCH}')).toBe(`${NAME} ${VERSION} 1 x86_64`);
     const files = must(`rpm -qpl ${out}/${RPM}`).trim().split('\n');
-    expect(files).toEqual(expect.arrayContaining([`/usr/bin/${NAME}`, `/usr/lib/${NAME}/node`, `/usr/lib/${NAME}/app/cli.js`, `/usr/lib/systemd/system/${UNIT}`, `/etc/${NAME}/config.yaml`]));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        `/usr/bin/${NAME}`,
+        `/usr/lib/${NAME}/node`,
+        `/usr/lib/${NAME}/app/cli.js`,
+        `/usr/lib/systemd/system/${UNIT}`,
+        `/etc/${NAME}/config.yaml`,
+      ]),
+    );
     expect(files.filter((f) => f.startsWith('/lib/'))).toEqual([]);
     expect(must(`rpm -qpc ${out}/${RPM}`).trim().split('\n').sort()).toEqual([`/etc/logrotate.d/${NAME}`, `/etc/${NAME}/config.yaml`]);
     const flags = q('[%{FILEFLAGS:fflags} %{FILENAMES}\\n]');
@@ -220,8 +272,12 @@ requires(...needs).describe('release artifacts (npm run package)', () => {
     expect(new Set(owners)).toEqual(new Set(['root:root']));
     const scripts = must(`rpm -qp --scripts ${out}/${RPM}`);
     // Each scriptlet's first command line, after the comments that say why.
-    expect(scripts).toMatch(/postinstall scriptlet[^\n]*\n(?:#[^\n]*\n)*[^\n]*\$1 -eq 1[^\n]*systemctl --no-reload preset nfs-health-checkd.service/);
-    expect(scripts).toMatch(/preuninstall scriptlet[^\n]*\n[^\n]*\$1 -eq 0[^\n]*systemctl --no-reload disable --now nfs-health-checkd.service/);
+    expect(scripts).toMatch(
+      /postinstall scriptlet[^\n]*\n(?:#[^\n]*\n)*[^\n]*\$1 -eq 1[^\n]*systemctl --no-reload preset nfs-health-checkd.service/,
+    );
+    expect(scripts).toMatch(
+      /preuninstall scriptlet[^\n]*\n[^\n]*\$1 -eq 0[^\n]*systemctl --no-reload disable --now nfs-health-checkd.service/,
+    );
     expect(scripts).toMatch(/postuninstall scriptlet[^\n]*\nsystemctl daemon-reload/);
     expect(scripts).toMatch(/posttrans scriptlet[\s\S]*package-hook validate; then systemctl try-restart/);
     const requires = must(`rpm -qpR ${out}/${RPM}`);
@@ -242,7 +298,9 @@ requires(...needs).describe('release artifacts (npm run package)', () => {
     expect(installed).toMatch(new RegExp(`installed ${destdir}/opt/${NAME} \\(${NAME} ${VERSION}\\)`));
     expect(fs.existsSync(calls) ? fs.readFileSync(calls, 'utf8') : '').toBe('');
     expect(fs.readlinkSync(path.join(destdir, 'usr/local/bin', NAME))).toBe(`/opt/${NAME}/bin/${NAME}`);
-    expect(fs.readFileSync(path.join(destdir, 'etc/systemd/system', UNIT), 'utf8')).toMatch(/^ExecStart=\/usr\/local\/bin\/nfs-health-checkd$/m);
+    expect(fs.readFileSync(path.join(destdir, 'etc/systemd/system', UNIT), 'utf8')).toMatch(
+      /^ExecStart=\/usr\/local\/bin\/nfs-health-checkd$/m,
+    );
     expect(must(`${destdir}/opt/${NAME}/bin/${NAME} --version`, env).trim()).toBe(VERSION);
 
     // A config the new version rejects stops the install before anything changes.

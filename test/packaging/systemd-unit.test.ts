@@ -22,16 +22,52 @@ function settings(): Array<[string, string]> {
       return [l.slice(0, i).trim(), l.slice(i + 1).trim()] as [string, string];
     });
 }
-const get = (key: string) => settings().filter(([k]) => k === key).map(([, v]) => v);
+const get = (key: string) =>
+  settings()
+    .filter(([k]) => k === key)
+    .map(([, v]) => v);
 
 // Every option that makes systemd set up a private mount namespace for the service.
 const NAMESPACING = [
-  'PrivateTmp', 'PrivateMounts', 'PrivateDevices', 'ProtectSystem', 'ProtectHome', 'ReadOnlyPaths', 'ReadWritePaths',
-  'InaccessiblePaths', 'ExecPaths', 'NoExecPaths', 'TemporaryFileSystem', 'BindPaths', 'BindReadOnlyPaths',
-  'ProtectKernelTunables', 'ProtectKernelModules', 'ProtectKernelLogs', 'ProtectControlGroups', 'ProtectProc', 'ProcSubset',
-  'MountFlags', 'DynamicUser', 'RootDirectory', 'RootImage', 'PrivateNetwork', 'NetworkNamespacePath', 'MountAPIVFS',
-  'StateDirectory', 'CacheDirectory', 'LogsDirectory', 'RuntimeDirectory', 'ConfigurationDirectory', 'ProtectClock', 'ProtectHostname',
-  'LogNamespace', 'PrivateIPC', 'IPCNamespacePath', 'MountImages', 'ExtensionImages', 'ExtensionDirectories',
+  'PrivateTmp',
+  'PrivateMounts',
+  'PrivateDevices',
+  'ProtectSystem',
+  'ProtectHome',
+  'ReadOnlyPaths',
+  'ReadWritePaths',
+  'InaccessiblePaths',
+  'ExecPaths',
+  'NoExecPaths',
+  'TemporaryFileSystem',
+  'BindPaths',
+  'BindReadOnlyPaths',
+  'ProtectKernelTunables',
+  'ProtectKernelModules',
+  'ProtectKernelLogs',
+  'ProtectControlGroups',
+  'ProtectProc',
+  'ProcSubset',
+  'MountFlags',
+  'DynamicUser',
+  'RootDirectory',
+  'RootImage',
+  'PrivateNetwork',
+  'NetworkNamespacePath',
+  'MountAPIVFS',
+  'StateDirectory',
+  'CacheDirectory',
+  'LogsDirectory',
+  'RuntimeDirectory',
+  'ConfigurationDirectory',
+  'ProtectClock',
+  'ProtectHostname',
+  'LogNamespace',
+  'PrivateIPC',
+  'IPCNamespacePath',
+  'MountImages',
+  'ExtensionImages',
+  'ExtensionDirectories',
 ];
 
 describe('packaging/systemd/nfs-health-checkd.service', () => {

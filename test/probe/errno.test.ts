@@ -23,7 +23,7 @@ describe('errnoName', () => {
 });
 
 describe('ERRNO_NAMES', () => {
-  it('holds both tables\' names, aliases included, and nothing that is not an errno name', () => {
+  it("holds both tables' names, aliases included, and nothing that is not an errno name", () => {
     for (const name of ['ESTALE', 'EHOSTDOWN', 'EAGAIN', 'EWOULDBLOCK']) expect(ERRNO_NAMES.has(name)).toBe(true);
     for (const name of ERRNO_NAMES) expect(name).toMatch(/^E[A-Z0-9]+$/);
   });

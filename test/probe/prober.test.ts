@@ -98,7 +98,12 @@ describe('Prober', () => {
     for (let tick = 0; tick < 20; tick++) {
       clock.advance(1000);
       // The blocked call's start, not the skip's: its age is what tells a hang from a slow mount.
-      expect(await prober.probe('/a', 7)).toMatchObject({ raw: { kind: 'timeout' }, stuck: true, skipped: 'same_mount', blockedSince: started });
+      expect(await prober.probe('/a', 7)).toMatchObject({
+        raw: { kind: 'timeout' },
+        stuck: true,
+        skipped: 'same_mount',
+        blockedSince: started,
+      });
     }
     expect(workers).toHaveLength(1);
   });
@@ -258,7 +263,12 @@ describe('Prober', () => {
   });
 
   it('takes the pool from the configuration, the slow mark never past half the timeout', () => {
-    expect(poolOptions({ timeoutMs: 5000, maxStuckPerMount: 3, workers: { warm: 2, max: 8, idleMs: 60_000 } })).toEqual({ warm: 2, max: 8, idleMs: 60_000, slowMs: 50 });
+    expect(poolOptions({ timeoutMs: 5000, maxStuckPerMount: 3, workers: { warm: 2, max: 8, idleMs: 60_000 } })).toEqual({
+      warm: 2,
+      max: 8,
+      idleMs: 60_000,
+      slowMs: 50,
+    });
     expect(poolOptions({ timeoutMs: 40, maxStuckPerMount: 3, workers: { warm: 1, max: 1, idleMs: 1000 } }).slowMs).toBe(20);
   });
 });

@@ -31,7 +31,11 @@ function scripted(links: Record<string, string>, extra: Record<string, LinkLook>
 describe('resolveLinks', () => {
   it('follows the compatibility link to the mount point; never looks at a mount point or below autofs', async () => {
     const fs = scripted({ '/mnt/airflow-dags': '/airflow/dags' });
-    expect(await resolveLinks('/mnt/airflow-dags', TABLE, fs.look)).toEqual({ kind: 'resolved', path: '/airflow/dags', links: ['/mnt/airflow-dags -> /airflow/dags'] });
+    expect(await resolveLinks('/mnt/airflow-dags', TABLE, fs.look)).toEqual({
+      kind: 'resolved',
+      path: '/airflow/dags',
+      links: ['/mnt/airflow-dags -> /airflow/dags'],
+    });
     expect(fs.looked).toEqual(['/mnt', '/mnt/airflow-dags']);
   });
 
@@ -44,13 +48,22 @@ describe('resolveLinks', () => {
 
   it('relative links, chains of links and .. resolve as the kernel would', async () => {
     const fs = scripted({ '/opt/a': 'b', '/opt/b': '../airflow/x/../dags' });
-    expect(await resolveLinks('/opt/a', TABLE, fs.look)).toMatchObject({ path: '/airflow/dags', links: ['/opt/a -> b', '/opt/b -> ../airflow/x/../dags'] });
+    expect(await resolveLinks('/opt/a', TABLE, fs.look)).toMatchObject({
+      path: '/airflow/dags',
+      links: ['/opt/a -> b', '/opt/b -> ../airflow/x/../dags'],
+    });
   });
 
   it('a missing component ends the walk there; a look past its deadline or a loop fails', async () => {
     expect(await resolveLinks('/nope/x', TABLE, scripted({}, { '/nope': { kind: 'missing' } }).look)).toMatchObject({ path: '/nope/x' });
-    expect(await resolveLinks('/slow/x', TABLE, scripted({}, { '/slow': { kind: 'timeout' } }).look)).toEqual({ kind: 'failed', why: 'looking at /slow took too long' });
-    expect(await resolveLinks('/l', TABLE, scripted({ '/l': '/l' }).look)).toEqual({ kind: 'failed', why: 'too many levels of symbolic links' });
+    expect(await resolveLinks('/slow/x', TABLE, scripted({}, { '/slow': { kind: 'timeout' } }).look)).toEqual({
+      kind: 'failed',
+      why: 'looking at /slow took too long',
+    });
+    expect(await resolveLinks('/l', TABLE, scripted({ '/l': '/l' }).look)).toEqual({
+      kind: 'failed',
+      why: 'too many levels of symbolic links',
+    });
   });
 });
 
@@ -78,7 +91,9 @@ describe('resolveConfiguredMounts', () => {
     await expect(resolveConfiguredMounts(['/airflow/dags', '/mnt/airflow-dags'], TABLE, fs.look)).rejects.toThrow(
       new MountPathError('mounts[1].path: /mnt/airflow-dags names /airflow/dags, as mounts[0].path (/airflow/dags) does: list it once'),
     );
-    await expect(resolveConfiguredMounts(['/mnt/root'], TABLE, fs.look)).rejects.toThrow('mounts[0].path: /mnt/root is a symbolic link to /, which cannot be a mount to recover');
+    await expect(resolveConfiguredMounts(['/mnt/root'], TABLE, fs.look)).rejects.toThrow(
+      'mounts[0].path: /mnt/root is a symbolic link to /, which cannot be a mount to recover',
+    );
   });
 });
 

@@ -55,13 +55,24 @@ describe('remountCommand', () => {
 
   it('else mounts the source again with the options it had, each once', () => {
     expect(remountCommand(staticMount, parseFstab('/dev/vda1 / ext4 defaults 0 1\n'))).toEqual({
-      argv: ['mount', '-t', 'nfs4', '-o', 'rw,nosuid,relatime,vers=4.1,soft,noac,addr=10.99.0.1', '--', '10.99.0.1:/srv/static', '/mnt/static'],
+      argv: [
+        'mount',
+        '-t',
+        'nfs4',
+        '-o',
+        'rw,nosuid,relatime,vers=4.1,soft,noac,addr=10.99.0.1',
+        '--',
+        '10.99.0.1:/srv/static',
+        '/mnt/static',
+      ],
       via: 'recorded',
     });
   });
 
   it('reads escaped fstab fields', () => {
-    expect(parseFstab('srv:/a\\040b /mnt/a\\040b nfs defaults 0 0')).toEqual([{ source: 'srv:/a b', mountPoint: '/mnt/a b', fstype: 'nfs', options: 'defaults' }]);
+    expect(parseFstab('srv:/a\\040b /mnt/a\\040b nfs defaults 0 0')).toEqual([
+      { source: 'srv:/a b', mountPoint: '/mnt/a b', fstype: 'nfs', options: 'defaults' },
+    ]);
   });
 
   it('merges option lists keeping the first of each key', () => {

@@ -39,13 +39,27 @@ describe('RecoveryPolicy.observe', () => {
 describe('RecoveryPolicy.decide', () => {
   it('does nothing while every mount is ok or fails with a result that is no trigger', () => {
     const p = new RecoveryPolicy(cfg);
-    p.observe([{ mount: '/a', result: 'ok' }, { mount: '/b', result: 'unmounted' }, { mount: '/c', result: 'EACCES' }], 0);
+    p.observe(
+      [
+        { mount: '/a', result: 'ok' },
+        { mount: '/b', result: 'unmounted' },
+        { mount: '/c', result: 'EACCES' },
+      ],
+      0,
+    );
     expect(p.decide(0)).toEqual({ kind: 'none' });
   });
 
   it('recovers the mounts whose result is a trigger', () => {
     const p = new RecoveryPolicy(cfg);
-    p.observe([{ mount: '/a', result: 'ESTALE' }, { mount: '/b', result: 'ok' }, { mount: '/c', result: 'timeout', blockedMs: 15 * S }], 0);
+    p.observe(
+      [
+        { mount: '/a', result: 'ESTALE' },
+        { mount: '/b', result: 'ok' },
+        { mount: '/c', result: 'timeout', blockedMs: 15 * S },
+      ],
+      0,
+    );
     expect(p.decide(0)).toEqual({ kind: 'recover', targets: ['/a', '/c'] });
   });
 });
@@ -78,7 +92,13 @@ describe('RecoveryPolicy: a timeout is a hang only once its call is hang_after o
 
   it('a timeout with no known age counts from now; hang_after never applies to errno results', () => {
     const p = new RecoveryPolicy(cfg);
-    p.observe([{ mount: '/a', result: 'timeout' }, { mount: '/b', result: 'EIO' }], 0);
+    p.observe(
+      [
+        { mount: '/a', result: 'timeout' },
+        { mount: '/b', result: 'EIO' },
+      ],
+      0,
+    );
     expect(p.decide(0)).toEqual({ kind: 'recover', targets: ['/b'] });
     expect(p.pendingHangs(0)).toEqual([{ mount: '/a', at: 15 * S }]);
   });
@@ -102,13 +122,31 @@ describe('RecoveryPolicy: a timeout is a hang only once its call is hang_after o
 
   it('keeps the cooldown per mount: another mount is recovered at once, the same one waits', () => {
     const p = new RecoveryPolicy(cfg);
-    p.observe([{ mount: '/a', result: 'ESTALE' }, { mount: '/b', result: 'ok' }], 0);
+    p.observe(
+      [
+        { mount: '/a', result: 'ESTALE' },
+        { mount: '/b', result: 'ok' },
+      ],
+      0,
+    );
     p.observe([{ mount: '/a', result: 'ok' }], 1 * S); // the recovery's re-probe
     p.recorded(['/a'], new Set(), 1 * S);
-    p.observe([{ mount: '/a', result: 'ok' }, { mount: '/b', result: 'EIO' }], 5 * S);
+    p.observe(
+      [
+        { mount: '/a', result: 'ok' },
+        { mount: '/b', result: 'EIO' },
+      ],
+      5 * S,
+    );
     expect(p.decide(5 * S)).toEqual({ kind: 'recover', targets: ['/b'] });
     p.recorded(['/b'], new Set(), 6 * S);
-    p.observe([{ mount: '/a', result: 'ESTALE' }, { mount: '/b', result: 'ok' }], 10 * S);
+    p.observe(
+      [
+        { mount: '/a', result: 'ESTALE' },
+        { mount: '/b', result: 'ok' },
+      ],
+      10 * S,
+    );
     expect(p.decide(10 * S)).toEqual({ kind: 'hold', reason: 'cooldown', targets: ['/a'], untilMs: 31 * S });
     expect(p.decide(31 * S)).toEqual({ kind: 'recover', targets: ['/a'] });
   });

@@ -26,14 +26,36 @@ describe('withPath', () => {
 });
 
 describe('recoveryTarget', () => {
-  const base = { mount: '/airflow/dags', result: 'ESTALE', ms: 1, fstype: 'nfs4', mountId: 61, automounted: true, stuck: false, skipped: null, blockedMs: null } as const;
+  const base = {
+    mount: '/airflow/dags',
+    result: 'ESTALE',
+    ms: 1,
+    fstype: 'nfs4',
+    mountId: 61,
+    automounted: true,
+    stuck: false,
+    skipped: null,
+    blockedMs: null,
+  } as const;
 
   it('aims at the mount on the path', () => {
-    expect(recoveryTarget({ ...base, mounted: true })).toEqual({ path: '/airflow/dags', mountId: 61, automounted: true, result: 'ESTALE', blockedMs: null });
+    expect(recoveryTarget({ ...base, mounted: true })).toEqual({
+      path: '/airflow/dags',
+      mountId: 61,
+      automounted: true,
+      result: 'ESTALE',
+      blockedMs: null,
+    });
   });
 
   it('aims at nothing when only autofs sits on the path, so escalation never unmounts autofs itself', () => {
-    expect(recoveryTarget({ ...base, mounted: false, fstype: 'autofs', mountId: 40 })).toEqual({ path: '/airflow/dags', mountId: null, automounted: true, result: 'ESTALE', blockedMs: null });
+    expect(recoveryTarget({ ...base, mounted: false, fstype: 'autofs', mountId: 40 })).toEqual({
+      path: '/airflow/dags',
+      mountId: null,
+      automounted: true,
+      result: 'ESTALE',
+      blockedMs: null,
+    });
   });
 });
 
@@ -108,7 +130,11 @@ describe('runRecovery', () => {
   it('never escalates on a path with nothing but autofs on it', async () => {
     const { world, deps } = setup();
     world.remountFault = 'timeout';
-    const report = await runRecovery([{ path: '/airflow/dags', mountId: null, automounted: true, result: 'ESTALE', blockedMs: null }], cfg, deps);
+    const report = await runRecovery(
+      [{ path: '/airflow/dags', mountId: null, automounted: true, result: 'ESTALE', blockedMs: null }],
+      cfg,
+      deps,
+    );
     expect(world.commands).toEqual([['umount', '-a', '-t', 'nfs,nfs4']]);
     expect(report.result).toBe('failed');
   });
@@ -133,7 +159,10 @@ describe('runRecovery: what the command takes away besides the targets', () => {
       fstab: () => 'srv:/mnt/static /mnt/static nfs4 soft,nofail 0 0\n',
       onCollateral: (c) => seen.push(`${c.mount} ${c.via} ${c.outcome}`),
     });
-    expect(world.commands).toEqual([['umount', '-a', '-t', 'nfs,nfs4'], ['mount', '--', '/mnt/static']]);
+    expect(world.commands).toEqual([
+      ['umount', '-a', '-t', 'nfs,nfs4'],
+      ['mount', '--', '/mnt/static'],
+    ]);
     expect(seen).toEqual(['/mnt/static fstab remounted']);
     expect(report.collateral).toMatchObject([{ mount: '/mnt/static', fstype: 'nfs4', source: 'srv:/mnt/static', outcome: 'remounted' }]);
     expect(report.steps.at(-1)).toMatchObject({ kind: 'remount', mount: '/mnt/static', collateral: true });
@@ -157,7 +186,10 @@ describe('runRecovery: what the command takes away besides the targets', () => {
     const m = world.mount('/airflow/dags', 'ESTALE', { busy: true });
     world.mount('/mnt/static', 'ok', { static: true });
     const report = await runRecovery([target(m, true)], { ...cfg, command: [] }, deps);
-    expect(world.commands).toEqual([['umount', '-f', '--', '/airflow/dags'], ['umount', '-l', '--', '/airflow/dags']]);
+    expect(world.commands).toEqual([
+      ['umount', '-f', '--', '/airflow/dags'],
+      ['umount', '-l', '--', '/airflow/dags'],
+    ]);
     expect(report.collateral).toEqual([]);
     expect(world.mounts.map((x) => x.path)).toContain('/mnt/static');
   });

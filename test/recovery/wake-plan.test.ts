@@ -9,17 +9,29 @@ describe('planWake', () => {
   });
 
   it('the earliest wait wins, with its paths only', () => {
-    expect(planWake([{ at: 30, paths: ['/a', '/b'] }, { at: 15, paths: ['/b'] }, { at: 20, paths: ['/c'] }])).toEqual({ at: 15, paths: ['/b'] });
+    expect(
+      planWake([
+        { at: 30, paths: ['/a', '/b'] },
+        { at: 15, paths: ['/b'] },
+        { at: 20, paths: ['/c'] },
+      ]),
+    ).toEqual({ at: 15, paths: ['/b'] });
   });
 
   it('waits ending at one moment make one cycle over all their paths, each once', () => {
-    expect(planWake([{ at: 15, paths: ['/a'] }, null, { at: 15, paths: ['/b', '/a'] }, { at: 16, paths: ['/c'] }])).toEqual({ at: 15, paths: ['/a', '/b'] });
+    expect(planWake([{ at: 15, paths: ['/a'] }, null, { at: 15, paths: ['/b', '/a'] }, { at: 16, paths: ['/c'] }])).toEqual({
+      at: 15,
+      paths: ['/a', '/b'],
+    });
   });
 });
 
 describe('planNextCycle', () => {
   const paths = ['/airflow/dags', '/airflow/logs'];
-  const ok = [{ mount: '/airflow/dags', result: 'ok' }, { mount: '/airflow/logs', result: 'ok' }];
+  const ok = [
+    { mount: '/airflow/dags', result: 'ok' },
+    { mount: '/airflow/logs', result: 'ok' },
+  ];
   const none = { kind: 'none' } as const;
 
   it('all healthy, nothing held, nothing blocked: the schedule alone', () => {
@@ -38,17 +50,32 @@ describe('planNextCycle', () => {
 
   it('a call blocked since 95 s with hang_after 10 s: that path alone at 105 s', () => {
     const results = [{ mount: '/airflow/dags', result: 'timeout' }, ok[1]!];
-    expect(planNextCycle({ now: 100_000, paths, decision: none, hangs: [{ mount: '/airflow/dags', at: 105_000 }], results })).toEqual({ at: 105_000, paths: ['/airflow/dags'] });
+    expect(planNextCycle({ now: 100_000, paths, decision: none, hangs: [{ mount: '/airflow/dags', at: 105_000 }], results })).toEqual({
+      at: 105_000,
+      paths: ['/airflow/dags'],
+    });
   });
 
   it("a path in autofs' negative cache: that path again in AUTOMOUNT_RETRY_MS", () => {
     const results = [ok[0]!, { mount: '/airflow/logs', result: 'automount_failed' }];
-    expect(planNextCycle({ now: 100_000, paths, decision: none, hangs: [], results })).toEqual({ at: 100_000 + AUTOMOUNT_RETRY_MS, paths: ['/airflow/logs'] });
+    expect(planNextCycle({ now: 100_000, paths, decision: none, hangs: [], results })).toEqual({
+      at: 100_000 + AUTOMOUNT_RETRY_MS,
+      paths: ['/airflow/logs'],
+    });
   });
 
   it('a hang due before the automount retry comes first; one due with it shares its cycle', () => {
-    const results = [{ mount: '/airflow/dags', result: 'timeout' }, { mount: '/airflow/logs', result: 'automount_timeout' }];
-    expect(planNextCycle({ now: 100_000, paths, decision: none, hangs: [{ mount: '/airflow/dags', at: 102_000 }], results })).toEqual({ at: 102_000, paths: ['/airflow/dags'] });
-    expect(planNextCycle({ now: 100_000, paths, decision: none, hangs: [{ mount: '/airflow/dags', at: 105_000 }], results })).toEqual({ at: 105_000, paths: ['/airflow/dags', '/airflow/logs'] });
+    const results = [
+      { mount: '/airflow/dags', result: 'timeout' },
+      { mount: '/airflow/logs', result: 'automount_timeout' },
+    ];
+    expect(planNextCycle({ now: 100_000, paths, decision: none, hangs: [{ mount: '/airflow/dags', at: 102_000 }], results })).toEqual({
+      at: 102_000,
+      paths: ['/airflow/dags'],
+    });
+    expect(planNextCycle({ now: 100_000, paths, decision: none, hangs: [{ mount: '/airflow/dags', at: 105_000 }], results })).toEqual({
+      at: 105_000,
+      paths: ['/airflow/dags', '/airflow/logs'],
+    });
   });
 });
