@@ -131,13 +131,13 @@ export class Monitor {
 
   private startCycle(paths: readonly string[], kind: CycleKind): Promise<void> {
     const cycle: RunningCycle = { kind, paths, done: Promise.resolve() };
+    this.running = cycle;
     cycle.done = this.cycle(cycle).finally(() => {
       this.running = undefined;
       const waiting = this.tickWaiting;
       this.tickWaiting = null;
       if (waiting && !this.stopped) void this.startCycle(waiting, 'scheduled');
     });
-    this.running = cycle;
     return cycle.done;
   }
 
