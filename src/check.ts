@@ -4,7 +4,6 @@
 import { sleep, systemClock } from './clock.js';
 import type { Config } from './config/types.js';
 import { describeHolds, type HolderReport } from './holders/tracker.js';
-import { resolveMountPaths } from './probe/mount-paths.js';
 import type { ProbeResult } from './probe/probe-mounts.js';
 import type { CollateralReport } from './recovery/collateral.js';
 import { dryRunPlan, recoveryTargets, type DryRunReport } from './recovery/plan.js';
@@ -51,7 +50,7 @@ export async function runCheck(
 ): Promise<number> {
   const { clock } = effects;
   // A configured symbolic link is probed as the mount point it names, and said so.
-  const links = await resolveMountPaths(configured, clock);
+  const links = await effects.resolveMounts(configured);
   const config: Config = { ...configured, mounts: links.paths.map((path) => ({ path })) };
   if (!opts.json) {
     for (const l of links.resolved) opts.out(`link              ${l.configured} -> ${l.mount}  (probing the mount point it names)`);

@@ -12,7 +12,6 @@ import { createHolderLogSink, createLogSink } from './observe/log-sink.js';
 import { createMetrics, type Metrics } from './observe/metrics.js';
 import { fanOut, fanOutHolders } from './observe/sink.js';
 import { packageVersion } from './package-info.js';
-import { resolveMountPaths } from './probe/mount-paths.js';
 import { scheduleIntervalMs, startSchedule, type Schedule } from './schedule.js';
 import { createNotifier } from './systemd-notify.js';
 import { realEffects, wire, type Effects } from './wire.js';
@@ -150,8 +149,9 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
   const clock = systemClock;
   const logging = createLogging(loaded.config.log);
   const log = logging.log;
-  const config = await withMountPoints(loaded.config, clock, log);
-  const daemon = createDaemon({ config, sources: loaded.sources }, realEffects('daemon', clock), {
+  const effects = realEffects('daemon', clock);
+  const config = await withMountPoints(loaded.config, effects, log);
+  const daemon = createDaemon({ config, sources: loaded.sources }, effects, {
     logging,
     version: packageVersion(),
     env: process.env,
@@ -178,8 +178,8 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
 }
 
 /** The config with each configured symbolic link replaced by the mount point it names, logged. */
-async function withMountPoints(config: Config, clock: Clock, log: Logger): Promise<Config> {
-  const found = await resolveMountPaths(config, clock);
+async function withMountPoints(config: Config, effects: Effects, log: Logger): Promise<Config> {
+  const found = await effects.resolveMounts(config);
   for (const r of found.resolved) {
     log.info(
       { configured: r.configured, mount: r.mount, links: r.links },

@@ -13,8 +13,10 @@ import { Monitor } from './monitor.js';
 import { fanOutHolders, type HolderSink, type MonitorSink } from './observe/sink.js';
 import { automountRunning } from './probe/autofs-status.js';
 import { readMountTable, type MountTable } from './probe/mountinfo.js';
+import { resolveMountPaths } from './probe/mount-paths.js';
 import { createProbeMounts, type ProbeMounts } from './probe/probe-mounts.js';
 import { Prober, poolOptions, type ReleasedCall } from './probe/prober.js';
+import type { ResolvedMounts } from './probe/resolve-links.js';
 import { spawnProcessWorker, spawnThreadWorker, type SpawnWorker } from './probe/worker.js';
 import { fstabReader } from './recovery/fstab.js';
 import type { ProcedureDeps } from './recovery/procedure.js';
@@ -30,6 +32,8 @@ export interface HolderScanner {
 export interface Effects {
   clock: Clock;
   table: MountTable;
+  /** The configured paths with symbolic links resolved to the mount points they name. */
+  resolveMounts: (config: Config) => Promise<ResolvedMounts>;
   /** Where a probe's blocking call runs: a thread in the daemon, a child process in `check`. */
   spawnProbe: SpawnWorker;
   /** The holder scan, likewise on a thread or in a child process. */
@@ -53,6 +57,7 @@ export function realEffects(role: 'daemon' | 'check', clock: Clock): Effects {
   return {
     clock,
     table: readMountTable,
+    resolveMounts: (config) => resolveMountPaths(config, clock),
     spawnProbe: role === 'daemon' ? spawnThreadWorker : spawnProcessWorker,
     holderScanner:
       role === 'daemon'

@@ -6,10 +6,9 @@ import type { Config } from '../src/config/types.js';
 import { createDaemon, type Daemon } from '../src/daemon.js';
 import { createLogging } from '../src/observe/log.js';
 import { StartupError } from '../src/startup-error.js';
-import type { Effects } from '../src/wire.js';
 import { defaultConfig } from './helpers/config.js';
 import { FakeClock } from './helpers/fake-clock.js';
-import { HandWorker } from './helpers/hand-worker.js';
+import { scriptedEffects } from './helpers/scripted-effects.js';
 import { ScriptedWorld } from './helpers/scripted-world.js';
 
 const config: Config = {
@@ -25,26 +24,11 @@ function setup(opts: { answer?: boolean; online?: boolean; cfg?: Config } = {}) 
   const world = new ScriptedWorld(clock);
   world.mount('/airflow/dags', 'ok');
   world.mount('/airflow/logs', 'ok');
-  const workers: HandWorker[] = [];
   const lines: Record<string, unknown>[] = [];
-  const effects: Effects = {
-    clock,
-    table: world.table,
-    spawnProbe: () => {
-      const w = new HandWorker(opts.answer === false ? undefined : () => ({ kind: 'ok' }));
-      w.online = opts.online ?? true;
-      workers.push(w);
-      return w;
-    },
-    holderScanner: () => {
-      throw new Error('holders are off in this config');
-    },
-    runner: () => world.run,
-    fstab: () => () => null,
-    autofsRunning: () => true,
-    selfPid: process.pid,
-    ownUnit: () => null,
-  };
+  const { effects, workers } = scriptedEffects(clock, world, {
+    answer: opts.answer === false ? () => undefined : () => ({ kind: 'ok' }),
+    ...(opts.online === undefined ? {} : { online: opts.online }),
+  });
   const logging = createLogging(opts.cfg?.log ?? config.log, {
     write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>),
   });
