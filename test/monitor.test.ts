@@ -31,6 +31,28 @@ async function tickAndSettle(monitor: Monitor): Promise<void> {
   await monitor.idle();
 }
 
+/**
+ * dags in autofs' negative cache, logs ok, after the first round; the wake-up's lone probe of dags
+ * waits until `release()`, so a tick can meet it.
+ */
+async function cachedPathWithGatedRetry() {
+  const { clock, world, events } = setup();
+  let open: (() => void) | undefined;
+  const gated: ProbeMounts = async (paths) => {
+    if (paths.length === 1 && paths[0] === '/airflow/dags') await new Promise<void>((r) => (open = r));
+    return world.probe(paths);
+  };
+  const monitor = new Monitor({ config, clock, probe: gated, run: world.run, table: world.table, sink: recordingSink(events) });
+  world.mount('/airflow/dags', 'automount_failed');
+  world.mount('/airflow/logs', 'ok');
+  await tickAndSettle(monitor);
+  const release = (): void => {
+    expect(open).toBeDefined(); // the wake-up's probe is waiting
+    open?.();
+  };
+  return { clock, events, monitor, release };
+}
+
 function setup(cfg: Config = config) {
   const clock = new FakeClock();
   const world = new ScriptedWorld(clock);
@@ -164,40 +186,21 @@ describe('Monitor', () => {
   });
 
   it('a tick that meets a wake-up cycle waits for it without reporting a skipped round', async () => {
-    const { clock, world, events } = setup();
-    let release: (() => void) | undefined;
-    const gated: ProbeMounts = async (paths) => {
-      if (paths.length === 1 && paths[0] === '/airflow/dags') await new Promise<void>((r) => (release = r));
-      return world.probe(paths);
-    };
-    const monitor = new Monitor({ config, clock, probe: gated, run: world.run, table: world.table, sink: recordingSink(events) });
-    world.mount('/airflow/dags', 'automount_failed');
-    world.mount('/airflow/logs', 'ok');
-    await tickAndSettle(monitor);
+    const { clock, events, monitor, release } = await cachedPathWithGatedRetry();
     clock.advance(AUTOMOUNT_RETRY_MS); // the wake-up starts and waits on its probe
     const tick = monitor.tick();
-    release?.();
+    release();
     await tick;
-    expect(release).toBeDefined();
     expect(events).not.toContain('overlapped');
   });
 
   it('a tick that meets a wake-up for some paths probes the others as soon as it ends: no mount misses the round', async () => {
-    const { clock, world, events } = setup();
-    let release: (() => void) | undefined;
-    const gated: ProbeMounts = async (paths) => {
-      if (paths.length === 1 && paths[0] === '/airflow/dags') await new Promise<void>((r) => (release = r));
-      return world.probe(paths);
-    };
-    const monitor = new Monitor({ config, clock, probe: gated, run: world.run, table: world.table, sink: recordingSink(events) });
-    world.mount('/airflow/dags', 'automount_failed');
-    world.mount('/airflow/logs', 'ok');
-    await tickAndSettle(monitor);
+    const { clock, events, monitor, release } = await cachedPathWithGatedRetry();
     const firstRound = monitor.lastScheduledCycleAt;
     events.length = 0;
     clock.advance(AUTOMOUNT_RETRY_MS); // the wake-up for /airflow/dags starts and waits on its probe
     const tick = monitor.tick();
-    release?.();
+    release();
     await tick;
     // The wake-up probed dags; the tick's round then probed logs, the path the wake-up left out.
     expect(events.filter((e) => e.startsWith('probed'))).toEqual(['probed automount_failed', 'probed ok']);
