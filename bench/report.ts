@@ -179,13 +179,14 @@ export function renderTable(r: Results): string {
   }
 
   if (f.scale) {
-    out.push('### 5. Scale (a tenth of the mounts hung)', '');
+    out.push('### 5. Scale (a tenth of the mounts hung, or as many as the row says)', '');
     if (f.scale.status === 'ok') {
       out.push(
         table(
           [
             'mounts (hung)',
             'daemon 1st cycle',
+            'slowest healthy probe in it',
             'later cycles median / max',
             'daemon CPU/cycle',
             'daemon RSS',
@@ -199,6 +200,7 @@ export function renderTable(r: Results): string {
           f.scale.result.rows.map((row) => [
             `${row.mounts} (${row.hung})`,
             ms(row.firstCycleMs),
+            ms(row.firstCycleHealthyMaxMs ?? null),
             `${ms(row.cycleMs.median)} / ${ms(row.cycleMs.max)}`,
             ms(row.daemonCpuPerCycleMs, 1),
             mb(row.daemonRssMb),

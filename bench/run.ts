@@ -125,8 +125,9 @@ async function main(): Promise<void> {
     }
     if (name === 'scale' && fig.status === 'ok' && extraScaleRows.length > 0) {
       const r = fig.result as ScaleResult;
-      const sizes = new Set(r.rows.map((x) => x.mounts));
-      r.rows = [...extraScaleRows.filter((x) => !sizes.has(x.mounts)), ...r.rows].sort((a, b) => a.mounts - b.mounts);
+      const key = (x: ScaleRow) => `${x.mounts}:${x.hung}`;
+      const sizes = new Set(r.rows.map(key));
+      r.rows = [...extraScaleRows.filter((x) => !sizes.has(key(x))), ...r.rows].sort((a, b) => a.mounts - b.mounts || b.hung - a.hung);
     }
     (results.figures as Record<string, Figure<unknown>>)[name] = fig;
     results.figureDates[name] = new Date().toISOString();

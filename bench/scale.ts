@@ -1,5 +1,5 @@
-// Figure 5: scale. N mounts, a tenth of them hung (faultfs in `hang_killable`, every 10th path),
-// the rest bind mounts of directories on a tmpfs. Daemon: 2 s schedule, 1 s probe timeout,
+// Figure 5: scale. N mounts, H of them hung (faultfs in `hang_killable`, spread evenly; a tenth
+// unless a size says `N:H`), the rest bind mounts of directories on a tmpfs. Daemon: 2 s schedule, 1 s probe timeout,
 // recovery off; per size the wall time of a cycle (its `probe round` cycle_ms), CPU per cycle,
 // RSS and threads after the cycles, and /metrics latency. Baseline: one run of the script over
 // the same mounts (it stops at the first failing one, as it always did) and one over the healthy
@@ -15,6 +15,8 @@ export interface ScaleRow {
   cycles: number;
   /** The daemon's first cycle, when every hung probe is new and runs into the timeout. */
   firstCycleMs: number | null;
+  /** The slowest healthy probe of that first cycle, queueing for a pool thread included. */
+  firstCycleHealthyMaxMs: number | null;
   /** Later cycles: a stuck probe is reported timeout again without a new call. */
   cycleMs: { median: number | null; max: number | null; samples: number[] };
   daemonCpuPerCycleMs: number;
@@ -62,13 +64,14 @@ async function inBatches<T>(items: T[], size: number, f: (x: T) => Promise<unkno
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(f));
 }
 
-async function oneSize(dir: string, n: number, cycles: number): Promise<ScaleRow> {
-  const sub = path.join(dir, `n${n}`);
+async function oneSize(dir: string, n: number, hungCount: number, cycles: number): Promise<ScaleRow> {
+  const sub = path.join(dir, `n${n}h${hungCount}`);
   const tmpfs = path.join(sub, 'tmpfs');
   const mnt = path.join(sub, 'mnt');
   fs.mkdirSync(tmpfs, { recursive: true });
   fs.mkdirSync(mnt);
-  const hungCount = Math.round(n / 10);
+  const every = Math.floor(n / hungCount);
+  const isHung = (i: number) => i % every === every - 1 && Math.floor(i / every) < hungCount;
   const faults: FaultMount[] = [];
   let daemon: ReturnType<typeof startBenchDaemon> | undefined;
   try {
@@ -77,7 +80,7 @@ async function oneSize(dir: string, n: number, cycles: number): Promise<ScaleRow
     const paths: string[] = [];
     const binds: string[] = [];
     for (let i = 0; i < n; i++) {
-      if (i % 10 === 9) {
+      if (isHung(i)) {
         const f = await mountFaultfs({ dir: sub });
         faults.push(f);
         paths.push(f.mountpoint);
@@ -99,7 +102,7 @@ async function oneSize(dir: string, n: number, cycles: number): Promise<ScaleRow
     // Baseline first, healthy: its full loop over the healthy mounts.
     const healthyOnly = await timedScript(
       sub,
-      paths.filter((_, i) => i % 10 !== 9),
+      paths.filter((_, i) => !isHung(i)),
       1,
     );
     for (const f of faults) f.setMode('hang_killable');
@@ -110,6 +113,8 @@ async function oneSize(dir: string, n: number, cycles: number): Promise<ScaleRow
     const url = await d.metricsUrl();
     const rounds = () => d.lines.filter((l) => l.msg === 'probe round');
     if (!(await poll(() => rounds().length >= 2, 120_000, 50))) throw new Error('daemon did not complete two rounds');
+    // The first round logs each mount's state once, with the probe's time.
+    const healthyFirst = d.lines.filter((l) => l.msg === 'mount healthy').map((l) => Number(l.probe_ms));
     const from = rounds().length;
     const c0 = procCpu(d.pid);
     await poll(() => rounds().length >= from + cycles, (cycles + 5) * 6_000, 50);
@@ -127,6 +132,7 @@ async function oneSize(dir: string, n: number, cycles: number): Promise<ScaleRow
       hung: hungCount,
       cycles: done.length,
       firstCycleMs: rounds()[0] ? Number(rounds()[0]!.cycle_ms) : null,
+      firstCycleHealthyMaxMs: healthyFirst.length ? Math.max(...healthyFirst) : null,
       cycleMs: { median: quantile(cycleMs, 0.5), max: cycleMs.length ? Math.max(...cycleMs) : null, samples: cycleMs },
       daemonCpuPerCycleMs: (((c1?.self ?? 0) - (c0?.self ?? 0)) / Math.max(1, done.length)) * 1000,
       daemonRssMb: procRssMb(d.pid) ?? null,
@@ -147,20 +153,33 @@ async function oneSize(dir: string, n: number, cycles: number): Promise<ScaleRow
   }
 }
 
+interface Size {
+  mounts: number;
+  hung: number;
+}
+
+function parseSize(spec: string): Size | null {
+  const [m, h] = spec.split(':').map(Number);
+  if (!Number.isInteger(m) || m! < 10) return null;
+  const hung = h === undefined ? Math.round(m! / 10) : h;
+  return Number.isInteger(hung) && hung >= 1 && hung <= m! ? { mounts: m!, hung } : null;
+}
+
 export async function runScale(dir: string, opts: BenchOptions): Promise<ScaleResult> {
-  // BENCH_SCALE_SIZES=500 measures other sizes (e.g. the full run's 500 alone in a quick run).
+  // BENCH_SCALE_SIZES=500,500:10 measures other sizes (N mounts, N:H with H hung; e.g. the full
+  // run's 500 alone in a quick run).
   const fromEnv = process.env.BENCH_SCALE_SIZES?.split(',')
-    .map(Number)
-    .filter((n) => Number.isInteger(n) && n >= 10);
-  const sizes = fromEnv?.length ? fromEnv : opts.quick ? [10, 100] : [10, 100, 500];
+    .map(parseSize)
+    .filter((s): s is Size => s !== null);
+  const sizes = fromEnv?.length ? fromEnv : (opts.quick ? ['10', '100'] : ['10', '100', '500', '500:10']).map((s) => parseSize(s)!);
   const cycles = opts.quick ? 5 : 10;
   const rows: ScaleRow[] = [];
-  for (const n of sizes) {
-    progress(`scale: ${n} mounts, ${cycles} cycles`);
-    rows.push(await oneSize(dir, n, cycles));
+  for (const { mounts, hung } of sizes) {
+    progress(`scale: ${mounts} mounts (${hung} hung), ${cycles} cycles`);
+    rows.push(await oneSize(dir, mounts, hung, cycles));
   }
   return {
     rows,
-    note: 'Hung = hang_killable on every 10th mount (faultfs); healthy = bind mounts of tmpfs dirs. Daemon 2 s schedule, 1 s timeout. Baseline timeout 1 s.',
+    note: 'Hung = hang_killable on every 10th mount (faultfs) unless the row says fewer, spread evenly; healthy = bind mounts of tmpfs dirs. Daemon 2 s schedule, 1 s timeout. Baseline timeout 1 s.',
   };
 }
