@@ -250,6 +250,8 @@ export class Monitor {
 
     // Who is on the failing mounts is read before anything is unmounted: after a lazy unmount the
     // path names the new mount, and a cwd on the old one reads as a path relative to its root.
+    // The command launcher loads meanwhile.
+    this.deps.run.prepare?.();
     await this.deps.holders?.settled();
     this.recoveries += 1;
     const report = await runRecovery(targets, config.recovery, {

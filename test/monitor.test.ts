@@ -5,6 +5,7 @@ import { defaultConfig } from './helpers/config.js';
 import { AUTOMOUNT_RETRY_MS, Monitor } from '../src/monitor.js';
 import type { ProbeMounts } from '../src/probe/probe-mounts.js';
 import type { MonitorSink } from '../src/observe/sink.js';
+import type { RunCommand } from '../src/exec/runner.js';
 import { FakeClock } from './helpers/fake-clock.js';
 import { ScriptedWorld } from './helpers/scripted-world.js';
 
@@ -372,5 +373,26 @@ describe('Monitor', () => {
     expect(events.filter((e) => e.startsWith('probed'))).toHaveLength(1);
     expect(events).toContain('overlapped');
     expect(monitor.lastScheduledCycleAt).not.toBeNull();
+  });
+
+  it('a recovery has the command launcher loaded while it waits for the holder scan', async () => {
+    const clock = new FakeClock();
+    const world = new ScriptedWorld(clock);
+    const events: string[] = [];
+    const run: RunCommand = Object.assign((argv: readonly string[], deadline: number) => world.run(argv, deadline), {
+      prepare: () => events.push('prepare'),
+    });
+    const holders = {
+      observe: () => undefined,
+      settled: async () => {
+        events.push('holders settled');
+      },
+    };
+    const monitor = new Monitor({ config, clock, probe: world.probe, run, table: world.table, sink: recordingSink(events), holders });
+    world.mount('/airflow/dags', 'ESTALE', { busy: true });
+    world.mount('/airflow/logs', 'ok');
+    await tickAndSettle(monitor);
+    const order = events.filter((e) => e === 'prepare' || e === 'holders settled' || e.startsWith('step '));
+    expect(order.slice(0, 3)).toEqual(['prepare', 'holders settled', 'step umount -a -t nfs,nfs4 failed']);
   });
 });

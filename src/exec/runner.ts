@@ -3,6 +3,7 @@
 // SIGKILL until its call returns, and may hold its pipes open.
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import type * as Execa from 'execa';
 import type { Clock } from '../clock.js';
 
 export type CommandStatus = 'ok' | 'failed' | 'timeout' | 'spawn_error';
@@ -17,8 +18,11 @@ export interface CommandOutcome {
   durationMs: number;
 }
 
-/** The command seam. */
-export type RunCommand = (argv: readonly string[], deadlineMs: number) => Promise<CommandOutcome>;
+/**
+ * The command seam. `prepare` loads what the first command needs ahead of it, so that a recovery
+ * can pay for that while it does something else first (its holder scan).
+ */
+export type RunCommand = ((argv: readonly string[], deadlineMs: number) => Promise<CommandOutcome>) & { prepare?: () => void };
 
 const MAX_OUTPUT = 2000;
 
@@ -50,8 +54,12 @@ interface Started {
 // No shell, no stdin, an environment whose tools speak English (their messages are reported).
 // Output is streamed to us rather than buffered so that what a hung command printed before its
 // deadline is still reported.
+type ExecaModule = typeof Execa;
+let execaModule: Promise<ExecaModule> | undefined;
+const loadExeca = (): Promise<ExecaModule> => (execaModule ??= import('execa'));
+
 async function launchWithExeca(file: string, args: string[]): Promise<Started> {
-  const { execa } = await import('execa');
+  const { execa } = await loadExeca();
   const sub = execa(file, args, { reject: false, buffer: false, stdin: 'ignore', env: { LC_ALL: 'C' }, cleanup: true });
   return {
     stdout: sub.stdout,
@@ -85,7 +93,7 @@ export function inNamespace(argv: readonly string[], mountNamespace: string | nu
 
 export function createRunner(clock: Clock, opts: RunnerOptions = {}): RunCommand {
   const launch = opts.launcher === 'node' ? launchWithNode : launchWithExeca;
-  return (command, deadlineMs) =>
+  const run: RunCommand = (command, deadlineMs) =>
     new Promise((resolve) => {
       const argv = inNamespace(command, opts.mountNamespace);
       const started = clock.now();
@@ -116,19 +124,31 @@ export function createRunner(clock: Clock, opts: RunnerOptions = {}): RunCommand
         finish('timeout', null, null);
       }, deadlineMs);
 
-      void Promise.resolve(launch(file ?? '', args)).then((s) => {
-        sub = s;
-        if (settled) s.kill(); // the deadline passed while execa loaded
-        s.stdout?.on('data', collect);
-        s.stderr?.on('data', collect);
-        void s.exit.then(({ exitCode, signal, spawnError }) => {
-          if (spawnError !== null) {
-            if (output === '') output = spawnError;
-            finish('spawn_error', null, null);
-            return;
-          }
-          finish(exitCode === 0 ? 'ok' : 'failed', exitCode, signal);
-        });
-      });
+      void Promise.resolve(launch(file ?? '', args)).then(
+        (s) => {
+          sub = s;
+          if (settled) s.kill(); // the deadline passed while execa loaded
+          s.stdout?.on('data', collect);
+          s.stderr?.on('data', collect);
+          void s.exit.then(({ exitCode, signal, spawnError }) => {
+            if (spawnError !== null) {
+              if (output === '') output = spawnError;
+              finish('spawn_error', null, null);
+              return;
+            }
+            finish(exitCode === 0 ? 'ok' : 'failed', exitCode, signal);
+          });
+        },
+        (err: Error) => {
+          // execa itself could not be loaded
+          output = err.message;
+          finish('spawn_error', null, null);
+        },
+      );
     });
+  if (opts.launcher !== 'node') {
+    // Under emulation the import takes ~0.4 s; a failed load is reported by the command that needs it.
+    run.prepare = () => void loadExeca().catch(() => undefined);
+  }
+  return run;
 }

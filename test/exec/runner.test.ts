@@ -63,3 +63,12 @@ it('a deadline that passes before execa has started the command still kills it',
     .filter((l) => l.trim() === `sleep ${marker}`);
   expect(alive).toEqual([]);
 });
+
+it('the execa runner can load execa ahead of its first command; the spawn runner has nothing to load', async () => {
+  const run = createRunner(systemClock);
+  expect(run.prepare).toBeTypeOf('function');
+  run.prepare?.();
+  run.prepare?.(); // loads once however often it is asked
+  expect((await run(['true'], 5000)).status).toBe('ok');
+  expect(createRunner(systemClock, { launcher: 'node' }).prepare).toBeUndefined();
+});
