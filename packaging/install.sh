@@ -302,7 +302,7 @@ if [ "$from" = release ]; then
   for f in node app/cli.js "bin/$NAME" package.json config/default.yaml; do
     [ -e "$RELEASE_APP/$f" ] || die "$RELEASE_APP/$f is missing: not a whole $NAME release tree"
   done
-  for f in "lib/systemd/system/$UNIT" "etc/logrotate.d/$NAME" README.md; do
+  for f in "lib/systemd/system/$UNIT" "etc/logrotate.d/$NAME" README.md docs/recovery.md; do
     [ -f "$ROOT/$f" ] || die "$ROOT/$f is missing: not a whole $NAME release tree"
   done
   grep -q "\"name\": *\"$NAME\"" "$RELEASE_APP/package.json" || die "$RELEASE_APP/package.json is not $NAME's"
@@ -318,7 +318,7 @@ else
   done
   grep -q "\"name\": *\"$NAME\"" "$ROOT/package.json" || die "$ROOT/package.json is not $NAME's"
   [ -d "$ROOT/node_modules" ] || die "$ROOT has no node_modules: run 'npm ci' there first"
-  for f in config/default.yaml packaging/systemd/$UNIT packaging/logrotate/$NAME README.md; do
+  for f in config/default.yaml packaging/systemd/$UNIT packaging/logrotate/$NAME README.md docs/recovery.md; do
     [ -f "$ROOT/$f" ] || die "$ROOT/$f is missing"
   done
 
@@ -377,12 +377,14 @@ trap cleanup_new EXIT
 
 if [ "$from" = release ]; then
   # The app directory as the packages install it, plus what the steps below take from a
-  # checkout's packaging/ (the unit and the logrotate file) and the README the unit points to.
+  # checkout's packaging/ (the unit and the logrotate file), the README the unit points to and
+  # the docs/ it links to.
   mkdir -p -- "$APP_NEW/packaging/systemd" "$APP_NEW/packaging/logrotate"
   cp -R -- "$RELEASE_APP/." "$APP_NEW/"
   cp -- "$ROOT/lib/systemd/system/$UNIT" "$APP_NEW/packaging/systemd/$UNIT"
   cp -- "$ROOT/etc/logrotate.d/$NAME" "$APP_NEW/packaging/logrotate/$NAME"
   cp -- "$ROOT/README.md" "$APP_NEW/README.md"
+  cp -R -- "$ROOT/docs" "$APP_NEW/docs"
   cp -- "$ROOT/install.sh" "$APP_NEW/packaging/install.sh" # for --uninstall, as from a checkout
   chmod -R u+rwX,go+rX,go-w -- "$APP_NEW"
 else
@@ -392,6 +394,7 @@ else
   find "$APP_NEW/dist/src" -name '*.map' -type f -delete # they point at src/*.ts, not installed
   cp -- "$ROOT/package.json" "$ROOT/package-lock.json" "$ROOT/README.md" "$APP_NEW/"
   cp -- "$ROOT/config/default.yaml" "$APP_NEW/config/"
+  cp -R -- "$ROOT/docs" "$APP_NEW/docs"
   cp -R -- "$ROOT/packaging" "$APP_NEW/packaging"
   cp -R -- "$ROOT/node_modules" "$APP_NEW/node_modules"
   rm -rf -- "$APP_NEW/node_modules/.vite" "$APP_NEW/node_modules/.vite-temp" "$APP_NEW/node_modules/.cache"

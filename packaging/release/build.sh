@@ -118,6 +118,11 @@ install -m 0644 "$ROOT/config/default.yaml" "$TREE/etc/$NAME/config.yaml"
 install -m 0644 "$ROOT/packaging/logrotate/$NAME" "$TREE/etc/logrotate.d/$NAME"
 
 gzip -9n -c "$ROOT/README.md" >"$DOC/README.md.gz"
+# The detail the README links to, beside it as the README names it (docs/NAME.md, gzipped here).
+mkdir -p -- "$DOC/docs"
+for f in "$ROOT"/docs/*.md; do
+  gzip -9n -c "$f" >"$DOC/docs/$(basename -- "$f").gz"
+done
 sed -e "s|@VERSION@|$VERSION|" -e "s|@DATE@|$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%d)|" "$HERE/$NAME.8" |
   gzip -9n >"$TREE/usr/share/man/man8/$NAME.8.gz"
 for f in nfs-health-checkd.rules.yml scrape-config.example.yml; do
@@ -177,12 +182,14 @@ build_deb "$TREE" "$OUT/$DEB"
 . "$HERE/rpm.sh"
 build_rpm "$TREE" "$OUT/$RPM"
 
-# The tarball: the same tree, with install.sh (no npm, no network) and the README at its top.
+# The tarball: the same tree, with install.sh (no npm, no network), the README and its docs/ at its top.
 T=$WORK/tarball/$NAME-$VERSION-linux-x64
 mkdir -p -- "$T"
 cp -a -- "$TREE/." "$T/"
 install -m 0755 "$ROOT/packaging/install.sh" "$T/install.sh"
 install -m 0644 "$ROOT/README.md" "$T/README.md"
+mkdir -p -- "$T/docs"
+install -m 0644 "$ROOT"/docs/*.md "$T/docs/"
 stamp "$WORK/tarball"
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
   --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime \

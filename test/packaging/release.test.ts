@@ -162,12 +162,13 @@ requires(...needs).describe('release artifacts (npm run package)', () => {
     const filesOnly = (t: Map<string, string>) => new Map([...t].filter(([, v]) => !v.startsWith('dir')));
     const rpmAsDeb = new Map([...filesOnly(rpmRaw)].map(([p, v]) => [p.replace(/^usr\/lib\/systemd\/system\//, 'lib/systemd/system/'), v]));
     expect(rpmAsDeb).toEqual(filesOnly(deb));
-    const tar = without(treeOf(tarTree), (p) => p === 'install.sh' || p === 'README.md');
+    const tar = without(treeOf(tarTree), (p) => p === 'install.sh' || p === 'README.md' || p === 'docs' || p.startsWith('docs/'));
     expect(tar).toEqual(deb);
     for (const p of [
       'usr/lib/nfs-health-checkd/node',
       'usr/lib/nfs-health-checkd/app/cli.js',
       'usr/lib/nfs-health-checkd/app/scan-worker.js',
+      'usr/share/doc/nfs-health-checkd/docs/recovery.md.gz',
     ]) {
       expect(deb.get(p), p).toMatch(/^file /);
     }
@@ -302,6 +303,9 @@ requires(...needs).describe('release artifacts (npm run package)', () => {
       /^ExecStart=\/usr\/local\/bin\/nfs-health-checkd$/m,
     );
     expect(must(`${destdir}/opt/${NAME}/bin/${NAME} --version`, env).trim()).toBe(VERSION);
+    // The README the unit points to, with the docs it links to beside it.
+    for (const f of ['README.md', 'docs/recovery.md', 'docs/holders.md'])
+      expect(fs.existsSync(path.join(destdir, 'opt', NAME, f)), f).toBe(true);
 
     // A config the new version rejects stops the install before anything changes.
     fs.writeFileSync(path.join(destdir, 'etc', NAME, 'config.yaml'), 'probe:\n  timeout: forever\n');
