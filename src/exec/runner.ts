@@ -51,13 +51,13 @@ interface Started {
   exit: Promise<{ exitCode: number | null; signal: string | null; spawnError: string | null }>;
 }
 
-// No shell, no stdin, an environment whose tools speak English (their messages are reported).
-// Output is streamed to us rather than buffered so that what a hung command printed before its
-// deadline is still reported.
 type ExecaModule = typeof Execa;
 let execaModule: Promise<ExecaModule> | undefined;
 const loadExeca = (): Promise<ExecaModule> => (execaModule ??= import('execa'));
 
+// No shell, no stdin, an environment whose tools speak English (their messages are reported).
+// Output is streamed to us rather than buffered so that what a hung command printed before its
+// deadline is still reported.
 async function launchWithExeca(file: string, args: string[]): Promise<Started> {
   const { execa } = await loadExeca();
   const sub = execa(file, args, { reject: false, buffer: false, stdin: 'ignore', env: { LC_ALL: 'C' }, cleanup: true });
@@ -147,7 +147,7 @@ export function createRunner(clock: Clock, opts: RunnerOptions = {}): RunCommand
       );
     });
   if (opts.launcher !== 'node') {
-    // Under emulation the import takes ~0.4 s; a failed load is reported by the command that needs it.
+    // The import takes tens of ms, ~0.4 s in an emulated VM; a failed one is reported by the command.
     run.prepare = () => void loadExeca().catch(() => undefined);
   }
   return run;
