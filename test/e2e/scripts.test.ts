@@ -44,25 +44,22 @@ describe('e2e scripts', () => {
   });
 
   const shellcheck = findExecutable('shellcheck');
-  requires(executable('shellcheck', 'shellcheck')).it(
-    'are shellcheck-clean (skipped without shellcheck: apt-get install shellcheck)',
-    () => {
-      const lint = (files: string[]): string => {
-        const r = spawnSync(shellcheck ?? 'shellcheck', ['-s', 'bash', ...files], { encoding: 'utf8', timeout: 60_000 });
-        return `${r.stdout}${r.stderr}`.trim();
-      };
-      expect(lint([path.join(E2E, 'vm/build.sh'), ...guestBin, path.join(scenarioDir, 'lib.sh')])).toBe('');
-      const lib = fs.readFileSync(path.join(scenarioDir, 'lib.sh'), 'utf8');
-      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nhc-e2e-sh-'));
-      try {
-        for (const f of fs.readdirSync(scenarioDir).filter((n) => n.endsWith('.sh') && n !== 'lib.sh')) {
-          const joined = path.join(tmp, f);
-          fs.writeFileSync(joined, `${lib}\n${fs.readFileSync(path.join(scenarioDir, f), 'utf8')}`);
-          expect(lint([joined]), f).toBe('');
-        }
-      } finally {
-        fs.rmSync(tmp, { recursive: true, force: true });
+  requires(executable('shellcheck', 'shellcheck')).it('are shellcheck-clean', () => {
+    const lint = (files: string[]): string => {
+      const r = spawnSync(shellcheck ?? 'shellcheck', ['-s', 'bash', ...files], { encoding: 'utf8', timeout: 60_000 });
+      return `${r.stdout}${r.stderr}`.trim();
+    };
+    expect(lint([path.join(E2E, 'vm/build.sh'), ...guestBin, path.join(scenarioDir, 'lib.sh')])).toBe('');
+    const lib = fs.readFileSync(path.join(scenarioDir, 'lib.sh'), 'utf8');
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nhc-e2e-sh-'));
+    try {
+      for (const f of fs.readdirSync(scenarioDir).filter((n) => n.endsWith('.sh') && n !== 'lib.sh')) {
+        const joined = path.join(tmp, f);
+        fs.writeFileSync(joined, `${lib}\n${fs.readFileSync(path.join(scenarioDir, f), 'utf8')}`);
+        expect(lint([joined]), f).toBe('');
       }
-    },
-  );
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
 });
