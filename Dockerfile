@@ -51,9 +51,11 @@ COPY packaging/container/config.yaml /etc/nfs-health-checkd/config.yaml
 VOLUME /etc/nfs-health-checkd
 
 # Under hostPID (which recovery.namespace: host needs) tini is not PID 1: registered as a
-# subreaper it still reaps orphaned children (and does not warn).
+# subreaper it still reaps orphaned children (and does not warn). MALLOC_ARENA_MAX=1, as the
+# packages' launcher sets it: one malloc arena for every thread, ~1 MB less resident.
 ENV NODE_ENV=production \
-    TINI_SUBREAPER=1
+    TINI_SUBREAPER=1 \
+    MALLOC_ARENA_MAX=1
 
 # Runs as root on purpose: umount needs CAP_SYS_ADMIN, and nsenter into PID 1's mount namespace
 # needs CAP_SYS_ADMIN + CAP_SYS_CHROOT and access to /proc/1/ns/mnt. Unmounting is the daemon's job.

@@ -212,7 +212,9 @@ export interface BenchDaemon {
 /** `command`: what runs the CLI (default: this node on dist/src/cli.js). */
 export function startBenchDaemon(dir: string, name: string, config: DaemonConfig, command?: string[]): BenchDaemon {
   const env = { ...process.env };
+  // Each runs with its own settings, not the shell's: node options, and the allocator's the launcher sets.
   delete env.NODE_OPTIONS;
+  delete env.MALLOC_ARENA_MAX;
   const d = startDaemon(dir, daemonYaml(config), env, { name, detached: true, ...(command ? { command } : {}) });
   own(d.child);
   return {

@@ -117,6 +117,17 @@ function launcherFlags(launcher: string): string[] {
   return m[1]!.split(/\s+/).filter(Boolean);
 }
 
+/** The environment defaults the launcher sets (its `: "${NAME:=VALUE}"` lines), as NAME=VALUE. */
+function launcherEnv(launcher: string): string[] {
+  return fs
+    .readFileSync(launcher, 'utf8')
+    .split('\n')
+    .flatMap((l) => {
+      const m = /^: "\$\{([A-Z_][A-Z0-9_]*):=([^}]*)\}"$/.exec(l);
+      return m ? [`${m[1]!}=${m[2]!}`] : [];
+    });
+}
+
 /**
  * The node flags of a built cli.js's `#!/usr/bin/env -S node FLAGS` line: how it runs when
  * started by its path, as install.sh's /usr/local/bin link starts it. None for `#!/usr/bin/env node`.
@@ -278,13 +289,19 @@ export async function runGrowth(dir: string, opts: BenchOptions): Promise<Growth
   const launcher = unpackRelease(dir);
   if (launcher) {
     const app = path.dirname(path.dirname(launcher));
-    commands.bundle = [process.execPath, ...launcherFlags(launcher), path.join(app, 'app/cli.js')];
+    // As the launcher starts it: its environment defaults (env execs node: the pid stays), its flags.
+    commands.bundle = ['env', ...launcherEnv(launcher), process.execPath, ...launcherFlags(launcher), path.join(app, 'app/cli.js')];
     commands.release = [launcher];
   } else progress('growth: no release tarball (npm run package): the release column is left out');
   const releaseNode = launcher
     ? spawnSync(path.join(path.dirname(path.dirname(launcher)), 'node'), ['--version'], { encoding: 'utf8' }).stdout.trim()
     : undefined;
   const flags = launcher ? `${launcherFlags(launcher).join(' ')} ` : '';
+  const envs = launcher
+    ? launcherEnv(launcher)
+        .map((e) => `${e} `)
+        .join('')
+    : '';
 
   const sizes = opts.quick ? [2, 100] : [2, 100, 500];
   const rows: GrowthRow[] = [];
@@ -300,7 +317,9 @@ export async function runGrowth(dir: string, opts: BenchOptions): Promise<Growth
     launch: {
       before: asRun(beforeFlags),
       after: asRun(afterFlags),
-      ...(launcher ? { bundle: `node ${flags}app/cli.js`, release: `bin/nfs-health-checkd (its node ${flags}app/cli.js)` } : {}),
+      ...(launcher
+        ? { bundle: `${envs}node ${flags}app/cli.js`, release: `bin/nfs-health-checkd (its ${envs}node ${flags}app/cli.js)` }
+        : {}),
     },
     rows,
     twoMounts: {

@@ -6,4 +6,9 @@ app=$(dirname -- "$(dirname -- "$(readlink -f -- "$0")")")
 # this runtime it keeps ~9 MB less resident, for about 5 % more CPU per probe round.
 # --no-node-snapshot: the probe thread is built without Node's startup snapshot, whose pages
 # each thread otherwise reads in (~8 MB resident on this runtime), for ~70 ms more at start.
+# MALLOC_ARENA_MAX=1: glibc's malloc keeps one arena for every thread, not one per thread (the
+# probe threads allocate little): ~1 MB less resident. A value in the environment (the unit's
+# Environment=, a drop-in) wins.
+: "${MALLOC_ARENA_MAX:=1}"
+export MALLOC_ARENA_MAX
 exec "$app/node" --lite-mode --no-node-snapshot "$app/app/cli.js" "$@"

@@ -366,6 +366,8 @@ describe('Dockerfile', () => {
     expect(path.posix.resolve(workdir, out?.dest ?? '?')).toBe('/usr/lib/nfs-health-checkd');
     // Under hostPID tini is not PID 1: it must register as a subreaper to reap orphans.
     expect(only('ENV').args).toMatch(/\bTINI_SUBREAPER=1\b/);
+    // The launcher's allocator setting, since the image runs node without the launcher.
+    expect(only('ENV').args).toMatch(/\bMALLOC_ARENA_MAX=1\b/);
     const users = runtime?.instructions.filter((i) => i.keyword === 'USER') ?? [];
     expect(users.every((u) => u.args === 'root' || u.args === '0')).toBe(true);
     expect(commentAbove(dockerfileText, /^USER root/)).toMatch(/root on purpose/);

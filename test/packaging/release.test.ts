@@ -348,9 +348,13 @@ requires(...needs).describe('release artifacts (npm run package)', () => {
       const { dir, a, b } = stage;
       // Both busy, as Airflow's are: umount -a takes only the hung one.
       holders = [a, b].map((m) => holdMount(m.mountpoint, path.join(m.mountpoint, 'example_dag.py')));
-      const d = startDaemon(dir, configYaml([a.mountpoint, b.mountpoint]), process.env, { command: [path.join(debTree, 'usr/bin', NAME)] });
+      const env = { ...process.env };
+      delete env.MALLOC_ARENA_MAX;
+      const d = startDaemon(dir, configYaml([a.mountpoint, b.mountpoint]), env, { command: [path.join(debTree, 'usr/bin', NAME)] });
       daemon = d;
       await d.waitForLine(is('mount healthy', a.mountpoint), 15_000);
+      // The launcher's allocator default reaches the daemon (it execs node: the pid is the daemon's).
+      expect(fs.readFileSync(`/proc/${d.pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_ARENA_MAX=1');
       const text = await (await fetch(`${await d.metricsBase()}/metrics`)).text();
       expect(text).toMatch(new RegExp(`^nfs_health_checkd_build_info\\{version="${VERSION}",node_version="v${RUNTIME}"\\} 1$`, 'm'));
 
