@@ -1,9 +1,10 @@
 // Runs probes on a shared, elastic pool of workers, with a deadline per call and the bookkeeping
 // of calls left blocked in the kernel ("stuck"). A few warm workers serve every path in turn; when
-// work waits behind a call that has turned slow (it may be hung), the pool grows so the other paths
-// are probed on time; extras end once idle a while. A worker whose call passes its timeout leaves
-// the pool, tied to the path and the mount the call blocks on: while the path still holds that
-// mount no new call is started there, so a hung mount holds one blocked thread, not one a round.
+// work waits behind a call that has turned slow (it may be hung), idle extras and new workers take
+// it so the other paths are probed on time; fast rounds keep to the warm ones, so extras end once
+// idle a while. A worker whose call passes its timeout leaves the pool, tied to the path and the
+// mount the call blocks on: while the path still holds that mount no new call is started there,
+// so a hung mount holds one blocked thread, not one a round.
 import type { Clock, TimerHandle } from '../clock.js';
 import type { ProbeConfig } from '../config/types.js';
 import type { RawProbe } from './classify.js';
@@ -146,13 +147,16 @@ export class Prober {
     for (const state of this.paths.values()) for (const s of state.stuck) s.worker.terminate();
   }
 
-  /** Starts waiting probes on idle workers, or on new ones while the pool may grow. */
+  /**
+   * Starts waiting probes while the pool may grow: on idle workers first, then on new ones. Idle
+   * extras are taken only then, not whenever idle: a round of fast calls keeps to `warm` workers,
+   * so a pool grown for one slow round goes idle and shrinks, instead of every round handing work
+   * to every thread and keeping them all.
+   */
   private pump(): void {
     if (this.closed) return;
-    while (this.queue.length > 0) {
-      const worker = this.takeIdle() ?? (this.mayGrow() ? this.opts.spawn() : undefined);
-      if (!worker) break;
-      this.start(this.queue.shift()!, worker);
+    while (this.queue.length > 0 && this.mayStartCall()) {
+      this.start(this.queue.shift()!, this.takeIdle() ?? this.opts.spawn());
     }
     this.armGrowth();
     this.armExpiry();
@@ -175,7 +179,8 @@ export class Prober {
     return r.online !== undefined && now - r.online >= this.opts.pool.slowMs;
   }
 
-  private mayGrow(): boolean {
+  /** Another call may start: fewer than `warm` are under way, or one has turned slow and fewer than `max` have not. */
+  private mayStartCall(): boolean {
     const { warm, max } = this.opts.pool;
     if (this.running.size < warm) return true;
     const now = this.opts.clock.now();

@@ -249,6 +249,33 @@ describe('Prober', () => {
     expect(clock.pending()).toBe(0);
   });
 
+  it('a pool grown for one slow round shrinks back while later rounds are fast: they keep to the warm worker', async () => {
+    const slow = new Set(['/a', '/b', '/c']);
+    const { clock, workers, prober } = setup(3, { warm: 1, max: 4, idleMs: 60_000 }, (p) => (slow.has(p) ? undefined : { kind: 'ok' }));
+    const first = [...slow].map((p, i) => prober.probe(p, i));
+    clock.advance(50);
+    expect(workers).toHaveLength(3);
+    for (const w of workers) w.answer();
+    await Promise.all(first);
+    slow.clear();
+    const callsBefore = workers.map((w) => w.calls.length);
+    const round = () => Promise.all(Array.from({ length: 20 }, (_, i) => prober.probe(`/m/${i}`, 100 + i)));
+    // Two fast rounds 30 s apart, both inside the extras' idle time.
+    clock.advance(29_950);
+    expect((await round()).every((o) => o.raw.kind === 'ok')).toBe(true);
+    clock.advance(30_000);
+    expect((await round()).every((o) => o.raw.kind === 'ok')).toBe(true);
+    const used = workers.filter((w, i) => w.calls.length > callsBefore[i]!);
+    expect(used).toHaveLength(1);
+    expect(used[0]!.calls.length - callsBefore[workers.indexOf(used[0]!)]!).toBe(40);
+    // A minute after the slow round the two extras end; the one the rounds ran on stays.
+    clock.advance(50);
+    expect(workers.filter((w) => w.terminated)).toHaveLength(2);
+    expect(used[0]!.terminated).toBe(false);
+    expect(poolSize(prober)).toBe(1);
+    expect(workers).toHaveLength(3);
+  });
+
   it('gives up a worker that died while idle instead of sending it a probe', async () => {
     const { workers, prober } = setup();
     const a = prober.probe('/a', 7);
