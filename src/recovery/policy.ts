@@ -8,8 +8,17 @@
 // still failing after a recovery waits longer each time (doubling from the cooldown, at least 1 s,
 // up to `maxBackoff`), so a dead server is not unmounted every tick. Both are per mount: a failover
 // seen on one mount this round and on another the next recovers the second at once (a shared
-// cooldown made it wait 30 s on real NFS).
+// cooldown made it wait 30 s on real NFS). A blocked call within HANG_JOIN_MS of hang_after joins a
+// recovery that starts anyway.
 import { BLOCKED_RESULTS, type ProbeClass } from '../probe/classify.js';
+
+/**
+ * How near hang_after a blocked call may be to join a recovery another mount starts. Calls that
+ * hung in one round start up to a few of the pool's 50 ms slow marks apart (the second waits for
+ * the first to turn slow); judged to the millisecond, a server gone silent under two mounts was
+ * recovered twice, 15 s apart, the second `umount -a` waiting out its deadline again.
+ */
+export const HANG_JOIN_MS = 1_000;
 
 export interface PolicyConfig {
   enabled: boolean;
@@ -109,9 +118,10 @@ export class RecoveryPolicy {
       .map(([mount, h]) => ({ mount, at: h.hangAt! }));
   }
 
-  private isTrigger(h: MountHealth, now: number): boolean {
+  /** `slackMs`: a blocked call this near hang_after counts as there. */
+  private isTrigger(h: MountHealth, now: number, slackMs = 0): boolean {
     if (!this.cfg.triggers.includes(h.result)) return false;
-    return !BLOCKED_RESULTS.has(h.result) || (h.hangAt !== null && now >= h.hangAt);
+    return !BLOCKED_RESULTS.has(h.result) || (h.hangAt !== null && now + slackMs >= h.hangAt);
   }
 
   decide(now: number): Decision {
@@ -125,7 +135,9 @@ export class RecoveryPolicy {
       const [, first] = triggered.reduce((a, b) => (b[1].nextRecoveryAt < a[1].nextRecoveryAt ? b : a));
       return { kind: 'hold', reason: first.wait, targets: all, untilMs: first.nextRecoveryAt };
     }
-    return { kind: 'recover', targets: due };
+    // One outage, one recovery: mounts whose calls are about to be hangs join the one starting now.
+    const targets = [...this.mounts].filter(([, h]) => now >= h.nextRecoveryAt && this.isTrigger(h, now, HANG_JOIN_MS)).map(([m]) => m);
+    return { kind: 'recover', targets };
   }
 
   /** Records a finished recovery (or a dry run) so cooldown and backoff apply to the next. */

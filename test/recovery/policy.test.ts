@@ -78,6 +78,27 @@ describe('RecoveryPolicy: a timeout is a hang only once its call is hang_after o
     expect(p.blockedMs('/a', 110 * S)).toBe(15 * S);
   });
 
+  it('a call within HANG_JOIN_MS of hang_after joins a recovery another mount starts; alone it starts none early', () => {
+    const p = new RecoveryPolicy(cfg);
+    // One server gone silent under three mounts: the pool started the calls 50 ms and 2 s apart.
+    p.observe(
+      [
+        { mount: '/a', result: 'timeout', blockedMs: 5000 },
+        { mount: '/b', result: 'timeout', blockedMs: 4950 },
+        { mount: '/c', result: 'timeout', blockedMs: 3000 },
+      ],
+      100 * S,
+    );
+    expect(p.decide(109_999)).toEqual({ kind: 'none' });
+    expect(p.decide(110 * S)).toEqual({ kind: 'recover', targets: ['/a', '/b'] });
+    expect(p.blockedMs('/b', 110 * S)).toBe(14_950);
+    // /c, 2 s behind, did not join; 0.5 s from its mark it joins /d's recovery. /a and /b, hung
+    // and backing off, stay out: the slack is about age, never about the cooldown.
+    p.recorded(['/a', '/b'], new Set(['/a', '/b']), 111 * S);
+    p.observe([{ mount: '/d', result: 'EIO' }], 111_500);
+    expect(p.decide(111_500)).toEqual({ kind: 'recover', targets: ['/c', '/d'] });
+  });
+
   it('a call that returns is a slow mount: never a trigger by age, and a new call starts the count again', () => {
     const p = new RecoveryPolicy(cfg);
     p.observe([{ mount: '/a', result: 'timeout', blockedMs: 5 * S }], 0);
