@@ -287,21 +287,18 @@ export async function runGrowth(dir: string, opts: BenchOptions): Promise<Growth
   const commands: Commands = { before: [process.execPath, ...beforeFlags, beforeCli], after: [process.execPath, ...afterFlags, CLI] };
   const asRun = (flags: string[]): string => `node ${flags.map((f) => `${f} `).join('')}dist/src/cli.js`;
   const launcher = unpackRelease(dir);
+  const launcherEnvs = launcher ? launcherEnv(launcher) : [];
   if (launcher) {
     const app = path.dirname(path.dirname(launcher));
     // As the launcher starts it: its environment defaults (env execs node: the pid stays), its flags.
-    commands.bundle = ['env', ...launcherEnv(launcher), process.execPath, ...launcherFlags(launcher), path.join(app, 'app/cli.js')];
+    commands.bundle = ['env', ...launcherEnvs, process.execPath, ...launcherFlags(launcher), path.join(app, 'app/cli.js')];
     commands.release = [launcher];
   } else progress('growth: no release tarball (npm run package): the release column is left out');
   const releaseNode = launcher
     ? spawnSync(path.join(path.dirname(path.dirname(launcher)), 'node'), ['--version'], { encoding: 'utf8' }).stdout.trim()
     : undefined;
   const flags = launcher ? `${launcherFlags(launcher).join(' ')} ` : '';
-  const envs = launcher
-    ? launcherEnv(launcher)
-        .map((e) => `${e} `)
-        .join('')
-    : '';
+  const envs = launcherEnvs.map((e) => `${e} `).join('');
 
   const sizes = opts.quick ? [2, 100] : [2, 100, 500];
   const rows: GrowthRow[] = [];

@@ -130,8 +130,7 @@ export class RecoveryPolicy {
     const all = triggered.map(([m]) => m);
     if (!this.cfg.enabled) return { kind: 'hold', reason: 'disabled', targets: all, untilMs: null };
 
-    const due = triggered.filter(([, h]) => now >= h.nextRecoveryAt).map(([m]) => m);
-    if (due.length === 0) {
+    if (!triggered.some(([, h]) => now >= h.nextRecoveryAt)) {
       const [, first] = triggered.reduce((a, b) => (b[1].nextRecoveryAt < a[1].nextRecoveryAt ? b : a));
       return { kind: 'hold', reason: first.wait, targets: all, untilMs: first.nextRecoveryAt };
     }
