@@ -1,14 +1,14 @@
 // `nfs-health-checkd check`: one probe round, a line (or JSON) per mount, exit 0 when all are ok.
 // Probes run in child processes, not threads: a probe blocked in the kernel must not stop this
 // process from exiting with its status (Node's exit would wait for a blocked thread forever).
-import { sleep, systemClock } from './clock.js';
+import { systemClock } from './clock.js';
 import type { Config } from './config/types.js';
 import { describeHolds, type HolderReport } from './holders/tracker.js';
 import type { ProbeResult } from './probe/probe-mounts.js';
 import type { CollateralReport } from './recovery/collateral.js';
-import { dryRunPlan, recoveryTargets, type DryRunReport } from './recovery/plan.js';
-import { RecoveryPolicy } from './recovery/policy.js';
-import { runRecovery, type RecoveryReport, type StepReport } from './recovery/procedure.js';
+import type { MonitorSink } from './observe/sink.js';
+import type { DryRunReport } from './recovery/plan.js';
+import type { RecoveryReport, StepReport } from './recovery/procedure.js';
 import { realEffects, wire, type Effects } from './wire.js';
 
 export interface CheckOptions {
@@ -48,67 +48,40 @@ export async function runCheck(
   opts: CheckOptions,
   effects: Effects = realEffects('check', systemClock),
 ): Promise<number> {
-  const { clock } = effects;
   // A configured symbolic link is probed as the mount point it names, and said so.
   const links = await effects.resolveMounts(configured);
-  const config: Config = { ...configured, mounts: links.paths.map((path) => ({ path })) };
+  // The daemon's rules without cooldown; a recovery only when asked for, whatever recovery.enabled says.
+  const r = configured.recovery;
+  const config: Config = {
+    ...configured,
+    mounts: links.paths.map((path) => ({ path })),
+    recovery: { ...r, enabled: opts.recover, cooldownMs: 0, maxBackoffMs: 0 },
+  };
   if (!opts.json) {
     for (const l of links.resolved) opts.out(`link              ${l.configured} -> ${l.mount}  (probing the mount point it names)`);
     for (const u of links.unresolved) opts.out(`link              ${u.configured}  not resolved (${u.why}): probed as configured`);
   }
   // Who is on a failing mount, and after --recover on the mount it detached; never restarted here.
-  const { probe, holders, procedure, paths, close } = wire(config, effects, { role: 'check' });
-  let results = await probe(paths);
-  holders?.observe(results);
-  await holders?.settled();
+  const parts = wire(config, effects, { role: 'check' });
   let recovery: RecoveryReport | DryRunReport | undefined;
-
-  // The daemon's rule, without cooldown: a timeout is a hang once its call has been blocked for
-  // hang_after. With --recover, a younger one is waited for once (its call may return first).
-  const r = config.recovery;
-  const policy = new RecoveryPolicy({ enabled: true, triggers: r.triggers, hangAfterMs: r.hangAfterMs, cooldownMs: 0, maxBackoffMs: 0 });
-  policy.observe(results, clock.now());
-  const pending = opts.recover ? policy.pendingHangs(clock.now()) : [];
-  if (pending.length > 0) {
-    const waitMs = Math.max(...pending.map((p) => p.at)) - clock.now();
-    if (!opts.json)
-      opts.out(
-        `waiting ${(waitMs / 1000).toFixed(1)} s: a timeout is a hang once its call has been blocked ${r.hangAfterMs / 1000} s (recovery.hang_after)`,
-      );
-    await sleep(clock, waitMs);
-    const again = new Map((await probe(pending.map((p) => p.mount))).map((x) => [x.mount, x]));
-    results = results.map((x) => again.get(x.mount) ?? x);
-    policy.observe([...again.values()], clock.now());
-  }
-  const decision = policy.decide(clock.now());
-  const latest = new Map(results.map((x) => [x.mount, x]));
-  const targets =
-    decision.kind === 'recover'
-      ? recoveryTargets(
-          decision.targets,
-          (p) => latest.get(p),
-          (p) => policy.blockedMs(p, clock.now()),
-        )
-      : [];
-  if (opts.recover && targets.length > 0) {
-    if (config.recovery.dryRun) {
-      recovery = dryRunPlan(targets, config.recovery, effects.table());
-    } else {
-      if (!opts.json) for (const r of results) opts.out(formatResult(r));
-      const report = await runRecovery(targets, config.recovery, {
-        ...procedure,
-        onStep: (s) => !opts.json && opts.out(formatStep(s)),
-        onCollateral: (c) => !opts.json && opts.out(formatCollateral(c)),
-      });
-      recovery = report;
-      const after = new Map(report.reprobe.map((r) => [r.mount, r]));
-      results = results.map((r) => after.get(r.mount) ?? r);
-      holders?.observe(report.reprobe, 'check');
-      await holders?.settled();
-    }
-  }
-  close();
-  const held = holders?.holders() ?? [];
+  const controller = parts.controller(
+    checkSink({
+      say: (line) => !opts.json && opts.out(line),
+      hangAfterMs: r.hangAfterMs,
+      // Before a real recovery's steps, the results that started it.
+      recovering: () => {
+        if (!opts.json && !r.dryRun) for (const x of controller.results()) opts.out(formatResult(x));
+      },
+      finished: (report) => (recovery = report),
+    }),
+    true,
+  );
+  void controller.start();
+  await controller.finished();
+  await parts.holders?.settled();
+  parts.close();
+  const results = controller.results();
+  const held = parts.holders?.holders() ?? [];
 
   if (opts.json) {
     const resolved = links.resolved.length > 0 ? { links: links.resolved } : {};
@@ -118,8 +91,34 @@ export async function runCheck(
     if (recovery?.result === 'dry_run') for (const argv of recovery.wouldRun) opts.out(`would run         ${argv.join(' ')}`);
     if (recovery?.result === 'dry_run')
       for (const m of recovery.collateral) opts.out(`would remount     ${m}  (an NFS mount not under autofs the command may take away)`);
-    for (const r of results) opts.out(formatResult(r));
+    for (const x of results) opts.out(formatResult(x));
     for (const h of held) opts.out(formatHolder(h));
   }
-  return results.every((r) => r.result === 'ok') ? 0 : 1;
+  return results.every((x) => x.result === 'ok') ? 0 : 1;
+}
+
+/** What `check` says of the controller's reports while it runs; the rest it prints at the end. */
+function checkSink(o: {
+  say: (line: string) => void;
+  hangAfterMs: number;
+  recovering: () => void;
+  finished: (report: RecoveryReport | DryRunReport) => void;
+}): MonitorSink {
+  const quiet = (): void => undefined;
+  return {
+    probed: quiet,
+    health: quiet,
+    held: quiet,
+    released: quiet,
+    overlapped: quiet,
+    cycleFinished: quiet,
+    waitingForHangs: (_paths, ms) =>
+      o.say(
+        `waiting ${(ms / 1000).toFixed(1)} s: a timeout is a hang once its call has been blocked ${o.hangAfterMs / 1000} s (recovery.hang_after)`,
+      ),
+    recoveryStarted: o.recovering,
+    step: (s) => o.say(formatStep(s)),
+    collateral: (c) => o.say(formatCollateral(c)),
+    recoveryFinished: (report) => o.finished(report),
+  };
 }

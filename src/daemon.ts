@@ -4,7 +4,7 @@
 // hand-moved clock. runDaemon adds what belongs to the process: signals, and its exit.
 import { systemClock, type Clock } from './clock.js';
 import type { Config, LoadedConfig } from './config/types.js';
-import type { Monitor } from './monitor.js';
+import type { Controller } from './controller/controller.js';
 import { loopHealth, type Health } from './observe/health.js';
 import { formatListen, startHttpServer, type HttpServer } from './observe/http.js';
 import { createLogging, type Logger, type Logging } from './observe/log.js';
@@ -33,10 +33,10 @@ export interface Daemon {
    * runs the first cycle and starts the schedule, and tells systemd it is ready.
    */
   start(): Promise<void>;
-  /** Stops the schedule, the monitor and the server; resolves with the calls still blocked in the kernel. */
+  /** Stops the schedule, the controller and the server; resolves with the calls still blocked in the kernel. */
   stop(signal: NodeJS.Signals): Promise<number>;
   health(): Health;
-  readonly monitor: Monitor;
+  readonly controller: Controller;
   readonly metrics: Metrics | undefined;
   /** Where /metrics listens, once started; undefined when metrics are off. */
   http(): HttpServer | undefined;
@@ -54,10 +54,10 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
   const parts = wire(config, effects, {
     role: 'daemon',
     holderSink: fanOutHolders([createHolderLogSink(log), ...(metrics ? [metrics.holderSink] : [])]),
-    // The monitor decides whether a call that came back late was a hang or a slow mount.
-    onReleased: (call) => monitor.released(call),
+    // The controller decides whether a call that came back late was a hang or a slow mount.
+    onReleased: (call) => controller.released(call),
   });
-  const monitor = parts.monitor(fanOut([createLogSink(log, clock), ...(metrics ? [metrics.sink] : [])]));
+  const controller = parts.controller(fanOut([createLogSink(log, clock), ...(metrics ? [metrics.sink] : [])]));
   metrics?.watchPool(() => parts.prober.threads());
   // Judged from the start by the schedule's own interval, not a placeholder until it runs.
   const intervalMs = scheduleIntervalMs(config.schedule, clock.wallNow());
@@ -71,14 +71,14 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
     loopHealth({
       now: clock.now(),
       startedAt,
-      lastCycleAt: monitor.lastScheduledCycleAt,
+      lastCycleAt: controller.lastScheduledCycleAt,
       intervalMs,
       probeTimeoutMs: config.probe.timeoutMs,
       stopping,
     });
 
   return {
-    monitor,
+    controller,
     metrics,
     health,
     http: () => http,
@@ -100,8 +100,8 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
         },
         'starting',
       );
-      schedule = startSchedule({ expression: config.schedule, jitterMs: config.jitterMs, tick: () => void monitor.tick(), clock, log });
-      void monitor.start();
+      schedule = startSchedule({ expression: config.schedule, jitterMs: config.jitterMs, tick: () => void controller.tick(), clock, log });
+      void controller.start();
 
       // Serving (port bound, first cycle under way): tell systemd, and keep its watchdog fed while
       // the loop is alive.
@@ -109,7 +109,7 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
       notifier.startWatchdog(() => {
         const h = health();
         if (!h.ok) return { ok: false, status: h.reason };
-        const results = monitor.results();
+        const results = controller.results();
         const bad = results.filter((r) => r.result !== 'ok');
         // Before the first round has results, say so rather than "0 mount(s) ok".
         const status =
@@ -126,10 +126,10 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
       log.info({ signal }, 'stopping');
       const told = notifier.stopping();
       schedule?.stop();
-      monitor.stop();
+      controller.stop();
       parts.holders?.stop();
       http?.close();
-      await within(clock, STOP_GRACE_MS, Promise.all([monitor.idle(), parts.holders?.idle(), told]));
+      await within(clock, STOP_GRACE_MS, Promise.all([controller.idle(), parts.holders?.idle(), told]));
       parts.close();
       return parts.blocked();
     },

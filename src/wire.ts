@@ -9,7 +9,7 @@ import { realProc } from './holders/proc.js';
 import { unitOf } from './holders/scan.js';
 import { createProcessScanner, createThreadScanner, type ScanHolders } from './holders/scanner.js';
 import { HolderWatch } from './holders/watch.js';
-import { Monitor } from './monitor.js';
+import { Controller } from './controller/controller.js';
 import { fanOutHolders, type HolderSink, type MonitorSink } from './observe/sink.js';
 import { automountRunning } from './probe/autofs-status.js';
 import { readMountTable, type MountTable } from './probe/mountinfo.js';
@@ -75,7 +75,7 @@ export interface WireOptions {
   role: 'daemon' | 'check';
   /** Where the holder watch reports; `check` reports holders once, at the end, so none. */
   holderSink?: HolderSink;
-  /** Told when a call given up as timed out returns (the monitor's, in the daemon). */
+  /** Told when a call given up as timed out returns (the controller's, in the daemon). */
   onReleased?: (call: ReleasedCall) => void;
 }
 
@@ -87,10 +87,10 @@ export interface Wired {
   probe: ProbeMounts;
   /** Absent when holders.enabled is off. */
   holders: HolderWatch | undefined;
-  /** The seams a recovery runs through (src/recovery/procedure.ts), for the monitor and `check --recover`. */
+  /** The seams a recovery runs through (src/recovery/procedure.ts), for the controller. */
   procedure: Omit<ProcedureDeps, 'onStep' | 'onCollateral'>;
-  /** The daemon's monitor over these parts, reporting to `sink`. */
-  monitor(sink: MonitorSink): Monitor;
+  /** The controller over these parts, reporting to `sink`; `once` for `check`. */
+  controller(sink: MonitorSink, once?: boolean): Controller;
   /** Calls and scans still blocked: while any, the process cannot exit normally. */
   blocked(): number;
   /** Ends idle workers and the scanner. */
@@ -138,8 +138,8 @@ export function wire(config: Config, effects: Effects, opts: WireOptions): Wired
     probe,
     holders,
     procedure,
-    monitor: (sink) =>
-      new Monitor({
+    controller: (sink, once = false) =>
+      new Controller({
         config,
         clock,
         probe,
@@ -148,6 +148,7 @@ export function wire(config: Config, effects: Effects, opts: WireOptions): Wired
         fstab: procedure.fstab,
         sink,
         autofsRunning: effects.autofsRunning,
+        once,
         ...(holders ? { holders } : {}),
       }),
     blocked: () => prober.busyTotal() + (scanner?.stuck() ?? 0),

@@ -77,7 +77,7 @@ describe('the wired daemon, in-process', () => {
     await daemon.start();
     await settle();
     expect(lines.map((l) => l.msg)).toContain('starting');
-    expect(daemon.monitor.results().map((r) => `${r.mount} ${r.result}`)).toEqual(['/airflow/dags ok', '/airflow/logs ok']);
+    expect(daemon.controller.results().map((r) => `${r.mount} ${r.result}`)).toEqual(['/airflow/dags ok', '/airflow/logs ok']);
     expect(workers).toHaveLength(1);
     expect(workers[0]!.calls).toEqual(['/airflow/dags', '/airflow/logs']);
     // A real scrape of the real server.
@@ -111,7 +111,7 @@ describe('the wired daemon, in-process', () => {
     const { clock, lines, daemon } = setup({ answer: false });
     await daemon.start();
     await run(clock, 6_000); // the first calls time out (the second on a thread grown after 50 ms), and stay blocked
-    expect(daemon.monitor.results().map((r) => r.result)).toContain('timeout');
+    expect(daemon.controller.results().map((r) => r.result)).toContain('timeout');
     const stopped = daemon.stop('SIGTERM');
     await settle();
     clock.advance(2_000); // the monitor's idle wait is bounded by the stop grace

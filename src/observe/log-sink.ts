@@ -149,6 +149,9 @@ export function createLogSink(log: Logger, clock: Clock): MonitorSink {
     overlapped() {
       log.warn('tick skipped: the previous cycle is still running');
     },
+    waitingForHangs(paths, ms) {
+      log.info({ mounts: paths, wait_ms: Math.round(ms) }, 'waiting for blocked calls to reach hang_after');
+    },
     cycleFinished({ autofsRunning }) {
       if (autofsRunning === null || autofsRunning === autofsWas) return;
       // Said when it changes (and at start), not every cycle.

@@ -223,6 +223,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     overlapped() {
       skipped.inc();
     },
+    waitingForHangs() {},
     cycleFinished(info) {
       // Wake-ups do not count: their 5 s retries would hide a stalled schedule.
       if (info.scheduled) lastCycleAt.set(opts.clock.wallNow() / 1000);

@@ -1,8 +1,8 @@
-// What the monitor and the holder watch tell the outside world. They only report; sinks (the log,
+// What the controller and the holder watch tell the outside world. They only report; sinks (the log,
 // the metrics) record. Nothing here may call back into them.
 import type { ReleasedCall } from '../probe/prober.js';
 import type { ProbeResult } from '../probe/probe-mounts.js';
-import type { Decision, HealthEvent } from '../recovery/policy.js';
+import type { HealthEvent, Hold } from '../controller/policy.js';
 import type { CollateralReport } from '../recovery/collateral.js';
 import type { DryRunReport } from '../recovery/plan.js';
 import type { RecoveryReport, RecoveryTarget, StepReport } from '../recovery/procedure.js';
@@ -13,7 +13,7 @@ export interface MonitorSink {
   /** A probe round finished: a cycle's (scheduled, first or wake-up), or the re-probe after a recovery. */
   probed(results: readonly ProbeResult[], cycleMs: number): void;
   health(event: HealthEvent, result: ProbeResult | undefined): void;
-  held(decision: Extract<Decision, { kind: 'hold' }>): void;
+  held(hold: Hold): void;
   recoveryStarted(targets: readonly RecoveryTarget[]): void;
   step(step: StepReport): void;
   recoveryFinished(report: RecoveryReport | DryRunReport, targets: readonly RecoveryTarget[]): void;
@@ -25,6 +25,8 @@ export interface MonitorSink {
   overlapped(): void;
   /** A cycle's probe round is done (its recovery, if any, runs on). */
   cycleFinished(info: CycleInfo): void;
+  /** `check --recover` waits `ms` for blocked calls on `paths` to reach hang_after before it decides. */
+  waitingForHangs(paths: readonly string[], ms: number): void;
 }
 
 export interface CycleInfo {
@@ -60,6 +62,7 @@ export function fanOut(sinks: readonly MonitorSink[]): MonitorSink {
     released: true,
     overlapped: true,
     cycleFinished: true,
+    waitingForHangs: true,
   });
 }
 

@@ -5,7 +5,7 @@ import type { HoldersConfig } from '../../src/config/types.js';
 import type { Holder, ScanInput } from '../../src/holders/scan.js';
 import type { ScanHolders, ScanOutcome } from '../../src/holders/scanner.js';
 import { HolderWatch } from '../../src/holders/watch.js';
-import { Monitor } from '../../src/monitor.js';
+import { Controller } from '../../src/controller/controller.js';
 import type { HolderSink, MonitorSink } from '../../src/observe/sink.js';
 import type { CommandOutcome } from '../../src/exec/runner.js';
 import { defaultConfig } from '../helpers/config.js';
@@ -30,6 +30,7 @@ const quiet: MonitorSink = {
   collateral() {},
   overlapped() {},
   cycleFinished() {},
+  waitingForHangs() {},
 };
 
 function recordingHolderSink(events: string[]): HolderSink {
@@ -100,7 +101,7 @@ function setup(holders: Partial<HoldersConfig> = {}, dryRun = false) {
     selfPid: 4242,
     ownUnit: 'nfs-health-checkd.service',
   });
-  const monitor = new Monitor({ config: cfg, clock, probe: world.probe, run, table: world.table, sink: quiet, holders: watch });
+  const monitor = new Controller({ config: cfg, clock, probe: world.probe, run, table: world.table, sink: quiet, holders: watch });
   const cycle = async (): Promise<void> => {
     await monitor.tick();
     await monitor.idle();

@@ -19,6 +19,7 @@ describe('fanOut', () => {
       'released',
       'overlapped',
       'cycleFinished',
+      'waitingForHangs',
     ];
     const both = fanOut([recorder<MonitorSink>('a', calls, methods), recorder<MonitorSink>('b', calls, methods)]);
     both.probed([], 3);

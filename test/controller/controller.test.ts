@@ -1,13 +1,13 @@
 // Whole cycles with a scripted kernel and a hand-moved clock: what runs, when, and what is reported.
 import { describe, expect, it } from 'vitest';
-import type { Config } from '../src/config/types.js';
-import { defaultConfig } from './helpers/config.js';
-import { AUTOMOUNT_RETRY_MS, Monitor } from '../src/monitor.js';
-import type { ProbeMounts } from '../src/probe/probe-mounts.js';
-import type { MonitorSink } from '../src/observe/sink.js';
-import type { RunCommand } from '../src/exec/runner.js';
-import { FakeClock } from './helpers/fake-clock.js';
-import { ScriptedWorld } from './helpers/scripted-world.js';
+import type { Config } from '../../src/config/types.js';
+import { defaultConfig } from '../helpers/config.js';
+import { AUTOMOUNT_RETRY_MS, Controller } from '../../src/controller/controller.js';
+import type { ProbeMounts } from '../../src/probe/probe-mounts.js';
+import type { MonitorSink } from '../../src/observe/sink.js';
+import type { RunCommand } from '../../src/exec/runner.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+import { ScriptedWorld } from '../helpers/scripted-world.js';
 
 const config = defaultConfig;
 
@@ -23,11 +23,12 @@ function recordingSink(events: string[]): MonitorSink {
     released: () => events.push('released'),
     overlapped: () => events.push('overlapped'),
     cycleFinished: () => undefined,
+    waitingForHangs: () => undefined,
   };
 }
 
 /** One tick, then whatever recovery it started, to the end. */
-async function tickAndSettle(monitor: Monitor): Promise<void> {
+async function tickAndSettle(monitor: Controller): Promise<void> {
   await monitor.tick();
   await monitor.idle();
 }
@@ -43,7 +44,7 @@ async function cachedPathWithGatedRetry() {
     if (paths.length === 1 && paths[0] === '/airflow/dags') await new Promise<void>((r) => (open = r));
     return world.probe(paths);
   };
-  const monitor = new Monitor({ config, clock, probe: gated, run: world.run, table: world.table, sink: recordingSink(events) });
+  const monitor = new Controller({ config, clock, probe: gated, run: world.run, table: world.table, sink: recordingSink(events) });
   world.mount('/airflow/dags', 'automount_failed');
   world.mount('/airflow/logs', 'ok');
   await tickAndSettle(monitor);
@@ -58,11 +59,18 @@ function setup(cfg: Config = config) {
   const clock = new FakeClock();
   const world = new ScriptedWorld(clock);
   const events: string[] = [];
-  const monitor = new Monitor({ config: cfg, clock, probe: world.probe, run: world.run, table: world.table, sink: recordingSink(events) });
+  const monitor = new Controller({
+    config: cfg,
+    clock,
+    probe: world.probe,
+    run: world.run,
+    table: world.table,
+    sink: recordingSink(events),
+  });
   return { clock, world, events, monitor };
 }
 
-describe('Monitor', () => {
+describe('Controller', () => {
   it('a failover with a process holding the mount: detected, escalated to a lazy unmount, recovered, timed', async () => {
     const { clock, world, events, monitor } = setup();
     world.mount('/airflow/dags', 'ok');
@@ -138,7 +146,7 @@ describe('Monitor', () => {
       }
       return world.run(argv, deadline);
     };
-    const monitor = new Monitor({ config, clock, probe: world.probe, run: slowRun, table: world.table, sink: recordingSink(events) });
+    const monitor = new Controller({ config, clock, probe: world.probe, run: slowRun, table: world.table, sink: recordingSink(events) });
     world.mount('/airflow/dags', 'ok', { busy: true });
     world.mount('/airflow/logs', 'ESTALE');
     await monitor.tick(); // logs' recovery starts and waits on its umount -a
@@ -283,7 +291,7 @@ describe('Monitor', () => {
       await new Promise<void>((r) => (release = r));
       return world.probe(paths);
     };
-    const monitor = new Monitor({ config, clock, probe: gated, run: world.run, table: world.table, sink: recordingSink(events) });
+    const monitor = new Controller({ config, clock, probe: gated, run: world.run, table: world.table, sink: recordingSink(events) });
     world.mount('/airflow/dags', 'ok');
     world.mount('/airflow/logs', 'ok');
     const first = monitor.start();
@@ -347,7 +355,7 @@ describe('Monitor', () => {
     // A recovery whose command never finishes until released.
     let release: () => void = () => undefined;
     const slowRun: typeof world.run = (argv, deadline) => new Promise((resolve) => (release = () => resolve(world.run(argv, deadline))));
-    const slow = new Monitor({ config, clock, probe: world.probe, run: slowRun, table: world.table, sink: recordingSink(events) });
+    const slow = new Controller({ config, clock, probe: world.probe, run: slowRun, table: world.table, sink: recordingSink(events) });
     world.mounts[0]!.fault = 'ESTALE';
     await slow.tick();
     expect(events.filter((e) => e.startsWith('recover '))).toHaveLength(1); // started, not finished
@@ -388,7 +396,7 @@ describe('Monitor', () => {
         events.push('holders settled');
       },
     };
-    const monitor = new Monitor({ config, clock, probe: world.probe, run, table: world.table, sink: recordingSink(events), holders });
+    const monitor = new Controller({ config, clock, probe: world.probe, run, table: world.table, sink: recordingSink(events), holders });
     world.mount('/airflow/dags', 'ESTALE', { busy: true });
     world.mount('/airflow/logs', 'ok');
     await tickAndSettle(monitor);

@@ -21,8 +21,8 @@ export interface WakeReason {
 }
 
 export interface Wake {
-  at: number;
-  paths: string[];
+  readonly at: number;
+  readonly paths: readonly string[];
 }
 
 export interface WakeInputs {

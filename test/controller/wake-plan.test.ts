@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Decision } from '../../src/recovery/policy.js';
-import { AUTOMOUNT_RETRY_MS, planNextCycle, planWake } from '../../src/recovery/wake-plan.js';
+import type { Decision } from '../../src/controller/policy.js';
+import { AUTOMOUNT_RETRY_MS, planNextCycle, planWake } from '../../src/controller/wake-plan.js';
 
 describe('planWake', () => {
   it('nothing to wait for: no wake-up', () => {

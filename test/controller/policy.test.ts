@@ -1,5 +1,32 @@
 import { describe, expect, it } from 'vitest';
-import { RecoveryPolicy, type PolicyConfig } from '../../src/recovery/policy.js';
+import * as policy from '../../src/controller/policy.js';
+import type { Health, Observation, PolicyConfig } from '../../src/controller/policy.js';
+
+/** The pure policy with its health kept in one place, so each case reads as a sequence of rounds. */
+class RecoveryPolicy {
+  private health: Health = new Map();
+  constructor(private readonly cfg: PolicyConfig) {}
+  observe(results: readonly Observation[], now: number) {
+    const next = policy.observe(this.health, results, now, this.cfg);
+    this.health = next.health;
+    return next.events;
+  }
+  released(path: string) {
+    this.health = policy.released(this.health, path);
+  }
+  blockedMs(path: string, now: number) {
+    return policy.blockedMs(this.health, path, now, this.cfg);
+  }
+  pendingHangs(now: number) {
+    return policy.pendingHangs(this.health, now, this.cfg);
+  }
+  decide(now: number) {
+    return policy.decide(this.health, now, this.cfg);
+  }
+  recorded(targets: readonly string[], stillFailing: ReadonlySet<string>, now: number) {
+    this.health = policy.recorded(this.health, targets, stillFailing, now, this.cfg);
+  }
+}
 
 const cfg: PolicyConfig = {
   enabled: true,

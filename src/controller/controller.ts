@@ -1,0 +1,220 @@
+// Drives the transition (src/controller/transition.ts) with the real effects: it holds the one
+// state, runs each action (a probe round, a recovery, the wake-up timer, a report to the sinks) and
+// feeds each outcome back as an event. Events raised while actions run queue behind them, so every
+// transition sees the state the previous one left. The daemon drives it forever; `check`, once.
+import type { Clock, TimerHandle } from '../clock.js';
+import type { Config } from '../config/types.js';
+import type { RunCommand } from '../exec/runner.js';
+import type { MonitorSink } from '../observe/sink.js';
+import type { MountTable } from '../probe/mountinfo.js';
+import type { ReleasedCall } from '../probe/prober.js';
+import type { ProbeMounts, ProbeResult } from '../probe/probe-mounts.js';
+import { dryRunPlan } from '../recovery/plan.js';
+import { runRecovery, type RecoveryTarget } from '../recovery/procedure.js';
+import { controllerConfig, initialState, type ControllerConfig, type ControllerEvent, type ControllerState, type Report } from './state.js';
+import { transition } from './transition.js';
+
+export { AUTOMOUNT_RETRY_MS } from './wake-plan.js';
+
+/** The holder watch, as the controller uses it (src/holders/watch.ts). */
+export interface HolderObserver {
+  observe(results: readonly ProbeResult[], batch?: string | null): void;
+  /** The scan under way is done: holders of the failing mounts are known before anything is unmounted. */
+  settled(): Promise<void>;
+}
+
+export interface ControllerDeps {
+  config: Config;
+  clock: Clock;
+  probe: ProbeMounts;
+  run: RunCommand;
+  table: MountTable;
+  sink: MonitorSink;
+  /** Whether the automounter runs; checked once a round, by the loop (never by a scrape). */
+  autofsRunning?: () => boolean;
+  /** Told of every probe round; absent when holders.enabled is off. */
+  holders?: HolderObserver;
+  /** /etc/fstab as the recovery commands see it; null when it cannot be read. */
+  fstab?: () => string | null;
+  /** `check`: one decision, then done (src/controller/state.ts). */
+  once?: boolean;
+}
+
+export class Controller {
+  private readonly cfg: ControllerConfig;
+  private state: ControllerState = initialState();
+  private readonly queue: ControllerEvent[] = [];
+  private dispatching = false;
+  private round: Promise<void> | undefined;
+  private recovery: Promise<void> | undefined;
+  private timer: TimerHandle | undefined;
+  private woken: (() => void) | undefined;
+
+  constructor(private readonly deps: ControllerDeps) {
+    this.cfg = controllerConfig(deps.config, deps.once ?? false);
+  }
+
+  /** The latest result per path, in configured order. */
+  results(): ProbeResult[] {
+    return this.cfg.paths.flatMap((p) => this.state.latest.get(p) ?? []);
+  }
+
+  /** When the last scheduled round (or the first) finished; null before (src/controller/state.ts). */
+  get lastScheduledCycleAt(): number | null {
+    return this.state.lastScheduledCycleAt;
+  }
+
+  /** The first round, at start; resolves when it is done. */
+  start(): Promise<void> {
+    this.dispatch({ kind: 'start' });
+    return this.round ?? Promise.resolve();
+  }
+
+  /** The scheduled round; resolves when it (and a round it had to wait for) is done. */
+  tick(): Promise<void> {
+    const before = this.round;
+    this.dispatch({ kind: 'tick' });
+    if (!before) return this.round ?? Promise.resolve();
+    return before.then(() => this.round);
+  }
+
+  /** A call given up as timed out has returned (the prober's onReleased). */
+  released(call: ReleasedCall): void {
+    this.dispatch({ kind: 'released', call });
+  }
+
+  /** No more rounds of its own; the schedule is stopped by its owner. */
+  stop(): void {
+    this.dispatch({ kind: 'stop' });
+  }
+
+  /** Resolves when no round and no recovery is running (shutdown waits a little for this). */
+  async idle(): Promise<void> {
+    while (this.round || this.recovery) await Promise.all([this.round, this.recovery]);
+  }
+
+  /** Once mode: resolves when the one decision has been carried out, waits included. */
+  async finished(): Promise<void> {
+    for (;;) {
+      await this.idle();
+      if (!this.state.wake) return;
+      await new Promise<void>((resolve) => (this.woken = resolve));
+    }
+  }
+
+  private dispatch(event: ControllerEvent): void {
+    this.queue.push(event);
+    if (this.dispatching) return;
+    this.dispatching = true;
+    try {
+      for (let e = this.queue.shift(); e; e = this.queue.shift()) {
+        const { state, actions } = transition(this.state, e, this.deps.clock.now(), this.cfg);
+        this.state = state;
+        if (!state.cycle) this.round = undefined;
+        if (!state.recovery) this.recovery = undefined;
+        for (const action of actions) {
+          switch (action.kind) {
+            case 'probe':
+              this.round = this.probeRound(action.paths);
+              break;
+            case 'recover':
+              this.recovery = this.recover(action.targets, action.dryRun);
+              break;
+            case 'observe-holders':
+              this.deps.holders?.observe(action.results, action.batch);
+              break;
+            case 'set-wake':
+              this.setWake(action.at);
+              break;
+            case 'clear-wake':
+              this.clearWake();
+              break;
+            case 'report':
+              deliver(this.deps.sink, action.report);
+              break;
+          }
+        }
+      }
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  private async probeRound(paths: readonly string[]): Promise<void> {
+    const { clock } = this.deps;
+    const started = clock.now();
+    const results = await this.deps.probe(paths);
+    const cycleMs = clock.now() - started;
+    this.dispatch({ kind: 'probed', results, cycleMs, autofsRunning: this.deps.autofsRunning?.() ?? null });
+  }
+
+  private async recover(targets: readonly RecoveryTarget[], dryRun: boolean): Promise<void> {
+    const { config, clock } = this.deps;
+    if (dryRun) {
+      this.dispatch({ kind: 'recovered', report: dryRunPlan(targets, config.recovery, this.deps.table()) });
+      return;
+    }
+    // Who is on the failing mounts is read before anything is unmounted: after a lazy unmount the
+    // path names the new mount. The command launcher loads meanwhile.
+    this.deps.run.prepare?.();
+    await this.deps.holders?.settled();
+    const report = await runRecovery(targets, config.recovery, {
+      run: this.deps.run,
+      table: this.deps.table,
+      probe: this.deps.probe,
+      clock,
+      fstab: this.deps.fstab ?? (() => null),
+      onStep: (step) => this.dispatch({ kind: 'step', step }),
+      onCollateral: (report) => this.dispatch({ kind: 'collateral', report }),
+    });
+    this.dispatch({ kind: 'recovered', report });
+  }
+
+  private setWake(at: number): void {
+    const { clock } = this.deps;
+    this.clearWake();
+    this.timer = clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        this.dispatch({ kind: 'wake' });
+        this.woken?.();
+      },
+      Math.max(0, at - clock.now()),
+    );
+    // The daemon's schedule keeps the process alive; a wake-up alone must not.
+    if (!this.cfg.once) this.timer.unref?.();
+  }
+
+  private clearWake(): void {
+    if (this.timer) this.deps.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/** One report to the sink method of its kind. */
+function deliver(sink: MonitorSink, r: Report): void {
+  switch (r.kind) {
+    case 'probed':
+      return sink.probed(r.results, r.cycleMs);
+    case 'health':
+      return sink.health(r.event, r.result);
+    case 'held':
+      return sink.held(r.hold);
+    case 'recovery-started':
+      return sink.recoveryStarted(r.targets);
+    case 'step':
+      return sink.step(r.step);
+    case 'recovery-finished':
+      return sink.recoveryFinished(r.report, r.targets);
+    case 'collateral':
+      return sink.collateral(r.report);
+    case 'released':
+      return sink.released(r.call, r.hung);
+    case 'overlapped':
+      return sink.overlapped();
+    case 'cycle-finished':
+      return sink.cycleFinished({ autofsRunning: r.autofsRunning, scheduled: r.scheduled });
+    case 'waiting-for-hangs':
+      return sink.waitingForHangs(r.paths, r.ms);
+  }
+}

@@ -1,0 +1,144 @@
+// The controller's vocabulary: its one state value, the events that come in and the actions that go
+// out. src/controller/transition.ts maps (state, event, now) to the next state and its actions;
+// src/controller/controller.ts carries the actions out and feeds their outcomes back as events.
+import type { Config } from '../config/types.js';
+import type { ReleasedCall } from '../probe/prober.js';
+import type { ProbeResult } from '../probe/probe-mounts.js';
+import type { CollateralReport } from '../recovery/collateral.js';
+import type { DryRunReport } from '../recovery/plan.js';
+import type { RecoveryReport, RecoveryTarget, StepReport } from '../recovery/procedure.js';
+import type { Health, HealthEvent, Hold, PolicyConfig } from './policy.js';
+import type { Wake } from './wake-plan.js';
+
+/** first: at start; scheduled: a tick's; wake: one of the controller's own, for some paths. */
+export type CycleKind = 'first' | 'scheduled' | 'wake';
+
+export interface Cycle {
+  readonly kind: CycleKind;
+  readonly paths: readonly string[];
+}
+
+export interface Recovery {
+  readonly targets: readonly RecoveryTarget[];
+  readonly dryRun: boolean;
+  /** Names the recovery for the holder watch: mounts that leave the table meanwhile were detached by it. */
+  readonly batch: string;
+}
+
+export interface ControllerState {
+  /** The latest result per path. */
+  readonly latest: ReadonlyMap<string, ProbeResult>;
+  /** Per path: failing since, the blocked call's hang mark, cooldown and backoff. */
+  readonly health: Health;
+  /** The probe round under way; one at a time. */
+  readonly cycle: Cycle | null;
+  /** Paths a tick found the running cycle not probing: their round runs as soon as it ends. */
+  readonly tickWaiting: readonly string[] | null;
+  /** The last decision, when it held a recovery (cooldown, backoff, disabled). */
+  readonly hold: Hold | null;
+  /** The recovery under way; one at a time, beside the cycles. */
+  readonly recovery: Recovery | null;
+  /** Real recoveries started so far. */
+  readonly recoveries: number;
+  /** The controller's own next cycle, between ticks. */
+  readonly wake: Wake | null;
+  /** Once mode: the wait for blocked calls to reach hang_after has been made. */
+  readonly hangWaitDone: boolean;
+  readonly stopping: boolean;
+  /**
+   * When the last scheduled round (or the first) finished, null before: what /healthz and the
+   * watchdog judge. Wake-ups do not count, or their retries would keep a dead schedule looking alive.
+   */
+  readonly lastScheduledCycleAt: number | null;
+}
+
+export interface ControllerConfig {
+  /** Every configured path, in order. */
+  readonly paths: readonly string[];
+  readonly policy: PolicyConfig;
+  readonly dryRun: boolean;
+  /**
+   * `check`: one decision, after blocked calls have had their chance to reach hang_after, and no
+   * cycles of its own after it. The daemon: forever, waking for holds, hangs and automounts.
+   */
+  readonly once: boolean;
+}
+
+export type ControllerEvent =
+  | { kind: 'start' }
+  | { kind: 'tick' }
+  /** The wake-up the controller asked for is due. */
+  | { kind: 'wake' }
+  /** The running cycle's probe round is done. */
+  | { kind: 'probed'; results: readonly ProbeResult[]; cycleMs: number; autofsRunning: boolean | null }
+  /** A call given up as timed out has returned. */
+  | { kind: 'released'; call: ReleasedCall }
+  | { kind: 'step'; step: StepReport }
+  | { kind: 'collateral'; report: CollateralReport }
+  /** The recovery under way is done. */
+  | { kind: 'recovered'; report: RecoveryReport | DryRunReport }
+  | { kind: 'stop' };
+
+/** What is told to the outside world (src/observe/sink.ts): one variant per sink method. */
+export type Report =
+  | { kind: 'probed'; results: readonly ProbeResult[]; cycleMs: number }
+  | { kind: 'health'; event: HealthEvent; result: ProbeResult | undefined }
+  | { kind: 'held'; hold: Hold }
+  | { kind: 'recovery-started'; targets: readonly RecoveryTarget[] }
+  | { kind: 'step'; step: StepReport }
+  | { kind: 'recovery-finished'; report: RecoveryReport | DryRunReport; targets: readonly RecoveryTarget[] }
+  | { kind: 'collateral'; report: CollateralReport }
+  | { kind: 'released'; call: ReleasedCall; hung: boolean }
+  | { kind: 'overlapped' }
+  | { kind: 'cycle-finished'; autofsRunning: boolean | null; scheduled: boolean }
+  | { kind: 'waiting-for-hangs'; paths: readonly string[]; ms: number };
+
+export type ControllerAction =
+  /** Probe these paths as one round; answer with `probed`. */
+  | { kind: 'probe'; paths: readonly string[] }
+  /** Run (or, dry, plan) a recovery of these targets; answer with `step`s and `recovered`. */
+  | { kind: 'recover'; targets: readonly RecoveryTarget[]; dryRun: boolean }
+  /** Tell the holder watch of a round; `batch` names the recovery running, if any. */
+  | { kind: 'observe-holders'; results: readonly ProbeResult[]; batch: string | null }
+  /** The one wake-up timer: set (replacing any), or cleared. */
+  | { kind: 'set-wake'; at: number }
+  | { kind: 'clear-wake' }
+  | { kind: 'report'; report: Report };
+
+export interface Transition {
+  state: ControllerState;
+  actions: ControllerAction[];
+}
+
+export function initialState(): ControllerState {
+  return {
+    latest: new Map(),
+    health: new Map(),
+    cycle: null,
+    tickWaiting: null,
+    hold: null,
+    recovery: null,
+    recoveries: 0,
+    wake: null,
+    hangWaitDone: false,
+    stopping: false,
+    lastScheduledCycleAt: null,
+  };
+}
+
+/** The controller's settings from the config; `once` for `check`. */
+export function controllerConfig(config: Config, once = false): ControllerConfig {
+  const r = config.recovery;
+  return {
+    paths: config.mounts.map((m) => m.path),
+    policy: {
+      enabled: r.enabled,
+      triggers: r.triggers,
+      hangAfterMs: r.hangAfterMs,
+      cooldownMs: r.cooldownMs,
+      maxBackoffMs: r.maxBackoffMs,
+    },
+    dryRun: r.dryRun,
+    once,
+  };
+}
