@@ -1,5 +1,5 @@
-// A probe worker whose calls the test answers (or never answers): the prober's pool and the wired
-// daemon run on it without threads.
+// A probe worker whose calls the test answers (or never answers): the worker pool, the prober and
+// the wired daemon run on it without threads.
 import type { RawProbe } from '../../src/probe/classify.js';
 import type { ProbeWorker } from '../../src/probe/worker.js';
 

@@ -1,7 +1,9 @@
-// The prober's pool and bookkeeping with workers whose calls the test answers (or never answers).
+// The prober's per-path bookkeeping (sharing, deadlines, stuck calls) on the real pool, with
+// workers whose calls the test answers (or never answers).
 import { describe, expect, it } from 'vitest';
 import type { RawProbe } from '../../src/probe/classify.js';
-import { Prober, poolOptions, type PoolOptions, type ReleasedCall } from '../../src/probe/prober.js';
+import type { PoolOptions } from '../../src/probe/pool.js';
+import { Prober, type ReleasedCall } from '../../src/probe/prober.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { HandWorker } from '../helpers/hand-worker.js';
 
@@ -47,33 +49,6 @@ describe('Prober', () => {
     workers[1]!.answer();
     await b;
     expect(prober.threads()).toEqual({ idle: 1, busy: 0, stuck: 1 });
-  });
-
-  it('a thread slow to start is not taken for a slow mount: the pool does not grow on it', async () => {
-    const { clock, workers, prober } = setup(3, { warm: 1, max: 8 }, () => ({ kind: 'ok' }), true);
-    const calls = Array.from({ length: 100 }, (_, i) => prober.probe(`/m/${i}`, i));
-    clock.advance(300); // six times the slow mark, and the one thread is still starting
-    expect(workers).toHaveLength(1);
-    workers[0]!.comeOnline();
-    const outcomes = await Promise.all(calls);
-    expect(outcomes.filter((o) => o.raw.kind === 'ok')).toHaveLength(100);
-    expect(workers).toHaveLength(1);
-  });
-
-  it('grows on a call slow on a running thread, up to max threads, however long they take to start', async () => {
-    const { clock, workers, prober } = setup(3, { warm: 1, max: 8 }, (p) => (p === '/hung' ? undefined : { kind: 'ok' }), true);
-    void prober.probe('/hung', 1);
-    workers[0]!.comeOnline();
-    const calls = Array.from({ length: 20 }, (_, i) => prober.probe(`/m/${i}`, 10 + i));
-    clock.advance(49);
-    expect(workers).toHaveLength(1);
-    clock.advance(1); // the call on /hung turns slow: up to max (8) new threads for the waiting probes
-    expect(workers).toHaveLength(9);
-    clock.advance(500); // they are still starting, so none of their calls is slow: no more
-    expect(workers).toHaveLength(9);
-    for (const w of workers) w.comeOnline();
-    expect((await Promise.all(calls)).every((o) => o.raw.kind === 'ok')).toBe(true);
-    expect(workers).toHaveLength(9);
   });
 
   it('reuses one worker per path for probe after probe', async () => {
@@ -219,83 +194,5 @@ describe('Prober', () => {
     // Each hung call holds a worker; the rest of the round needed only a few more.
     expect(workers.length).toBeLessThanOrEqual(2 + 10 + 8);
     expect(prober.threads().stuck).toBe(10);
-  });
-
-  it('grows by at most `max` fresh calls each time the ones under way turn slow', () => {
-    const { clock, workers, prober } = setup(3, { warm: 1, max: 2 });
-    for (let i = 0; i < 20; i++) void prober.probe(`/m/${i}`, i);
-    expect(workers).toHaveLength(1);
-    clock.advance(50);
-    expect(workers).toHaveLength(3);
-    clock.advance(49);
-    expect(workers).toHaveLength(3);
-    clock.advance(1);
-    expect(workers).toHaveLength(5);
-  });
-
-  it('ends idle workers beyond the warm ones once idle a while, and keeps the warm', async () => {
-    const { clock, workers, prober } = setup(3, { warm: 1, max: 4, idleMs: 60_000 });
-    const calls = [prober.probe('/a', 1), prober.probe('/b', 2), prober.probe('/c', 3)];
-    clock.advance(50);
-    expect(workers).toHaveLength(3);
-    for (const w of workers) w.answer();
-    await Promise.all(calls);
-    expect(poolSize(prober)).toBe(3);
-    clock.advance(59_999);
-    expect(workers.filter((w) => w.terminated)).toHaveLength(0);
-    clock.advance(1);
-    expect(workers.filter((w) => w.terminated)).toHaveLength(2);
-    expect(poolSize(prober)).toBe(1);
-    expect(clock.pending()).toBe(0);
-  });
-
-  it('a pool grown for one slow round shrinks back while later rounds are fast: they keep to the warm worker', async () => {
-    const slow = new Set(['/a', '/b', '/c']);
-    const { clock, workers, prober } = setup(3, { warm: 1, max: 4, idleMs: 60_000 }, (p) => (slow.has(p) ? undefined : { kind: 'ok' }));
-    const first = [...slow].map((p, i) => prober.probe(p, i));
-    clock.advance(50);
-    expect(workers).toHaveLength(3);
-    for (const w of workers) w.answer();
-    await Promise.all(first);
-    slow.clear();
-    const callsBefore = workers.map((w) => w.calls.length);
-    const round = () => Promise.all(Array.from({ length: 20 }, (_, i) => prober.probe(`/m/${i}`, 100 + i)));
-    // Two fast rounds 30 s apart, both inside the extras' idle time.
-    clock.advance(29_950);
-    expect((await round()).every((o) => o.raw.kind === 'ok')).toBe(true);
-    clock.advance(30_000);
-    expect((await round()).every((o) => o.raw.kind === 'ok')).toBe(true);
-    const used = workers.filter((w, i) => w.calls.length > callsBefore[i]!);
-    expect(used).toHaveLength(1);
-    expect(used[0]!.calls.length - callsBefore[workers.indexOf(used[0]!)]!).toBe(40);
-    // A minute after the slow round the two extras end; the one the rounds ran on stays.
-    clock.advance(50);
-    expect(workers.filter((w) => w.terminated)).toHaveLength(2);
-    expect(used[0]!.terminated).toBe(false);
-    expect(poolSize(prober)).toBe(1);
-    expect(workers).toHaveLength(3);
-  });
-
-  it('gives up a worker that died while idle instead of sending it a probe', async () => {
-    const { workers, prober } = setup();
-    const a = prober.probe('/a', 7);
-    workers[0]!.answer();
-    await a;
-    workers[0]!.dead = true;
-    const again = prober.probe('/a', 7);
-    expect(workers).toHaveLength(2);
-    expect(workers[0]!.terminated).toBe(true);
-    workers[1]!.answer();
-    expect(await again).toMatchObject({ raw: { kind: 'ok' } });
-  });
-
-  it('takes the pool from the configuration, the slow mark never past half the timeout', () => {
-    expect(poolOptions({ timeoutMs: 5000, maxStuckPerMount: 3, workers: { warm: 2, max: 8, idleMs: 60_000 } })).toEqual({
-      warm: 2,
-      max: 8,
-      idleMs: 60_000,
-      slowMs: 50,
-    });
-    expect(poolOptions({ timeoutMs: 40, maxStuckPerMount: 3, workers: { warm: 1, max: 1, idleMs: 1000 } }).slowMs).toBe(20);
   });
 });
