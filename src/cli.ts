@@ -1,10 +1,8 @@
 #!/usr/bin/env -S node --lite-mode --no-node-snapshot
 // argv → command, and exit statuses (sysexits): 0 ok, 1 check found a failing mount,
 // 64 bad usage, 78 bad config or cannot start as configured, 70 internal error. Nothing else
-// lives here. Started by its path (install.sh links /usr/local/bin to it), node runs with the
-// release launcher's flags: --lite-mode (V8 without its optimizing compilers: the daemon runs little
-// code, and rarely) and --no-node-snapshot (each worker thread built without the startup snapshot:
-// ~4 MB less resident per thread on Node 20, ~8 MB on Node 24).
+// lives here. The shebang gives node the release launcher's flags (packaging/release/
+// nfs-health-checkd.sh says why each; bench/README.md, figure 8, measures them).
 import { parseArgs } from 'node:util';
 import { runCheck } from './check.js';
 import { ConfigError, loadConfig, renderConfig } from './config/load.js';

@@ -1,4 +1,4 @@
-// The clock seam: everything that measures or waits (the schedule, the monitor, the prober, the
+// The clock seam: everything that measures or waits (the schedule, the controller, the prober, the
 // runner's deadlines) takes time from here, so tests drive it by hand without sleeping.
 
 export interface TimerHandle {

@@ -1,5 +1,5 @@
 // Fires the cycle on the node-cron expression, after a random jitter (to stagger a fleet). Overlap
-// is the monitor's to refuse; this only keeps time. The expression is node-cron's, parsed by it;
+// is the controller's to refuse; this only keeps time. The expression is node-cron's, parsed by it;
 // the timer is ours (see cron-match.ts): one timeout to the next match, nothing ticking between.
 import type { Clock, TimerHandle } from './clock.js';
 import { cronFields, nextMatch, type CronFields } from './cron-match.js';

@@ -1,5 +1,6 @@
-// The composition root: the one place that builds the parts from the config and the effects, for
-// the daemon (`run`) and for `check`. Effects (clock, mount table, probe workers, holder scans,
+// Builds the parts `run` and `check` share from the config and the effects: the prober, the holder
+// watch, the recovery's seams and the controller over them. What only the daemon has (metrics, log
+// sinks, systemd notifier, schedule) src/daemon.ts adds. Effects (clock, mount table, probe workers, holder scans,
 // command runners, fstab) come in as one value, so a test wires the same parts on a hand-moved
 // clock and scripted workers; src/cli.ts passes the real ones.
 import type { Clock } from './clock.js';

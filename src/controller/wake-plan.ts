@@ -1,6 +1,6 @@
-// When the monitor next runs a cycle of its own, between scheduled ticks, and for which paths.
+// When the controller next runs a round of its own, between scheduled ticks, and for which paths.
 // Pure: given the policy's decision, the waits it knows of and the latest results, it picks the
-// one wake-up; the monitor only sets the timer.
+// one wake-up; the controller's driver only sets the timer.
 import type { Decision } from './policy.js';
 
 // A probe of a path in autofs' negative cache costs nothing (ENOENT at once, no mount attempt),
@@ -38,9 +38,9 @@ export interface WakeInputs {
 }
 
 /**
- * The next cycle of the monitor's own: when a hold ends, when a blocked call becomes a hang, and
- * every AUTOMOUNT_RETRY_MS for a path autofs has not mounted. A 30 s cooldown that ends 1 s after
- * a tick would otherwise cost a whole interval more, and a hang 10 s more than hang_after.
+ * The next cycle of the controller's own: when a hold ends, when a blocked call becomes a hang, and
+ * every AUTOMOUNT_RETRY_MS for a path autofs has not mounted. Waiting for the next tick instead would
+ * add up to a whole interval to a hold's end, and to the moment a blocked call becomes a hang.
  */
 export function planNextCycle(i: WakeInputs): Wake | null {
   const pending = i.results.filter((r) => AUTOMOUNT_PENDING.has(r.result)).map((r) => r.mount);

@@ -27,8 +27,8 @@ export type RunCommand = ((argv: readonly string[], deadlineMs: number) => Promi
 const MAX_OUTPUT = 2000;
 
 /**
- * What starts the process. Recovery commands go through execa, loaded on the first one: it costs
- * ~5 MB of heap for the life of the process, which a node that never fails over need not pay.
+ * What starts the process. Recovery commands go through execa, loaded on the first one: its heap
+ * stays for the life of the process, which a node that never fails over need not pay.
  * A command run all the time (systemd-notify, every half watchdog interval) uses node's own spawn.
  */
 export type Launcher = 'execa' | 'node';
@@ -147,7 +147,8 @@ export function createRunner(clock: Clock, opts: RunnerOptions = {}): RunCommand
       );
     });
   if (opts.launcher !== 'node') {
-    // The import takes tens of ms, ~0.4 s in an emulated VM; a failed one is reported by the command.
+    // Loaded while the recovery waits for the holder scan, so the import adds nothing to it; a
+    // failed one is reported by the command.
     run.prepare = () => void loadExeca().catch(() => undefined);
   }
   return run;

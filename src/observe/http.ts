@@ -11,8 +11,8 @@ import type { Health } from './health.js';
 import { StartupError } from '../startup-error.js';
 
 // Through require, not an ES import: on Node 24 an ES import of node:http evaluates every export,
-// its lazy WebSocket getter among them, which loads undici with tls, crypto and http2 (~3 MB
-// resident) for a server that never uses them.
+// its lazy WebSocket getter among them, which loads undici with tls, crypto and http2 for a
+// server that never uses them.
 const { createServer } = createRequire(import.meta.url)('node:http') as typeof NodeHttp;
 
 export interface HttpOptions {

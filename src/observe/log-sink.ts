@@ -1,4 +1,4 @@
-// Turns monitor reports into log lines: one per change of state (a mount going bad, changing
+// Turns the controller's reports into log lines: one per change of state (a mount going bad, changing
 // fault, coming back), one per recovery step with its command, exit code, output and duration,
 // one per recovery outcome — and not one per healthy probe per tick: a summary every few minutes.
 import type { Clock } from '../clock.js';

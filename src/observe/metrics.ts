@@ -1,4 +1,4 @@
-// Prometheus metrics, kept up to date as the monitor reports (a sink): a scrape only serialises
+// Prometheus metrics, kept up to date as the controller reports (a sink): a scrape only serialises
 // what is already here — it never touches a mount and never waits on a probe. Probe-derived
 // values are as of the last cycle.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -225,7 +225,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     },
     waitingForHangs() {},
     cycleFinished(info) {
-      // Wake-ups do not count: their 5 s retries would hide a stalled schedule.
+      // Wake-ups do not count: their retries would hide a stalled schedule.
       if (info.scheduled) lastCycleAt.set(opts.clock.wallNow() / 1000);
       if (info.autofsRunning !== null) autofs.set(info.autofsRunning ? 1 : 0);
     },

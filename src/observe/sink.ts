@@ -32,7 +32,7 @@ export interface MonitorSink {
 export interface CycleInfo {
   /** Whether automount is running, checked once a cycle; null when not checked. */
   autofsRunning: boolean | null;
-  /** A scheduled round (or the first), not one of the monitor's own wake-ups: the loop is alive. */
+  /** A scheduled round (or the first), not one of the controller's own wake-ups: the loop is alive. */
   scheduled: boolean;
 }
 

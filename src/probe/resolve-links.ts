@@ -137,7 +137,7 @@ export async function resolveConfiguredMounts(
   look: LookLink,
 ): Promise<ResolvedMounts> {
   // Each directory is looked at once however many paths pass through it: mounts side by side
-  // share their parents, and a child process per parent per path made 100 mounts take ~9 s to start.
+  // share their parents, and a child process per parent per path made a large config slow to start.
   const looks = new Map<string, Promise<LinkLook>>();
   const lookOnce: LookLink = (path) => {
     let seen = looks.get(path);

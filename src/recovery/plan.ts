@@ -1,5 +1,5 @@
-// What a recovery would act on, and what a dry run says it would run: one place for the daemon's
-// monitor and for `check`. Pure: results, the config and a mount table in, targets and a plan out.
+// What a recovery would act on, and what a dry run says it would run, for the controller. Pure:
+// results, the config and a mount table in, targets and a plan out.
 import type { RecoveryConfig } from '../config/types.js';
 import type { MountEntry } from '../probe/mountinfo.js';
 import type { ProbeResult } from '../probe/probe-mounts.js';
