@@ -1,9 +1,10 @@
 // Which units to restart for the processes left on a detached mount. Pure. A unit is restarted
 // only when it matches holders.restart_units, is not the daemon's own, and every path whose detached
 // mount its processes hold is healthy again (so the restarted processes land on the new mounts,
-// not on one still being recovered); at most once per unit
-// per detachment batch (one recovery), so a unit that still holds the mount afterwards is
-// reported, never restarted in a loop. Processes outside any unit are never touched.
+// not on one still being recovered); at most once per unit per detachment batch (one recovery), so
+// a unit that still holds the mount afterwards is reported, never restarted in a loop. Processes
+// outside any unit are never touched.
+import type { RestartKey, RestartRecord } from './restart-record.js';
 import type { HolderReport } from './tracker.js';
 
 export interface FormerMount {
@@ -19,45 +20,69 @@ export interface RestartPlanInput {
   matches: (unit: string) => boolean;
   ownUnit: string | null;
   /** Units already restarted, per batch. */
-  restarted: ReadonlyMap<string, ReadonlySet<string>>;
+  restarted: Pick<RestartRecord, 'wasRestarted'>;
 }
 
-export interface PlannedRestart {
-  unit: string;
-  batch: string;
+export interface PlannedRestart extends RestartKey {
   mounts: string[];
   pids: number[];
 }
 
+/** A unit restarted for this batch whose processes still hold its mount. */
+export interface DidNotHelp extends RestartKey {
+  holders: HolderReport[];
+}
+
 export interface RestartPlan {
   restart: PlannedRestart[];
-  /** Units restarted for this batch whose processes still hold its mount. */
-  didNotHelp: { unit: string; batch: string; holders: HolderReport[] }[];
+  didNotHelp: DidNotHelp[];
 }
 
 export function planRestarts(input: RestartPlanInput): RestartPlan {
-  const restart = new Map<string, PlannedRestart>();
-  const didNotHelp = new Map<string, { unit: string; batch: string; holders: HolderReport[] }>();
-  const notYet = new Set<string>();
+  const restart = new ByRestartKey<PlannedRestart>();
+  const didNotHelp = new ByRestartKey<DidNotHelp>();
+  const notYet = new ByRestartKey<RestartKey>();
   for (const h of input.holders) {
     const former = input.formers.get(h.mountId);
     const unit = h.unit;
     if (h.state !== 'detached' || !former || unit === null || unit === input.ownUnit || !input.matches(unit)) continue;
-    const key = `${former.batch}\n${unit}`;
-    if (input.restarted.get(former.batch)?.has(unit)) {
-      const entry = didNotHelp.get(key) ?? { unit, batch: former.batch, holders: [] };
-      entry.holders.push(h);
-      didNotHelp.set(key, entry);
+    const key: RestartKey = { unit, batch: former.batch };
+    if (input.restarted.wasRestarted(key)) {
+      didNotHelp.entry(key, () => ({ ...key, holders: [] })).holders.push(h);
       continue;
     }
     if (!input.healthyPaths.has(former.path)) {
-      notYet.add(key); // not yet: it would start on a broken mount
+      notYet.entry(key, () => key); // not yet: it would start on a broken mount
       continue;
     }
-    const entry = restart.get(key) ?? { unit, batch: former.batch, mounts: [], pids: [] };
+    const entry = restart.entry(key, () => ({ ...key, mounts: [], pids: [] }));
     if (!entry.mounts.includes(former.path)) entry.mounts.push(former.path);
     if (!entry.pids.includes(h.pid)) entry.pids.push(h.pid);
-    restart.set(key, entry);
   }
-  return { restart: [...restart].filter(([key]) => !notYet.has(key)).map(([, r]) => r), didNotHelp: [...didNotHelp.values()] };
+  return { restart: restart.values().filter((r) => !notYet.has(r)), didNotHelp: didNotHelp.values() };
+}
+
+// Entries by batch, then unit, in the order first met: the order restarts run and reports go out in.
+class ByRestartKey<T> {
+  private readonly byBatch = new Map<string, Map<string, T>>();
+  private readonly inOrder: T[] = [];
+
+  has(key: RestartKey): boolean {
+    return this.byBatch.get(key.batch)?.has(key.unit) ?? false;
+  }
+
+  /** The entry for `key`, made first when there is none. */
+  entry(key: RestartKey, make: () => T): T {
+    const units = this.byBatch.get(key.batch) ?? new Map<string, T>();
+    const found = units.get(key.unit);
+    if (found !== undefined) return found;
+    const made = make();
+    this.byBatch.set(key.batch, units.set(key.unit, made));
+    this.inOrder.push(made);
+    return made;
+  }
+
+  values(): T[] {
+    return [...this.inOrder];
+  }
 }

@@ -1,27 +1,20 @@
-// Watches the processes on failing and detached mounts. Told of every probe round, it keeps the
-// failing mounts (mount ID and st_dev, taken while they are still in the table) and the former
-// mounts that left the table while failing — detached by a lazy unmount, yet alive for every
-// process still on them — and scans /proc for their holders beside the cycles: one scan at a
-// time, never delaying a probe round. A former mount is watched until a scan finds nobody on it.
-// When holders.restart_units says so, the units left on a detached mount are restarted once the
-// path is healthy again.
+// Watches the processes on failing and detached mounts: told of every probe round, it scans /proc
+// for their holders beside the cycles, one scan at a time, never delaying a probe round; when
+// holders.restart_units says so, it restarts the units left on a detached mount once the path is
+// healthy again. What to scan and when is the scan plan's; who was restarted, the restart record's.
 import type { Clock } from '../clock.js';
 import type { HoldersConfig } from '../config/types.js';
 import type { HolderSink } from '../observe/sink.js';
 import type { MountTable } from '../probe/mountinfo.js';
 import type { ProbeResult } from '../probe/probe-mounts.js';
 import type { RunCommand } from '../exec/runner.js';
-import { planRestarts, type FormerMount, type PlannedRestart } from './restart.js';
-import type { DirMemory, WatchedMount } from './scan.js';
+import { planRestarts, type PlannedRestart } from './restart.js';
+import { RestartRecord } from './restart-record.js';
+import type { DirMemory, Holder, WatchedMount } from './scan.js';
+import { askScan, emptyScanPlan, formerBatches, planRound, releaseFormers, scanDone, watchedMounts } from './scan-plan.js';
 import type { ScanHolders } from './scanner.js';
 import { detachedCounts, trackHolders, type HolderReport } from './tracker.js';
 import { unitMatcher } from './unit-glob.js';
-
-// A scan reads every process (2,000 take 0.25-0.6 s on 2 cores: bench/, figure 6). Rescanning an
-// unchanged set of mounts every round would cost half a core at a 1 s schedule, so a rescan waits
-// at least this long, and at least ten times the last scan's own duration.
-const MIN_RESCAN_GAP_MS = 5_000;
-const RESCAN_GAP_FACTOR = 10;
 
 export interface HolderWatchDeps {
   config: HoldersConfig;
@@ -40,19 +33,14 @@ export interface HolderWatchDeps {
 }
 
 export class HolderWatch {
-  private readonly failing = new Map<number, WatchedMount>();
-  private readonly formers = new Map<number, WatchedMount & FormerMount>();
-  private readonly healthy = new Set<string>();
-  private readonly restarted = new Map<string, Set<string>>();
-  private readonly toldDidNotHelp = new Set<string>();
   private readonly matches: (unit: string) => boolean;
+  private readonly record = new RestartRecord();
+  private plan = emptyScanPlan();
   private memory: DirMemory[] = [];
   private known = new Map<string, HolderReport>();
   private scanning: Promise<void> | undefined;
-  private again = false;
   private restarting: Promise<void> | undefined;
   private stopped = false;
-  private nextRescanAt = 0;
 
   constructor(private readonly deps: HolderWatchDeps) {
     this.matches = unitMatcher(deps.config.restartUnits);
@@ -68,36 +56,10 @@ export class HolderWatch {
    * restarted for once per unit). Starts a scan when anything is watched or was held.
    */
   observe(results: readonly ProbeResult[], batch: string | null = null): void {
-    const before = this.watchedKey();
-    const table = this.deps.table();
-    const ids = new Set(table.map((e) => e.id));
-    for (const r of results) {
-      if (r.result === 'ok') this.healthy.add(r.mount);
-      else this.healthy.delete(r.mount);
-      if (r.result === 'ok' || !r.mounted || r.mountId === null || this.failing.has(r.mountId)) continue;
-      const entry = table.find((e) => e.id === r.mountId);
-      if (entry) this.failing.set(r.mountId, { path: r.mount, mountId: r.mountId, dev: entry.dev, state: 'failing' });
-    }
-    for (const [id, w] of this.failing) {
-      const now = results.find((r) => r.mount === w.path);
-      if (!ids.has(id)) {
-        this.failing.delete(id);
-        this.formers.set(id, { ...w, state: 'detached', batch: batch ?? `mount ${id}` });
-      } else if (now?.result === 'ok' && now.mountId === id) {
-        this.failing.delete(id); // healthy again in place: the server came back
-      }
-    }
-    // A detached mount keeps its ID while anyone holds it: an ID back in the table is a new mount.
-    for (const id of this.formers.keys()) if (ids.has(id)) this.formers.delete(id);
-    if (this.failing.size + this.formers.size + this.known.size === 0) return;
-    // A mount newly failing or newly detached is scanned at once (before the recovery unmounts it,
-    // right after it is detached); the same set again no sooner than the rescan gap.
-    if (this.watchedKey() !== before || this.deps.clock.now() >= this.nextRescanAt) this.requestScan();
-  }
-
-  /** Which mounts are watched, in which state. */
-  private watchedKey(): string {
-    return [...[...this.failing.keys()].map((id) => `f${id}`), ...[...this.formers.keys()].map((id) => `d${id}`)].sort().join(' ');
+    const round = { results, table: this.deps.table(), batch, now: this.deps.clock.now(), held: this.known.size > 0 };
+    const next = planRound(this.plan, round);
+    this.plan = next.plan;
+    if (next.scan) this.requestScan();
   }
 
   /** Resolves once the scan under way (and one asked for meanwhile) is done: each has its deadline. */
@@ -115,23 +77,18 @@ export class HolderWatch {
 
   private requestScan(): void {
     if (this.stopped) return;
-    if (this.scanning) {
-      this.again = true;
-      return;
-    }
-    this.again = false;
+    const ask = askScan(this.plan, this.scanning !== undefined);
+    this.plan = ask.plan;
+    if (ask.start === 'after') return;
     this.scanning = this.scanOnce().finally(() => {
       this.scanning = undefined;
-      if (this.again) this.requestScan(); // asked for while this one ran: its news is newer
+      if (this.plan.again) this.requestScan(); // asked for while this one ran: its news is newer
     });
   }
 
   private async scanOnce(): Promise<void> {
     const { sink } = this.deps;
-    const watched: WatchedMount[] = [
-      ...this.failing.values(),
-      ...[...this.formers.values()].map(({ path, mountId, dev, state }) => ({ path, mountId, dev, state })),
-    ];
+    const watched = watchedMounts(this.plan);
     if (watched.length === 0) {
       this.apply([], watched); // nothing watched any more: whoever was held is released
       return;
@@ -146,26 +103,21 @@ export class HolderWatch {
       return;
     }
     const { output } = outcome;
-    this.nextRescanAt = this.deps.clock.now() + Math.max(MIN_RESCAN_GAP_MS, RESCAN_GAP_FACTOR * outcome.ms);
+    this.plan = scanDone(this.plan, this.deps.clock.now(), outcome.ms);
     sink.scanned({ result: 'ok', ms: outcome.ms, scanned: output.scanned, unreadable: output.unreadable });
     this.memory = output.memory;
     this.apply(output.holders, watched);
   }
 
-  private apply(found: Parameters<typeof trackHolders>[1], watched: readonly WatchedMount[]): void {
+  private apply(found: readonly Holder[], watched: readonly WatchedMount[]): void {
     const { sink } = this.deps;
     const changes = trackHolders(this.known, found, watched);
     for (const h of changes.seen) sink.holderSeen(h);
     for (const h of changes.detached) sink.holderDetached(h);
     for (const h of changes.gone) sink.holderGone(h);
     this.known = changes.current;
-    const held = new Set([...this.known.values()].map((h) => h.mountId));
-    for (const w of watched) {
-      if (w.state === 'detached' && !held.has(w.mountId)) this.formers.delete(w.mountId);
-    }
-    const batches = new Set([...this.formers.values()].map((f) => f.batch));
-    for (const batch of this.restarted.keys()) if (!batches.has(batch)) this.restarted.delete(batch);
-    for (const key of this.toldDidNotHelp) if (!batches.has(key.split('\n')[0] ?? '')) this.toldDidNotHelp.delete(key);
+    this.plan = releaseFormers(this.plan, watched, new Set([...this.known.values()].map((h) => h.mountId)));
+    this.record.keepBatches(formerBatches(this.plan));
     sink.holdersCounted(detachedCounts(this.deps.paths, this.known.values()));
     this.planRestarts();
   }
@@ -174,24 +126,15 @@ export class HolderWatch {
     if (this.restarting || this.stopped) return; // the scan after the restarts plans again
     const plan = planRestarts({
       holders: this.known.values(),
-      formers: this.formers,
-      healthyPaths: this.healthy,
+      formers: this.plan.formers,
+      healthyPaths: this.plan.healthy,
       matches: this.matches,
       ownUnit: this.deps.ownUnit,
-      restarted: this.restarted,
+      restarted: this.record,
     });
-    for (const { unit, batch, holders } of plan.didNotHelp) {
-      const key = `${batch}\n${unit}`;
-      if (this.toldDidNotHelp.has(key)) continue;
-      this.toldDidNotHelp.add(key);
-      this.deps.sink.restartDidNotHelp(unit, holders);
-    }
+    for (const { unit, holders } of this.record.untold(plan.didNotHelp)) this.deps.sink.restartDidNotHelp(unit, holders);
     if (plan.restart.length === 0) return;
-    for (const r of plan.restart) {
-      const units = this.restarted.get(r.batch) ?? new Set<string>();
-      units.add(r.unit);
-      this.restarted.set(r.batch, units);
-    }
+    this.record.markRestarted(plan.restart);
     this.restarting = this.restart(plan.restart).finally(() => {
       this.restarting = undefined;
       this.requestScan(); // see at once whether the old processes let go

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planRestarts, type RestartPlanInput } from '../../src/holders/restart.js';
+import { RestartRecord, type RestartKey } from '../../src/holders/restart-record.js';
 import type { HolderReport } from '../../src/holders/tracker.js';
 import { unitMatcher } from '../../src/holders/unit-glob.js';
 
@@ -16,6 +17,12 @@ const h = (pid: number, mountId: number, unit: string | null, state: HolderRepor
   state,
 });
 
+const restartedFor = (...keys: RestartKey[]): RestartRecord => {
+  const record = new RestartRecord();
+  record.markRestarted(keys);
+  return record;
+};
+
 const base = (over: Partial<RestartPlanInput>): RestartPlanInput => ({
   holders: [],
   formers: new Map([
@@ -25,7 +32,7 @@ const base = (over: Partial<RestartPlanInput>): RestartPlanInput => ({
   healthyPaths: new Set(['/airflow/dags', '/airflow/logs']),
   matches: unitMatcher(['airflow-*.service']),
   ownUnit: 'nfs-health-checkd.service',
-  restarted: new Map(),
+  restarted: new RestartRecord(),
   ...over,
 });
 
@@ -70,7 +77,7 @@ describe('planRestarts', () => {
     const plan = planRestarts(
       base({
         holders: [h(12, 51, 'airflow-scheduler.service')],
-        restarted: new Map([['recovery 1', new Set(['airflow-scheduler.service'])]]),
+        restarted: restartedFor({ batch: 'recovery 1', unit: 'airflow-scheduler.service' }),
       }),
     );
     expect(plan.restart).toEqual([]);
@@ -82,9 +89,26 @@ describe('planRestarts', () => {
       base({
         formers: new Map([[51, { path: '/airflow/logs', batch: 'recovery 2' }]]),
         holders: [h(12, 51, 'airflow-scheduler.service')],
-        restarted: new Map([['recovery 1', new Set(['airflow-scheduler.service'])]]),
+        restarted: restartedFor({ batch: 'recovery 1', unit: 'airflow-scheduler.service' }),
       }),
     );
     expect(plan.restart.map((r) => [r.unit, r.batch])).toEqual([['airflow-scheduler.service', 'recovery 2']]);
+  });
+
+  it('plans in the order units are first met, across batches', () => {
+    const plan = planRestarts(
+      base({
+        formers: new Map([
+          [50, { path: '/airflow/dags', batch: 'recovery 1' }],
+          [51, { path: '/airflow/logs', batch: 'recovery 2' }],
+        ]),
+        holders: [h(10, 50, 'airflow-scheduler.service'), h(11, 51, 'airflow-worker.service'), h(12, 50, 'airflow-triggerer.service')],
+      }),
+    );
+    expect(plan.restart.map((r) => [r.unit, r.batch])).toEqual([
+      ['airflow-scheduler.service', 'recovery 1'],
+      ['airflow-worker.service', 'recovery 2'],
+      ['airflow-triggerer.service', 'recovery 1'],
+    ]);
   });
 });
