@@ -91,8 +91,9 @@ function probed(
   const scheduled = cycle.kind !== 'wake';
   report(out, { kind: 'cycle-finished', autofsRunning: e.autofsRunning, scheduled });
   next = { ...next, cycle: null, tickWaiting: null, lastScheduledCycleAt: scheduled ? now : next.lastScheduledCycleAt };
-  // One recovery at a time: the running one re-probes what it recovers, and decides after.
-  if (!next.recovery) next = decideAndAct(next, now, cfg, out);
+  // One recovery at a time: the running one re-probes what it recovers, and decides after. A
+  // stopping daemon decides nothing: an unmount started now would be cut off by the exit.
+  if (!next.recovery && !next.stopping) next = decideAndAct(next, now, cfg, out);
   if (s.tickWaiting && !next.stopping) next = startCycle(next, s.tickWaiting, 'scheduled', out);
   return next;
 }

@@ -1,10 +1,10 @@
 // Turns a raw probe outcome and the mount table into the one word operators see: ok, timeout,
 // automount_timeout, unmounted, automount_failed, or the errno name.
-import { errnoName } from './errno.js';
+import { errnoName, type ErrnoResult } from './errno.js';
 import type { PathMountState } from './mountinfo.js';
 
-/** ok | timeout | automount_timeout | unmounted | automount_failed | error | an errno name (ESTALE, EIO, …). */
-export type ProbeClass = string;
+/** What a probe found: a word of its own, or the failed call's errno name (ESTALE, EIO, …). */
+export type ProbeClass = 'ok' | 'timeout' | 'automount_timeout' | 'unmounted' | 'automount_failed' | ErrnoResult;
 
 /** What the probe itself saw, before the mount table is consulted. */
 export type RawProbe = { kind: 'ok' } | { kind: 'timeout' } | { kind: 'error'; errno: number | undefined; code: string | undefined };
@@ -17,7 +17,7 @@ export const BLOCKED_RESULTS: ReadonlySet<ProbeClass> = new Set(['timeout', 'aut
  * started on a path under autofs with nothing mounted on it made the automount: its timeout is
  * the mount being made (slow first mount), not a mount that hangs — unmounting cannot help it.
  */
-export function classify(raw: RawProbe, state: PathMountState, before: PathMountState = state): { result: ProbeClass; errno?: string } {
+export function classify(raw: RawProbe, state: PathMountState, before: PathMountState = state): { result: ProbeClass; errno?: ErrnoResult } {
   if (raw.kind === 'timeout') return { result: before.automounted && !before.mounted ? 'automount_timeout' : 'timeout' };
   const managed = state.mounted || state.automounted;
   if (raw.kind === 'ok') return { result: managed ? 'ok' : 'unmounted' };

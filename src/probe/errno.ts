@@ -22,15 +22,18 @@ export const ERRNO_NAMES: ReadonlySet<string> = new Set([
   ...[...getSystemErrorMap().values()].map(([name]) => name).filter((name) => ERRNO_PATTERN.test(name)),
 ]);
 
+/** A failed call's name: its errno name, `errno_<n>` for a number no table names, or `error`. */
+export type ErrnoResult = `E${string}` | `errno_${number}` | 'error';
+
 /**
  * The errno name of a failed fs call. Node leaves some unnamed — ESTALE arrives as
  * code "Unknown system error -116" — so the number decides, the code is the fallback.
  */
-export function errnoName(errno: number | undefined, code: string | undefined): string {
+export function errnoName(errno: number | undefined, code: string | undefined): ErrnoResult {
   if (errno !== undefined) {
     const name = byNumber.get(Math.abs(errno));
-    if (name) return name;
+    if (name) return name as ErrnoResult; // every name in the table matches ERRNO_PATTERN
   }
-  if (code && ERRNO_PATTERN.test(code)) return code;
+  if (code && ERRNO_PATTERN.test(code)) return code as ErrnoResult;
   return errno !== undefined ? `errno_${Math.abs(errno)}` : 'error';
 }

@@ -1,6 +1,7 @@
 // A scripted stand-in for the kernel, for logic tests: a mount table, commands that change it as
 // umount would, and probes that answer from it. Integration tests use the real kernel instead.
 import type { MountEntry } from '../../src/probe/mountinfo.js';
+import type { ProbeClass } from '../../src/probe/classify.js';
 import type { ProbeResult } from '../../src/probe/probe-mounts.js';
 import type { CommandOutcome, CommandStatus } from '../../src/exec/runner.js';
 import type { FakeClock } from './fake-clock.js';
@@ -9,7 +10,7 @@ export interface ScriptedMount {
   path: string;
   id: number;
   /** What a probe of the mounted filesystem answers. */
-  fault: string;
+  fault: ProbeClass;
   /** A process holds it: plain umount fails busy. */
   busy?: boolean;
   /** Calls hang: plain umount hangs, -f and -l work. */
@@ -25,11 +26,11 @@ export class ScriptedWorld {
   commands: string[][] = [];
   private nextId = 100;
   /** What autofs mounts when a probe touches an unmounted path: its fault. */
-  remountFault = 'ok';
+  remountFault: ProbeClass = 'ok';
 
   constructor(private readonly clock: FakeClock) {}
 
-  mount(path: string, fault: string, extra: Partial<ScriptedMount> = {}): ScriptedMount {
+  mount(path: string, fault: ProbeClass, extra: Partial<ScriptedMount> = {}): ScriptedMount {
     const m = { path, id: this.nextId++, fault, ...extra };
     this.mounts.push(m);
     return m;

@@ -11,6 +11,7 @@ import {
   type ScanPlan,
 } from '../../src/holders/scan-plan.js';
 import type { MountEntry } from '../../src/probe/mountinfo.js';
+import type { ProbeClass } from '../../src/probe/classify.js';
 import type { ProbeResult } from '../../src/probe/probe-mounts.js';
 
 const entry = (id: number, mountPoint: string): MountEntry => ({
@@ -24,7 +25,7 @@ const entry = (id: number, mountPoint: string): MountEntry => ({
   superOptions: 'rw',
 });
 
-const result = (mount: string, outcome: string, mountId: number | null, mounted = true): ProbeResult => ({
+const result = (mount: string, outcome: ProbeClass, mountId: number | null, mounted = true): ProbeResult => ({
   mount,
   result: outcome,
   ms: 1,
