@@ -5,12 +5,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Document, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import { packageRoot } from '../package-info.js';
-import { formatDuration } from './duration.js';
-import { ConfigError, HOST_MOUNT_NAMESPACE, isMapping, showValue, validateConfig, type KeyPath } from './schema.js';
-import { formatListen } from '../observe/http.js';
+import { ConfigError, isMapping, showValue, type KeyPath } from './config-error.js';
+import { KEY_LIST, setValueAt, valueAt } from './keys.js';
+import { validateConfig } from './schema.js';
 import type { Config, LoadedConfig } from './types.js';
 
-export { ConfigError } from './schema.js';
+export { ConfigError } from './config-error.js';
 
 export const DEFAULT_ETC_FILE = '/etc/nfs-health-checkd/config.yaml';
 
@@ -130,53 +130,15 @@ function originOf(path: KeyPath, origins: Map<string, string>, defaults: string)
 
 /** The effective config as YAML in the file's own form: snake_case keys, durations with units. */
 export function renderConfig(config: Config): string {
-  const { probe, recovery } = config;
-  const doc = new Document(
-    {
-      mounts: config.mounts.map((m) => ({ path: m.path })),
-      schedule: config.schedule,
-      jitter: formatDuration(config.jitterMs),
-      probe: {
-        timeout: formatDuration(probe.timeoutMs),
-        max_stuck: probe.maxStuckPerMount,
-        workers: { warm: probe.workers.warm, max: probe.workers.max, idle: formatDuration(probe.workers.idleMs) },
-      },
-      recovery: {
-        enabled: recovery.enabled,
-        dry_run: recovery.dryRun,
-        triggers: recovery.triggers,
-        hang_after: formatDuration(recovery.hangAfterMs),
-        command: recovery.command,
-        timeout: formatDuration(recovery.timeoutMs),
-        escalation: recovery.escalation,
-        cooldown: formatDuration(recovery.cooldownMs),
-        max_backoff: formatDuration(recovery.maxBackoffMs),
-        remount: recovery.remount,
-        namespace:
-          recovery.mountNamespace === null ? 'self' : recovery.mountNamespace === HOST_MOUNT_NAMESPACE ? 'host' : recovery.mountNamespace,
-      },
-      holders: {
-        enabled: config.holders.enabled,
-        scan_timeout: formatDuration(config.holders.scanTimeoutMs),
-        restart_units: config.holders.restartUnits,
-        restart_timeout: formatDuration(config.holders.restartTimeoutMs),
-      },
-      metrics: { enabled: config.metrics.enabled, listen: formatListen(config.metrics.listen) },
-      log: { level: config.log.level, file: config.log.file ?? '' },
-    },
-    { aliasDuplicateObjects: false },
-  ); // a shared array must print twice, not as &anchor/*alias
+  const tree: Record<string, unknown> = {};
+  for (const { path, field, key } of KEY_LIST) setValueAt(tree, path, key.render(valueAt(config, field)));
+  const doc = new Document(tree, { aliasDuplicateObjects: false }); // a shared array must print twice, not as &anchor/*alias
   // Command lines and trigger lists read best on one line each, as in config/default.yaml.
-  const flow: KeyPath[] = [
-    ['recovery', 'triggers'],
-    ['recovery', 'command'],
-    ['recovery', 'remount'],
-    ['holders', 'restart_units'],
-    ...recovery.escalation.map((_, i) => ['recovery', 'escalation', i]),
-  ];
-  for (const path of flow) {
+  for (const { path, key } of KEY_LIST) {
     const node = doc.getIn(path, true);
-    if (isSeq(node)) node.flow = true;
+    if (!isSeq(node)) continue;
+    if (key.flow === 'list') node.flow = true;
+    if (key.flow === 'items') for (const item of node.items) if (isSeq(item)) item.flow = true;
   }
   return doc.toString({ flowCollectionPadding: false });
 }
