@@ -1,9 +1,11 @@
 // Figure 8: how the footprint grows with the mount count, before and after the shared probe pool,
 // side by side in one run. "before" is the checkout at BEFORE_REF (a thread per mount, prom-client's
-// 10 ms event-loop monitor), built here from git; "after" is this checkout; "release" is the
-// packaged tree (its launcher, its own Node.js) when npm run package has made one, and "bundle" its
-// app run as the launcher runs it but on this machine's node: what an install.sh install with the
-// system's Node.js runs, and which of the release's differences (bundle and flags, runtime) costs what.
+// 10 ms event-loop monitor), built here from git; "after" is this checkout as its #! line runs it
+// (install.sh's link from a checkout); "start" is this checkout as `npm start` runs it (package.json's
+// environment defaults and flags); "release" is the packaged tree (its launcher, its own Node.js)
+// when npm run package has made one, and "bundle" its app run as the launcher runs it but on this
+// machine's node: what an install.sh install with the system's Node.js runs, and which of the
+// release's differences (bundle and flags, runtime) costs what.
 // (a) N healthy bind mounts at a 30 s schedule, past the first minute: VmRSS (anon / file), threads,
 //     and the main thread's wake-ups (context switches of /proc/PID/task/PID) between two rounds.
 // (b) 2 mounts at a 1 s schedule beside the bash timer at a 1 s period: CPU per healthy cycle.
@@ -13,6 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CLI } from '../test/helpers/cli.js';
 import { runBounded } from '../test/helpers/faultfs.js';
+import { launcherEnv, launcherFlags, npmStart, shebangFlags } from '../test/helpers/launch.js';
 import {
   ROOT,
   metricSum,
@@ -31,7 +34,7 @@ import {
 /** main before issue 13: the figures the issue was filed with. BENCH_BEFORE=REF measures another. */
 const BEFORE_REF = 'a782b1f65a7c1d4cf9adcb3e87fc505eb4307275';
 
-export type GrowthVariant = 'before' | 'after' | 'bundle' | 'release';
+export type GrowthVariant = 'before' | 'after' | 'start' | 'bundle' | 'release';
 
 export interface GrowthSample {
   rssMb: number | null;
@@ -104,39 +107,6 @@ function unpackRelease(dir: string): string | undefined {
   fs.mkdirSync(into);
   if (spawnSync('tar', ['-xzf', tarball, '-C', into]).status !== 0) throw new Error(`cannot unpack ${tarball}`);
   return path.join(into, `nfs-health-checkd-${version}-linux-x64`, 'usr/lib/nfs-health-checkd/bin/nfs-health-checkd');
-}
-
-/** The node options the launcher passes (its `exec "$app/node" … "$app/app/cli.js"` line). */
-function launcherFlags(launcher: string): string[] {
-  const line = fs
-    .readFileSync(launcher, 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith('exec '));
-  const m = line?.match(/^exec "\$app\/node" (.*) "\$app\/app\/cli\.js" "\$@"$/);
-  if (!m) throw new Error(`${launcher}: no exec "$app/node" … "$app/app/cli.js" "$@" line`);
-  return m[1]!.split(/\s+/).filter(Boolean);
-}
-
-/** The environment defaults the launcher sets (its `: "${NAME:=VALUE}"` lines), as NAME=VALUE. */
-function launcherEnv(launcher: string): string[] {
-  return fs
-    .readFileSync(launcher, 'utf8')
-    .split('\n')
-    .flatMap((l) => {
-      const m = /^: "\$\{([A-Z_][A-Z0-9_]*):=([^}]*)\}"$/.exec(l);
-      return m ? [`${m[1]!}=${m[2]!}`] : [];
-    });
-}
-
-/**
- * The node flags of a built cli.js's `#!/usr/bin/env -S node FLAGS` line: how it runs when
- * started by its path, as install.sh's /usr/local/bin link starts it. None for `#!/usr/bin/env node`.
- */
-function shebangFlags(cli: string): string[] {
-  const first = fs.readFileSync(cli, 'utf8').split('\n', 1)[0] ?? '';
-  const m = /^#!\/usr\/bin\/env (?:-S )?node(.*)$/.exec(first);
-  if (!m) throw new Error(`${cli}: no #!/usr/bin/env node line`);
-  return m[1]!.split(/\s+/).filter(Boolean);
 }
 
 /** N directories on a tmpfs, each bind-mounted on a mount point of its own. */
@@ -284,7 +254,13 @@ export async function runGrowth(dir: string, opts: BenchOptions): Promise<Growth
   // Each as its own first line starts it (install.sh links /usr/local/bin to it).
   const beforeFlags = shebangFlags(beforeCli);
   const afterFlags = shebangFlags(CLI);
-  const commands: Commands = { before: [process.execPath, ...beforeFlags, beforeCli], after: [process.execPath, ...afterFlags, CLI] };
+  // As npm start runs it: its environment defaults (env execs node: the pid stays), its flags.
+  const start = npmStart();
+  const commands: Commands = {
+    before: [process.execPath, ...beforeFlags, beforeCli],
+    after: [process.execPath, ...afterFlags, CLI],
+    start: ['env', ...start.env, process.execPath, ...start.flags, CLI],
+  };
   const asRun = (flags: string[]): string => `node ${flags.map((f) => `${f} `).join('')}dist/src/cli.js`;
   const launcher = unpackRelease(dir);
   const launcherEnvs = launcher ? launcherEnv(launcher) : [];
@@ -310,10 +286,16 @@ export async function runGrowth(dir: string, opts: BenchOptions): Promise<Growth
   const hundred = await cpuAtOneSecond(dir, 100, commands, opts.quick ? 20 : 60, false);
   return {
     beforeRef,
-    nodes: { before: process.version, after: process.version, ...(releaseNode ? { bundle: process.version, release: releaseNode } : {}) },
+    nodes: {
+      before: process.version,
+      after: process.version,
+      start: process.version,
+      ...(releaseNode ? { bundle: process.version, release: releaseNode } : {}),
+    },
     launch: {
       before: asRun(beforeFlags),
       after: asRun(afterFlags),
+      start: `npm start (${start.env.map((e) => `${e} `).join('')}${asRun(start.flags)})`,
       ...(launcher
         ? { bundle: `${envs}node ${flags}app/cli.js`, release: `bin/nfs-health-checkd (its ${envs}node ${flags}app/cli.js)` }
         : {}),

@@ -355,7 +355,7 @@ const CPU_100_GOAL_MS_PER_S = 30;
 const mark = (ok: boolean | null): string => (ok === null ? '' : ok ? ' ✓' : ' ✗');
 
 function growthSection(g: GrowthResult): string {
-  const variants = (['before', 'after', 'bundle', 'release'] as GrowthVariant[]).filter((v) => g.nodes[v] !== undefined);
+  const variants = (['before', 'after', 'start', 'bundle', 'release'] as GrowthVariant[]).filter((v) => g.nodes[v] !== undefined);
   const cell = (sample: GrowthSample | undefined, goal: number | undefined, v: GrowthVariant): string => {
     if (!sample) return '—';
     const rssOk = v === 'before' || goal === undefined || sample.rssMb === null ? null : sample.rssMb <= goal;

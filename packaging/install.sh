@@ -9,8 +9,8 @@
 #
 #   npm ci && npm run build && sudo packaging/install.sh
 #
-# Run it again to upgrade. See --help, and README.md ("Install": "From the tarball, or from a
-# checkout", and "Migrating from the timer script").
+# Run it again to upgrade. See --help, and docs/install.md ("From the tarball, or from a checkout",
+# and "Migrating from the timer script").
 set -euo pipefail
 
 readonly NAME=nfs-health-checkd

@@ -118,7 +118,15 @@ describe('fresh install into DESTDIR', () => {
   });
 
   it('installs the built app, its config, README and packaging — not the tests, not source maps', () => {
-    for (const f of ['dist/src/cli.js', 'package.json', 'package-lock.json', 'config/default.yaml', 'README.md', 'docs/recovery.md']) {
+    for (const f of [
+      'dist/src/cli.js',
+      'package.json',
+      'package-lock.json',
+      'config/default.yaml',
+      'README.md',
+      'docs/recovery.md',
+      'docs/runbook.md',
+    ]) {
       expect(fs.existsSync(path.join(app, f)), f).toBe(true);
     }
     for (const f of fs.readdirSync(path.join(ROOT, 'packaging'), { recursive: true }) as string[]) {

@@ -169,6 +169,7 @@ requires(...needs).describe('release artifacts (npm run package)', () => {
       'usr/lib/nfs-health-checkd/app/cli.js',
       'usr/lib/nfs-health-checkd/app/scan-worker.js',
       'usr/share/doc/nfs-health-checkd/docs/recovery.md.gz',
+      'usr/share/doc/nfs-health-checkd/docs/runbook.md.gz',
     ]) {
       expect(deb.get(p), p).toMatch(/^file /);
     }
@@ -304,7 +305,7 @@ requires(...needs).describe('release artifacts (npm run package)', () => {
     );
     expect(must(`${destdir}/opt/${NAME}/bin/${NAME} --version`, env).trim()).toBe(VERSION);
     // The README the unit points to, with the docs it links to beside it.
-    for (const f of ['README.md', 'docs/recovery.md', 'docs/holders.md'])
+    for (const f of ['README.md', 'docs/recovery.md', 'docs/holders.md', 'docs/runbook.md'])
       expect(fs.existsSync(path.join(destdir, 'opt', NAME, f)), f).toBe(true);
 
     // A config the new version rejects stops the install before anything changes.
