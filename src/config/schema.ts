@@ -65,6 +65,11 @@ const CROSS_KEY_RULES = new Map<string, (r: Reader) => void>([
   ],
 ]);
 
+// A rule keyed by a name the table no longer has would silently never run: fail at load instead.
+for (const dotted of CROSS_KEY_RULES.keys()) {
+  if (!KEY_LIST.some((k) => k.path.join('.') === dotted)) throw new Error(`cross-key rule for unknown key ${dotted}`);
+}
+
 /** The largest value a numeric key takes, for a rule's message to quote it from the table. */
 function upperBound(key: ConfigKey<number>): number {
   if (key.bounds === undefined) throw new Error(`${key.name} has no bounds`);
