@@ -1,12 +1,13 @@
 // `nfs-health-checkd check`: one probe round, a line (or JSON) per mount, exit 0 when all are ok.
 // Probes run in child processes, not threads: a probe blocked in the kernel must not stop this
 // process from exiting with its status (Node's exit would wait for a blocked thread forever).
+import { checkJson } from './check-json.js';
 import { systemClock } from './clock.js';
 import type { Config } from './config/types.js';
 import { describeHolds, type HolderReport } from './holders/tracker.js';
 import type { ProbeResult } from './probe/probe-mounts.js';
 import type { CollateralReport } from './recovery/collateral.js';
-import type { MonitorSink } from './observe/sink.js';
+import type { ControllerSink } from './observe/sink.js';
 import type { DryRunReport } from './recovery/plan.js';
 import type { RecoveryReport, StepReport } from './recovery/procedure.js';
 import { realEffects, wire, type Effects } from './wire.js';
@@ -19,20 +20,20 @@ export interface CheckOptions {
 }
 
 export function formatResult(r: ProbeResult): string {
-  const where = r.mounted ? (r.fstype ?? '') : r.automounted ? 'not mounted (autofs)' : 'not a mount point';
+  const where = r.mounted ? (r.fstype ?? '') : r.underAutofs ? 'not mounted (autofs)' : 'not a mount point';
   const blocked = r.blockedMs !== null && r.skipped ? `, blocked ${(r.blockedMs / 1000).toFixed(1)} s` : '';
   const stuck = r.skipped ? ` (earlier probe still blocked: ${r.skipped}${blocked})` : '';
-  return `${r.result.padEnd(17)} ${r.mount}  ${r.ms.toFixed(1)} ms  ${where}${stuck}`;
+  return `${r.result.padEnd(17)} ${r.path}  ${r.ms.toFixed(1)} ms  ${where}${stuck}`;
 }
 
 export function formatHolder(h: HolderReport): string {
   const who = `${h.comm}[${h.pid}]${h.uid === null ? '' : ` uid ${h.uid}`}, unit ${h.unit ?? 'none'}`;
-  return `holder            ${h.mount}  ${h.state} mount ${h.mountId}: ${who}: ${describeHolds(h).join(', ')}`;
+  return `holder            ${h.path}  ${h.state} mount ${h.mountId}: ${who}: ${describeHolds(h).join(', ')}`;
 }
 
 function formatCollateral(c: CollateralReport): string {
   const how = c.outcome === 'remounted' ? 'mounted again' : `NOT mounted again (${c.outcome})`;
-  return `collateral        ${c.mount}  taken away by the recovery, ${how} (${c.via}: ${c.command.argv.join(' ')})`;
+  return `collateral        ${c.mountPoint}  taken away by the recovery, ${how} (${c.via}: ${c.command.argv.join(' ')})`;
 }
 
 function formatStep(s: StepReport): string {
@@ -58,7 +59,7 @@ export async function runCheck(
     recovery: { ...r, enabled: opts.recover, cooldownMs: 0, maxBackoffMs: 0 },
   };
   if (!opts.json) {
-    for (const l of links.resolved) opts.out(`link              ${l.configured} -> ${l.mount}  (probing the mount point it names)`);
+    for (const l of links.resolved) opts.out(`link              ${l.configured} -> ${l.path}  (probing the mount point it names)`);
     for (const u of links.unresolved) opts.out(`link              ${u.configured}  not resolved (${u.why}): probed as configured`);
   }
   // Who is on a failing mount, and after --recover on the mount it detached; never restarted here.
@@ -84,8 +85,7 @@ export async function runCheck(
   const held = parts.holders?.holders() ?? [];
 
   if (opts.json) {
-    const resolved = links.resolved.length > 0 ? { links: links.resolved } : {};
-    opts.out(JSON.stringify({ ...resolved, results, holders: held, ...(recovery ? { recovery } : {}) }, null, 2));
+    opts.out(checkJson({ links: links.resolved, results, holders: held, recovery }));
   } else {
     if (recovery) opts.out(`recovery: ${recovery.result}`);
     if (recovery?.result === 'dry_run') for (const argv of recovery.wouldRun) opts.out(`would run         ${argv.join(' ')}`);
@@ -103,7 +103,7 @@ function checkSink(o: {
   hangAfterMs: number;
   recovering: () => void;
   finished: (report: RecoveryReport | DryRunReport) => void;
-}): MonitorSink {
+}): ControllerSink {
   const quiet = (): void => undefined;
   return {
     probed: quiet,

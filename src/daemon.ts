@@ -49,7 +49,7 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
   const { log } = io.logging;
   const paths = config.mounts.map((m) => m.path);
   const metrics = config.metrics.enabled
-    ? createMetrics({ version: io.version, mounts: paths, probeTimeoutMs: config.probe.timeoutMs, clock, holders: config.holders.enabled })
+    ? createMetrics({ version: io.version, paths, probeTimeoutMs: config.probe.timeoutMs, clock, holders: config.holders.enabled })
     : undefined;
   const parts = wire(config, effects, {
     role: 'daemon',
@@ -117,7 +117,7 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
             ? `probing ${paths.length} mount(s): first round under way`
             : bad.length === 0
               ? `${results.length} mount(s) ok`
-              : bad.map((r) => `${r.mount}: ${r.result}`).join(', ');
+              : bad.map((r) => `${r.path}: ${r.result}`).join(', ');
         return { ok: true, status };
       });
     },
@@ -182,7 +182,7 @@ async function withMountPoints(config: Config, effects: Effects, log: Logger): P
   const found = await effects.resolveMounts(config);
   for (const r of found.resolved) {
     log.info(
-      { configured: r.configured, mount: r.mount, links: r.links },
+      { configured: r.configured, mount: r.path, links: r.links },
       'mount path is a symbolic link: probing the mount point it names',
     );
   }

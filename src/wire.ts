@@ -11,7 +11,7 @@ import { unitOf } from './holders/scan.js';
 import { createProcessScanner, createThreadScanner, type ScanHolders } from './holders/scanner.js';
 import { HolderWatch } from './holders/watch.js';
 import { Controller } from './controller/controller.js';
-import { fanOutHolders, type HolderSink, type MonitorSink } from './observe/sink.js';
+import { fanOutHolders, type HolderSink, type ControllerSink } from './observe/sink.js';
 import { automountRunning } from './probe/autofs-status.js';
 import { readMountTable, type MountTable } from './probe/mountinfo.js';
 import { resolveMountPaths } from './probe/mount-paths.js';
@@ -92,7 +92,7 @@ export interface Wired {
   /** The seams a recovery runs through (src/recovery/procedure.ts), for the controller. */
   procedure: Omit<ProcedureDeps, 'onStep' | 'onCollateral'>;
   /** The controller over these parts, reporting to `sink`; `once` for `check`. */
-  controller(sink: MonitorSink, once?: boolean): Controller;
+  controller(sink: ControllerSink, once?: boolean): Controller;
   /** Calls and scans still blocked: while any, the process cannot exit normally. */
   blocked(): number;
   /** Ends idle workers and the scanner. */

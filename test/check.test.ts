@@ -26,7 +26,7 @@ function setup(cfg: Config = config) {
   const out: string[] = [];
   const run = (opts: { json?: boolean; recover?: boolean } = {}) =>
     runCheck(cfg, { json: opts.json ?? false, recover: opts.recover ?? false, out: (l) => out.push(l) }, effects);
-  return { world, workers, out, run };
+  return { world, workers, out, run, effects };
 }
 
 describe('check, wired on scripted effects', () => {
@@ -64,6 +64,60 @@ describe('check, wired on scripted effects', () => {
       ],
       collateral: ['/data'],
     });
+  });
+
+  it('--recover --json: the document keeps its keys, in their order (scripts read them)', async () => {
+    const { world, out, run } = setup();
+    world.mounts[0]!.busy = true; // umount -a leaves it: escalation steps, then /data mounted again
+    await run({ recover: true, json: true });
+    type Json = Record<string, unknown>;
+    const doc = JSON.parse(out.join('\n')) as { results: Json[]; recovery: { steps: Json[]; reprobe: Json[]; collateral: Json[] } };
+    const keys = (o: object): string[] => Object.keys(o);
+    expect(keys(doc)).toEqual(['results', 'holders', 'recovery']);
+    const probeKeys = ['mount', 'result', 'ms', 'mounted', 'fstype', 'mountId', 'automounted', 'stuck', 'skipped', 'blockedMs'];
+    expect(doc.results.map(keys)).toEqual([probeKeys, probeKeys]);
+    const { recovery } = doc;
+    expect(keys(recovery)).toEqual(['result', 'steps', 'reprobe', 'stillFailing', 'collateral', 'durationMs']);
+    expect(recovery.steps.map(keys)).toEqual([
+      ['kind', 'outcome'],
+      ['kind', 'mount', 'outcome', 'detached'],
+      ['kind', 'mount', 'outcome', 'detached'],
+      ['kind', 'mount', 'outcome', 'collateral'],
+    ]);
+    expect(recovery.steps.map((s) => s.mount)).toEqual([undefined, '/airflow/dags', '/airflow/dags', '/data']);
+    expect(recovery.reprobe.map((r) => [r.mount, ...keys(r)])).toEqual([['/airflow/dags', ...probeKeys]]);
+    expect(recovery.collateral.map((c) => [c.mount, ...keys(c)])).toEqual([
+      ['/data', 'mount', 'fstype', 'source', 'via', 'outcome', 'command'],
+    ]);
+  });
+
+  it('--json: a failing result with its errno, and a configured link with the mount point it names', async () => {
+    const { out, run, effects } = setup();
+    effects.resolveMounts = (c) =>
+      Promise.resolve({
+        paths: c.mounts.map((m) => m.path),
+        resolved: [{ configured: '/srv/dags', path: '/airflow/dags', links: ['/srv/dags'] }],
+        unresolved: [],
+      });
+    await run({ json: true });
+    const doc = JSON.parse(out.join('\n')) as { links: object[]; results: object[] };
+    expect(Object.keys(doc)).toEqual(['links', 'results', 'holders']);
+    expect(doc.links).toEqual([{ configured: '/srv/dags', mount: '/airflow/dags', links: ['/srv/dags'] }]);
+    expect(doc.links.map((l) => Object.keys(l))).toEqual([['configured', 'mount', 'links']]);
+    expect(Object.keys(doc.results[0]!)).toEqual([
+      'mount',
+      'result',
+      'errno',
+      'ms',
+      'mounted',
+      'fstype',
+      'mountId',
+      'automounted',
+      'stuck',
+      'skipped',
+      'blockedMs',
+    ]);
+    expect(doc.results[0]).toMatchObject({ mount: '/airflow/dags', result: 'ESTALE', errno: 'ESTALE', automounted: true });
   });
 
   it('--recover: runs the recovery on the scripted world and reports the mount ok after it', async () => {

@@ -77,7 +77,7 @@ describe('the wired daemon, in-process', () => {
     await daemon.start();
     await settle();
     expect(lines.map((l) => l.msg)).toContain('starting');
-    expect(daemon.controller.results().map((r) => `${r.mount} ${r.result}`)).toEqual(['/airflow/dags ok', '/airflow/logs ok']);
+    expect(daemon.controller.results().map((r) => `${r.path} ${r.result}`)).toEqual(['/airflow/dags ok', '/airflow/logs ok']);
     expect(workers).toHaveLength(1);
     expect(workers[0]!.calls).toEqual(['/airflow/dags', '/airflow/logs']);
     // A real scrape of the real server.

@@ -5,7 +5,7 @@
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Config } from '../config/types.js';
 import type { RunCommand } from '../exec/runner.js';
-import type { MonitorSink } from '../observe/sink.js';
+import type { ControllerSink } from '../observe/sink.js';
 import type { MountTable } from '../probe/mountinfo.js';
 import type { ReleasedCall } from '../probe/prober.js';
 import type { ProbeMounts, ProbeResult } from '../probe/probe-mounts.js';
@@ -29,7 +29,7 @@ export interface ControllerDeps {
   probe: ProbeMounts;
   run: RunCommand;
   table: MountTable;
-  sink: MonitorSink;
+  sink: ControllerSink;
   /** Whether the automounter runs; checked once a round, by the loop (never by a scrape). */
   autofsRunning?: () => boolean;
   /** Told of every probe round; absent when holders.enabled is off. */
@@ -192,7 +192,7 @@ export class Controller {
 }
 
 /** One report to the sink method of its kind. */
-function deliver(sink: MonitorSink, r: Report): void {
+function deliver(sink: ControllerSink, r: Report): void {
   switch (r.kind) {
     case 'probed':
       return sink.probed(r.results, r.cycleMs);

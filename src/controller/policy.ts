@@ -29,7 +29,7 @@ export interface PolicyConfig {
 }
 
 export interface Observation {
-  mount: string;
+  path: string;
   result: ProbeClass;
   /** For a timeout: how long the call behind it has been blocked (0 when not known). */
   blockedMs?: number | null;
@@ -37,13 +37,13 @@ export interface Observation {
 
 export type HealthEvent =
   /** First result seen for the path. */
-  | { kind: 'initial'; mount: string; result: ProbeClass }
+  | { kind: 'initial'; path: string; result: ProbeClass }
   /** ok → not ok. */
-  | { kind: 'failing'; mount: string; result: ProbeClass; previous: ProbeClass }
+  | { kind: 'failing'; path: string; result: ProbeClass; previous: ProbeClass }
   /** not ok → another not-ok result. */
-  | { kind: 'changed'; mount: string; result: ProbeClass; previous: ProbeClass }
+  | { kind: 'changed'; path: string; result: ProbeClass; previous: ProbeClass }
   /** not ok → ok; `downMs` runs from the first failed probe. */
-  | { kind: 'recovered'; mount: string; previous: ProbeClass; downMs: number };
+  | { kind: 'recovered'; path: string; previous: ProbeClass; downMs: number };
 
 export type Hold = { kind: 'hold'; reason: 'disabled' | 'cooldown' | 'backoff'; targets: string[]; untilMs: number | null };
 
@@ -72,26 +72,26 @@ export function observe(
 ): { health: Health; events: HealthEvent[] } {
   const next = new Map(health);
   const events: HealthEvent[] = [];
-  for (const { mount, result, blockedMs } of results) {
-    const prev = next.get(mount);
+  for (const { path, result, blockedMs } of results) {
+    const prev = next.get(path);
     const ok = result === 'ok';
     const hangAt = BLOCKED_RESULTS.has(result) ? now - (blockedMs ?? 0) + cfg.hangAfterMs : null;
     if (!prev) {
-      next.set(mount, { result, hangAt, failingSince: ok ? null : now, failedRecoveries: 0, nextRecoveryAt: 0, wait: 'cooldown' });
-      events.push({ kind: 'initial', mount, result });
+      next.set(path, { result, hangAt, failingSince: ok ? null : now, failedRecoveries: 0, nextRecoveryAt: 0, wait: 'cooldown' });
+      events.push({ kind: 'initial', path, result });
       continue;
     }
     let h: PathHealth = { ...prev, result, hangAt };
     if (ok && prev.failingSince !== null) {
-      events.push({ kind: 'recovered', mount, previous: prev.result, downMs: now - prev.failingSince });
+      events.push({ kind: 'recovered', path, previous: prev.result, downMs: now - prev.failingSince });
       h = { ...h, failingSince: null, failedRecoveries: 0, nextRecoveryAt: 0 };
     } else if (!ok && prev.failingSince === null) {
-      events.push({ kind: 'failing', mount, result, previous: prev.result });
+      events.push({ kind: 'failing', path, result, previous: prev.result });
       h = { ...h, failingSince: now };
     } else if (!ok && result !== prev.result) {
-      events.push({ kind: 'changed', mount, result, previous: prev.result });
+      events.push({ kind: 'changed', path, result, previous: prev.result });
     }
-    next.set(mount, h);
+    next.set(path, h);
   }
   return { health: next, events };
 }
@@ -113,10 +113,10 @@ export function blockedMs(health: Health, path: string, now: number, cfg: Policy
 }
 
 /** Paths whose blocked call becomes a trigger later, and when: what to wake up for. */
-export function pendingHangs(health: Health, now: number, cfg: PolicyConfig): { mount: string; at: number }[] {
-  const pending: { mount: string; at: number }[] = [];
-  for (const [mount, h] of health) {
-    if (cfg.triggers.includes(h.result) && h.hangAt !== null && h.hangAt > now) pending.push({ mount, at: h.hangAt });
+export function pendingHangs(health: Health, now: number, cfg: PolicyConfig): { path: string; at: number }[] {
+  const pending: { path: string; at: number }[] = [];
+  for (const [path, h] of health) {
+    if (cfg.triggers.includes(h.result) && h.hangAt !== null && h.hangAt > now) pending.push({ path, at: h.hangAt });
   }
   return pending;
 }
@@ -130,7 +130,7 @@ function isTrigger(h: PathHealth, now: number, cfg: PolicyConfig, slackMs = 0): 
 export function decide(health: Health, now: number, cfg: PolicyConfig): Decision {
   const triggered = [...health].filter(([, h]) => isTrigger(h, now, cfg));
   if (triggered.length === 0) return { kind: 'none' };
-  const all = triggered.map(([m]) => m);
+  const all = triggered.map(([path]) => path);
   if (!cfg.enabled) return { kind: 'hold', reason: 'disabled', targets: all, untilMs: null };
 
   if (!triggered.some(([, h]) => now >= h.nextRecoveryAt)) {
@@ -138,7 +138,7 @@ export function decide(health: Health, now: number, cfg: PolicyConfig): Decision
     return { kind: 'hold', reason: first.wait, targets: all, untilMs: first.nextRecoveryAt };
   }
   // One outage, one recovery: paths whose calls are about to be hangs join the one starting now.
-  const targets = [...health].filter(([, h]) => now >= h.nextRecoveryAt && isTrigger(h, now, cfg, HANG_JOIN_MS)).map(([m]) => m);
+  const targets = [...health].filter(([, h]) => now >= h.nextRecoveryAt && isTrigger(h, now, cfg, HANG_JOIN_MS)).map(([path]) => path);
   return { kind: 'recover', targets };
 }
 

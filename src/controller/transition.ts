@@ -108,12 +108,12 @@ function take(
   out: Out,
 ): ControllerState {
   const latest = new Map(s.latest);
-  for (const r of results) latest.set(r.mount, r);
+  for (const r of results) latest.set(r.path, r);
   report(out, { kind: 'probed', results, cycleMs });
   // A mount that leaves the table while a recovery runs was detached by it, whichever round sees it.
   out.push({ kind: 'observe-holders', results, batch: s.recovery?.batch ?? null });
   const seen = observe(s.health, results, now, cfg.policy);
-  for (const event of seen.events) report(out, { kind: 'health', event, result: latest.get(event.mount) });
+  for (const event of seen.events) report(out, { kind: 'health', event, result: latest.get(event.path) });
   return { ...s, latest, health: seen.health };
 }
 
@@ -123,7 +123,7 @@ function decideAndAct(s: ControllerState, now: number, cfg: ControllerConfig, ou
     const hangs = cfg.policy.enabled ? pendingHangs(s.health, now, cfg.policy) : [];
     if (hangs.length > 0) {
       const at = Math.max(...hangs.map((h) => h.at));
-      const paths = hangs.map((h) => h.mount);
+      const paths = hangs.map((h) => h.path);
       report(out, { kind: 'waiting-for-hangs', paths, ms: at - now });
       out.push({ kind: 'set-wake', at });
       return { ...s, hangWaitDone: true, wake: { at, paths } };

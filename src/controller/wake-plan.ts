@@ -32,9 +32,9 @@ export interface WakeInputs {
   /** The last decision; a hold (cooldown, backoff) ends at its untilMs. Null: none in force. */
   decision: Decision | null;
   /** Blocked calls and the moment each becomes a hang (RecoveryPolicy.pendingHangs). */
-  hangs: readonly { mount: string; at: number }[];
+  hangs: readonly { path: string; at: number }[];
   /** The latest result per path. */
-  results: readonly { mount: string; result: string }[];
+  results: readonly { path: string; result: string }[];
 }
 
 /**
@@ -43,10 +43,10 @@ export interface WakeInputs {
  * add up to a whole interval to a hold's end, and to the moment a blocked call becomes a hang.
  */
 export function planNextCycle(i: WakeInputs): Wake | null {
-  const pending = i.results.filter((r) => AUTOMOUNT_PENDING.has(r.result)).map((r) => r.mount);
+  const pending = i.results.filter((r) => AUTOMOUNT_PENDING.has(r.result)).map((r) => r.path);
   return planWake([
     i.decision?.kind === 'hold' && i.decision.untilMs !== null ? { at: i.decision.untilMs, paths: i.paths } : null,
-    ...i.hangs.map((h) => ({ at: h.at, paths: [h.mount] })),
+    ...i.hangs.map((h) => ({ at: h.at, paths: [h.path] })),
     { at: i.now + AUTOMOUNT_RETRY_MS, paths: pending },
   ]);
 }

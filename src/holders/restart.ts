@@ -24,7 +24,8 @@ export interface RestartPlanInput {
 }
 
 export interface PlannedRestart extends RestartKey {
-  mounts: string[];
+  /** Configured paths whose detached mounts the unit's processes hold. */
+  paths: string[];
   pids: number[];
 }
 
@@ -55,8 +56,8 @@ export function planRestarts(input: RestartPlanInput): RestartPlan {
       notYet.entry(key, () => key); // not yet: it would start on a broken mount
       continue;
     }
-    const entry = restart.entry(key, () => ({ ...key, mounts: [], pids: [] }));
-    if (!entry.mounts.includes(former.path)) entry.mounts.push(former.path);
+    const entry = restart.entry(key, () => ({ ...key, paths: [], pids: [] }));
+    if (!entry.paths.includes(former.path)) entry.paths.push(former.path);
     if (!entry.pids.includes(h.pid)) entry.pids.push(h.pid);
   }
   return { restart: restart.values().filter((r) => !notYet.has(r)), didNotHelp: didNotHelp.values() };

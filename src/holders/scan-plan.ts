@@ -54,14 +54,14 @@ export function planRound(plan: ScanPlan, round: Round): { plan: ScanPlan; scan:
   const formers = new Map(plan.formers);
   const healthy = new Set(plan.healthy);
   for (const r of results) {
-    if (r.result === 'ok') healthy.add(r.mount);
-    else healthy.delete(r.mount);
+    if (r.result === 'ok') healthy.add(r.path);
+    else healthy.delete(r.path);
     if (r.result === 'ok' || !r.mounted || r.mountId === null || failing.has(r.mountId)) continue;
     const entry = table.find((e) => e.id === r.mountId);
-    if (entry) failing.set(r.mountId, { path: r.mount, mountId: r.mountId, dev: entry.dev, state: 'failing' });
+    if (entry) failing.set(r.mountId, { path: r.path, mountId: r.mountId, dev: entry.dev, state: 'failing' });
   }
   for (const [id, w] of failing) {
-    const now = results.find((r) => r.mount === w.path);
+    const now = results.find((r) => r.path === w.path);
     if (!ids.has(id)) {
       failing.delete(id);
       formers.set(id, { ...w, state: 'detached', batch: batch ?? `mount ${id}` });

@@ -4,7 +4,7 @@ import type { Holder, MountState, WatchedMount } from './scan.js';
 
 /** A holder as reported: the process, the configured path and the state of its mount then. */
 export interface HolderReport extends Holder {
-  mount: string;
+  path: string;
   state: MountState;
 }
 
@@ -30,7 +30,7 @@ export function trackHolders(
   for (const h of found) {
     const w = byId.get(h.mountId);
     if (!w) continue;
-    const report: HolderReport = { ...h, mount: w.path, state: w.state };
+    const report: HolderReport = { ...h, path: w.path, state: w.state };
     const key = holderKey(h);
     const before = known.get(key);
     current.set(key, report);
@@ -44,7 +44,7 @@ export function trackHolders(
 /** Processes holding a detached former mount, per configured path. */
 export function detachedCounts(paths: readonly string[], holders: Iterable<HolderReport>): Map<string, number> {
   const pids = new Map<string, Set<number>>(paths.map((p) => [p, new Set<number>()]));
-  for (const h of holders) if (h.state === 'detached') pids.get(h.mount)?.add(h.pid);
+  for (const h of holders) if (h.state === 'detached') pids.get(h.path)?.add(h.pid);
   return new Map([...pids].map(([path, set]) => [path, set.size]));
 }
 

@@ -146,7 +146,7 @@ export class HolderWatch {
     const { sink, config } = this.deps;
     for (const p of planned) {
       if (this.stopped) return;
-      const about = { unit: p.unit, mounts: p.mounts, pids: p.pids };
+      const about = { unit: p.unit, paths: p.paths, pids: p.pids };
       if (this.deps.dryRun) {
         sink.restart({ ...about, result: 'dry_run' });
         continue;

@@ -6,7 +6,7 @@ import { errnoName } from '../probe/errno.js';
 import type { ProbeResult } from '../probe/probe-mounts.js';
 import type { StepReport } from '../recovery/procedure.js';
 import type { Logger } from './log.js';
-import type { HolderSink, MonitorSink } from './sink.js';
+import type { HolderSink, ControllerSink } from './sink.js';
 import { describeHolds, type HolderReport } from '../holders/tracker.js';
 
 const SUMMARY_EVERY_MS = 10 * 60_000;
@@ -28,7 +28,7 @@ function stepFields(step: StepReport): Record<string, unknown> {
   const o = step.outcome;
   return {
     step: step.kind,
-    mount: step.mount,
+    mount: step.path,
     command: o.argv.join(' '),
     status: o.status,
     exit_code: o.exitCode,
@@ -39,7 +39,7 @@ function stepFields(step: StepReport): Record<string, unknown> {
   };
 }
 
-export function createLogSink(log: Logger, clock: Clock): MonitorSink {
+export function createLogSink(log: Logger, clock: Clock): ControllerSink {
   let cycles = 0;
   let lastSummaryAt = clock.now();
   let lastHold = '';
@@ -48,27 +48,27 @@ export function createLogSink(log: Logger, clock: Clock): MonitorSink {
   return {
     probed(results, cycleMs) {
       cycles += 1;
-      log.debug({ cycle_ms: Math.round(cycleMs), results: results.map((r) => [r.mount, r.result]) }, 'probe round');
+      log.debug({ cycle_ms: Math.round(cycleMs), results: results.map((r) => [r.path, r.result]) }, 'probe round');
       if (clock.now() - lastSummaryAt < SUMMARY_EVERY_MS) return;
       lastSummaryAt = clock.now();
-      log.info({ cycles, mounts: Object.fromEntries(results.map((r) => [r.mount, r.result])) }, 'summary');
+      log.info({ cycles, mounts: Object.fromEntries(results.map((r) => [r.path, r.result])) }, 'summary');
     },
     health(event, r) {
       switch (event.kind) {
         case 'initial':
-          if (event.result === 'ok') log.info({ mount: event.mount, result: event.result, ...probeFields(r) }, 'mount healthy');
-          else log.warn({ mount: event.mount, result: event.result, ...probeFields(r) }, 'mount failing');
+          if (event.result === 'ok') log.info({ mount: event.path, result: event.result, ...probeFields(r) }, 'mount healthy');
+          else log.warn({ mount: event.path, result: event.result, ...probeFields(r) }, 'mount failing');
           return;
         case 'failing':
-          log.warn({ mount: event.mount, result: event.result, previous: event.previous, ...probeFields(r) }, 'mount failing');
+          log.warn({ mount: event.path, result: event.result, previous: event.previous, ...probeFields(r) }, 'mount failing');
           return;
         case 'changed':
-          log.warn({ mount: event.mount, result: event.result, previous: event.previous, ...probeFields(r) }, 'mount fault changed');
+          log.warn({ mount: event.path, result: event.result, previous: event.previous, ...probeFields(r) }, 'mount fault changed');
           return;
         case 'recovered':
           lastHold = '';
           log.info(
-            { mount: event.mount, result: 'ok', previous: event.previous, down_ms: Math.round(event.downMs), ...probeFields(r) },
+            { mount: event.path, result: 'ok', previous: event.previous, down_ms: Math.round(event.downMs), ...probeFields(r) },
             'mount recovered',
           );
       }
@@ -101,11 +101,11 @@ export function createLogSink(log: Logger, clock: Clock): MonitorSink {
       else log.warn(stepFields(step), 'recovery step');
     },
     recoveryFinished(report, targets) {
-      const mounts = targets.map((t) => t.path);
+      const paths = targets.map((t) => t.path);
       if (report.result === 'dry_run') {
         const collateral = report.collateral.length > 0 ? report.collateral : undefined;
         log.warn(
-          { result: 'dry_run', mounts, would_run: report.wouldRun.map((a) => a.join(' ')), would_mount_again: collateral },
+          { result: 'dry_run', mounts: paths, would_run: report.wouldRun.map((a) => a.join(' ')), would_mount_again: collateral },
           'recovery finished (dry run: nothing ran)',
         );
         return;
@@ -113,9 +113,9 @@ export function createLogSink(log: Logger, clock: Clock): MonitorSink {
       const fields = {
         result: report.result,
         escalated: report.steps.some((s) => s.kind === 'escalation') || undefined,
-        mounts,
+        mounts: paths,
         still_failing: report.stillFailing.length > 0 ? report.stillFailing : undefined,
-        collateral: report.collateral.length > 0 ? report.collateral.map((c) => `${c.mount}: ${c.outcome}`) : undefined,
+        collateral: report.collateral.length > 0 ? report.collateral.map((c) => `${c.mountPoint}: ${c.outcome}`) : undefined,
         steps: report.steps.length,
         duration_ms: report.durationMs,
       };
@@ -125,7 +125,7 @@ export function createLogSink(log: Logger, clock: Clock): MonitorSink {
     collateral(c) {
       const o = c.command;
       const fields = {
-        mount: c.mount,
+        mount: c.mountPoint,
         fstype: c.fstype,
         source: c.source,
         via: c.via,
@@ -164,7 +164,7 @@ export function createLogSink(log: Logger, clock: Clock): MonitorSink {
 
 function holderFields(h: HolderReport): Record<string, unknown> {
   return {
-    mount: h.mount,
+    mount: h.path,
     mount_id: h.mountId,
     state: h.state,
     pid: h.pid,
@@ -187,7 +187,7 @@ export function createHolderLogSink(log: Logger): HolderSink {
       log.warn(holderFields(h), 'holder left on detached mount');
     },
     holderGone(h) {
-      log.info({ mount: h.mount, mount_id: h.mountId, state: h.state, pid: h.pid, comm: h.comm, unit: h.unit ?? 'none' }, 'holder gone');
+      log.info({ mount: h.path, mount_id: h.mountId, state: h.state, pid: h.pid, comm: h.comm, unit: h.unit ?? 'none' }, 'holder gone');
     },
     holdersCounted() {},
     scanned(report) {
@@ -210,7 +210,7 @@ export function createHolderLogSink(log: Logger): HolderSink {
       const fields = {
         unit: report.unit,
         result: report.result,
-        mounts: report.mounts,
+        mounts: report.paths,
         pids: report.pids,
         command: report.outcome?.argv.join(' '),
         exit_code: report.outcome?.exitCode ?? undefined,
@@ -223,7 +223,7 @@ export function createHolderLogSink(log: Logger): HolderSink {
     },
     restartDidNotHelp(unit, holders) {
       log.error(
-        { unit, mounts: [...new Set(holders.map((h) => h.mount))], pids: holders.map((h) => h.pid) },
+        { unit, mounts: [...new Set(holders.map((h) => h.path))], pids: holders.map((h) => h.pid) },
         'unit still holds a detached mount after its restart: not restarted again',
       );
     },

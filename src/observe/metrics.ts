@@ -4,11 +4,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock } from '../clock.js';
 import type { RecoveryResult } from '../recovery/procedure.js';
-import type { HolderSink, MonitorSink } from './sink.js';
+import type { HolderSink, ControllerSink } from './sink.js';
 
 export interface MetricsOptions {
   version: string;
-  mounts: readonly string[];
+  /** Every configured path: the `mount` label's values. */
+  paths: readonly string[];
   probeTimeoutMs: number;
   clock: Clock;
   /** holders.enabled: without a scan, the holder series stay absent rather than a false 0. */
@@ -34,7 +35,7 @@ export interface PoolThreads {
 
 export interface Metrics {
   registry: Registry;
-  sink: MonitorSink;
+  sink: ControllerSink;
   holderSink: HolderSink;
   /** Where the probe-thread gauge reads from (the prober is made after the metrics). */
   watchPool(read: () => PoolThreads): void;
@@ -178,31 +179,32 @@ export function createMetrics(opts: MetricsOptions): Metrics {
 
   // Zero series from the start, so rate() and increase() see the first event.
   for (const result of RECOVERY_RESULTS) recoveries.inc({ result }, 0);
-  for (const mount of opts.mounts) {
-    stuck.set({ mount }, 0);
-    recoveryDuration.zero({ mount });
-    if (opts.holders ?? true) detachedHolders.set({ mount }, 0);
+  for (const path of opts.paths) {
+    const labels = { mount: path };
+    stuck.set(labels, 0);
+    recoveryDuration.zero(labels);
+    if (opts.holders ?? true) detachedHolders.set(labels, 0);
   }
   if (opts.holders ?? true) for (const result of ['ok', 'timeout', 'unavailable']) scans.inc({ result }, 0);
 
-  /** Mounts a recovery was run for since they started failing: their comeback is time-to-recover. */
+  /** Paths a recovery was run for since they started failing: their comeback is time-to-recover. */
   const recovering = new Set<string>();
 
-  const sink: MonitorSink = {
+  const sink: ControllerSink = {
     probed(results) {
       for (const r of results) {
-        const mount = r.mount;
-        probes.inc({ mount, result: r.result });
-        if (!r.skipped) duration.observe({ mount }, r.ms / 1000);
-        accessible.set({ mount }, r.result === 'ok' ? 1 : 0);
-        stuck.set({ mount }, r.stuck ? 1 : 0);
-        mounted.set({ mount }, r.mounted ? 1 : 0);
-        if (r.result === 'ok') lastSuccess.set({ mount }, opts.clock.wallNow() / 1000);
+        const labels = { mount: r.path };
+        probes.inc({ ...labels, result: r.result });
+        if (!r.skipped) duration.observe(labels, r.ms / 1000);
+        accessible.set(labels, r.result === 'ok' ? 1 : 0);
+        stuck.set(labels, r.stuck ? 1 : 0);
+        mounted.set(labels, r.mounted ? 1 : 0);
+        if (r.result === 'ok') lastSuccess.set(labels, opts.clock.wallNow() / 1000);
       }
     },
     health(event) {
-      if (event.kind !== 'recovered' || !recovering.delete(event.mount)) return;
-      recoveryDuration.observe({ mount: event.mount }, event.downMs / 1000);
+      if (event.kind !== 'recovered' || !recovering.delete(event.path)) return;
+      recoveryDuration.observe({ mount: event.path }, event.downMs / 1000);
     },
     held() {},
     recoveryStarted(targets) {
@@ -215,7 +217,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       recoveries.inc({ result: report.result });
     },
     collateral(report) {
-      collateral.inc({ mount: report.mount, outcome: report.outcome });
+      collateral.inc({ mount: report.mountPoint, outcome: report.outcome });
     },
     released(call) {
       stuck.set({ mount: call.path }, call.stillStuck > 0 ? 1 : 0);
@@ -235,7 +237,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     holderDetached() {},
     holderGone() {},
     holdersCounted(detached) {
-      for (const [mount, n] of detached) detachedHolders.set({ mount }, n);
+      for (const [path, n] of detached) detachedHolders.set({ mount: path }, n);
     },
     scanned(report) {
       scans.inc({ result: report.result });

@@ -9,7 +9,7 @@ import type { RecoveryReport, RecoveryTarget, StepReport } from '../recovery/pro
 import type { CommandOutcome, CommandStatus } from '../exec/runner.js';
 import type { HolderReport } from '../holders/tracker.js';
 
-export interface MonitorSink {
+export interface ControllerSink {
   /** A probe round finished: a cycle's (scheduled, first or wake-up), or the re-probe after a recovery. */
   probed(results: readonly ProbeResult[], cycleMs: number): void;
   health(event: HealthEvent, result: ProbeResult | undefined): void;
@@ -50,7 +50,7 @@ function fanOutOf<S extends object>(sinks: readonly S[], methods: Record<keyof S
   return out as S;
 }
 
-export function fanOut(sinks: readonly MonitorSink[]): MonitorSink {
+export function fanOut(sinks: readonly ControllerSink[]): ControllerSink {
   return fanOutOf(sinks, {
     probed: true,
     health: true,
@@ -94,7 +94,7 @@ export interface RestartReport {
   unit: string;
   result: CommandStatus | 'dry_run';
   /** Configured paths whose detached mounts the unit's processes held. */
-  mounts: string[];
+  paths: string[];
   pids: number[];
   outcome?: CommandOutcome;
 }

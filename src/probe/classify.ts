@@ -17,13 +17,17 @@ export const BLOCKED_RESULTS: ReadonlySet<ProbeClass> = new Set(['timeout', 'aut
  * started on a path under autofs with nothing mounted on it made the automount: its timeout is
  * the mount being made (slow first mount), not a mount that hangs — unmounting cannot help it.
  */
-export function classify(raw: RawProbe, state: PathMountState, before: PathMountState = state): { result: ProbeClass; errno?: ErrnoResult } {
-  if (raw.kind === 'timeout') return { result: before.automounted && !before.mounted ? 'automount_timeout' : 'timeout' };
-  const managed = state.mounted || state.automounted;
+export function classify(
+  raw: RawProbe,
+  state: PathMountState,
+  before: PathMountState = state,
+): { result: ProbeClass; errno?: ErrnoResult } {
+  if (raw.kind === 'timeout') return { result: before.underAutofs && !before.mounted ? 'automount_timeout' : 'timeout' };
+  const managed = state.mounted || state.underAutofs;
   if (raw.kind === 'ok') return { result: managed ? 'ok' : 'unmounted' };
   const errno = errnoName(raw.errno, raw.code);
   // Under autofs, ENOENT means the automount failed (autofs then caches that for negative_timeout).
-  if (errno === 'ENOENT' && state.automounted && !state.mounted) return { result: 'automount_failed', errno };
+  if (errno === 'ENOENT' && state.underAutofs && !state.mounted) return { result: 'automount_failed', errno };
   if (!managed) return { result: 'unmounted', errno };
   return { result: errno, errno };
 }

@@ -26,7 +26,7 @@ export interface PathMountState {
   /** ID of the mount that holds the path (the top mount on it, else the nearest ancestor's). */
   containingMountId: number;
   /** An autofs mount sits on the path or an ancestor: an access may mount it. */
-  automounted: boolean;
+  underAutofs: boolean;
 }
 
 /** Undoes the kernel's octal escapes (\040 space, \011 tab, \012 newline, \134 backslash). */
@@ -71,10 +71,10 @@ export function mountAt(entries: readonly MountEntry[], path: string): MountEntr
 
 export function pathMountState(entries: readonly MountEntry[], path: string): PathMountState {
   let containing: MountEntry | undefined;
-  let automounted = false;
+  let underAutofs = false;
   for (const e of entries) {
     if (!isAtOrBelow(path, e.mountPoint)) continue;
-    if (e.fstype === 'autofs') automounted = true;
+    if (e.fstype === 'autofs') underAutofs = true;
     // Longest mount point wins; on a tie the later entry is mounted over the earlier one.
     if (!containing || e.mountPoint.length >= containing.mountPoint.length) containing = e;
   }
@@ -84,7 +84,7 @@ export function pathMountState(entries: readonly MountEntry[], path: string): Pa
     fstype: at?.fstype ?? null,
     mountIdAtPath: at?.id ?? null,
     containingMountId: containing?.id ?? -1,
-    automounted,
+    underAutofs,
   };
 }
 

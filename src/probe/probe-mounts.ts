@@ -6,7 +6,8 @@ import { pathMountState, type MountTable } from './mountinfo.js';
 import type { Prober } from './prober.js';
 
 export interface ProbeResult {
-  mount: string;
+  /** The configured path. */
+  path: string;
   result: ProbeClass;
   /** errno name when the call failed. */
   errno?: string;
@@ -17,7 +18,7 @@ export interface ProbeResult {
   /** ID of the mount on the path after the probe, null when none. */
   mountId: number | null;
   /** Under an autofs mount: an access mounts it. */
-  automounted: boolean;
+  underAutofs: boolean;
   stuck: boolean;
   /** Why no call was made, when none was. */
   skipped: 'same_mount' | 'stuck_cap' | null;
@@ -35,19 +36,19 @@ export function createProbeMounts(prober: Prober, table: MountTable, clock: Cloc
     const outcomes = await Promise.all(paths.map((path, i) => prober.probe(path, before[i]!.containingMountId)));
     const after = table();
     const now = clock.now();
-    return paths.map((mount, i): ProbeResult => {
+    return paths.map((path, i): ProbeResult => {
       const outcome = outcomes[i]!;
-      const state = pathMountState(after, mount);
+      const state = pathMountState(after, path);
       const { result, errno } = classify(outcome.raw, state, before[i]);
       return {
-        mount,
+        path,
         result,
         ...(errno !== undefined ? { errno } : {}),
         ms: Math.round(outcome.ms * 10) / 10,
         mounted: state.mounted,
         fstype: state.fstype,
         mountId: state.mountIdAtPath,
-        automounted: state.automounted,
+        underAutofs: state.underAutofs,
         stuck: outcome.stuck,
         skipped: outcome.skipped,
         blockedMs: outcome.blockedSince === null ? null : Math.round(now - outcome.blockedSince),

@@ -122,7 +122,7 @@ export interface ResolvedMounts {
   /** The paths to probe, in configured order. */
   paths: string[];
   /** Configured paths that were links, and the mount point each names. */
-  resolved: { configured: string; mount: string; links: string[] }[];
+  resolved: { configured: string; path: string; links: string[] }[];
   /** Configured paths that could not be looked at in time: probed as configured. */
   unresolved: { configured: string; why: string }[];
 }
@@ -157,7 +157,7 @@ export async function resolveConfiguredMounts(
     } else if (r.path !== given) {
       if (r.path === '/') throw new MountPathError(`${key}: ${given} is a symbolic link to /, which cannot be a mount to recover`);
       path = r.path;
-      out.resolved.push({ configured: given, mount: path, links: r.links });
+      out.resolved.push({ configured: given, path, links: r.links });
     }
     const earlier = first.get(path);
     if (earlier !== undefined) {

@@ -13,7 +13,7 @@ const NFS_TYPES = new Set(['nfs', 'nfs4']);
 
 /** A mount the recovery took away that autofs will not bring back, and how putting it back went. */
 export interface CollateralReport {
-  mount: string;
+  mountPoint: string;
   fstype: string;
   source: string;
   /** fstab: `mount PATH` from its fstab line; recorded: the source and options it had. */
@@ -25,7 +25,7 @@ export interface CollateralReport {
 /** A target as the collateral check needs it (see RecoveryTarget). */
 interface Target {
   path: string;
-  automounted: boolean;
+  underAutofs: boolean;
 }
 
 /**
@@ -39,7 +39,7 @@ export function collateralAtRisk(
   cfg: Pick<RecoveryConfig, 'remount'>,
 ): MountEntry[] {
   const autofs = table.filter((e) => e.fstype === 'autofs').map((e) => e.mountPoint);
-  const ownRemount = new Set(cfg.remount.length > 0 ? targets.filter((t) => !t.automounted).map((t) => t.path) : []);
+  const ownRemount = new Set(cfg.remount.length > 0 ? targets.filter((t) => !t.underAutofs).map((t) => t.path) : []);
   return table.filter((e) => NFS_TYPES.has(e.fstype) && !ownRemount.has(e.mountPoint) && !autofs.some((a) => isAtOrBelow(e.mountPoint, a)));
 }
 

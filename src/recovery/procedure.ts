@@ -20,7 +20,7 @@ export interface RecoveryTarget {
    */
   mountId: number | null;
   /** Under autofs: the next access mounts it again, no remount needed. */
-  automounted: boolean;
+  underAutofs: boolean;
   /** The triggering result, and for a hang how long its call had been blocked. */
   result: string;
   blockedMs: number | null;
@@ -31,8 +31,8 @@ export type RecoveryResult = 'success' | 'failed' | 'timeout' | 'dry_run';
 
 export interface StepReport {
   kind: 'command' | 'escalation' | 'remount';
-  /** The path the step was for; absent for the command, which covers every mount. */
-  mount?: string;
+  /** The target's path the step was for (for collateral, the mount point); absent for the command, which covers every mount. */
+  path?: string;
   outcome: CommandOutcome;
   /** For escalation steps: the failed mount is gone from the path afterwards. */
   detached?: boolean;
@@ -65,7 +65,7 @@ export interface ProcedureDeps {
 
 /** The target a failing probe result makes: escalation only ever aims at a mount other than autofs. */
 export function recoveryTarget(r: ProbeResult): RecoveryTarget {
-  return { path: r.mount, mountId: r.mounted ? r.mountId : null, automounted: r.automounted, result: r.result, blockedMs: r.blockedMs };
+  return { path: r.path, mountId: r.mounted ? r.mountId : null, underAutofs: r.underAutofs, result: r.result, blockedMs: r.blockedMs };
 }
 
 // util-linux mount and umount take `--` before operands; a path is then never read as an option.
@@ -97,10 +97,10 @@ export async function runRecovery(targets: readonly RecoveryTarget[], cfg: Recov
       if (gone) break;
       const outcome = await deps.run(withPath(prefix, path), cfg.timeoutMs);
       gone = mountAt(deps.table(), path)?.id !== mountId;
-      record({ kind: 'escalation', mount: path, outcome, detached: gone });
+      record({ kind: 'escalation', path, outcome, detached: gone });
     }
-    if (gone && !target.automounted && cfg.remount.length > 0) {
-      record({ kind: 'remount', mount: path, outcome: await deps.run(withPath(cfg.remount, path), cfg.timeoutMs) });
+    if (gone && !target.underAutofs && cfg.remount.length > 0) {
+      record({ kind: 'remount', path, outcome: await deps.run(withPath(cfg.remount, path), cfg.timeoutMs) });
     }
   }
 
@@ -110,9 +110,9 @@ export async function runRecovery(targets: readonly RecoveryTarget[], cfg: Recov
   for (const m of gone) {
     const { argv, via } = remountCommand(m, fstab);
     const outcome = await deps.run(argv, cfg.timeoutMs);
-    record({ kind: 'remount', mount: m.mountPoint, outcome, collateral: true });
+    record({ kind: 'remount', path: m.mountPoint, outcome, collateral: true });
     const report: CollateralReport = {
-      mount: m.mountPoint,
+      mountPoint: m.mountPoint,
       fstype: m.fstype,
       source: m.source,
       via,
@@ -124,7 +124,7 @@ export async function runRecovery(targets: readonly RecoveryTarget[], cfg: Recov
   }
 
   const reprobe = await deps.probe(targets.map((t) => t.path));
-  const stillFailing = reprobe.filter((r) => r.result !== 'ok').map((r) => r.mount);
+  const stillFailing = reprobe.filter((r) => r.result !== 'ok').map((r) => r.path);
   return {
     result: outcomeOf(steps, stillFailing),
     steps,

@@ -4,22 +4,22 @@ import type { Config } from '../../src/config/types.js';
 import { defaultConfig } from '../helpers/config.js';
 import { AUTOMOUNT_RETRY_MS, Controller } from '../../src/controller/controller.js';
 import type { ProbeMounts } from '../../src/probe/probe-mounts.js';
-import type { MonitorSink } from '../../src/observe/sink.js';
+import type { ControllerSink } from '../../src/observe/sink.js';
 import type { RunCommand } from '../../src/exec/runner.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { ScriptedWorld } from '../helpers/scripted-world.js';
 
 const config = defaultConfig;
 
-function recordingSink(events: string[]): MonitorSink {
+function recordingSink(events: string[]): ControllerSink {
   return {
     probed: (rs) => events.push(`probed ${rs.map((r) => r.result).join(',')}`),
-    health: (e) => events.push(`${e.kind} ${e.mount}${'downMs' in e ? ` down ${e.downMs}` : ''}`),
+    health: (e) => events.push(`${e.kind} ${e.path}${'downMs' in e ? ` down ${e.downMs}` : ''}`),
     held: (d) => events.push(`held ${d.reason}`),
     recoveryStarted: (t) => events.push(`recover ${t.map((x) => x.path).join(',')}`),
     step: (s) => events.push(`step ${s.outcome.argv.join(' ')} ${s.outcome.status}`),
     recoveryFinished: (r) => events.push(`finished ${r.result}`),
-    collateral: (c) => events.push(`collateral ${c.mount} ${c.outcome}`),
+    collateral: (c) => events.push(`collateral ${c.mountPoint} ${c.outcome}`),
     released: () => events.push('released'),
     overlapped: () => events.push('overlapped'),
     cycleFinished: () => undefined,

@@ -36,30 +36,30 @@ function configWith(recovery: Partial<Config['recovery']>, once = false): Contro
 }
 
 // Probe results as src/probe/probe-mounts.ts makes them.
-function ok(mount: string): ProbeResult {
+function ok(path: string): ProbeResult {
   return {
-    mount,
+    path,
     result: 'ok',
     ms: 2,
     mounted: true,
     fstype: 'nfs4',
-    mountId: MOUNT_ID[mount]!,
-    automounted: false,
+    mountId: MOUNT_ID[path]!,
+    underAutofs: false,
     stuck: false,
     skipped: null,
     blockedMs: null,
   };
 }
-function failed(mount: string, errno: ErrnoResult): ProbeResult {
-  return { ...ok(mount), result: errno, errno };
+function failed(path: string, errno: ErrnoResult): ProbeResult {
+  return { ...ok(path), result: errno, errno };
 }
 /** A timeout whose call has been blocked `blockedMs` when the round ends. */
-function timedOut(mount: string, blockedMs: number): ProbeResult {
-  return { ...ok(mount), result: 'timeout', ms: 5000, stuck: true, blockedMs };
+function timedOut(path: string, blockedMs: number): ProbeResult {
+  return { ...ok(path), result: 'timeout', ms: 5000, stuck: true, blockedMs };
 }
 /** In autofs' negative cache: ENOENT under autofs, nothing mounted. */
-function automountFailed(mount: string): ProbeResult {
-  return { ...ok(mount), result: 'automount_failed', errno: 'ENOENT', mounted: false, fstype: null, mountId: null, automounted: true };
+function automountFailed(path: string): ProbeResult {
+  return { ...ok(path), result: 'automount_failed', errno: 'ENOENT', mounted: false, fstype: null, mountId: null, underAutofs: true };
 }
 
 const probed = (results: readonly ProbeResult[], cycleMs = 40, autofsRunning: boolean | null = null): ControllerEvent => ({
@@ -109,7 +109,7 @@ const afterFirst = (results: readonly ProbeResult[], c: ControllerConfig = cfg):
 
 /** dags failed with ESTALE in the first round; its recovery started at 40. */
 const recovering = (): ControllerState => afterFirst([failed(DAGS, 'ESTALE'), ok(LOGS)]);
-const dagsTarget: RecoveryTarget = { path: DAGS, mountId: 41, automounted: false, result: 'ESTALE', blockedMs: null };
+const dagsTarget: RecoveryTarget = { path: DAGS, mountId: 41, underAutofs: false, result: 'ESTALE', blockedMs: null };
 
 describe('start and tick', () => {
   it('start: the first round probes every configured path', () => {
@@ -198,8 +198,8 @@ describe('a round ends', () => {
     expect(actions).toEqual([
       report({ kind: 'probed', results, cycleMs: 40 }),
       { kind: 'observe-holders', results, batch: null },
-      report({ kind: 'health', event: { kind: 'initial', mount: DAGS, result: 'ok' }, result: results[0] }),
-      report({ kind: 'health', event: { kind: 'initial', mount: LOGS, result: 'ok' }, result: results[1] }),
+      report({ kind: 'health', event: { kind: 'initial', path: DAGS, result: 'ok' }, result: results[0] }),
+      report({ kind: 'health', event: { kind: 'initial', path: LOGS, result: 'ok' }, result: results[1] }),
       report({ kind: 'cycle-finished', autofsRunning: true, scheduled: true }),
       clearWake,
     ]);
@@ -239,8 +239,8 @@ describe('a round ends', () => {
     expect(actions).toEqual([
       report({ kind: 'probed', results, cycleMs: 40 }),
       { kind: 'observe-holders', results, batch: null },
-      report({ kind: 'health', event: { kind: 'initial', mount: DAGS, result: 'ESTALE' }, result: results[0] }),
-      report({ kind: 'health', event: { kind: 'initial', mount: LOGS, result: 'ok' }, result: results[1] }),
+      report({ kind: 'health', event: { kind: 'initial', path: DAGS, result: 'ESTALE' }, result: results[0] }),
+      report({ kind: 'health', event: { kind: 'initial', path: LOGS, result: 'ok' }, result: results[1] }),
       report({ kind: 'cycle-finished', autofsRunning: null, scheduled: true }),
       report({ kind: 'recovery-started', targets: [dagsTarget] }),
       clearWake,
@@ -280,7 +280,7 @@ describe('a round ends', () => {
     expect(actions).toEqual([
       report({ kind: 'probed', results, cycleMs: 40 }),
       { kind: 'observe-holders', results, batch: 'recovery 1' },
-      report({ kind: 'health', event: { kind: 'failing', mount: LOGS, result: 'EIO', previous: 'ok' }, result: results[1] }),
+      report({ kind: 'health', event: { kind: 'failing', path: LOGS, result: 'EIO', previous: 'ok' }, result: results[1] }),
       report({ kind: 'cycle-finished', autofsRunning: null, scheduled: true }),
     ]);
     expect(state.recovery).toBe(s.recovery);
@@ -295,8 +295,8 @@ describe('a round ends', () => {
     const results = [timedOut(DAGS, 15_000), timedOut(LOGS, 14_500)];
     const { state, actions } = transition(s, probed(results), 20_000, cfg);
     const targets: RecoveryTarget[] = [
-      { path: DAGS, mountId: 41, automounted: false, result: 'timeout', blockedMs: 15_000 },
-      { path: LOGS, mountId: 42, automounted: false, result: 'timeout', blockedMs: 14_500 },
+      { path: DAGS, mountId: 41, underAutofs: false, result: 'timeout', blockedMs: 15_000 },
+      { path: LOGS, mountId: 42, underAutofs: false, result: 'timeout', blockedMs: 14_500 },
     ];
     expect(actions.slice(-2)).toEqual([clearWake, { kind: 'recover', targets, dryRun: false }]);
     expect(state.recovery?.targets).toEqual(targets);
@@ -312,7 +312,7 @@ describe('a recovery ends', () => {
     expect(actions).toEqual([
       report({ kind: 'probed', results: reprobe, cycleMs: 0 }),
       { kind: 'observe-holders', results: reprobe, batch: 'recovery 1' },
-      report({ kind: 'health', event: { kind: 'recovered', mount: DAGS, previous: 'ESTALE', downMs: 2960 }, result: reprobe[0] }),
+      report({ kind: 'health', event: { kind: 'recovered', path: DAGS, previous: 'ESTALE', downMs: 2960 }, result: reprobe[0] }),
       report({ kind: 'recovery-finished', report: done, targets: [dagsTarget] }),
       clearWake,
     ]);
@@ -362,7 +362,7 @@ describe('a recovery ends', () => {
     expect(actions).toEqual([
       report({ kind: 'probed', results: reprobe, cycleMs: 0 }),
       { kind: 'observe-holders', results: reprobe, batch: 'recovery 1' },
-      report({ kind: 'health', event: { kind: 'recovered', mount: DAGS, previous: 'ESTALE', downMs: 5960 }, result: reprobe[0] }),
+      report({ kind: 'health', event: { kind: 'recovered', path: DAGS, previous: 'ESTALE', downMs: 5960 }, result: reprobe[0] }),
       report({ kind: 'recovery-finished', report: done, targets: [dagsTarget] }),
       setWake(6000),
     ]);
@@ -372,7 +372,7 @@ describe('a recovery ends', () => {
     const woken = transition(state, wake, 6000, cfg);
     expect(woken.actions).toEqual([probe(PATHS)]);
     const again = transition(woken.state, probed([ok(DAGS), failed(LOGS, 'EIO')]), 6040, cfg);
-    const logsTarget: RecoveryTarget = { path: LOGS, mountId: 42, automounted: false, result: 'EIO', blockedMs: null };
+    const logsTarget: RecoveryTarget = { path: LOGS, mountId: 42, underAutofs: false, result: 'EIO', blockedMs: null };
     expect(again.actions.slice(-2)).toEqual([clearWake, { kind: 'recover', targets: [logsTarget], dryRun: false }]);
     expect(again.state.recovery?.batch).toBe('recovery 2');
     expect(again.state.recoveries).toBe(2);
@@ -408,7 +408,7 @@ describe('a recovery ends', () => {
     const step: StepReport = { kind: 'command', outcome };
     expect(transition(s, { kind: 'step', step }, 100, cfg)).toEqual({ state: s, actions: [report({ kind: 'step', step })] });
     const collateral: CollateralReport = {
-      mount: '/mnt/static',
+      mountPoint: '/mnt/static',
       fstype: 'nfs4',
       source: 'srv:/mnt/static',
       via: 'fstab',
@@ -432,7 +432,7 @@ describe('holds', () => {
     expect(actions).toEqual([
       report({ kind: 'probed', results, cycleMs: 40 }),
       { kind: 'observe-holders', results, batch: null },
-      report({ kind: 'health', event: { kind: 'failing', mount: DAGS, result: 'ESTALE', previous: 'ok' }, result: results[0] }),
+      report({ kind: 'health', event: { kind: 'failing', path: DAGS, result: 'ESTALE', previous: 'ok' }, result: results[0] }),
       report({ kind: 'cycle-finished', autofsRunning: null, scheduled: true }),
       report({ kind: 'held', hold }),
       setWake(33_000),
@@ -471,7 +471,7 @@ describe('blocked calls', () => {
     const woken = transition(state, wake, 15_000, cfg);
     expect(woken.actions).toEqual([probe([DAGS])]);
     const hung = transition(woken.state, probed([timedOut(DAGS, 15_000)]), 15_000, cfg);
-    const target: RecoveryTarget = { path: DAGS, mountId: 41, automounted: false, result: 'timeout', blockedMs: 15_000 };
+    const target: RecoveryTarget = { path: DAGS, mountId: 41, underAutofs: false, result: 'timeout', blockedMs: 15_000 };
     expect(hung.actions.slice(-2)).toEqual([clearWake, { kind: 'recover', targets: [target], dryRun: false }]);
   });
 
@@ -588,8 +588,8 @@ describe('once mode (check)', () => {
     expect(waiting.actions).toEqual([
       report({ kind: 'probed', results: first, cycleMs: 40 }),
       { kind: 'observe-holders', results: first, batch: null },
-      report({ kind: 'health', event: { kind: 'initial', mount: DAGS, result: 'timeout' }, result: first[0] }),
-      report({ kind: 'health', event: { kind: 'initial', mount: LOGS, result: 'timeout' }, result: first[1] }),
+      report({ kind: 'health', event: { kind: 'initial', path: DAGS, result: 'timeout' }, result: first[0] }),
+      report({ kind: 'health', event: { kind: 'initial', path: LOGS, result: 'timeout' }, result: first[1] }),
       report({ kind: 'cycle-finished', autofsRunning: null, scheduled: true }),
       report({ kind: 'waiting-for-hangs', paths: [DAGS, LOGS], ms: 13_000 }),
       setWake(18_000),
@@ -604,8 +604,8 @@ describe('once mode (check)', () => {
     const again = [timedOut(DAGS, 18_000), timedOut(LOGS, 15_000)];
     const decided = transition(woken.state, probed(again), 18_000, once);
     const targets: RecoveryTarget[] = [
-      { path: DAGS, mountId: 41, automounted: false, result: 'timeout', blockedMs: 18_000 },
-      { path: LOGS, mountId: 42, automounted: false, result: 'timeout', blockedMs: 15_000 },
+      { path: DAGS, mountId: 41, underAutofs: false, result: 'timeout', blockedMs: 18_000 },
+      { path: LOGS, mountId: 42, underAutofs: false, result: 'timeout', blockedMs: 15_000 },
     ];
     expect(decided.actions).toEqual([
       report({ kind: 'probed', results: again, cycleMs: 40 }),
@@ -622,8 +622,8 @@ describe('once mode (check)', () => {
     expect(finished.actions).toEqual([
       report({ kind: 'probed', results: reprobe, cycleMs: 0 }),
       { kind: 'observe-holders', results: reprobe, batch: 'recovery 1' },
-      report({ kind: 'health', event: { kind: 'recovered', mount: DAGS, previous: 'timeout', downMs: 15_000 }, result: reprobe[0] }),
-      report({ kind: 'health', event: { kind: 'recovered', mount: LOGS, previous: 'timeout', downMs: 15_000 }, result: reprobe[1] }),
+      report({ kind: 'health', event: { kind: 'recovered', path: DAGS, previous: 'timeout', downMs: 15_000 }, result: reprobe[0] }),
+      report({ kind: 'health', event: { kind: 'recovered', path: LOGS, previous: 'timeout', downMs: 15_000 }, result: reprobe[1] }),
       report({ kind: 'recovery-finished', report: done, targets }),
     ]);
     expect(finished.state.recovery).toBeNull();

@@ -29,8 +29,8 @@ describe('planWake', () => {
 describe('planNextCycle', () => {
   const paths = ['/airflow/dags', '/airflow/logs'];
   const ok = [
-    { mount: '/airflow/dags', result: 'ok' },
-    { mount: '/airflow/logs', result: 'ok' },
+    { path: '/airflow/dags', result: 'ok' },
+    { path: '/airflow/logs', result: 'ok' },
   ];
   const none = { kind: 'none' } as const;
 
@@ -49,15 +49,15 @@ describe('planNextCycle', () => {
   });
 
   it('a call blocked since 95 s with hang_after 10 s: that path alone at 105 s', () => {
-    const results = [{ mount: '/airflow/dags', result: 'timeout' }, ok[1]!];
-    expect(planNextCycle({ now: 100_000, paths, decision: none, hangs: [{ mount: '/airflow/dags', at: 105_000 }], results })).toEqual({
+    const results = [{ path: '/airflow/dags', result: 'timeout' }, ok[1]!];
+    expect(planNextCycle({ now: 100_000, paths, decision: none, hangs: [{ path: '/airflow/dags', at: 105_000 }], results })).toEqual({
       at: 105_000,
       paths: ['/airflow/dags'],
     });
   });
 
   it("a path in autofs' negative cache: that path again in AUTOMOUNT_RETRY_MS", () => {
-    const results = [ok[0]!, { mount: '/airflow/logs', result: 'automount_failed' }];
+    const results = [ok[0]!, { path: '/airflow/logs', result: 'automount_failed' }];
     expect(planNextCycle({ now: 100_000, paths, decision: none, hangs: [], results })).toEqual({
       at: 100_000 + AUTOMOUNT_RETRY_MS,
       paths: ['/airflow/logs'],
@@ -66,14 +66,14 @@ describe('planNextCycle', () => {
 
   it('a hang due before the automount retry comes first; one due with it shares its cycle', () => {
     const results = [
-      { mount: '/airflow/dags', result: 'timeout' },
-      { mount: '/airflow/logs', result: 'automount_timeout' },
+      { path: '/airflow/dags', result: 'timeout' },
+      { path: '/airflow/logs', result: 'automount_timeout' },
     ];
-    expect(planNextCycle({ now: 100_000, paths, decision: none, hangs: [{ mount: '/airflow/dags', at: 102_000 }], results })).toEqual({
+    expect(planNextCycle({ now: 100_000, paths, decision: none, hangs: [{ path: '/airflow/dags', at: 102_000 }], results })).toEqual({
       at: 102_000,
       paths: ['/airflow/dags'],
     });
-    expect(planNextCycle({ now: 100_000, paths, decision: none, hangs: [{ mount: '/airflow/dags', at: 105_000 }], results })).toEqual({
+    expect(planNextCycle({ now: 100_000, paths, decision: none, hangs: [{ path: '/airflow/dags', at: 105_000 }], results })).toEqual({
       at: 105_000,
       paths: ['/airflow/dags', '/airflow/logs'],
     });

@@ -75,14 +75,14 @@ export class ScriptedWorld {
       if (!m) m = this.mount(path, this.remountFault); // the access makes autofs mount afresh
       if (m.fault === 'timeout') m.blockedSince ??= this.clock.now();
       return {
-        mount: path,
+        path,
         result: m.fault,
         ...(m.fault === 'ok' || m.fault === 'timeout' ? {} : { errno: m.fault }),
         ms: 1,
         mounted: true,
         fstype: 'nfs4',
         mountId: m.id,
-        automounted: true,
+        underAutofs: true,
         stuck: m.fault === 'timeout',
         skipped: null,
         blockedMs: m.fault === 'timeout' ? this.clock.now() - m.blockedSince! : null,

@@ -13,7 +13,7 @@ const h = (pid: number, mountId: number, unit: string | null, state: HolderRepor
   unit,
   mountId,
   holds: [],
-  mount: mountId === 50 ? '/airflow/dags' : '/airflow/logs',
+  path: mountId === 50 ? '/airflow/dags' : '/airflow/logs',
   state,
 });
 
@@ -44,7 +44,7 @@ describe('planRestarts', () => {
       }),
     );
     expect(plan.restart).toEqual([
-      { unit: 'airflow-scheduler.service', batch: 'recovery 1', mounts: ['/airflow/dags', '/airflow/logs'], pids: [10, 11] },
+      { unit: 'airflow-scheduler.service', batch: 'recovery 1', paths: ['/airflow/dags', '/airflow/logs'], pids: [10, 11] },
     ]);
     expect(plan.didNotHelp).toEqual([]);
   });
@@ -69,7 +69,7 @@ describe('planRestarts', () => {
     const holders = [h(10, 50, 'airflow-scheduler.service'), h(10, 51, 'airflow-scheduler.service')];
     expect(planRestarts(base({ healthyPaths: new Set(['/airflow/dags']), holders })).restart).toEqual([]);
     expect(planRestarts(base({ holders })).restart).toEqual([
-      { unit: 'airflow-scheduler.service', batch: 'recovery 1', mounts: ['/airflow/dags', '/airflow/logs'], pids: [10] },
+      { unit: 'airflow-scheduler.service', batch: 'recovery 1', paths: ['/airflow/dags', '/airflow/logs'], pids: [10] },
     ]);
   });
 

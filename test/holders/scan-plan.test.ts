@@ -25,14 +25,14 @@ const entry = (id: number, mountPoint: string): MountEntry => ({
   superOptions: 'rw',
 });
 
-const result = (mount: string, outcome: ProbeClass, mountId: number | null, mounted = true): ProbeResult => ({
-  mount,
+const result = (path: string, outcome: ProbeClass, mountId: number | null, mounted = true): ProbeResult => ({
+  path,
   result: outcome,
   ms: 1,
   mounted,
   fstype: mounted ? 'nfs4' : null,
   mountId,
-  automounted: false,
+  underAutofs: false,
   stuck: false,
   skipped: null,
   blockedMs: null,

@@ -18,7 +18,7 @@ const w = (mountId: number, path: string, state: WatchedMount['state']): Watched
 describe('trackHolders', () => {
   it('reports a holder once when seen, once when its mount goes from failing to detached, once when gone', () => {
     const first = trackHolders(new Map(), [holder(1, 50)], [w(50, '/airflow/dags', 'failing')]);
-    expect(first.seen.map((h) => [h.pid, h.mount, h.state])).toEqual([[1, '/airflow/dags', 'failing']]);
+    expect(first.seen.map((h) => [h.pid, h.path, h.state])).toEqual([[1, '/airflow/dags', 'failing']]);
 
     const again = trackHolders(first.current, [holder(1, 50)], [w(50, '/airflow/dags', 'failing')]);
     expect([again.seen, again.detached, again.gone]).toEqual([[], [], []]);

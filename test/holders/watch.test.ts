@@ -6,7 +6,7 @@ import type { Holder, ScanInput } from '../../src/holders/scan.js';
 import type { ScanHolders, ScanOutcome } from '../../src/holders/scanner.js';
 import { HolderWatch } from '../../src/holders/watch.js';
 import { Controller } from '../../src/controller/controller.js';
-import type { HolderSink, MonitorSink } from '../../src/observe/sink.js';
+import type { HolderSink, ControllerSink } from '../../src/observe/sink.js';
 import type { CommandOutcome } from '../../src/exec/runner.js';
 import { defaultConfig } from '../helpers/config.js';
 import { FakeClock } from '../helpers/fake-clock.js';
@@ -19,7 +19,7 @@ interface ScriptedProcess {
   on: number[];
 }
 
-const quiet: MonitorSink = {
+const quiet: ControllerSink = {
   probed() {},
   health() {},
   held() {},
@@ -35,12 +35,12 @@ const quiet: MonitorSink = {
 
 function recordingHolderSink(events: string[]): HolderSink {
   return {
-    holderSeen: (h) => events.push(`seen ${h.pid} ${h.mount} ${h.state}`),
-    holderDetached: (h) => events.push(`detached ${h.pid} ${h.mount}`),
-    holderGone: (h) => events.push(`gone ${h.pid} ${h.mount}`),
+    holderSeen: (h) => events.push(`seen ${h.pid} ${h.path} ${h.state}`),
+    holderDetached: (h) => events.push(`detached ${h.pid} ${h.path}`),
+    holderGone: (h) => events.push(`gone ${h.pid} ${h.path}`),
     holdersCounted: (c) => events.push(`count ${[...c].map(([m, n]) => `${m}=${n}`).join(' ')}`),
     scanned: (r) => r.result !== 'ok' && events.push(`scan ${r.result}`),
-    restart: (r) => events.push(`restart ${r.unit} ${r.result} ${r.mounts.join(',')}`),
+    restart: (r) => events.push(`restart ${r.unit} ${r.result} ${r.paths.join(',')}`),
     restartDidNotHelp: (unit) => events.push(`did not help ${unit}`),
   };
 }

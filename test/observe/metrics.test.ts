@@ -7,15 +7,15 @@ import { FakeClock } from '../helpers/fake-clock.js';
 const A = '/airflow/dags';
 const B = '/airflow/logs';
 
-function result(mount: string, r: Partial<ProbeResult> = {}): ProbeResult {
+function result(path: string, r: Partial<ProbeResult> = {}): ProbeResult {
   return {
-    mount,
+    path,
     result: 'ok',
     ms: 2,
     mounted: true,
     fstype: 'nfs4',
     mountId: 9,
-    automounted: true,
+    underAutofs: true,
     stuck: false,
     skipped: null,
     blockedMs: null,
@@ -25,7 +25,7 @@ function result(mount: string, r: Partial<ProbeResult> = {}): ProbeResult {
 
 function setup(holders = true) {
   const clock = new FakeClock();
-  const m = createMetrics({ version: '1.2.3', mounts: [A, B], probeTimeoutMs: 5000, clock, holders });
+  const m = createMetrics({ version: '1.2.3', paths: [A, B], probeTimeoutMs: 5000, clock, holders });
   const text = () => m.registry.metrics();
   const value = async (series: string): Promise<number | undefined> => {
     const line = (await text()).split('\n').find((l) => l.startsWith(`${series} `));
@@ -54,7 +54,7 @@ describe('createMetrics', () => {
     );
     holderSink.scanned({ result: 'ok', ms: 250, scanned: 2000, unreadable: 0 });
     holderSink.scanned({ result: 'timeout', ms: 5000, blockedPid: 7 });
-    holderSink.restart({ unit: 'airflow-scheduler.service', result: 'ok', mounts: [A], pids: [10] });
+    holderSink.restart({ unit: 'airflow-scheduler.service', result: 'ok', paths: [A], pids: [10] });
     expect(await value(`nfs_mount_detached_holders{mount="${A}"}`)).toBe(2);
     expect(await value('nfs_health_checkd_holder_scans_total{result="ok"}')).toBe(1);
     expect(await value('nfs_health_checkd_holder_scans_total{result="timeout"}')).toBe(1);
@@ -117,7 +117,7 @@ describe('createMetrics', () => {
 
   it('counts recoveries and steps by outcome, and times recovery only for mounts a recovery ran for', async () => {
     const { sink, value, text } = setup();
-    const target = { path: A, mountId: 9, automounted: true, result: 'ESTALE', blockedMs: null };
+    const target = { path: A, mountId: 9, underAutofs: true, result: 'ESTALE', blockedMs: null };
     sink.recoveryStarted([target]);
     sink.step({
       kind: 'command',
@@ -125,14 +125,14 @@ describe('createMetrics', () => {
     });
     sink.step({
       kind: 'escalation',
-      mount: A,
+      path: A,
       detached: true,
       outcome: { argv: ['umount', '-l'], status: 'ok', exitCode: 0, signal: null, output: '', durationMs: 3 },
     });
-    sink.health({ kind: 'recovered', mount: A, previous: 'ESTALE', downMs: 8400 }, undefined);
+    sink.health({ kind: 'recovered', path: A, previous: 'ESTALE', downMs: 8400 }, undefined);
     sink.recoveryFinished({ result: 'success', steps: [], reprobe: [], stillFailing: [], collateral: [], durationMs: 20 }, [target]);
     // B came back by itself: no recovery ran for it, so it is no time-to-recover sample.
-    sink.health({ kind: 'recovered', mount: B, previous: 'EIO', downMs: 60_000 }, undefined);
+    sink.health({ kind: 'recovered', path: B, previous: 'EIO', downMs: 60_000 }, undefined);
     expect(await value('nfs_health_check_recoveries_total{result="success"}')).toBe(1);
     expect(await text()).not.toContain('result="escalated"');
     expect(await value('nfs_health_check_recovery_steps_total{step="command",status="failed"}')).toBe(1);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { HolderReport } from '../../src/holders/tracker.js';
-import { fanOut, fanOutHolders, type HolderSink, type MonitorSink } from '../../src/observe/sink.js';
+import { fanOut, fanOutHolders, type HolderSink, type ControllerSink } from '../../src/observe/sink.js';
 
 function recorder<S extends object>(name: string, calls: string[], methods: (keyof S)[]): S {
   return Object.fromEntries(methods.map((m) => [m, (...args: unknown[]) => calls.push(`${name}.${String(m)}(${args.length})`)])) as S;
@@ -9,7 +9,7 @@ function recorder<S extends object>(name: string, calls: string[], methods: (key
 describe('fanOut', () => {
   it('passes every monitor report to each sink, in order', () => {
     const calls: string[] = [];
-    const methods: (keyof MonitorSink)[] = [
+    const methods: (keyof ControllerSink)[] = [
       'probed',
       'health',
       'held',
@@ -21,7 +21,7 @@ describe('fanOut', () => {
       'cycleFinished',
       'waitingForHangs',
     ];
-    const both = fanOut([recorder<MonitorSink>('a', calls, methods), recorder<MonitorSink>('b', calls, methods)]);
+    const both = fanOut([recorder<ControllerSink>('a', calls, methods), recorder<ControllerSink>('b', calls, methods)]);
     both.probed([], 3);
     both.overlapped();
     expect(calls).toEqual(['a.probed(2)', 'b.probed(2)', 'a.overlapped(0)', 'b.overlapped(0)']);

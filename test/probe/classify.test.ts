@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { classify } from '../../src/probe/classify.js';
 import type { PathMountState } from '../../src/probe/mountinfo.js';
 
-const mounted: PathMountState = { mounted: true, fstype: 'nfs4', mountIdAtPath: 9, containingMountId: 9, automounted: true };
-const autofsOnly: PathMountState = { mounted: false, fstype: null, mountIdAtPath: null, containingMountId: 4, automounted: true };
-const plainDir: PathMountState = { mounted: false, fstype: null, mountIdAtPath: null, containingMountId: 1, automounted: false };
+const mounted: PathMountState = { mounted: true, fstype: 'nfs4', mountIdAtPath: 9, containingMountId: 9, underAutofs: true };
+const autofsOnly: PathMountState = { mounted: false, fstype: null, mountIdAtPath: null, containingMountId: 4, underAutofs: true };
+const plainDir: PathMountState = { mounted: false, fstype: null, mountIdAtPath: null, containingMountId: 1, underAutofs: false };
 const err = (name: keyof typeof constants.errno, code?: string) =>
   ({ kind: 'error', errno: -constants.errno[name], code: code ?? name }) as const;
 

@@ -64,38 +64,38 @@ describe('pathMountState', () => {
       fstype: 'nfs4',
       mountIdAtPath: 61,
       containingMountId: 61,
-      automounted: true,
+      underAutofs: true,
     });
   });
 
-  it('sees a key of an indirect map that is not mounted yet as automounted, held by the autofs mount', () => {
+  it('sees a key of an indirect map that is not mounted yet as under autofs, held by the autofs mount', () => {
     expect(pathMountState(entries, '/airflow/logs')).toEqual({
       mounted: false,
       fstype: null,
       mountIdAtPath: null,
       containingMountId: 40,
-      automounted: true,
+      underAutofs: true,
     });
   });
 
   it('takes the top of stacked mounts (a direct map with its NFS mount)', () => {
     const s = pathMountState(entries, '/direct/mnt');
-    expect(s).toMatchObject({ mounted: true, fstype: 'nfs4', mountIdAtPath: 71, automounted: true });
+    expect(s).toMatchObject({ mounted: true, fstype: 'nfs4', mountIdAtPath: 71, underAutofs: true });
     expect(mountAt(entries, '/direct/mnt')?.id).toBe(71);
   });
 
-  it('reports a plain directory as neither mounted nor automounted', () => {
+  it('reports a plain directory as neither mounted nor under autofs', () => {
     expect(pathMountState(entries, '/srv/data')).toEqual({
       mounted: false,
       fstype: null,
       mountIdAtPath: null,
       containingMountId: 22,
-      automounted: false,
+      underAutofs: false,
     });
   });
 
   it('does not take a sibling with a common prefix for an ancestor', () => {
-    expect(pathMountState(entries, '/airflowx/dags').automounted).toBe(false);
+    expect(pathMountState(entries, '/airflowx/dags').underAutofs).toBe(false);
   });
 
   it('finds mount points with escaped names', () => {

@@ -72,7 +72,7 @@ describe('resolveConfiguredMounts', () => {
     const fs = scripted({ '/mnt/airflow-dags': '/airflow/dags' }, { '/slow': { kind: 'timeout' } });
     expect(await resolveConfiguredMounts(['/mnt/airflow-dags', '/slow/logs'], TABLE, fs.look)).toEqual({
       paths: ['/airflow/dags', '/slow/logs'],
-      resolved: [{ configured: '/mnt/airflow-dags', mount: '/airflow/dags', links: ['/mnt/airflow-dags -> /airflow/dags'] }],
+      resolved: [{ configured: '/mnt/airflow-dags', path: '/airflow/dags', links: ['/mnt/airflow-dags -> /airflow/dags'] }],
       unresolved: [{ configured: '/slow/logs', why: 'looking at /slow took too long' }],
     });
   });

@@ -17,7 +17,7 @@ const BEFORE = parseMountinfo(
     '90 1 0:90 / /tmp rw - tmpfs tmpfs rw',
   ].join('\n'),
 );
-const target = { path: '/airflow/dags', automounted: true };
+const target = { path: '/airflow/dags', underAutofs: true };
 
 describe('collateralAtRisk', () => {
   it('is the NFS mounts no automounter brings back: not under autofs (autofs or systemd), not tmpfs', () => {
@@ -25,7 +25,7 @@ describe('collateralAtRisk', () => {
   });
 
   it('leaves out a static target that recovery.remount mounts again itself', () => {
-    const own = { path: '/mnt/static', automounted: false };
+    const own = { path: '/mnt/static', underAutofs: false };
     expect(collateralAtRisk(BEFORE, [own], { remount: ['mount'] }).map((e) => e.mountPoint)).toEqual(['/home']);
     expect(collateralAtRisk(BEFORE, [own], { remount: [] }).map((e) => e.mountPoint)).toEqual(['/mnt/static', '/home']);
   });

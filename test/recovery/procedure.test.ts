@@ -6,8 +6,8 @@ import { ScriptedWorld, type ScriptedMount } from '../helpers/scripted-world.js'
 
 const cfg = defaultConfig.recovery;
 
-function target(m: ScriptedMount, automounted: boolean): RecoveryTarget {
-  return { path: m.path, mountId: m.id, automounted, result: m.fault, blockedMs: null };
+function target(m: ScriptedMount, underAutofs: boolean): RecoveryTarget {
+  return { path: m.path, mountId: m.id, underAutofs, result: m.fault, blockedMs: null };
 }
 
 function setup() {
@@ -27,12 +27,12 @@ describe('withPath', () => {
 
 describe('recoveryTarget', () => {
   const base = {
-    mount: '/airflow/dags',
+    path: '/airflow/dags',
     result: 'ESTALE',
     ms: 1,
     fstype: 'nfs4',
     mountId: 61,
-    automounted: true,
+    underAutofs: true,
     stuck: false,
     skipped: null,
     blockedMs: null,
@@ -42,7 +42,7 @@ describe('recoveryTarget', () => {
     expect(recoveryTarget({ ...base, mounted: true })).toEqual({
       path: '/airflow/dags',
       mountId: 61,
-      automounted: true,
+      underAutofs: true,
       result: 'ESTALE',
       blockedMs: null,
     });
@@ -52,7 +52,7 @@ describe('recoveryTarget', () => {
     expect(recoveryTarget({ ...base, mounted: false, fstype: 'autofs', mountId: 40 })).toEqual({
       path: '/airflow/dags',
       mountId: null,
-      automounted: true,
+      underAutofs: true,
       result: 'ESTALE',
       blockedMs: null,
     });
@@ -131,7 +131,7 @@ describe('runRecovery', () => {
     const { world, deps } = setup();
     world.remountFault = 'timeout';
     const report = await runRecovery(
-      [{ path: '/airflow/dags', mountId: null, automounted: true, result: 'ESTALE', blockedMs: null }],
+      [{ path: '/airflow/dags', mountId: null, underAutofs: true, result: 'ESTALE', blockedMs: null }],
       cfg,
       deps,
     );
@@ -157,15 +157,17 @@ describe('runRecovery: what the command takes away besides the targets', () => {
     const report = await runRecovery([target(m, true)], cfg, {
       ...deps,
       fstab: () => 'srv:/mnt/static /mnt/static nfs4 soft,nofail 0 0\n',
-      onCollateral: (c) => seen.push(`${c.mount} ${c.via} ${c.outcome}`),
+      onCollateral: (c) => seen.push(`${c.mountPoint} ${c.via} ${c.outcome}`),
     });
     expect(world.commands).toEqual([
       ['umount', '-a', '-t', 'nfs,nfs4'],
       ['mount', '--', '/mnt/static'],
     ]);
     expect(seen).toEqual(['/mnt/static fstab remounted']);
-    expect(report.collateral).toMatchObject([{ mount: '/mnt/static', fstype: 'nfs4', source: 'srv:/mnt/static', outcome: 'remounted' }]);
-    expect(report.steps.at(-1)).toMatchObject({ kind: 'remount', mount: '/mnt/static', collateral: true });
+    expect(report.collateral).toMatchObject([
+      { mountPoint: '/mnt/static', fstype: 'nfs4', source: 'srv:/mnt/static', outcome: 'remounted' },
+    ]);
+    expect(report.steps.at(-1)).toMatchObject({ kind: 'remount', path: '/mnt/static', collateral: true });
     expect(report.result).toBe('success');
   });
 
@@ -178,7 +180,7 @@ describe('runRecovery: what the command takes away besides the targets', () => {
       return { argv: [...argv], status: 'timeout', exitCode: null, signal: 'SIGKILL', output: '', durationMs: deadline };
     };
     const report = await runRecovery([target(m, true)], cfg, { ...deps, run });
-    expect(report.collateral).toMatchObject([{ mount: '/mnt/static', via: 'recorded', outcome: 'timeout' }]);
+    expect(report.collateral).toMatchObject([{ mountPoint: '/mnt/static', via: 'recorded', outcome: 'timeout' }]);
   });
 
   it('with no command, only the failing mount is unmounted, by the escalation: nothing else is touched', async () => {
