@@ -13,51 +13,55 @@ import type { ControllerAction, ControllerConfig, ControllerEvent, ControllerSta
 import { planNextCycle } from './wake-plan.js';
 
 export function transition(state: ControllerState, event: ControllerEvent, now: number, cfg: ControllerConfig): Transition {
-  const out: ControllerAction[] = [];
-  const next = apply(state, event, now, cfg, out);
-  return { state: next, actions: out };
+  const at: At = { now, cfg, out: [] };
+  return { state: apply(state, event, at), actions: at.out };
 }
 
-type Out = ControllerAction[];
+/** One transition's moment, settings, and the actions it has emitted so far. */
+interface At {
+  readonly now: number;
+  readonly cfg: ControllerConfig;
+  readonly out: ControllerAction[];
+}
 
-const report = (out: Out, r: Report): void => void out.push({ kind: 'report', report: r });
+const report = (at: At, r: Report): void => void at.out.push({ kind: 'report', report: r });
 
-function apply(s: ControllerState, e: ControllerEvent, now: number, cfg: ControllerConfig, out: Out): ControllerState {
+function apply(s: ControllerState, e: ControllerEvent, at: At): ControllerState {
   switch (e.kind) {
     case 'start':
-      return startCycle(s, cfg.paths, 'first', out);
+      return startCycle(s, at.cfg.paths, 'first', at);
     case 'tick':
-      return tick(s, cfg, out);
+      return tick(s, at);
     case 'wake': {
       const wake = s.wake;
       const woken = { ...s, wake: null };
       if (!wake || s.stopping || s.cycle) return woken; // a running cycle decides instead
-      return startCycle(woken, wake.paths, 'wake', out);
+      return startCycle(woken, wake.paths, 'wake', at);
     }
     case 'probed':
-      return probed(s, e, now, cfg, out);
+      return probed(s, e, at);
     case 'released': {
-      report(out, { kind: 'released', call: e.call, hung: e.call.blockedMs >= cfg.policy.hangAfterMs });
+      report(at, { kind: 'released', call: e.call, hung: e.call.blockedMs >= at.cfg.policy.hangAfterMs });
       // With a call still blocked on the path, it may yet be a hang.
       if (e.call.stillStuck > 0 || s.stopping) return s;
-      return replan({ ...s, health: released(s.health, e.call.path) }, now, cfg, out);
+      return replan({ ...s, health: released(s.health, e.call.path) }, at);
     }
     case 'step':
-      report(out, { kind: 'step', step: e.step });
+      report(at, { kind: 'step', step: e.step });
       return s;
     case 'collateral':
-      report(out, { kind: 'collateral', report: e.report });
+      report(at, { kind: 'collateral', report: e.report });
       return s;
     case 'recovered':
-      return recovered(s, e.report, now, cfg, out);
+      return recovered(s, e.report, at);
     case 'stop':
-      out.push({ kind: 'clear-wake' });
+      at.out.push({ kind: 'clear-wake' });
       return { ...s, stopping: true, wake: null };
   }
 }
 
-function startCycle(s: ControllerState, paths: readonly string[], kind: CycleKind, out: Out): ControllerState {
-  out.push({ kind: 'probe', paths });
+function startCycle(s: ControllerState, paths: readonly string[], kind: CycleKind, at: At): ControllerState {
+  at.out.push({ kind: 'probe', paths });
   return { ...s, cycle: { kind, paths } };
 }
 
@@ -66,11 +70,12 @@ function startCycle(s: ControllerState, paths: readonly string[], kind: CycleKin
  * first round or a wake-up lets it serve the paths it probes and probes the others right after it,
  * so no path misses the round.
  */
-function tick(s: ControllerState, cfg: ControllerConfig, out: Out): ControllerState {
+function tick(s: ControllerState, at: At): ControllerState {
+  const { cfg } = at;
   const c = s.cycle;
-  if (!c) return startCycle(s, cfg.paths, 'scheduled', out);
+  if (!c) return startCycle(s, cfg.paths, 'scheduled', at);
   if (c.kind === 'scheduled' || s.tickWaiting) {
-    report(out, { kind: 'overlapped' });
+    report(at, { kind: 'overlapped' });
     return s;
   }
   const missed = cfg.paths.filter((p) => !c.paths.includes(p));
@@ -78,61 +83,49 @@ function tick(s: ControllerState, cfg: ControllerConfig, out: Out): ControllerSt
   return { ...s, tickWaiting: missed };
 }
 
-function probed(
-  s: ControllerState,
-  e: Extract<ControllerEvent, { kind: 'probed' }>,
-  now: number,
-  cfg: ControllerConfig,
-  out: Out,
-): ControllerState {
+function probed(s: ControllerState, e: Extract<ControllerEvent, { kind: 'probed' }>, at: At): ControllerState {
   const cycle = s.cycle;
   if (!cycle) return s;
-  let next = take(s, e.results, e.cycleMs, now, cfg, out);
+  let next = take(s, e.results, e.cycleMs, at);
   const scheduled = cycle.kind !== 'wake';
-  report(out, { kind: 'cycle-finished', autofsRunning: e.autofsRunning, scheduled });
-  next = { ...next, cycle: null, tickWaiting: null, lastScheduledCycleAt: scheduled ? now : next.lastScheduledCycleAt };
+  report(at, { kind: 'cycle-finished', autofsRunning: e.autofsRunning, scheduled });
+  next = { ...next, cycle: null, tickWaiting: null, lastScheduledCycleAt: scheduled ? at.now : next.lastScheduledCycleAt };
   // One recovery at a time: the running one re-probes what it recovers, and decides after. A
   // stopping daemon decides nothing: an unmount started now would be cut off by the exit.
-  if (!next.recovery && !next.stopping) next = decideAndAct(next, now, cfg, out);
-  if (s.tickWaiting && !next.stopping) next = startCycle(next, s.tickWaiting, 'scheduled', out);
+  if (!next.recovery && !next.stopping) next = decideAndAct(next, at);
+  if (s.tickWaiting && !next.stopping) next = startCycle(next, s.tickWaiting, 'scheduled', at);
   return next;
 }
 
 /** A round of results in: the latest results, the policy's view, and what is reported of them. */
-function take(
-  s: ControllerState,
-  results: readonly ProbeResult[],
-  cycleMs: number,
-  now: number,
-  cfg: ControllerConfig,
-  out: Out,
-): ControllerState {
+function take(s: ControllerState, results: readonly ProbeResult[], cycleMs: number, at: At): ControllerState {
   const latest = new Map(s.latest);
   for (const r of results) latest.set(r.path, r);
-  report(out, { kind: 'probed', results, cycleMs });
+  report(at, { kind: 'probed', results, cycleMs });
   // A mount that leaves the table while a recovery runs was detached by it, whichever round sees it.
-  out.push({ kind: 'observe-holders', results, batch: s.recovery?.batch ?? null });
-  const seen = observe(s.health, results, now, cfg.policy);
-  for (const event of seen.events) report(out, { kind: 'health', event, result: latest.get(event.path) });
+  at.out.push({ kind: 'observe-holders', results, batch: s.recovery?.batch ?? null });
+  const seen = observe(s.health, results, at.now, at.cfg.policy);
+  for (const event of seen.events) report(at, { kind: 'health', event, result: latest.get(event.path) });
   return { ...s, latest, health: seen.health };
 }
 
-function decideAndAct(s: ControllerState, now: number, cfg: ControllerConfig, out: Out): ControllerState {
+function decideAndAct(s: ControllerState, at: At): ControllerState {
+  const { now, cfg } = at;
   if (cfg.once && !s.hangWaitDone) {
     // check decides once: a blocked call not yet hang_after old is waited for and probed again first.
     const hangs = cfg.policy.enabled ? pendingHangs(s.health, now, cfg.policy) : [];
     if (hangs.length > 0) {
-      const at = Math.max(...hangs.map((h) => h.at));
+      const wakeAt = Math.max(...hangs.map((h) => h.at));
       const paths = hangs.map((h) => h.path);
-      report(out, { kind: 'waiting-for-hangs', paths, ms: at - now });
-      out.push({ kind: 'set-wake', at });
-      return { ...s, hangWaitDone: true, wake: { at, paths } };
+      report(at, { kind: 'waiting-for-hangs', paths, ms: wakeAt - now });
+      at.out.push({ kind: 'set-wake', at: wakeAt });
+      return { ...s, hangWaitDone: true, wake: { at: wakeAt, paths } };
     }
   }
   const decision = decide(s.health, now, cfg.policy);
   const next = { ...s, hangWaitDone: true, hold: decision.kind === 'hold' ? decision : null };
-  if (decision.kind === 'hold') report(out, { kind: 'held', hold: decision });
-  if (decision.kind !== 'recover') return replan(next, now, cfg, out);
+  if (decision.kind === 'hold') report(at, { kind: 'held', hold: decision });
+  if (decision.kind !== 'recover') return replan(next, at);
 
   // Targets come from triggering results, so each has one.
   const targets = recoveryTargets(
@@ -141,22 +134,17 @@ function decideAndAct(s: ControllerState, now: number, cfg: ControllerConfig, ou
     (p) => blockedMs(s.health, p, now, cfg.policy),
   );
   const recoveries = cfg.dryRun ? s.recoveries : s.recoveries + 1;
-  report(out, { kind: 'recovery-started', targets });
-  out.push({ kind: 'clear-wake' }, { kind: 'recover', targets, dryRun: cfg.dryRun });
+  report(at, { kind: 'recovery-started', targets });
+  at.out.push({ kind: 'clear-wake' }, { kind: 'recover', targets, dryRun: cfg.dryRun });
   return { ...next, wake: null, recoveries, recovery: { targets, dryRun: cfg.dryRun, batch: `recovery ${recoveries}` } };
 }
 
-function recovered(
-  s: ControllerState,
-  done: Extract<ControllerEvent, { kind: 'recovered' }>['report'],
-  now: number,
-  cfg: ControllerConfig,
-  out: Out,
-): ControllerState {
+function recovered(s: ControllerState, done: Extract<ControllerEvent, { kind: 'recovered' }>['report'], at: At): ControllerState {
+  const { now, cfg } = at;
   const recovery = s.recovery;
   if (!recovery) return s;
-  const next = done.result === 'dry_run' ? s : take(s, done.reprobe, 0, now, cfg, out);
-  report(out, { kind: 'recovery-finished', report: done, targets: recovery.targets });
+  const next = done.result === 'dry_run' ? s : take(s, done.reprobe, 0, at);
+  report(at, { kind: 'recovery-finished', report: done, targets: recovery.targets });
   const paths = recovery.targets.map((t) => t.path);
   // A dry run changed nothing: its paths back off as a failed recovery's would.
   const stillFailing = new Set(done.result === 'dry_run' ? paths : done.stillFailing);
@@ -166,14 +154,15 @@ function recovered(
   // probes, instead of at the next tick.
   const decision = decide(after.health, now, cfg.policy);
   if (decision.kind === 'recover') {
-    out.push({ kind: 'set-wake', at: now });
+    at.out.push({ kind: 'set-wake', at: now });
     return { ...after, wake: { at: now, paths: cfg.paths } };
   }
-  return replan({ ...after, hold: decision.kind === 'hold' ? decision : null }, now, cfg, out);
+  return replan({ ...after, hold: decision.kind === 'hold' ? decision : null }, at);
 }
 
 /** Sets the one wake-up from what the controller waits for; none in once mode. */
-function replan(s: ControllerState, now: number, cfg: ControllerConfig, out: Out): ControllerState {
+function replan(s: ControllerState, at: At): ControllerState {
+  const { now, cfg } = at;
   if (cfg.once) return s;
   const wake = planNextCycle({
     now,
@@ -182,6 +171,6 @@ function replan(s: ControllerState, now: number, cfg: ControllerConfig, out: Out
     hangs: pendingHangs(s.health, now, cfg.policy),
     results: cfg.paths.flatMap((p) => s.latest.get(p) ?? []),
   });
-  out.push(wake ? { kind: 'set-wake', at: wake.at } : { kind: 'clear-wake' });
+  at.out.push(wake ? { kind: 'set-wake', at: wake.at } : { kind: 'clear-wake' });
   return { ...s, wake };
 }
