@@ -12,6 +12,7 @@ import { createHolderLogSink, createLogSink } from './observe/log-sink.js';
 import { createMetrics, type Metrics } from './observe/metrics.js';
 import { fanOut, fanOutHolders } from './observe/sink.js';
 import { packageVersion } from './package-info.js';
+import type { ProbeResult } from './probe/probe-mounts.js';
 import { scheduleIntervalMs, startSchedule, type Schedule } from './schedule.js';
 import { createNotifier } from './systemd-notify.js';
 import { realEffects, wire, type Effects } from './wire.js';
@@ -86,20 +87,7 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
       // Bound before anything is scheduled: a port in use stops the start with one line.
       if (metrics) http = await startHttpServer({ listen: config.metrics.listen, registry: metrics.registry, health, version: io.version });
       startedAt = clock.now();
-      log.info(
-        {
-          version: io.version,
-          node: process.version,
-          config: loaded.sources,
-          mounts: paths,
-          schedule: config.schedule,
-          probe_timeout_ms: config.probe.timeoutMs,
-          recovery: config.recovery.enabled ? (config.recovery.dryRun ? 'dry_run' : 'enabled') : 'disabled',
-          metrics: http ? `http://${formatListen(http.address)}/metrics` : 'disabled',
-          log_file: config.log.file,
-        },
-        'starting',
-      );
+      log.info(startingFields(loaded, io.version, http), 'starting');
       schedule = startSchedule({ expression: config.schedule, jitterMs: config.jitterMs, tick: () => void controller.tick(), clock, log });
       void controller.start();
 
@@ -108,17 +96,7 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
       notifier.ready(`probing ${paths.length} mount(s)`);
       notifier.startWatchdog(() => {
         const h = health();
-        if (!h.ok) return { ok: false, status: h.reason };
-        const results = controller.results();
-        const bad = results.filter((r) => r.result !== 'ok');
-        // Before the first round has results, say so rather than "0 mount(s) ok".
-        const status =
-          results.length === 0
-            ? `probing ${paths.length} mount(s): first round under way`
-            : bad.length === 0
-              ? `${results.length} mount(s) ok`
-              : bad.map((r) => `${r.path}: ${r.result}`).join(', ');
-        return { ok: true, status };
+        return h.ok ? { ok: true, status: statusLine(controller.results(), paths.length) } : { ok: false, status: h.reason };
       });
     },
     async stop(signal) {
@@ -134,6 +112,31 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
       return parts.blocked();
     },
   };
+}
+
+/** The `starting` line: what runs, from which files, serving where. */
+function startingFields(loaded: LoadedConfig, version: string, http: HttpServer | undefined): Record<string, unknown> {
+  const { config } = loaded;
+  return {
+    version,
+    node: process.version,
+    config: loaded.sources,
+    mounts: config.mounts.map((m) => m.path),
+    schedule: config.schedule,
+    probe_timeout_ms: config.probe.timeoutMs,
+    recovery: config.recovery.enabled ? (config.recovery.dryRun ? 'dry_run' : 'enabled') : 'disabled',
+    metrics: http ? `http://${formatListen(http.address)}/metrics` : 'disabled',
+    log_file: config.log.file,
+  };
+}
+
+/** `systemctl status`'s line: the failing paths, or how many are ok. */
+function statusLine(results: readonly ProbeResult[], pathCount: number): string {
+  // Before the first round has results, say so rather than "0 mount(s) ok".
+  if (results.length === 0) return `probing ${pathCount} mount(s): first round under way`;
+  const bad = results.filter((r) => r.result !== 'ok');
+  if (bad.length === 0) return `${results.length} mount(s) ok`;
+  return bad.map((r) => `${r.path}: ${r.result}`).join(', ');
 }
 
 /** Waits for `work`, or `ms` on the clock, whichever comes first; leaves no timer behind. */
