@@ -2,11 +2,15 @@
 // fault, coming back), one per recovery step with its command, exit code, output and duration,
 // one per recovery outcome — and not one per healthy probe per tick: a summary every few minutes.
 import type { Clock } from '../clock.js';
+import type { HealthEvent, Hold } from '../controller/policy.js';
 import { errnoName } from '../probe/errno.js';
+import type { ReleasedCall } from '../probe/prober.js';
 import type { ProbeResult } from '../probe/probe-mounts.js';
-import type { StepReport } from '../recovery/procedure.js';
+import type { CollateralReport } from '../recovery/collateral.js';
+import type { DryRunReport } from '../recovery/plan.js';
+import type { RecoveryReport, RecoveryTarget, StepReport } from '../recovery/procedure.js';
 import type { Logger } from './log.js';
-import type { HolderSink, ControllerSink } from './sink.js';
+import type { HolderSink, ControllerSink, RestartReport } from './sink.js';
 import { describeHolds, type HolderReport } from '../holders/tracker.js';
 
 const SUMMARY_EVERY_MS = 10 * 60_000;
@@ -39,12 +43,10 @@ function stepFields(step: StepReport): Record<string, unknown> {
   };
 }
 
-export function createLogSink(log: Logger, clock: Clock): ControllerSink {
+/** A debug line per probe round; at info only a summary every SUMMARY_EVERY_MS. */
+function roundLog(log: Logger, clock: Clock): Pick<ControllerSink, 'probed'> {
   let cycles = 0;
   let lastSummaryAt = clock.now();
-  let lastHold = '';
-  let autofsWas: boolean | null = null;
-
   return {
     probed(results, cycleMs) {
       cycles += 1;
@@ -53,28 +55,34 @@ export function createLogSink(log: Logger, clock: Clock): ControllerSink {
       lastSummaryAt = clock.now();
       log.info({ cycles, mounts: Object.fromEntries(results.map((r) => [r.path, r.result])) }, 'summary');
     },
-    health(event, r) {
-      switch (event.kind) {
-        case 'initial':
-          if (event.result === 'ok') log.info({ mount: event.path, result: event.result, ...probeFields(r) }, 'mount healthy');
-          else log.warn({ mount: event.path, result: event.result, ...probeFields(r) }, 'mount failing');
-          return;
-        case 'failing':
-          log.warn({ mount: event.path, result: event.result, previous: event.previous, ...probeFields(r) }, 'mount failing');
-          return;
-        case 'changed':
-          log.warn({ mount: event.path, result: event.result, previous: event.previous, ...probeFields(r) }, 'mount fault changed');
-          return;
-        case 'recovered':
-          lastHold = '';
-          log.info(
-            { mount: event.path, result: 'ok', previous: event.previous, down_ms: Math.round(event.downMs), ...probeFields(r) },
-            'mount recovered',
-          );
-      }
-    },
-    held(decision) {
-      // Said once per new reason, not every tick while it lasts.
+  };
+}
+
+function logHealth(log: Logger, event: HealthEvent, r: ProbeResult | undefined): void {
+  switch (event.kind) {
+    case 'initial':
+      if (event.result === 'ok') log.info({ mount: event.path, result: event.result, ...probeFields(r) }, 'mount healthy');
+      else log.warn({ mount: event.path, result: event.result, ...probeFields(r) }, 'mount failing');
+      return;
+    case 'failing':
+      log.warn({ mount: event.path, result: event.result, previous: event.previous, ...probeFields(r) }, 'mount failing');
+      return;
+    case 'changed':
+      log.warn({ mount: event.path, result: event.result, previous: event.previous, ...probeFields(r) }, 'mount fault changed');
+      return;
+    case 'recovered':
+      log.info(
+        { mount: event.path, result: 'ok', previous: event.previous, down_ms: Math.round(event.downMs), ...probeFields(r) },
+        'mount recovered',
+      );
+  }
+}
+
+/** A held recovery, said once per new reason (at debug while it lasts), not every tick. */
+function holdLog(log: Logger, clock: Clock) {
+  let lastHold = '';
+  return {
+    held(decision: Hold): void {
       const key = `${decision.reason}:${decision.targets.join(',')}`;
       const fields = {
         reason: decision.reason,
@@ -88,77 +96,109 @@ export function createLogSink(log: Logger, clock: Clock): ControllerSink {
       lastHold = key;
       log.info(fields, 'recovery held');
     },
-    recoveryStarted(targets) {
+    /** A recovery started or a mount came back: the next hold is news again. */
+    forget(): void {
       lastHold = '';
-      const results = Object.fromEntries(targets.map((t) => [t.path, t.result]));
-      const blocked = targets.filter((t) => t.blockedMs !== null);
-      const blockedMs = blocked.length > 0 ? Object.fromEntries(blocked.map((t) => [t.path, t.blockedMs])) : undefined;
-      log.warn({ mounts: targets.map((t) => t.path), results, blocked_ms: blockedMs }, 'recovery starting');
     },
-    step(step) {
-      const ok = step.outcome.status === 'ok';
-      if (ok) log.info(stepFields(step), 'recovery step');
-      else log.warn(stepFields(step), 'recovery step');
-    },
-    recoveryFinished(report, targets) {
-      const paths = targets.map((t) => t.path);
-      if (report.result === 'dry_run') {
-        const collateral = report.collateral.length > 0 ? report.collateral : undefined;
-        log.warn(
-          { result: 'dry_run', mounts: paths, would_run: report.wouldRun.map((a) => a.join(' ')), would_mount_again: collateral },
-          'recovery finished (dry run: nothing ran)',
-        );
-        return;
-      }
-      const fields = {
-        result: report.result,
-        escalated: report.steps.some((s) => s.kind === 'escalation') || undefined,
-        mounts: paths,
-        still_failing: report.stillFailing.length > 0 ? report.stillFailing : undefined,
-        collateral: report.collateral.length > 0 ? report.collateral.map((c) => `${c.mountPoint}: ${c.outcome}`) : undefined,
-        steps: report.steps.length,
-        duration_ms: report.durationMs,
-      };
-      if (report.stillFailing.length === 0) log.info(fields, 'recovery finished');
-      else log.error(fields, 'recovery finished');
-    },
-    collateral(c) {
-      const o = c.command;
-      const fields = {
-        mount: c.mountPoint,
-        fstype: c.fstype,
-        source: c.source,
-        via: c.via,
-        outcome: c.outcome,
-        command: o.argv.join(' '),
-        exit_code: o.exitCode,
-        output: o.output || undefined,
-        duration_ms: o.durationMs,
-      };
-      if (c.outcome === 'remounted') log.warn(fields, 'mount taken away by recovery: mounted again');
-      else log.error(fields, 'mount taken away by recovery: not mounted again');
-    },
-    released(call, hung) {
-      const result = call.raw.kind === 'error' ? errnoName(call.raw.errno, call.raw.code) : call.raw.kind;
-      const fields = { mount: call.path, blocked_ms: Math.round(call.blockedMs), result };
-      // Returned before hang_after: slow, not hung, and never unmounted for its slowness (its
-      // result, ok or an errno, is the next probe's to report).
-      if (hung) log.info(fields, 'stuck probe returned');
-      else log.warn(fields, 'slow probe returned: not hung');
-    },
-    overlapped() {
-      log.warn('tick skipped: the previous cycle is still running');
-    },
-    waitingForHangs(paths, ms) {
-      log.info({ mounts: paths, wait_ms: Math.round(ms) }, 'waiting for blocked calls to reach hang_after');
-    },
+  };
+}
+
+function logRecoveryStarted(log: Logger, targets: readonly RecoveryTarget[]): void {
+  const results = Object.fromEntries(targets.map((t) => [t.path, t.result]));
+  const blocked = targets.filter((t) => t.blockedMs !== null);
+  const blockedMs = blocked.length > 0 ? Object.fromEntries(blocked.map((t) => [t.path, t.blockedMs])) : undefined;
+  log.warn({ mounts: targets.map((t) => t.path), results, blocked_ms: blockedMs }, 'recovery starting');
+}
+
+function logStep(log: Logger, step: StepReport): void {
+  if (step.outcome.status === 'ok') log.info(stepFields(step), 'recovery step');
+  else log.warn(stepFields(step), 'recovery step');
+}
+
+function logRecoveryFinished(log: Logger, report: RecoveryReport | DryRunReport, targets: readonly RecoveryTarget[]): void {
+  const paths = targets.map((t) => t.path);
+  if (report.result === 'dry_run') {
+    const collateral = report.collateral.length > 0 ? report.collateral : undefined;
+    log.warn(
+      { result: 'dry_run', mounts: paths, would_run: report.wouldRun.map((a) => a.join(' ')), would_mount_again: collateral },
+      'recovery finished (dry run: nothing ran)',
+    );
+    return;
+  }
+  const fields = {
+    result: report.result,
+    escalated: report.steps.some((s) => s.kind === 'escalation') || undefined,
+    mounts: paths,
+    still_failing: report.stillFailing.length > 0 ? report.stillFailing : undefined,
+    collateral: report.collateral.length > 0 ? report.collateral.map((c) => `${c.mountPoint}: ${c.outcome}`) : undefined,
+    steps: report.steps.length,
+    duration_ms: report.durationMs,
+  };
+  if (report.stillFailing.length === 0) log.info(fields, 'recovery finished');
+  else log.error(fields, 'recovery finished');
+}
+
+function logCollateral(log: Logger, c: CollateralReport): void {
+  const o = c.command;
+  const fields = {
+    mount: c.mountPoint,
+    fstype: c.fstype,
+    source: c.source,
+    via: c.via,
+    outcome: c.outcome,
+    command: o.argv.join(' '),
+    exit_code: o.exitCode,
+    output: o.output || undefined,
+    duration_ms: o.durationMs,
+  };
+  if (c.outcome === 'remounted') log.warn(fields, 'mount taken away by recovery: mounted again');
+  else log.error(fields, 'mount taken away by recovery: not mounted again');
+}
+
+function logReleased(log: Logger, call: ReleasedCall, hung: boolean): void {
+  const result = call.raw.kind === 'error' ? errnoName(call.raw.errno, call.raw.code) : call.raw.kind;
+  const fields = { mount: call.path, blocked_ms: Math.round(call.blockedMs), result };
+  // Returned before hang_after: slow, not hung, and never unmounted for its slowness (its
+  // result, ok or an errno, is the next probe's to report).
+  if (hung) log.info(fields, 'stuck probe returned');
+  else log.warn(fields, 'slow probe returned: not hung');
+}
+
+/** Whether automount runs, said when it changes (and at start), not every cycle. */
+function autofsLog(log: Logger): Pick<ControllerSink, 'cycleFinished'> {
+  let autofsWas: boolean | null = null;
+  return {
     cycleFinished({ autofsRunning }) {
       if (autofsRunning === null || autofsRunning === autofsWas) return;
-      // Said when it changes (and at start), not every cycle.
       if (autofsRunning) log.info({ autofs: 'running' }, 'autofs running');
       else log.warn({ autofs: 'not running' }, 'autofs not running: unmounted paths will not be mounted again');
       autofsWas = autofsRunning;
     },
+  };
+}
+
+export function createLogSink(log: Logger, clock: Clock): ControllerSink {
+  const rounds = roundLog(log, clock);
+  const holds = holdLog(log, clock);
+  const autofs = autofsLog(log);
+  return {
+    probed: rounds.probed,
+    health(event, r) {
+      if (event.kind === 'recovered') holds.forget();
+      logHealth(log, event, r);
+    },
+    held: holds.held,
+    recoveryStarted(targets) {
+      holds.forget();
+      logRecoveryStarted(log, targets);
+    },
+    step: (step) => logStep(log, step),
+    recoveryFinished: (report, targets) => logRecoveryFinished(log, report, targets),
+    collateral: (c) => logCollateral(log, c),
+    released: (call, hung) => logReleased(log, call, hung),
+    overlapped: () => log.warn('tick skipped: the previous cycle is still running'),
+    waitingForHangs: (paths, ms) => log.info({ mounts: paths, wait_ms: Math.round(ms) }, 'waiting for blocked calls to reach hang_after'),
+    cycleFinished: autofs.cycleFinished,
   };
 }
 
@@ -175,9 +215,47 @@ function holderFields(h: HolderReport): Record<string, unknown> {
   };
 }
 
+/** Every completed scan at debug; a failing one once per new problem, not every cycle. */
+function scanLog(log: Logger): Pick<HolderSink, 'scanned'> {
+  let lastScanProblem = '';
+  return {
+    scanned(report) {
+      if (report.result === 'ok') {
+        lastScanProblem = '';
+        log.debug({ scan_ms: Math.round(report.ms), processes: report.scanned, unreadable: report.unreadable }, 'holder scan');
+        return;
+      }
+      const key = `${report.result}:${report.reason ?? ''}:${report.blockedPid ?? ''}`;
+      if (key === lastScanProblem) return;
+      lastScanProblem = key;
+      if (report.result === 'timeout') {
+        log.warn(
+          { scan_ms: Math.round(report.ms), blocked_pid: report.blockedPid ?? undefined },
+          'holder scan timed out: that process is left out of later scans',
+        );
+      } else log.warn({ reason: report.reason }, 'holder scan unavailable');
+    },
+  };
+}
+
+function logRestart(log: Logger, report: RestartReport): void {
+  const fields = {
+    unit: report.unit,
+    result: report.result,
+    mounts: report.paths,
+    pids: report.pids,
+    command: report.outcome?.argv.join(' '),
+    exit_code: report.outcome?.exitCode ?? undefined,
+    output: report.outcome?.output || undefined,
+    duration_ms: report.outcome?.durationMs,
+  };
+  if (report.result === 'ok') log.info(fields, 'unit restarted: it held a detached mount');
+  else if (report.result === 'dry_run') log.warn(fields, 'unit restart (dry run: nothing ran)');
+  else log.warn(fields, 'unit restart failed');
+}
+
 /** Holder reports as log lines: one per process when found, one when it moves or goes. */
 export function createHolderLogSink(log: Logger): HolderSink {
-  let lastScanProblem = '';
   return {
     holderSeen(h) {
       const what = h.state === 'detached' ? 'holder found on detached mount' : 'holder found on failing mount';
@@ -190,37 +268,8 @@ export function createHolderLogSink(log: Logger): HolderSink {
       log.info({ mount: h.path, mount_id: h.mountId, state: h.state, pid: h.pid, comm: h.comm, unit: h.unit ?? 'none' }, 'holder gone');
     },
     holdersCounted() {},
-    scanned(report) {
-      if (report.result === 'ok') {
-        lastScanProblem = '';
-        log.debug({ scan_ms: Math.round(report.ms), processes: report.scanned, unreadable: report.unreadable }, 'holder scan');
-        return;
-      }
-      const key = `${report.result}:${report.reason ?? ''}:${report.blockedPid ?? ''}`;
-      if (key === lastScanProblem) return; // once per new problem, not every cycle
-      lastScanProblem = key;
-      if (report.result === 'timeout') {
-        log.warn(
-          { scan_ms: Math.round(report.ms), blocked_pid: report.blockedPid ?? undefined },
-          'holder scan timed out: that process is left out of later scans',
-        );
-      } else log.warn({ reason: report.reason }, 'holder scan unavailable');
-    },
-    restart(report) {
-      const fields = {
-        unit: report.unit,
-        result: report.result,
-        mounts: report.paths,
-        pids: report.pids,
-        command: report.outcome?.argv.join(' '),
-        exit_code: report.outcome?.exitCode ?? undefined,
-        output: report.outcome?.output || undefined,
-        duration_ms: report.outcome?.durationMs,
-      };
-      if (report.result === 'ok') log.info(fields, 'unit restarted: it held a detached mount');
-      else if (report.result === 'dry_run') log.warn(fields, 'unit restart (dry run: nothing ran)');
-      else log.warn(fields, 'unit restart failed');
-    },
+    scanned: scanLog(log).scanned,
+    restart: (report) => logRestart(log, report),
     restartDidNotHelp(unit, holders) {
       log.error(
         { unit, mounts: [...new Set(holders.map((h) => h.path))], pids: holders.map((h) => h.pid) },
