@@ -125,155 +125,277 @@ export function mapsDev(dev: string): string {
   return `${hex(major)}:${hex(minor)}`;
 }
 
-const MAPS_LINE = /^\S+ \S+ \S+ (\S+) (\d+) +(.*)$/;
+const DIR_KINDS = ['cwd', 'root'] as const;
+type DirKind = (typeof DIR_KINDS)[number];
+
+/** A cwd/root hold: its target is the link text exactly as read. */
+type DirHold = Hold & { kind: DirKind };
 
 interface DirText {
   pid: number;
-  kind: 'cwd' | 'root';
+  kind: DirKind;
   text: string;
 }
 
-export function scanHolders(proc: ProcReader, input: ScanInput, progress?: (pid: number) => void): ScanOutput {
-  const watchedById = new Map(input.watched.map((w) => [w.mountId, w]));
-  const failing = input.watched.filter((w) => w.state === 'failing');
-  const anyDetached = input.watched.some((w) => w.state === 'detached');
-  // A detached mount's device still mounted elsewhere (a shared superblock) names no one mount.
-  const tableDevs = new Set(input.table.map((e) => e.dev));
-  const mountByMapsDev = new Map<string, number>();
-  for (const w of input.watched) {
-    if (w.state === 'detached' && tableDevs.has(w.dev)) continue;
-    mountByMapsDev.set(mapsDev(w.dev), w.mountId);
-  }
-  const mapsDevFields = [...mountByMapsDev.keys()].map((dev) => ` ${dev} `);
-  const memory = new Map<number, DirMemory[]>();
-  for (const m of input.memory) {
-    const list = memory.get(m.pid);
-    if (list) list.push(m);
-    else memory.set(m.pid, [m]);
-  }
-  const skip = new Set(input.skipPids);
+/** The watched mounts, indexed the ways a scan looks them up. */
+interface WatchIndex {
+  byId: Map<number, WatchedMount>;
+  failing: WatchedMount[];
+  anyDetached: boolean;
+  /** Device as maps prints it → mount ID, for the mounts a mapping can be tied to. */
+  byMapsDev: Map<string, number>;
+  /** Those devices as they stand in a maps line: a maps text holding none is passed over whole. */
+  mapsDevFields: string[];
+}
 
-  const stats = new Map<number, Stat | null>();
-  const statOf = (pid: number): Stat | null => {
-    if (!stats.has(pid)) {
-      const text = proc.read(pid, 'stat');
-      stats.set(pid, text === null ? null : parseStat(text));
-    }
-    return stats.get(pid) ?? null;
-  };
-
-  const holds = new Map<number, Map<number, Hold[]>>();
-  const add = (pid: number, mountId: number, hold: Hold): void => {
-    let byMount = holds.get(pid);
-    if (!byMount) holds.set(pid, (byMount = new Map<number, Hold[]>()));
-    const list = byMount.get(mountId);
-    if (list) list.push(hold);
-    else byMount.set(mountId, [hold]);
-  };
-  const dirMemory: DirMemory[] = [];
+/** The cwd/root texts: the previous scan's memory in, this scan's out. */
+interface DirTies {
+  /** What the previous scan tied by text, by pid. */
+  remembered: Map<number, DirMemory[]>;
+  /** What this scan tied, for the next one. */
+  kept: DirMemory[];
   /** Text of a cwd/root tied to a detached mount, for children forked since: pid → kind:text → mount. */
-  const detachedDirs = new Map<number, Map<string, number>>();
-  const unresolved: DirText[] = [];
-  const keepDir = (pid: number, kind: 'cwd' | 'root', mountId: number, rel: string, text: string): void => {
-    const start = statOf(pid)?.start;
-    if (start !== undefined) dirMemory.push({ pid, start, kind, mountId, rel });
-    if (watchedById.get(mountId)?.state !== 'detached') return;
-    const dirs = detachedDirs.get(pid) ?? new Map<string, number>();
-    dirs.set(`${kind}:${text}`, mountId);
-    detachedDirs.set(pid, dirs);
-  };
+  detached: Map<number, Map<string, number>>;
+  /** Texts tied to no mount: a child's that may be its parent's. */
+  unresolved: DirText[];
+}
 
-  const tieDir = (pid: number, kind: 'cwd' | 'root', text: string): void => {
-    for (const w of failing) {
-      if (!isAtOrBelow(text, w.path)) continue;
-      if (pathMountState(input.table, text).containingMountId !== w.mountId) continue;
-      add(pid, w.mountId, { kind, target: text });
-      keepDir(pid, kind, w.mountId, text.slice(w.path.length) || '/', text);
-      return;
-    }
-    for (const m of memory.get(pid) ?? []) {
-      // Whatever the watch last called the mount: it may have been detached since (the table
-      // read for this scan is newer), and while attached its text is never the relative one.
-      if (m.kind !== kind || m.rel !== text || !watchedById.has(m.mountId)) continue;
-      if (statOf(pid)?.start !== m.start) continue;
-      add(pid, m.mountId, { kind, target: text });
-      keepDir(pid, kind, m.mountId, m.rel, text);
-      return;
-    }
-    if (anyDetached) unresolved.push({ pid, kind, text });
-  };
+/** One scan's state, handed to each step. */
+interface Scan {
+  proc: ProcReader;
+  watch: WatchIndex;
+  table: MountEntry[];
+  /** A process's stat, read once, and only when a tie or a holder needs it. */
+  stat: (pid: number) => Stat | null;
+  /** pid → mount ID → holds, in the order found. */
+  holds: Map<number, Map<number, Hold[]>>;
+  dirs: DirTies;
+}
 
+/** Who holds the watched mounts now, and the cwd/root texts the next scan will need. */
+export function scanHolders(proc: ProcReader, input: ScanInput, progress?: (pid: number) => void): ScanOutput {
+  const scan = startScan(proc, input);
+  const skip = new Set(input.skipPids);
   let scanned = 0;
   let unreadable = 0;
   for (const pid of proc.pids()) {
     if (skip.has(pid)) continue;
     progress?.(pid);
     scanned += 1;
-    for (const kind of ['cwd', 'root'] as const) {
-      const text = proc.link(pid, kind);
-      if (text !== null) tieDir(pid, kind, text);
-    }
-
-    const fds = proc.list(pid, 'fd');
-    if (fds === null) {
-      unreadable += 1;
-      continue;
-    }
-    for (const fd of fds) {
-      const text = proc.link(pid, `fd/${fd}`);
-      // Sockets, pipes and anon inodes print no path. With only attached mounts watched, a path
-      // outside every watched mount point is on none of them.
-      if (text === null || !text.startsWith('/')) continue;
-      if (!anyDetached && !failing.some((w) => isAtOrBelow(text, w.path))) continue;
-      const info = proc.read(pid, `fdinfo/${fd}`);
-      const mnt = info === null ? null : /^mnt_id:\s*(\d+)/m.exec(info);
-      const mountId = mnt ? Number(mnt[1]) : NaN;
-      if (watchedById.has(mountId)) add(pid, mountId, { kind: 'fd', fd: Number(fd), target: text });
-    }
-
-    if (mountByMapsDev.size === 0) continue;
-    const maps = proc.read(pid, 'maps');
-    if (maps === null || !mapsDevFields.some((field) => maps.includes(field))) continue;
-    const mapped = new Map<string, number>();
-    for (const line of maps.split('\n')) {
-      const m = MAPS_LINE.exec(line);
-      const mountId = m ? mountByMapsDev.get(m[1] ?? '') : undefined;
-      if (m && mountId !== undefined && m[2] !== '0') mapped.set(m[3] ?? '', mountId);
-    }
-    const exe = mapped.size > 0 ? proc.link(pid, 'exe') : null;
-    for (const [target, mountId] of mapped) add(pid, mountId, { kind: target === exe ? 'exe' : 'mmap', target });
+    if (!scanProcess(scan, pid)) unreadable += 1;
   }
+  tieForkedChildren(scan);
+  const { holders, exited } = collectHolders(scan);
+  return { holders, memory: scan.dirs.kept, scanned, unreadable: unreadable + exited };
+}
 
-  // Children forked after the detach, with their parent's cwd/root: as many rounds as there are
-  // generations to follow. Only texts some holder has are candidates (no stat read for the rest).
-  const heldTexts = new Set([...detachedDirs.values()].flatMap((dirs) => [...dirs.keys()]));
+function startScan(proc: ProcReader, input: ScanInput): Scan {
+  return {
+    proc,
+    watch: indexWatched(input.watched, input.table),
+    table: input.table,
+    stat: statCache(proc),
+    holds: new Map(),
+    dirs: { remembered: byPid(input.memory), kept: [], detached: new Map(), unresolved: [] },
+  };
+}
+
+function indexWatched(watched: WatchedMount[], table: MountEntry[]): WatchIndex {
+  const byMapsDev = mappableDevs(watched, table);
+  return {
+    byId: new Map(watched.map((w) => [w.mountId, w])),
+    failing: watched.filter((w) => w.state === 'failing'),
+    anyDetached: watched.some((w) => w.state === 'detached'),
+    byMapsDev,
+    mapsDevFields: [...byMapsDev.keys()].map((dev) => ` ${dev} `),
+  };
+}
+
+/**
+ * Maps device → mount ID. A detached mount's device still mounted elsewhere (a shared superblock)
+ * names no one mount.
+ */
+function mappableDevs(watched: WatchedMount[], table: MountEntry[]): Map<string, number> {
+  const tableDevs = new Set(table.map((e) => e.dev));
+  const byMapsDev = new Map<string, number>();
+  for (const w of watched) {
+    if (w.state === 'detached' && tableDevs.has(w.dev)) continue;
+    byMapsDev.set(mapsDev(w.dev), w.mountId);
+  }
+  return byMapsDev;
+}
+
+function byPid(memory: DirMemory[]): Map<number, DirMemory[]> {
+  const grouped = new Map<number, DirMemory[]>();
+  for (const m of memory) {
+    const list = grouped.get(m.pid);
+    if (list) list.push(m);
+    else grouped.set(m.pid, [m]);
+  }
+  return grouped;
+}
+
+function statCache(proc: ProcReader): (pid: number) => Stat | null {
+  const stats = new Map<number, Stat | null>();
+  return (pid) => {
+    if (!stats.has(pid)) {
+      const text = proc.read(pid, 'stat');
+      stats.set(pid, text === null ? null : parseStat(text));
+    }
+    return stats.get(pid) ?? null;
+  };
+}
+
+function addHold(scan: Scan, pid: number, mountId: number, hold: Hold): void {
+  let byMount = scan.holds.get(pid);
+  if (!byMount) scan.holds.set(pid, (byMount = new Map<number, Hold[]>()));
+  const list = byMount.get(mountId);
+  if (list) list.push(hold);
+  else byMount.set(mountId, [hold]);
+}
+
+/** One process's cwd and root, fds and mappings; false when its fds cannot be read (gone, or refused). */
+function scanProcess(scan: Scan, pid: number): boolean {
+  for (const kind of DIR_KINDS) {
+    const text = scan.proc.link(pid, kind);
+    if (text !== null) tieDir(scan, pid, kind, text);
+  }
+  const fds = scan.proc.list(pid, 'fd');
+  if (fds === null) return false;
+  for (const fd of fds) tieFd(scan, pid, fd);
+  tieMappings(scan, pid);
+  return true;
+}
+
+/**
+ * A cwd/root under a failing mount's point, else one the previous scan tied with this very text;
+ * else, with a detached mount watched, left for its parent's (tieForkedChildren).
+ */
+function tieDir(scan: Scan, pid: number, kind: DirKind, text: string): void {
+  const hold: DirHold = { kind, target: text };
+  const failing = failingMountAt(scan, text);
+  if (failing) {
+    tieDirHold(scan, pid, failing.mountId, text.slice(failing.path.length) || '/', hold);
+    return;
+  }
+  const remembered = rememberedDir(scan, pid, kind, text);
+  if (remembered) tieDirHold(scan, pid, remembered.mountId, remembered.rel, hold);
+  else if (scan.watch.anyDetached) scan.dirs.unresolved.push({ pid, kind, text });
+}
+
+/** The failing mount a path lies on: under its point, and on it rather than on a mount below. */
+function failingMountAt(scan: Scan, text: string): WatchedMount | undefined {
+  return scan.watch.failing.find((w) => isAtOrBelow(text, w.path) && pathMountState(scan.table, text).containingMountId === w.mountId);
+}
+
+/** The previous scan's tie of this very text for this process (same pid and start time). */
+function rememberedDir(scan: Scan, pid: number, kind: DirKind, text: string): DirMemory | undefined {
+  // Whatever the watch last called the mount: it may have been detached since (the table read for
+  // this scan is newer), and while attached its text is never the relative one.
+  return scan.dirs.remembered
+    .get(pid)
+    ?.find((m) => m.kind === kind && m.rel === text && scan.watch.byId.has(m.mountId) && scan.stat(pid)?.start === m.start);
+}
+
+function tieDirHold(scan: Scan, pid: number, mountId: number, rel: string, hold: DirHold): void {
+  addHold(scan, pid, mountId, hold);
+  rememberDir(scan, pid, hold.kind, mountId, rel, hold.target);
+}
+
+/** Into this scan's memory; and, on a detached mount, as the text a child forked since would read. */
+function rememberDir(scan: Scan, pid: number, kind: DirKind, mountId: number, rel: string, text: string): void {
+  const start = scan.stat(pid)?.start;
+  if (start !== undefined) scan.dirs.kept.push({ pid, start, kind, mountId, rel });
+  if (scan.watch.byId.get(mountId)?.state !== 'detached') return;
+  const dirs = scan.dirs.detached.get(pid) ?? new Map<string, number>();
+  dirs.set(`${kind}:${text}`, mountId);
+  scan.dirs.detached.set(pid, dirs);
+}
+
+/**
+ * Children forked after the detach, with their parent's cwd/root: as many rounds as there are
+ * generations to follow. Only texts some holder has are candidates (no stat read for the rest).
+ */
+function tieForkedChildren(scan: Scan): void {
+  const { detached, unresolved } = scan.dirs;
+  const heldTexts = new Set([...detached.values()].flatMap((dirs) => [...dirs.keys()]));
   const candidates = unresolved.filter((u) => heldTexts.has(`${u.kind}:${u.text}`));
   for (let changed = true; changed && candidates.length > 0;) {
     changed = false;
     for (let i = candidates.length - 1; i >= 0; i -= 1) {
       const u = candidates[i]!;
-      const ppid = statOf(u.pid)?.ppid;
-      const mountId = ppid === undefined ? undefined : detachedDirs.get(ppid)?.get(`${u.kind}:${u.text}`);
+      const ppid = scan.stat(u.pid)?.ppid;
+      const mountId = ppid === undefined ? undefined : detached.get(ppid)?.get(`${u.kind}:${u.text}`);
       if (mountId === undefined) continue;
       candidates.splice(i, 1);
-      add(u.pid, mountId, { kind: u.kind, target: u.text, inherited: true });
-      keepDir(u.pid, u.kind, mountId, u.text, u.text);
+      tieDirHold(scan, u.pid, mountId, u.text, { kind: u.kind, target: u.text, inherited: true });
       changed = true;
     }
   }
+}
 
+/** An fd by the mnt_id of its fdinfo, read only for a path that may lie on a watched mount. */
+function tieFd(scan: Scan, pid: number, fd: string): void {
+  const text = scan.proc.link(pid, `fd/${fd}`);
+  if (text === null || !mayBeWatched(scan.watch, text)) return;
+  const mountId = fdMountId(scan.proc.read(pid, `fdinfo/${fd}`));
+  if (scan.watch.byId.has(mountId)) addHold(scan, pid, mountId, { kind: 'fd', fd: Number(fd), target: text });
+}
+
+/**
+ * Sockets, pipes and anon inodes print no path. With only attached mounts watched, a path outside
+ * every watched mount point is on none of them.
+ */
+function mayBeWatched(watch: WatchIndex, text: string): boolean {
+  if (!text.startsWith('/')) return false;
+  return watch.anyDetached || watch.failing.some((w) => isAtOrBelow(text, w.path));
+}
+
+/** The `mnt_id:` of an fdinfo text; NaN when there is none. */
+function fdMountId(info: string | null): number {
+  const mnt = info === null ? null : /^mnt_id:\s*(\d+)/m.exec(info);
+  return mnt ? Number(mnt[1]) : NaN;
+}
+
+/** Mapped files by device, the executable named among them. */
+function tieMappings(scan: Scan, pid: number): void {
+  const { byMapsDev, mapsDevFields } = scan.watch;
+  if (byMapsDev.size === 0) return;
+  const maps = scan.proc.read(pid, 'maps');
+  if (maps === null || !mapsDevFields.some((field) => maps.includes(field))) return;
+  const mapped = mappedFiles(maps, byMapsDev);
+  const exe = mapped.size > 0 ? scan.proc.link(pid, 'exe') : null;
+  for (const [target, mountId] of mapped) addHold(scan, pid, mountId, { kind: target === exe ? 'exe' : 'mmap', target });
+}
+
+const MAPS_LINE = /^\S+ \S+ \S+ (\S+) (\d+) +(.*)$/;
+
+/** The files of a maps text on the given devices (inode 0 is no file): path → mount ID. */
+function mappedFiles(maps: string, byMapsDev: Map<string, number>): Map<string, number> {
+  const mapped = new Map<string, number>();
+  for (const line of maps.split('\n')) {
+    const m = MAPS_LINE.exec(line);
+    const mountId = m ? byMapsDev.get(m[1] ?? '') : undefined;
+    if (m && mountId !== undefined && m[2] !== '0') mapped.set(m[3] ?? '', mountId);
+  }
+  return mapped;
+}
+
+/** A holder per process and mount, with who the process is; `exited` counts those gone mid-scan. */
+function collectHolders(scan: Scan): { holders: Holder[]; exited: number } {
   const holders: Holder[] = [];
-  for (const [pid, byMount] of holds) {
-    const stat = statOf(pid);
+  let exited = 0;
+  for (const [pid, byMount] of scan.holds) {
+    const stat = scan.stat(pid);
     if (!stat) {
-      unreadable += 1; // exited mid-scan
+      exited += 1;
       continue;
     }
-    const uid = parseUid(proc.read(pid, 'status'));
-    const unit = unitOf(proc.read(pid, 'cgroup'));
-    for (const [mountId, list] of byMount) {
-      holders.push({ pid, start: stat.start, ppid: stat.ppid, comm: stat.comm, uid, unit, mountId, holds: list });
+    const uid = parseUid(scan.proc.read(pid, 'status'));
+    const unit = unitOf(scan.proc.read(pid, 'cgroup'));
+    for (const [mountId, holds] of byMount) {
+      holders.push({ pid, start: stat.start, ppid: stat.ppid, comm: stat.comm, uid, unit, mountId, holds });
     }
   }
-  return { holders, memory: dirMemory, scanned, unreadable };
+  return { holders, exited };
 }

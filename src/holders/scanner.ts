@@ -72,8 +72,17 @@ export function createThreadScanner(opts: { timeoutMs: number; clock: Clock; fil
   const { clock } = opts;
   let idle: Thread | undefined;
   let idleTimer: ReturnType<Clock['setTimeout']> | undefined;
+  /** Threads given up at the deadline, with the pid each was reading. */
   const stuck = new Map<Thread, number | null>();
   let closed = false;
+
+  const take = (): Thread => {
+    const thread = idle && !idle.dead ? idle : startThread(file);
+    idle = undefined;
+    if (idleTimer) clock.clearTimeout(idleTimer);
+    idleTimer = undefined;
+    return thread;
+  };
   const park = (thread: Thread): void => {
     idle = thread;
     idleTimer = clock.setTimeout(() => {
@@ -90,35 +99,16 @@ export function createThreadScanner(opts: { timeoutMs: number; clock: Clock; fil
     if (stuck.size >= MAX_STUCK) {
       return Promise.resolve({ kind: 'unavailable', reason: `${stuck.size} earlier scans are still blocked in the kernel` });
     }
-    const thread = idle && !idle.dead ? idle : startThread(file);
-    idle = undefined;
-    if (idleTimer) clock.clearTimeout(idleTimer);
-    idleTimer = undefined;
+    const thread = take();
     const blocked = [...stuck.values()].filter((pid): pid is number => pid !== null);
-    const started = clock.now();
-    return new Promise((resolve) => {
-      let timedOut = false;
-      const timer = clock.setTimeout(() => {
-        timedOut = true;
-        const pid = Atomics.load(new Int32Array(thread.progress), 0);
-        stuck.set(thread, pid > 0 ? pid : null);
-        resolve({ kind: 'timeout', blockedPid: pid > 0 ? pid : null, ms: opts.timeoutMs });
-      }, opts.timeoutMs);
-      thread.answer = (output) => {
-        thread.answer = undefined;
-        if (timedOut) {
-          // Came back: its process may be read again, and the thread reused.
-          stuck.delete(thread);
-        } else {
-          clock.clearTimeout(timer);
-          resolve(output ? { kind: 'done', output, ms: clock.now() - started } : { kind: 'unavailable', reason: 'the scan thread died' });
-        }
+    return scanOnThread(thread, { ...input, skipPids: [...input.skipPids, ...blocked] }, opts, {
+      givenUp: (pid) => stuck.set(thread, pid),
+      returned: (late) => {
+        // Came back late: its process may be read again, and the thread reused.
+        if (late) stuck.delete(thread);
         if (closed || thread.dead || idle) void thread.worker.terminate();
         else park(thread);
-      };
-      Atomics.store(new Int32Array(thread.progress), 0, 0);
-      const request: ScanRequest = { input: { ...input, skipPids: [...input.skipPids, ...blocked] }, progress: thread.progress };
-      thread.worker.postMessage(request);
+      },
     });
   };
 
@@ -132,6 +122,40 @@ export function createThreadScanner(opts: { timeoutMs: number; clock: Clock; fil
       idle = undefined;
     },
   };
+}
+
+/**
+ * One scan on a thread, against the deadline: `givenUp` names the pid the thread was reading when
+ * the deadline passed; `returned` runs when the thread answers or dies, in time or late.
+ */
+function scanOnThread(
+  thread: Thread,
+  input: ScanInput,
+  opts: { timeoutMs: number; clock: Clock },
+  on: { givenUp: (blockedPid: number | null) => void; returned: (late: boolean) => void },
+): Promise<ScanOutcome> {
+  const { clock } = opts;
+  const started = clock.now();
+  return new Promise((resolve) => {
+    let timedOut = false;
+    const timer = clock.setTimeout(() => {
+      timedOut = true;
+      const pid = Atomics.load(new Int32Array(thread.progress), 0);
+      on.givenUp(pid > 0 ? pid : null);
+      resolve({ kind: 'timeout', blockedPid: pid > 0 ? pid : null, ms: opts.timeoutMs });
+    }, opts.timeoutMs);
+    thread.answer = (output) => {
+      thread.answer = undefined;
+      if (!timedOut) {
+        clock.clearTimeout(timer);
+        resolve(output ? { kind: 'done', output, ms: clock.now() - started } : { kind: 'unavailable', reason: 'the scan thread died' });
+      }
+      on.returned(timedOut);
+    };
+    Atomics.store(new Int32Array(thread.progress), 0, 0);
+    const request: ScanRequest = { input, progress: thread.progress };
+    thread.worker.postMessage(request);
+  });
 }
 
 /**
