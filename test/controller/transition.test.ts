@@ -6,6 +6,7 @@ import type { Config } from '../../src/config/types.js';
 import type { CommandOutcome } from '../../src/exec/runner.js';
 import type { ReleasedCall } from '../../src/probe/prober.js';
 import type { ProbeResult } from '../../src/probe/probe-mounts.js';
+import { probeResult } from '../helpers/probe-result.js';
 import type { CollateralReport } from '../../src/recovery/collateral.js';
 import type { DryRunReport } from '../../src/recovery/plan.js';
 import type { RecoveryReport, RecoveryTarget, StepReport } from '../../src/recovery/procedure.js';
@@ -37,18 +38,7 @@ function configWith(recovery: Partial<Config['recovery']>, once = false): Contro
 
 // Probe results as src/probe/probe-mounts.ts makes them.
 function ok(path: string): ProbeResult {
-  return {
-    path,
-    result: 'ok',
-    ms: 2,
-    mounted: true,
-    fstype: 'nfs4',
-    mountId: MOUNT_ID[path]!,
-    underAutofs: false,
-    stuck: false,
-    skipped: null,
-    blockedMs: null,
-  };
+  return probeResult(path, { mountId: MOUNT_ID[path]! });
 }
 function failed(path: string, errno: ErrnoResult): ProbeResult {
   return { ...ok(path), result: errno, errno };

@@ -12,6 +12,7 @@ import {
 } from '../../src/holders/scan-plan.js';
 import type { MountEntry } from '../../src/probe/mountinfo.js';
 import type { ProbeClass } from '../../src/probe/classify.js';
+import { probeResult } from '../helpers/probe-result.js';
 import type { ProbeResult } from '../../src/probe/probe-mounts.js';
 
 const entry = (id: number, mountPoint: string): MountEntry => ({
@@ -25,18 +26,8 @@ const entry = (id: number, mountPoint: string): MountEntry => ({
   superOptions: 'rw',
 });
 
-const result = (path: string, outcome: ProbeClass, mountId: number | null, mounted = true): ProbeResult => ({
-  path,
-  result: outcome,
-  ms: 1,
-  mounted,
-  fstype: mounted ? 'nfs4' : null,
-  mountId,
-  underAutofs: false,
-  stuck: false,
-  skipped: null,
-  blockedMs: null,
-});
+const result = (path: string, outcome: ProbeClass, mountId: number | null, mounted = true): ProbeResult =>
+  probeResult(path, { result: outcome, ms: 1, mounted, fstype: mounted ? 'nfs4' : null, mountId });
 
 const round = (over: Partial<Round>): Round => ({ results: [], table: [], batch: null, now: 0, held: false, ...over });
 

@@ -3,24 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { createMetrics, probeBuckets } from '../../src/observe/metrics.js';
 import type { ProbeResult } from '../../src/probe/probe-mounts.js';
 import { FakeClock } from '../helpers/fake-clock.js';
+import { probeResult } from '../helpers/probe-result.js';
 
 const A = '/airflow/dags';
 const B = '/airflow/logs';
 
 function result(path: string, r: Partial<ProbeResult> = {}): ProbeResult {
-  return {
-    path,
-    result: 'ok',
-    ms: 2,
-    mounted: true,
-    fstype: 'nfs4',
-    mountId: 9,
-    underAutofs: true,
-    stuck: false,
-    skipped: null,
-    blockedMs: null,
-    ...r,
-  };
+  return probeResult(path, { underAutofs: true, ...r });
 }
 
 function setup(holders = true) {
