@@ -15,13 +15,12 @@ import { fanOutHolders, type HolderSink, type ControllerSink } from './observe/s
 import { automountRunning } from './probe/autofs-status.js';
 import { readMountTable, type MountTable } from './probe/mountinfo.js';
 import { resolveMountPaths } from './probe/mount-paths.js';
-import { createProbeMounts, type ProbeMounts } from './probe/probe-mounts.js';
+import { createProbeMounts } from './probe/probe-mounts.js';
 import { poolOptions } from './probe/pool.js';
 import { Prober, type ReleasedCall } from './probe/prober.js';
 import type { ResolvedMounts } from './probe/resolve-links.js';
 import { spawnProcessWorker, spawnThreadWorker, type SpawnWorker } from './probe/worker.js';
 import { fstabReader } from './recovery/fstab.js';
-import type { ProcedureDeps } from './recovery/procedure.js';
 
 /** A holder scanner and what it leaves behind. */
 export interface HolderScanner {
@@ -82,15 +81,9 @@ export interface WireOptions {
 }
 
 export interface Wired {
-  /** The config as wired: the mount paths already resolved by the caller. */
-  config: Config;
-  paths: string[];
   prober: Prober;
-  probe: ProbeMounts;
   /** Absent when holders.enabled is off. */
   holders: HolderWatch | undefined;
-  /** The seams a recovery runs through (src/recovery/procedure.ts), for the controller. */
-  procedure: Omit<ProcedureDeps, 'onStep' | 'onCollateral'>;
   /** The controller over these parts, reporting to `sink`; `once` for `check`. */
   controller(sink: ControllerSink, once?: boolean): Controller;
   /** Calls and scans still blocked: while any, the process cannot exit normally. */
@@ -131,23 +124,21 @@ export function wire(config: Config, effects: Effects, opts: WireOptions): Wired
         ownUnit: effects.ownUnit(),
       })
     : undefined;
+  // The recovery's commands, and the fstab they read, in the configured mount namespace.
   const ns = config.recovery.mountNamespace;
-  const procedure = { run: effects.runner({ mountNamespace: ns }), table: effects.table, probe, clock, fstab: effects.fstab(ns) };
+  const run = effects.runner({ mountNamespace: ns });
+  const fstab = effects.fstab(ns);
   return {
-    config,
-    paths,
     prober,
-    probe,
     holders,
-    procedure,
     controller: (sink, once = false) =>
       new Controller({
         config,
         clock,
         probe,
-        run: procedure.run,
+        run,
         table: effects.table,
-        fstab: procedure.fstab,
+        fstab,
         sink,
         autofsRunning: effects.autofsRunning,
         once,
