@@ -20,7 +20,6 @@ export interface Cycle {
 
 export interface Recovery {
   readonly targets: readonly RecoveryTarget[];
-  readonly dryRun: boolean;
   /** Names the recovery for the holder watch: mounts that leave the table meanwhile were detached by it. */
   readonly batch: string;
 }

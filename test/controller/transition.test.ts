@@ -236,7 +236,7 @@ describe('a round ends', () => {
       clearWake,
       { kind: 'recover', targets: [dagsTarget], dryRun: false },
     ]);
-    expect(state.recovery).toEqual({ targets: [dagsTarget], dryRun: false, batch: 'recovery 1' });
+    expect(state.recovery).toEqual({ targets: [dagsTarget], batch: 'recovery 1' });
     expect(state.recoveries).toBe(1);
     expect(state.wake).toBeNull();
     expect(state.hold).toBeNull();
@@ -259,7 +259,7 @@ describe('a round ends', () => {
       clearWake,
       { kind: 'recover', targets: [dagsTarget], dryRun: true },
     ]);
-    expect(state.recovery).toEqual({ targets: [dagsTarget], dryRun: true, batch: 'recovery 0' });
+    expect(state.recovery).toEqual({ targets: [dagsTarget], batch: 'recovery 0' });
     expect(state.recoveries).toBe(0);
   });
 
