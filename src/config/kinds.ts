@@ -7,6 +7,7 @@ import { validateDetailed } from 'node-cron';
 import { cronFields, nextMatch } from '../cron-match.js';
 import { unitGlobProblem } from '../holders/unit-glob.js';
 import { formatListen } from '../observe/http.js';
+import { NON_ERRNO_RESULTS } from '../probe/classify.js';
 import { ERRNO_NAMES } from '../probe/errno.js';
 import { formatKeyPath, isMapping, showValue, type KeyPath } from './config-error.js';
 import { DurationError, formatDuration, parseDuration } from './duration.js';
@@ -35,9 +36,6 @@ export interface Kind<T, R> {
 }
 
 export const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
-
-/** Probe outcomes that are not errno names. */
-export const NON_ERRNO_TRIGGERS = ['timeout', 'unmounted', 'automount_failed', 'automount_timeout'] as const;
 
 /** PID 1's mount namespace: the host's, seen from a container sharing the host's PID namespace. */
 export const HOST_MOUNT_NAMESPACE = '/proc/1/ns/mnt';
@@ -260,11 +258,11 @@ export const commands: Kind<string[][], string[][]> = {
 /** Probe results that start a recovery: the non-errno outcomes or errno names, each once. */
 export const triggers: Kind<string[], string[]> = {
   parse(value: unknown, at: KeyPath, ctx: ParseContext) {
-    const what = `${NON_ERRNO_TRIGGERS.join(', ')} or an errno name such as ESTALE`;
+    const what = `${NON_ERRNO_RESULTS.join(', ')} or an errno name such as ESTALE`;
     const seen = new Map<string, number>();
     return list(ctx, at, value, 1, 'of probe results', (p, v) => {
       const name = nonEmptyString(ctx, p, v, what);
-      const known = (NON_ERRNO_TRIGGERS as readonly string[]).includes(name) || ERRNO_NAMES.has(name);
+      const known = (NON_ERRNO_RESULTS as readonly string[]).includes(name) || ERRNO_NAMES.has(name);
       if (!known) ctx.expected(p, what, v);
       const first = seen.get(name);
       if (first !== undefined) {

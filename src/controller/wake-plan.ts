@@ -1,6 +1,7 @@
 // When the controller next runs a round of its own, between scheduled ticks, and for which paths.
 // Pure: given the policy's decision, the waits it knows of and the latest results, it picks the
 // one wake-up; the controller's driver only sets the timer.
+import type { ProbeClass } from '../probe/classify.js';
 import type { Decision } from './policy.js';
 
 // A probe of a path in autofs' negative cache costs nothing (ENOENT at once, no mount attempt),
@@ -11,7 +12,7 @@ import type { Decision } from './policy.js';
 export const AUTOMOUNT_RETRY_MS = 5_000;
 
 /** Results re-probed every AUTOMOUNT_RETRY_MS: autofs has not mounted the path (yet). */
-const AUTOMOUNT_PENDING: ReadonlySet<string> = new Set(['automount_failed', 'automount_timeout']);
+const AUTOMOUNT_PENDING: ReadonlySet<ProbeClass> = new Set(['automount_failed', 'automount_timeout']);
 
 export interface WakeReason {
   /** Clock time the wait ends. */
@@ -34,7 +35,7 @@ export interface WakeInputs {
   /** Blocked calls and the moment each becomes a hang (RecoveryPolicy.pendingHangs). */
   hangs: readonly { path: string; at: number }[];
   /** The latest result per path. */
-  results: readonly { path: string; result: string }[];
+  results: readonly { path: string; result: ProbeClass }[];
 }
 
 /**

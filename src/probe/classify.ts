@@ -3,8 +3,11 @@
 import { errnoName, type ErrnoResult } from './errno.js';
 import type { PathMountState } from './mountinfo.js';
 
-/** What a probe found: a word of its own, or the failed call's errno name (ESTALE, EIO, …). */
-export type ProbeClass = 'ok' | 'timeout' | 'automount_timeout' | 'unmounted' | 'automount_failed' | ErrnoResult;
+/** The probe's own words for what went wrong, as a config's triggers may list them. */
+export const NON_ERRNO_RESULTS = ['timeout', 'unmounted', 'automount_failed', 'automount_timeout'] as const;
+
+/** What a probe found: ok, a word of its own, or the failed call's errno name (ESTALE, EIO, …). */
+export type ProbeClass = 'ok' | (typeof NON_ERRNO_RESULTS)[number] | ErrnoResult;
 
 /** What the probe itself saw, before the mount table is consulted. */
 export type RawProbe = { kind: 'ok' } | { kind: 'timeout' } | { kind: 'error'; errno: number | undefined; code: string | undefined };

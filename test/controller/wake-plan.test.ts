@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Decision } from '../../src/controller/policy.js';
-import { AUTOMOUNT_RETRY_MS, planNextCycle, planWake } from '../../src/controller/wake-plan.js';
+import { AUTOMOUNT_RETRY_MS, planNextCycle, planWake, type WakeInputs } from '../../src/controller/wake-plan.js';
 
 describe('planWake', () => {
   it('nothing to wait for: no wake-up', () => {
@@ -26,9 +26,12 @@ describe('planWake', () => {
   });
 });
 
+/** The latest results as planNextCycle takes them. */
+type Latest = WakeInputs['results'];
+
 describe('planNextCycle', () => {
   const paths = ['/airflow/dags', '/airflow/logs'];
-  const ok = [
+  const ok: Latest = [
     { path: '/airflow/dags', result: 'ok' },
     { path: '/airflow/logs', result: 'ok' },
   ];
@@ -49,7 +52,7 @@ describe('planNextCycle', () => {
   });
 
   it('a call blocked since 95 s with hang_after 10 s: that path alone at 105 s', () => {
-    const results = [{ path: '/airflow/dags', result: 'timeout' }, ok[1]!];
+    const results: Latest = [{ path: '/airflow/dags', result: 'timeout' }, ok[1]!];
     expect(planNextCycle({ now: 100_000, paths, decision: none, hangs: [{ path: '/airflow/dags', at: 105_000 }], results })).toEqual({
       at: 105_000,
       paths: ['/airflow/dags'],
@@ -57,7 +60,7 @@ describe('planNextCycle', () => {
   });
 
   it("a path in autofs' negative cache: that path again in AUTOMOUNT_RETRY_MS", () => {
-    const results = [ok[0]!, { path: '/airflow/logs', result: 'automount_failed' }];
+    const results: Latest = [ok[0]!, { path: '/airflow/logs', result: 'automount_failed' }];
     expect(planNextCycle({ now: 100_000, paths, decision: none, hangs: [], results })).toEqual({
       at: 100_000 + AUTOMOUNT_RETRY_MS,
       paths: ['/airflow/logs'],
@@ -65,7 +68,7 @@ describe('planNextCycle', () => {
   });
 
   it('a hang due before the automount retry comes first; one due with it shares its cycle', () => {
-    const results = [
+    const results: Latest = [
       { path: '/airflow/dags', result: 'timeout' },
       { path: '/airflow/logs', result: 'automount_timeout' },
     ];
