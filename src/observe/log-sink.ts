@@ -3,6 +3,7 @@
 // one per recovery outcome — and not one per healthy probe per tick: a summary every few minutes.
 import type { Clock } from '../clock.js';
 import type { HealthEvent, Hold } from '../controller/policy.js';
+import type { Evidence } from '../kernel/evidence.js';
 import { errnoName } from '../probe/errno.js';
 import type { ReleasedCall } from '../probe/prober.js';
 import type { ProbeResult } from '../probe/probe-mounts.js';
@@ -197,8 +198,20 @@ export function createLogSink(log: Logger, clock: Clock): ControllerSink {
     collateral: (c) => logCollateral(log, c),
     released: (call, hung) => logReleased(log, call, hung),
     overlapped: () => log.warn('tick skipped: the previous cycle is still running'),
+    earlyProbe: (e) => log.info(evidenceFields(e), 'kernel evidence: probing early'),
     waitingForHangs: (paths, ms) => log.info({ mounts: paths, wait_ms: Math.round(ms) }, 'waiting for blocked calls to reach hang_after'),
     cycleFinished: autofs.cycleFinished,
+  };
+}
+
+/** An evidence's log fields: which counters moved on which operations, and by how much. */
+export function evidenceFields(e: Evidence): Record<string, unknown> {
+  return {
+    mount: e.path,
+    kind: e.kind,
+    ...(Object.keys(e.moved).length > 0 ? { moved: e.moved } : {}),
+    ...(e.mountIds ? { mount_id_before: e.mountIds.before, mount_id_after: e.mountIds.after } : {}),
+    sample_ms: Math.round(e.sampleMs),
   };
 }
 

@@ -8,6 +8,7 @@ import type { DryRunReport } from '../recovery/plan.js';
 import type { RecoveryReport, RecoveryTarget, StepReport } from '../recovery/procedure.js';
 import type { CommandOutcome, CommandStatus } from '../exec/runner.js';
 import type { HolderReport } from '../holders/tracker.js';
+import type { Evidence } from '../kernel/evidence.js';
 
 export interface ControllerSink {
   /** A probe round finished: a cycle's (scheduled, first or wake-up), or the re-probe after a recovery. */
@@ -27,6 +28,8 @@ export interface ControllerSink {
   cycleFinished(info: CycleInfo): void;
   /** `check --recover` waits `ms` for blocked calls on `paths` to reach hang_after before it decides. */
   waitingForHangs(paths: readonly string[], ms: number): void;
+  /** The kernel's counters moved on a mount: its path is probed now, ahead of the schedule. */
+  earlyProbe(evidence: Evidence): void;
 }
 
 export interface CycleInfo {
@@ -63,6 +66,7 @@ export function fanOut(sinks: readonly ControllerSink[]): ControllerSink {
     overlapped: true,
     cycleFinished: true,
     waitingForHangs: true,
+    earlyProbe: true,
   });
 }
 

@@ -24,6 +24,7 @@ function recordingSink(events: string[]): ControllerSink {
     overlapped: () => events.push('overlapped'),
     cycleFinished: () => undefined,
     waitingForHangs: () => undefined,
+    earlyProbe: () => undefined,
   };
 }
 

@@ -31,6 +31,7 @@ const quiet: ControllerSink = {
   overlapped() {},
   cycleFinished() {},
   waitingForHangs() {},
+  earlyProbe() {},
 };
 
 function recordingHolderSink(events: string[]): HolderSink {

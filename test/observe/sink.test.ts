@@ -20,6 +20,7 @@ describe('fanOut', () => {
       'overlapped',
       'cycleFinished',
       'waitingForHangs',
+      'earlyProbe',
     ];
     const both = fanOut([recorder<ControllerSink>('a', calls, methods), recorder<ControllerSink>('b', calls, methods)]);
     both.probed([], 3);
