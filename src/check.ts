@@ -113,6 +113,7 @@ function checkSink(o: {
     overlapped: quiet,
     cycleFinished: quiet,
     earlyProbe: quiet,
+    earlyProbed: quiet,
     waitingForHangs: (_paths, ms) =>
       o.say(
         `waiting ${(ms / 1000).toFixed(1)} s: a timeout is a hang once its call has been blocked ${o.hangAfterMs / 1000} s (recovery.hang_after)`,

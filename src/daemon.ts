@@ -5,6 +5,7 @@
 import { systemClock, type Clock } from './clock.js';
 import type { Config, LoadedConfig } from './config/types.js';
 import type { Controller } from './controller/controller.js';
+import { KernelWatch } from './kernel/watch.js';
 import { loopHealth, type Health } from './observe/health.js';
 import { formatListen, startHttpServer, type HttpServer } from './observe/http.js';
 import { createLogging, type Logger, type Logging } from './observe/log.js';
@@ -60,6 +61,18 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
   });
   const controller = parts.controller(fanOut([createLogSink(log, clock), ...(metrics ? [metrics.sink] : [])]));
   metrics?.watchPool(() => parts.prober.threads());
+  const kernel = config.evidence.enabled
+    ? new KernelWatch({
+        clock,
+        paths,
+        intervalMs: config.evidence.intervalMs,
+        mountstats: effects.mountstats,
+        table: effects.table,
+        onEvidence: (e) => controller.evidence(e),
+        log,
+      })
+    : undefined;
+  if (kernel) metrics?.watchKernel(() => kernel.last());
   // Judged from the start by the schedule's own interval, not a placeholder until it runs.
   const intervalMs = scheduleIntervalMs(config.schedule, clock.wallNow());
   const notifier = createNotifier({ env: io.env, pid: io.pid, run: effects.runner({ launcher: 'node' }), clock, log });
@@ -90,6 +103,7 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
       log.info(startingFields(loaded, io.version, http), 'starting');
       schedule = startSchedule({ expression: config.schedule, jitterMs: config.jitterMs, tick: () => void controller.tick(), clock, log });
       void controller.start();
+      kernel?.start();
 
       // Serving (port bound, first cycle under way): tell systemd, and keep its watchdog fed while
       // the loop is alive.
@@ -105,6 +119,7 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
       const told = notifier.stopping();
       schedule?.stop();
       controller.stop();
+      kernel?.stop();
       parts.holders?.stop();
       http?.close();
       await within(clock, STOP_GRACE_MS, Promise.all([controller.idle(), parts.holders?.idle(), told]));
@@ -127,6 +142,7 @@ function startingFields(loaded: LoadedConfig, version: string, http: HttpServer 
     recovery: config.recovery.enabled ? (config.recovery.dryRun ? 'dry_run' : 'enabled') : 'disabled',
     metrics: http ? `http://${formatListen(http.address)}/metrics` : 'disabled',
     log_file: config.log.file,
+    kernel_evidence: config.evidence.enabled ? `every ${config.evidence.intervalMs} ms` : 'disabled',
   };
 }
 

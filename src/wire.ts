@@ -3,6 +3,7 @@
 // sinks, systemd notifier, schedule) src/daemon.ts adds. Effects (clock, mount table, probe workers, holder scans,
 // command runners, fstab) come in as one value, so a test wires the same parts on a hand-moved
 // clock and scripted workers; src/cli.ts passes the real ones.
+import { readFileSync } from 'node:fs';
 import type { Clock } from './clock.js';
 import type { Config } from './config/types.js';
 import { createRunner, type RunCommand, type RunnerOptions } from './exec/runner.js';
@@ -33,6 +34,8 @@ export interface HolderScanner {
 export interface Effects {
   clock: Clock;
   table: MountTable;
+  /** /proc/self/mountstats' text (the kernel's NFS counters); throws when it cannot be read. */
+  mountstats: () => string;
   /** The configured paths with symbolic links resolved to the mount points they name. */
   resolveMounts: (config: Config) => Promise<ResolvedMounts>;
   /** Where a probe's blocking call runs: a thread in the daemon, a child process in `check`. */
@@ -58,6 +61,7 @@ export function realEffects(role: 'daemon' | 'check', clock: Clock): Effects {
   return {
     clock,
     table: readMountTable,
+    mountstats: () => readFileSync('/proc/self/mountstats', 'utf8'),
     resolveMounts: (config) => resolveMountPaths(config, clock),
     spawnProbe: role === 'daemon' ? spawnThreadWorker : spawnProcessWorker,
     holderScanner:

@@ -158,6 +158,16 @@ export const CONFIG_KEYS: KeyTable<Config> = {
     ),
     restartTimeoutMs: key('restart_timeout', duration(SECOND, HOUR), '2m', 'deadline of one `systemctl try-restart`'),
   },
+  evidence: {
+    enabled: key(
+      'enabled',
+      boolean,
+      true,
+      "read the NFS client's counters between probes; a mount they say may be failing is probed at once (never unmounted on them alone)",
+    ),
+    intervalMs: key('interval', duration(100, MINUTE), '1s', 'how often `/proc/self/mountstats` is read'),
+    earlyProbeGapMs: key('early_probe_gap', duration(SECOND, HOUR), '5s', 'least time between two early probes of one path'),
+  },
   metrics: {
     enabled: key('enabled', boolean, true, 'serve `/metrics`, `/healthz` and `/`; off: no HTTP server at all'),
     listen: key('listen', listenAddress, '0.0.0.0:12049', '`host:port`, `[::]:12049` for IPv6; port 0 = any free port (logged)'),

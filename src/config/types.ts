@@ -63,6 +63,16 @@ export interface HoldersConfig {
   restartTimeoutMs: number;
 }
 
+/** The kernel's own counters, read between probes (src/kernel/watch.ts). */
+export interface EvidenceConfig {
+  /** Read /proc/self/mountstats between probes and probe a mount early on what it says. */
+  enabled: boolean;
+  /** How often it is read. */
+  intervalMs: number;
+  /** Least time between two early probes of one path. */
+  earlyProbeGapMs: number;
+}
+
 export interface ListenAddress {
   /** IP address or host name, without brackets. */
   host: string;
@@ -89,6 +99,7 @@ export interface Config {
   probe: ProbeConfig;
   recovery: RecoveryConfig;
   holders: HoldersConfig;
+  evidence: EvidenceConfig;
   metrics: MetricsConfig;
   log: LogConfig;
 }

@@ -5,6 +5,7 @@
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Config } from '../config/types.js';
 import type { RunCommand } from '../exec/runner.js';
+import type { Evidence } from '../kernel/evidence.js';
 import type { ControllerSink } from '../observe/sink.js';
 import type { MountTable } from '../probe/mountinfo.js';
 import type { ReleasedCall } from '../probe/prober.js';
@@ -76,6 +77,11 @@ export class Controller {
     this.dispatch({ kind: 'tick' });
     if (!before) return this.round ?? Promise.resolve();
     return before.then(() => this.round);
+  }
+
+  /** The kernel's counters say a path may be failing (the kernel watch's onEvidence). */
+  evidence(evidence: Evidence): void {
+    this.dispatch({ kind: 'evidence', evidence });
   }
 
   /** A call given up as timed out has returned (the prober's onReleased). */
@@ -216,5 +222,9 @@ function deliver(sink: ControllerSink, r: Report): void {
       return sink.cycleFinished({ autofsRunning: r.autofsRunning, scheduled: r.scheduled });
     case 'waiting-for-hangs':
       return sink.waitingForHangs(r.paths, r.ms);
+    case 'early-probe':
+      return sink.earlyProbe(r.evidence);
+    case 'early-probed':
+      return sink.earlyProbed(r.evidence, r.result);
   }
 }

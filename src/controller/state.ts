@@ -8,14 +8,20 @@ import type { CollateralReport } from '../recovery/collateral.js';
 import type { DryRunReport } from '../recovery/plan.js';
 import type { RecoveryReport, RecoveryTarget, StepReport } from '../recovery/procedure.js';
 import type { Health, HealthEvent, Hold, PolicyConfig } from './policy.js';
+import type { Evidence } from '../kernel/evidence.js';
 import type { Wake } from './wake-plan.js';
 
-/** first: at start; scheduled: a tick's; wake: one of the controller's own, for some paths. */
-export type CycleKind = 'first' | 'scheduled' | 'wake';
+/**
+ * first: at start; scheduled: a tick's; wake: one of the controller's own, for some paths; early:
+ * for paths the kernel's counters say may be failing.
+ */
+export type CycleKind = 'first' | 'scheduled' | 'wake' | 'early';
 
 export interface Cycle {
   readonly kind: CycleKind;
   readonly paths: readonly string[];
+  /** An early round's reasons, one per path: its results are reported with them. */
+  readonly evidence?: readonly Evidence[];
 }
 
 export interface Recovery {
@@ -33,6 +39,10 @@ export interface ControllerState {
   readonly cycle: Cycle | null;
   /** Paths a tick found the running cycle not probing: their round runs as soon as it ends. */
   readonly tickWaiting: readonly string[] | null;
+  /** Evidence that came while a round for other paths ran: probed as soon as it ends. */
+  readonly earlyWaiting: readonly Evidence[];
+  /** When each path was last probed early: at most one early probe per early_probe_gap. */
+  readonly earlyAt: ReadonlyMap<string, number>;
   /** The last decision, when it held a recovery (cooldown, backoff, disabled). */
   readonly hold: Hold | null;
   /** The recovery under way; one at a time, beside the cycles. */
@@ -56,6 +66,8 @@ export interface ControllerConfig {
   readonly paths: readonly string[];
   readonly policy: PolicyConfig;
   readonly dryRun: boolean;
+  /** Least time between two early probes of one path (evidence.early_probe_gap). */
+  readonly earlyProbeGapMs: number;
   /**
    * `check`: one decision, after blocked calls have had their chance to reach hang_after, and no
    * cycles of its own after it. The daemon: forever, waking for holds, hangs and automounts.
@@ -70,6 +82,8 @@ export type ControllerEvent =
   | { kind: 'wake' }
   /** The running cycle's probe round is done. */
   | { kind: 'probed'; results: readonly ProbeResult[]; cycleMs: number; autofsRunning: boolean | null }
+  /** The kernel's counters say a path may be failing (src/kernel/watch.ts). */
+  | { kind: 'evidence'; evidence: Evidence }
   /** A call given up as timed out has returned. */
   | { kind: 'released'; call: ReleasedCall }
   | { kind: 'step'; step: StepReport }
@@ -90,7 +104,9 @@ export type Report =
   | { kind: 'released'; call: ReleasedCall; hung: boolean }
   | { kind: 'overlapped' }
   | { kind: 'cycle-finished'; autofsRunning: boolean | null; scheduled: boolean }
-  | { kind: 'waiting-for-hangs'; paths: readonly string[]; ms: number };
+  | { kind: 'waiting-for-hangs'; paths: readonly string[]; ms: number }
+  | { kind: 'early-probe'; evidence: Evidence }
+  | { kind: 'early-probed'; evidence: Evidence; result: ProbeResult };
 
 export type ControllerAction =
   /** Probe these paths as one round; answer with `probed`. */
@@ -115,6 +131,8 @@ export function initialState(): ControllerState {
     health: new Map(),
     cycle: null,
     tickWaiting: null,
+    earlyWaiting: [],
+    earlyAt: new Map(),
     hold: null,
     recovery: null,
     recoveries: 0,
@@ -138,6 +156,7 @@ export function controllerConfig(config: Config, once = false): ControllerConfig
       maxBackoffMs: r.maxBackoffMs,
     },
     dryRun: r.dryRun,
+    earlyProbeGapMs: config.evidence.earlyProbeGapMs,
     once,
   };
 }

@@ -5,8 +5,11 @@
 // round under way is the first or a wake-up, which serves it); one recovery at a time, beside the
 // rounds, never inside one (its steps may take their full deadlines); the policy decides after each
 // round unless a recovery runs; between ticks the controller wakes for a hold's end, a blocked
-// call reaching hang_after, and a path autofs has not mounted (src/controller/wake-plan.ts).
+// call reaching hang_after, and a path autofs has not mounted (src/controller/wake-plan.ts); and
+// it probes a healthy path early when the kernel's counters say it may be failing — the probe
+// decides, as a tick's would: evidence alone never starts a recovery.
 import { recoveryTargets } from '../recovery/plan.js';
+import type { Evidence } from '../kernel/evidence.js';
 import type { ProbeResult } from '../probe/probe-mounts.js';
 import { blockedMs, decide, observe, pendingHangs, recorded, released } from './policy.js';
 import type { ControllerAction, ControllerConfig, ControllerEvent, ControllerState, CycleKind, Report, Transition } from './state.js';
@@ -40,6 +43,8 @@ function apply(s: ControllerState, e: ControllerEvent, at: At): ControllerState 
     }
     case 'probed':
       return probed(s, e, at);
+    case 'evidence':
+      return evidence(s, e.evidence, at);
     case 'released': {
       report(at, { kind: 'released', call: e.call, hung: e.call.blockedMs >= at.cfg.policy.hangAfterMs });
       // With a call still blocked on the path, it may yet be a hang.
@@ -66,6 +71,40 @@ function startCycle(s: ControllerState, paths: readonly string[], kind: CycleKin
 }
 
 /**
+ * The kernel's counters moved on a path. Probed at once when the last probe found it healthy (a
+ * path known to fail is the policy's, its own wake-ups included), no recovery runs (it re-probes
+ * what it touched), no round is already probing it, and its last early probe is early_probe_gap
+ * old; after the round under way when one probes other paths.
+ */
+function evidence(s: ControllerState, ev: Evidence, at: At): ControllerState {
+  const { now, cfg } = at;
+  if (cfg.once || !isNews(s, ev)) return s;
+  if (s.cycle?.paths.includes(ev.path) || s.earlyWaiting.some((w) => w.path === ev.path)) return s;
+  const last = s.earlyAt.get(ev.path);
+  if (last !== undefined && now - last < cfg.earlyProbeGapMs) return s;
+  report(at, { kind: 'early-probe', evidence: ev });
+  const next = { ...s, earlyAt: new Map(s.earlyAt).set(ev.path, now) };
+  if (s.cycle) return { ...next, earlyWaiting: [...s.earlyWaiting, ev] };
+  return startEarly(next, [ev], at);
+}
+
+/** Whether a probe could tell anything the controller is not already acting on. */
+function isNews(s: ControllerState, ev: Evidence): boolean {
+  if (s.stopping || s.recovery) return false;
+  const latest = s.latest.get(ev.path);
+  if (!latest) return true;
+  if (latest.result !== 'ok') return false;
+  // A mount a probe has already seen (autofs mounting it again, a recovery's new mount) is no news.
+  return !(ev.kind === 'mount_table' && (ev.mountIds?.after ?? null) === latest.mountId);
+}
+
+function startEarly(s: ControllerState, evidence: readonly Evidence[], at: At): ControllerState {
+  const paths = evidence.map((e) => e.path);
+  at.out.push({ kind: 'probe', paths });
+  return { ...s, cycle: { kind: 'early', paths, evidence }, earlyWaiting: [] };
+}
+
+/**
  * A tick that finds a scheduled round still running is reported and dropped; one that finds the
  * first round or a wake-up lets it serve the paths it probes and probes the others right after it,
  * so no path misses the round.
@@ -87,13 +126,23 @@ function probed(s: ControllerState, e: Extract<ControllerEvent, { kind: 'probed'
   const cycle = s.cycle;
   if (!cycle) return s;
   let next = take(s, e.results, e.cycleMs, at);
-  const scheduled = cycle.kind !== 'wake';
+  for (const ev of cycle.evidence ?? []) {
+    const result = e.results.find((r) => r.path === ev.path);
+    if (result) report(at, { kind: 'early-probed', evidence: ev, result });
+  }
+  const scheduled = cycle.kind === 'first' || cycle.kind === 'scheduled';
   report(at, { kind: 'cycle-finished', autofsRunning: e.autofsRunning, scheduled });
   next = { ...next, cycle: null, tickWaiting: null, lastScheduledCycleAt: scheduled ? at.now : next.lastScheduledCycleAt };
   // One recovery at a time: the running one re-probes what it recovers, and decides after. A
   // stopping daemon decides nothing: an unmount started now would be cut off by the exit.
   if (!next.recovery && !next.stopping) next = decideAndAct(next, at);
   if (s.tickWaiting && !next.stopping) next = startCycle(next, s.tickWaiting, 'scheduled', at);
+  // Evidence that came meanwhile, for paths this round did not probe, unless what happened since
+  // (a recovery, a failing result) has made it moot.
+  if (!next.cycle && next.earlyWaiting.length > 0) {
+    const waiting = next.earlyWaiting.filter((ev) => isNews(next, ev));
+    next = waiting.length > 0 ? startEarly(next, waiting, at) : { ...next, earlyWaiting: [] };
+  }
   return next;
 }
 

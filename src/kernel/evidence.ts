@@ -1,5 +1,6 @@
 // What the kernel's counters say of a configured mount between probes. The rule that reads it
 // from successive mountstats samples is in this module; the controller only ever probes on it.
+import type { NfsMountStats } from './mountstats.js';
 
 /**
  * errors: an operation's error count rose beyond its own recent rate; timeouts: new major
@@ -26,4 +27,117 @@ export interface Evidence {
   readonly mountIds?: { readonly before: number | null; readonly after: number | null };
   /** Time between the two samples compared. */
   readonly sampleMs: number;
+}
+
+/** What one sample tells of a configured path: the NFS mount holding it, and its counters. */
+export interface PathSample {
+  readonly path: string;
+  /** ID of the NFS mount holding the path (from mountinfo); null when none does. */
+  readonly mountId: number | null;
+  /** That mount's counters; null when it has none (not NFS, or not in mountstats). */
+  readonly stats: NfsMountStats | null;
+}
+
+/** What the rule remembers of a path between samples. */
+export interface PathMemory {
+  readonly mountId: number | null;
+  readonly at: number;
+  /** Per operation: errors so far (ops whose kernel counts them) and major timeouts so far. */
+  readonly errors: ReadonlyMap<string, number>;
+  readonly timeouts: ReadonlyMap<string, number>;
+  /** Per operation, its recent error rates per second (newest last), within RATE_WINDOW_MS. */
+  readonly recent: ReadonlyMap<string, readonly Rate[]>;
+}
+
+export interface Rate {
+  readonly at: number;
+  readonly perS: number;
+}
+
+export type EvidenceMemory = ReadonlyMap<string, PathMemory>;
+
+/**
+ * How far back an operation's own error rate is remembered. Importers probing a DAG folder make
+ * ENOENT in bursts each parsing loop: the window spans one loop and then some, so the next burst
+ * of the same size is not news.
+ */
+export const RATE_WINDOW_MS = 120_000;
+
+/** Errors count as evidence only above this many times the operation's expected rate. */
+export const RATE_FACTOR = 3;
+
+/**
+ * The rule, pure: the previous memory and this sample's paths in; the new memory and the paths
+ * whose counters say they may be failing out. A path seen the first time, or whose mount just
+ * appeared, sets its baseline and says nothing.
+ */
+export function judgeSamples(
+  memory: EvidenceMemory,
+  samples: readonly PathSample[],
+  now: number,
+): { memory: EvidenceMemory; evidence: Evidence[] } {
+  const next = new Map<string, PathMemory>();
+  const evidence: Evidence[] = [];
+  for (const sample of samples) {
+    const before = memory.get(sample.path);
+    const { remembered, found } = judgePath(before, sample, now);
+    next.set(sample.path, remembered);
+    if (found) evidence.push(found);
+  }
+  return { memory: next, evidence };
+}
+
+function judgePath(before: PathMemory | undefined, sample: PathSample, now: number): { remembered: PathMemory; found: Evidence | null } {
+  const fresh = baseline(sample, now);
+  if (!before) return { remembered: fresh, found: null };
+  const sampleMs = now - before.at;
+  if (before.mountId !== sample.mountId) {
+    // A mount appearing (autofs mounting on access) is no trouble; one vanishing or replaced may be.
+    const found: Evidence | null =
+      before.mountId === null
+        ? null
+        : { path: sample.path, kind: 'mount_table', moved: {}, mountIds: { before: before.mountId, after: sample.mountId }, sampleMs };
+    return { remembered: fresh, found };
+  }
+  if (!sample.stats) return { remembered: fresh, found: null };
+  const moved: Record<string, OpMoved> = {};
+  let timedOut = false;
+  let erred = false;
+  const recent = new Map<string, readonly Rate[]>();
+  const seconds = Math.max(sampleMs, 1) / 1000;
+  for (const [op, s] of sample.stats.ops) {
+    const dTimeouts = s.timeouts - (before.timeouts.get(op) ?? s.timeouts);
+    const prevErrors = before.errors.get(op);
+    const dErrors = s.errors === null || prevErrors === undefined ? 0 : s.errors - prevErrors;
+    const history = (before.recent.get(op) ?? []).filter((r) => now - r.at <= RATE_WINDOW_MS);
+    const rate = Math.max(0, dErrors) / seconds;
+    const unusual = dErrors > 0 && rate > RATE_FACTOR * expectedRate(history, prevErrors ?? 0, sample.stats.ageS, seconds);
+    if (dTimeouts > 0) timedOut = true;
+    if (unusual) erred = true;
+    if (dTimeouts > 0 || unusual) moved[op] = { ...(unusual ? { errors: dErrors } : {}), ...(dTimeouts > 0 ? { timeouts: dTimeouts } : {}) };
+    if (s.errors !== null) recent.set(op, [...history, { at: now, perS: rate }]);
+  }
+  const remembered: PathMemory = { ...fresh, recent };
+  if (!timedOut && !erred) return { remembered, found: null };
+  return { remembered, found: { path: sample.path, kind: timedOut ? 'timeouts' : 'errors', moved, sampleMs } };
+}
+
+/**
+ * The rate an operation's errors are expected at: the highest of its recent rates, or its average
+ * since the mount was made (before this sample), whichever is higher — so a steady stream of
+ * ENOENT is expected from the first sample on.
+ */
+function expectedRate(history: readonly Rate[], errorsBefore: number, ageS: number | null, sampleS: number): number {
+  const lifetime = ageS !== null && ageS > sampleS ? errorsBefore / (ageS - sampleS) : 0;
+  return Math.max(lifetime, ...history.map((r) => r.perS));
+}
+
+function baseline(sample: PathSample, now: number): PathMemory {
+  const errors = new Map<string, number>();
+  const timeouts = new Map<string, number>();
+  for (const [op, s] of sample.stats?.ops ?? []) {
+    if (s.errors !== null) errors.set(op, s.errors);
+    timeouts.set(op, s.timeouts);
+  }
+  return { mountId: sample.mountId, at: now, errors, timeouts, recent: new Map() };
 }

@@ -199,6 +199,11 @@ export function createLogSink(log: Logger, clock: Clock): ControllerSink {
     released: (call, hung) => logReleased(log, call, hung),
     overlapped: () => log.warn('tick skipped: the previous cycle is still running'),
     earlyProbe: (e) => log.info(evidenceFields(e), 'kernel evidence: probing early'),
+    earlyProbed: (e, r) => {
+      const fields = { ...evidenceFields(e), result: r.result, ...probeFields(r) };
+      if (r.result === 'ok') log.info(fields, 'kernel evidence: early probe found the mount healthy');
+      else log.warn(fields, 'kernel evidence: early probe found the mount failing');
+    },
     waitingForHangs: (paths, ms) => log.info({ mounts: paths, wait_ms: Math.round(ms) }, 'waiting for blocked calls to reach hang_after'),
     cycleFinished: autofs.cycleFinished,
   };

@@ -30,6 +30,8 @@ export interface ControllerSink {
   waitingForHangs(paths: readonly string[], ms: number): void;
   /** The kernel's counters moved on a mount: its path is probed now, ahead of the schedule. */
   earlyProbe(evidence: Evidence): void;
+  /** The early probe's result, with the evidence that caused it. */
+  earlyProbed(evidence: Evidence, result: ProbeResult): void;
 }
 
 export interface CycleInfo {
@@ -67,6 +69,7 @@ export function fanOut(sinks: readonly ControllerSink[]): ControllerSink {
     cycleFinished: true,
     waitingForHangs: true,
     earlyProbe: true,
+    earlyProbed: true,
   });
 }
 

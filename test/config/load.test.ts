@@ -177,6 +177,7 @@ describe('renderConfig', () => {
       mountNamespace: '/proc/4242/ns/mnt',
     },
     holders: { enabled: false, scanTimeoutMs: 250, restartUnits: ['airflow-*.service', 'worker@[0-9].service'], restartTimeoutMs: 90_000 },
+    evidence: { enabled: false, intervalMs: 250, earlyProbeGapMs: 90_000 },
     metrics: { enabled: false, listen: { host: '::1', port: 0 } },
     log: { level: 'trace', file: null },
   };

@@ -25,6 +25,7 @@ function recordingSink(events: string[]): ControllerSink {
     cycleFinished: () => undefined,
     waitingForHangs: () => undefined,
     earlyProbe: () => undefined,
+    earlyProbed: () => undefined,
   };
 }
 

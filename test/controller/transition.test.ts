@@ -21,6 +21,7 @@ import {
 } from '../../src/controller/state.js';
 import { transition } from '../../src/controller/transition.js';
 import type { Hold } from '../../src/controller/policy.js';
+import type { Evidence } from '../../src/kernel/evidence.js';
 import { AUTOMOUNT_RETRY_MS } from '../../src/controller/wake-plan.js';
 import { defaultConfig } from '../helpers/config.js';
 
@@ -514,6 +515,103 @@ describe('wake-ups', () => {
     const { state, actions } = transition(s, wake, 100, cfg);
     expect(actions).toEqual([]);
     expect(state).toEqual(s);
+  });
+});
+
+describe('kernel evidence', () => {
+  const estale = (path: string): Evidence => ({ path, kind: 'errors', moved: { GETATTR: { errors: 3 } }, sampleMs: 1000 });
+  const gone = (path: string, after: number | null): Evidence => ({
+    path,
+    kind: 'mount_table',
+    moved: {},
+    mountIds: { before: MOUNT_ID[path]!, after },
+    sampleMs: 1000,
+  });
+  const ev = (e: Evidence): ControllerEvent => ({ kind: 'evidence', evidence: e });
+  const healthy = (): ControllerState => afterFirst([ok(DAGS), ok(LOGS)]);
+
+  it('on a healthy path: reported and probed at once, an early round of that path alone', () => {
+    const s = healthy();
+    const { state, actions } = transition(s, ev(estale(DAGS)), 10_000, cfg);
+    expect(actions).toEqual([report({ kind: 'early-probe', evidence: estale(DAGS) }), probe([DAGS])]);
+    expect(state.cycle).toEqual({ kind: 'early', paths: [DAGS], evidence: [estale(DAGS)] });
+    expect(state.earlyAt).toEqual(new Map([[DAGS, 10_000]]));
+  });
+
+  it("the early round decides as any round: ESTALE found, the recovery starts; the result is reported with its evidence", () => {
+    const s = transition(healthy(), ev(estale(DAGS)), 10_000, cfg).state;
+    const result = failed(DAGS, 'ESTALE');
+    const { state, actions } = transition(s, probed([result]), 10_040, cfg);
+    expect(actions).toContainEqual(report({ kind: 'early-probed', evidence: estale(DAGS), result }));
+    expect(actions).toContainEqual({ kind: 'recover', targets: [dagsTarget], dryRun: false });
+    expect(actions).toContainEqual(report({ kind: 'cycle-finished', autofsRunning: null, scheduled: false }));
+    // An early round is not the schedule's: /healthz still judges the ticks.
+    expect(state.lastScheduledCycleAt).toBe(40);
+  });
+
+  it('the early round finds the path healthy: reported with its evidence, nothing else done', () => {
+    const s = transition(healthy(), ev(estale(DAGS)), 10_000, cfg).state;
+    const { state, actions } = transition(s, probed([ok(DAGS)]), 10_040, cfg);
+    expect(actions).toContainEqual(report({ kind: 'early-probed', evidence: estale(DAGS), result: ok(DAGS) }));
+    expect(actions.filter((a) => a.kind === 'recover' || a.kind === 'probe')).toEqual([]);
+    expect(state.recovery).toBeNull();
+  });
+
+  it('at most one early probe per path per early_probe_gap; another path is not held back', () => {
+    let s = transition(healthy(), ev(estale(DAGS)), 10_000, cfg).state;
+    s = transition(s, probed([ok(DAGS)]), 10_040, cfg).state;
+    expect(transition(s, ev(estale(DAGS)), 14_999, cfg).actions).toEqual([]);
+    expect(transition(s, ev(estale(DAGS)), 15_000, cfg).actions).toEqual([report({ kind: 'early-probe', evidence: estale(DAGS) }), probe([DAGS])]);
+    expect(transition(s, ev(estale(LOGS)), 11_000, cfg).actions).toEqual([report({ kind: 'early-probe', evidence: estale(LOGS) }), probe([LOGS])]);
+  });
+
+  it('evidence during a round for other paths waits for its end, then gets a round of its own', () => {
+    const s = transition(healthy(), ev(estale(LOGS)), 10_000, cfg).state;
+    const during = transition(s, ev(estale(DAGS)), 10_010, cfg);
+    expect(during.actions).toEqual([report({ kind: 'early-probe', evidence: estale(DAGS) })]);
+    expect(during.state.earlyWaiting).toEqual([estale(DAGS)]);
+    const end = transition(during.state, probed([ok(LOGS)]), 10_040, cfg);
+    expect(end.actions.at(-1)).toEqual(probe([DAGS]));
+    expect(end.state.cycle).toEqual({ kind: 'early', paths: [DAGS], evidence: [estale(DAGS)] });
+    expect(end.state.earlyWaiting).toEqual([]);
+  });
+
+  it('waiting evidence made moot by a recovery the round started is dropped', () => {
+    const s = transition(healthy(), ev(estale(LOGS)), 10_000, cfg).state;
+    const during = transition(s, ev(estale(DAGS)), 10_010, cfg).state;
+    const end = transition(during, probed([failed(LOGS, 'ESTALE')]), 10_040, cfg);
+    expect(end.state.recovery).not.toBeNull();
+    expect(end.actions.filter((a) => a.kind === 'probe')).toEqual([]);
+    expect(end.state.earlyWaiting).toEqual([]);
+  });
+
+  it('nothing for a path a round is probing, a path known to fail, during a recovery, when stopping, or in once mode', () => {
+    const probing = reach([[tick, 0]]);
+    expect(transition(probing, ev(estale(DAGS)), 10, cfg)).toEqual({ state: probing, actions: [] });
+    const failing = afterFirst([automountFailed(DAGS), ok(LOGS)]);
+    expect(transition(failing, ev(estale(DAGS)), 10_000, cfg)).toEqual({ state: failing, actions: [] });
+    const recoveringNow = recovering();
+    expect(transition(recoveringNow, ev(estale(LOGS)), 10_000, cfg)).toEqual({ state: recoveringNow, actions: [] });
+    const stopped = transition(healthy(), stop, 9_000, cfg).state;
+    expect(transition(stopped, ev(estale(DAGS)), 10_000, cfg)).toEqual({ state: stopped, actions: [] });
+    const once = configWith({}, true);
+    const checked = afterFirst([ok(DAGS), ok(LOGS)], once);
+    expect(transition(checked, ev(estale(DAGS)), 10_000, once)).toEqual({ state: checked, actions: [] });
+  });
+
+  it('a mount that left the table is probed; the mount a probe already saw is no news', () => {
+    const s = healthy();
+    expect(transition(s, ev(gone(DAGS, null)), 10_000, cfg).actions).toContainEqual(probe([DAGS]));
+    expect(transition(s, ev(gone(DAGS, 77)), 10_000, cfg).actions).toContainEqual(probe([DAGS]));
+    // After a recovery autofs mounted 77, and the recovery's re-probe saw it.
+    const seen = { ...s, latest: new Map(s.latest).set(DAGS, { ...ok(DAGS), mountId: 77 }) };
+    expect(transition(seen, ev(gone(DAGS, 77)), 10_000, cfg).actions).toEqual([]);
+  });
+
+  it('before any probe of the path, evidence is probed', () => {
+    const s = reach([[start, 0]]);
+    const early = transition({ ...s, cycle: null }, ev(estale(DAGS)), 100, cfg);
+    expect(early.actions).toContainEqual(probe([DAGS]));
   });
 });
 

@@ -25,6 +25,7 @@ export function scriptedEffects(
   const effects: Effects = {
     clock,
     table: world.table,
+    mountstats: world.mountstats,
     resolveMounts: (c) => Promise.resolve({ paths: c.mounts.map((m) => m.path), resolved: [], unresolved: [] }),
     spawnProbe: () => {
       const w = new HandWorker(opts.answer);

@@ -19,6 +19,9 @@ export interface ScriptedMount {
   static?: boolean;
   /** When probes of it began to block (set by the first probe that finds the fault `timeout`). */
   blockedSince?: number;
+  /** The kernel's counts of its failed and timed-out GETATTR calls (/proc/self/mountstats). */
+  errors?: number;
+  timeouts?: number;
 }
 
 export class ScriptedWorld {
@@ -68,6 +71,21 @@ export class ScriptedWorld {
       superOptions: 'rw,vers=4.1,soft',
     })),
   ];
+
+  /** /proc/self/mountstats as the kernel writes it for these mounts (GETATTR's line only). */
+  mountstats = (): string =>
+    [
+      'device /dev/vda mounted on / with fstype ext4',
+      'device auto.airflow mounted on /airflow with fstype autofs',
+      ...this.mounts.flatMap((m) => [
+        `device srv:${m.path} mounted on ${m.path} with fstype nfs4 statvers=1.1`,
+        '\tage:\t600',
+        '\tRPC iostats version: 1.1  p/v: 100003/4 (nfs)',
+        '\tper-op statistics',
+        `\t     GETATTR: 120 120 ${m.timeouts ?? 0} 20000 30000 5 60 70 ${m.errors ?? 0}`,
+        '',
+      ]),
+    ].join('\n');
 
   probe = async (paths: readonly string[]): Promise<ProbeResult[]> =>
     paths.map((path) => {

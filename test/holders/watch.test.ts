@@ -32,6 +32,7 @@ const quiet: ControllerSink = {
   cycleFinished() {},
   waitingForHangs() {},
   earlyProbe() {},
+  earlyProbed() {},
 };
 
 function recordingHolderSink(events: string[]): HolderSink {

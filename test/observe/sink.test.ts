@@ -21,6 +21,7 @@ describe('fanOut', () => {
       'cycleFinished',
       'waitingForHangs',
       'earlyProbe',
+      'earlyProbed',
     ];
     const both = fanOut([recorder<ControllerSink>('a', calls, methods), recorder<ControllerSink>('b', calls, methods)]);
     both.probed([], 3);

@@ -1,0 +1,97 @@
+// Between probes, reads the kernel's own counters for the configured mounts: /proc/self/mountstats
+// and /proc/self/mountinfo on a timer (neither can be polled from Node; both are formatted from
+// memory, so reading them never waits on a server). Each sample goes through the pure rule
+// (src/kernel/evidence.ts); what it finds is handed to the controller, which may probe early.
+// Scrapes read the last sample, never /proc.
+import type { Clock, TimerHandle } from '../clock.js';
+import type { Logger } from '../observe/log.js';
+import type { MountTable } from '../probe/mountinfo.js';
+import { judgeSamples, type Evidence, type EvidenceMemory } from './evidence.js';
+import { parseMountstats, type NfsMountStats } from './mountstats.js';
+import { pathSamples } from './samples.js';
+
+export interface KernelWatchDeps {
+  clock: Clock;
+  /** Every configured path, in order. */
+  paths: readonly string[];
+  intervalMs: number;
+  /** /proc/self/mountstats' text; throws when it cannot be read. */
+  mountstats: () => string;
+  table: MountTable;
+  onEvidence: (e: Evidence) => void;
+  log: Logger;
+}
+
+export class KernelWatch {
+  private memory: EvidenceMemory = new Map();
+  private latest: ReadonlyMap<string, NfsMountStats> = new Map();
+  private timer: TimerHandle | undefined;
+  private stopped = false;
+  private unreadable = false;
+  private toldNoErrors = false;
+
+  constructor(private readonly deps: KernelWatchDeps) {}
+
+  /** Takes the baseline now, then a sample every interval. */
+  start(): void {
+    this.sample();
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) this.deps.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Per configured path, its NFS mount's counters as of the last sample (absent: none). */
+  last(): ReadonlyMap<string, NfsMountStats> {
+    return this.latest;
+  }
+
+  /** One sample: read, judge, hand any evidence on. */
+  sample(): void {
+    const { deps } = this;
+    let text: string;
+    let entries: ReturnType<MountTable>;
+    try {
+      text = deps.mountstats();
+      entries = deps.table();
+    } catch (err) {
+      // Said once per spell, not every second; the probes go on regardless.
+      if (!this.unreadable) deps.log.warn({ err }, 'kernel evidence: /proc/self/mountstats or mountinfo unreadable; probing on the schedule only');
+      this.unreadable = true;
+      return;
+    }
+    if (this.unreadable) deps.log.info('kernel evidence: /proc/self/mountstats readable again');
+    this.unreadable = false;
+    const samples = pathSamples(deps.paths, entries, parseMountstats(text));
+    this.latest = new Map(samples.flatMap((s) => (s.stats ? [[s.path, s.stats] as const] : [])));
+    this.tellIfNoErrorCounts(samples.flatMap((s) => s.stats ?? []));
+    const judged = judgeSamples(this.memory, samples, deps.clock.now());
+    this.memory = judged.memory;
+    for (const e of judged.evidence) deps.onEvidence(e);
+  }
+
+  /** Kernels before 5.3 count no errors per operation: said once, at the first NFS mount seen. */
+  private tellIfNoErrorCounts(stats: readonly NfsMountStats[]): void {
+    if (this.toldNoErrors || stats.length === 0) return;
+    this.toldNoErrors = true;
+    const without = stats.filter((s) => [...s.ops.values()].every((o) => o.errors === null));
+    if (without.length === 0) return;
+    this.deps.log.warn(
+      { mounts: without.map((s) => s.mountPoint), statvers: without[0]?.statvers },
+      'kernel evidence: this kernel counts no errors per NFS operation (before 5.3): watching timeouts and the mount table only',
+    );
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = this.deps.clock.setTimeout(() => {
+      this.sample();
+      this.schedule();
+    }, this.deps.intervalMs);
+    // The schedule keeps the process alive; this watch alone must not.
+    this.timer.unref?.();
+  }
+}
