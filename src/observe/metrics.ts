@@ -1,8 +1,10 @@
 // Prometheus metrics, kept up to date as the controller reports (a sink): a scrape only serialises
 // what is already here — it never touches a mount and never waits on a probe. Probe-derived
 // values are as of the last cycle.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type LabelValues, type Metric } from 'prom-client';
 import type { Clock } from '../clock.js';
+import { EVIDENCE_KINDS } from '../kernel/evidence.js';
+import type { NfsMountStats, OpStats } from '../kernel/mountstats.js';
 import type { RecoveryResult } from '../recovery/procedure.js';
 import type { HolderSink, ControllerSink } from './sink.js';
 
@@ -14,6 +16,8 @@ export interface MetricsOptions {
   clock: Clock;
   /** holders.enabled: without a scan, the holder series stay absent rather than a false 0. */
   holders?: boolean;
+  /** Whether the kernel's evidence probes early: without it, no evidence series pretend none came. Default false. */
+  kernelEvidence?: boolean;
 }
 
 const RECOVERY_RESULTS: readonly RecoveryResult[] = ['success', 'failed', 'timeout', 'dry_run'];
@@ -41,6 +45,11 @@ export interface Metrics {
   holderSink: HolderSink;
   /** Where the probe-thread gauge reads from (the prober is made after the metrics). */
   watchPool(read: () => PoolThreads): void;
+  /**
+   * Where the NFS client counters are read from at each scrape: the last parse of
+   * /proc/self/mountstats per configured path (a path with no NFS mount is absent).
+   */
+  watchKernel(read: () => ReadonlyMap<string, NfsMountStats>): void;
 }
 
 // Made unregistered: createMetrics registers them, in the order of the /metrics text.
@@ -246,6 +255,122 @@ function poolMetrics() {
   return { threads, watchPool };
 }
 
+/** Early probes on the kernel's evidence: zero series from the start, only when evidence is on. */
+function evidenceMetrics(paths: readonly string[], enabled: boolean) {
+  const evidence = counter(
+    'nfs_mount_kernel_evidence_total',
+    "Early probes caused by the kernel's evidence (the NFS client's counters in /proc/self/mountstats), by mount " +
+      'and kind: errors, timeouts, mount_table.',
+    ['mount', 'kind'],
+  );
+  if (enabled) {
+    for (const path of paths) for (const kind of EVIDENCE_KINDS) evidence.inc({ mount: path, kind }, 0);
+  }
+  const sink: Pick<ControllerSink, 'earlyProbe'> = {
+    earlyProbe(e) {
+      if (enabled) evidence.inc({ mount: e.path, kind: e.kind });
+    },
+  };
+  return { evidence, sink };
+}
+
+const KERNEL = ' From /proc/self/mountstats as last read; restarts from 0 when the mount is replaced.';
+
+/** node_exporter's node_mountstats_nfs_operations_* counters, per configured mount. */
+const OPERATION_COUNTERS: ReadonlyArray<{ name: string; help: string; value: (op: OpStats) => number | null }> = [
+  { name: 'nfs_mount_operations_requests_total', help: 'Number of requests completed for a given operation.', value: (op) => op.ops },
+  {
+    name: 'nfs_mount_operations_transmissions_total',
+    help:
+      'Number of times an actual RPC request has been transmitted for a given operation: requests plus ' +
+      'retransmissions (retransmissions = transmissions - requests).',
+    value: (op) => op.trans,
+  },
+  {
+    name: 'nfs_mount_operations_major_timeouts_total',
+    help: 'Number of times a request has had a major timeout for a given operation.',
+    value: (op) => op.timeouts,
+  },
+  {
+    name: 'nfs_mount_operations_queue_time_seconds_total',
+    help: 'Duration all requests spent queued for transmission for a given operation before they were sent, in seconds.',
+    value: (op) => op.queueMs / 1000,
+  },
+  {
+    name: 'nfs_mount_operations_response_time_seconds_total',
+    help: 'Duration all requests took to get a reply back after they were transmitted (round trip) for a given operation, in seconds.',
+    value: (op) => op.rttMs / 1000,
+  },
+  {
+    name: 'nfs_mount_operations_request_time_seconds_total',
+    help: 'Duration all requests took from when they were enqueued to when they were completely handled for a given operation, in seconds.',
+    value: (op) => op.executeMs / 1000,
+  },
+  {
+    name: 'nfs_mount_operations_errors_total',
+    help: 'Number of requests that ended in an error for a given operation (absent where the kernel does not count them).',
+    value: (op) => op.errors,
+  },
+];
+
+/** NFSv4 lists every operation it knows, most never used: only those used get series. */
+function used(op: OpStats): boolean {
+  return op.ops > 0 || (op.errors ?? 0) > 0;
+}
+
+/** The NFS client's counters per configured mount, set at each scrape from the last parse. */
+function mountstatsMetrics(paths: readonly string[]) {
+  let readStats: (() => ReadonlyMap<string, NfsMountStats>) | undefined;
+  // Reset then set: the kernel keeps the totals, and a mount gone since the last scrape loses its series.
+  const kernelCounter = <L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    values: (stats: NfsMountStats, set: (labels: LabelValues<L>, value: number | null) => void) => void,
+  ): Counter<L> =>
+    new Counter({
+      name,
+      help: help + KERNEL,
+      labelNames,
+      registers: [],
+      collect() {
+        this.reset();
+        if (!readStats) return;
+        const now = readStats();
+        for (const path of paths) {
+          const stats = now.get(path);
+          if (stats === undefined) continue;
+          values(stats, (labels, value) => {
+            // One odd value must not fail the whole scrape (prom-client throws on it).
+            if (value !== null && Number.isFinite(value) && value >= 0) this.inc({ mount: path, ...labels }, value);
+          });
+        }
+      },
+    });
+
+  const operations = OPERATION_COUNTERS.map(({ name, help, value }) =>
+    kernelCounter(name, help, ['mount', 'operation'], (stats, set) => {
+      for (const [operation, op] of stats.ops) if (used(op)) set({ operation }, value(op));
+    }),
+  );
+  const sends = kernelCounter(
+    'nfs_mount_transport_sends_total',
+    "Number of RPC requests sent to the NFS server on the mount's transport.",
+    ['mount'],
+    (stats, set) => set({}, stats.xprt?.sends ?? null),
+  );
+  const receives = kernelCounter(
+    'nfs_mount_transport_receives_total',
+    "Number of RPC responses received from the NFS server on the mount's transport.",
+    ['mount'],
+    (stats, set) => set({}, stats.xprt?.recvs ?? null),
+  );
+  const watchKernel = (read: () => ReadonlyMap<string, NfsMountStats>): void => {
+    readStats = read;
+  };
+  return { operations, sends, receives, watchKernel };
+}
+
 function buildInfo(version: string): Gauge<'version' | 'node_version'> {
   const info = gauge('nfs_health_checkd_build_info', 'Version of nfs-health-checkd and of Node.js; always 1.', ['version', 'node_version']);
   info.set({ version, node_version: process.version }, 1);
@@ -259,6 +384,8 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   const cycle = cycleMetrics(opts.clock);
   const holders = holderMetrics(opts.paths, opts.holders ?? true);
   const pool = poolMetrics();
+  const evidence = evidenceMetrics(opts.paths, opts.kernelEvidence ?? false);
+  const kernel = mountstatsMetrics(opts.paths);
 
   // Registration order is the order of the /metrics text, whatever group each metric is built in.
   const exposition: Metric[] = [
@@ -280,6 +407,10 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     holders.restarts,
     holders.scans,
     holders.scanDuration,
+    evidence.evidence,
+    ...kernel.operations,
+    kernel.sends,
+    kernel.receives,
     buildInfo(opts.version),
   ];
   const registry = new Registry();
@@ -289,6 +420,14 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   // loop stalled for good is the watchdog's to catch (no WATCHDOG=1 without a live loop).
   collectDefaultMetrics({ register: registry, prefix: 'nfs_health_checkd_', eventLoopMonitoringPrecision: 1000 });
 
-  const sink: ControllerSink = { ...probe.sink, ...recovery.sink, ...collateral.sink, ...cycle.sink, held() {}, waitingForHangs() {} };
-  return { registry, sink, holderSink: holders.sink, watchPool: pool.watchPool };
+  const sink: ControllerSink = {
+    ...probe.sink,
+    ...recovery.sink,
+    ...collateral.sink,
+    ...cycle.sink,
+    ...evidence.sink,
+    held() {},
+    waitingForHangs() {},
+  };
+  return { registry, sink, holderSink: holders.sink, watchPool: pool.watchPool, watchKernel: kernel.watchKernel };
 }

@@ -2,6 +2,19 @@
 // that finds the metric names an expression uses — enough to catch a misspelt or invented metric,
 // not a PromQL parser (promtool and a real Prometheus check the syntax).
 
+/** The NFS client's own counters (/proc/self/mountstats), per configured mount. */
+const NFS_CLIENT_COUNTERS = [
+  'nfs_mount_operations_requests_total',
+  'nfs_mount_operations_transmissions_total',
+  'nfs_mount_operations_major_timeouts_total',
+  'nfs_mount_operations_queue_time_seconds_total',
+  'nfs_mount_operations_response_time_seconds_total',
+  'nfs_mount_operations_request_time_seconds_total',
+  'nfs_mount_operations_errors_total',
+  'nfs_mount_transport_sends_total',
+  'nfs_mount_transport_receives_total',
+] as const;
+
 /** The metrics nfs-health-checkd exposes (src/observe/metrics.ts), as documented for operators. */
 export const DAEMON_METRICS = {
   gauges: [
@@ -22,6 +35,8 @@ export const DAEMON_METRICS = {
     'nfs_health_check_holder_restarts_total',
     'nfs_health_checkd_holder_scans_total',
     'nfs_health_check_collateral_unmounts_total',
+    'nfs_mount_kernel_evidence_total',
+    ...NFS_CLIENT_COUNTERS,
   ],
   histograms: ['nfs_mount_probe_duration_seconds', 'nfs_recovery_duration_seconds', 'nfs_health_checkd_holder_scan_duration_seconds'],
   /** Node process metrics (prom-client's defaults, prefixed) the dashboard uses. */
@@ -38,6 +53,12 @@ export const DAEMON_METRICS = {
  * their series appear with their first event, so a daemon that has had none exposes none.
  */
 export const FIRST_EVENT_SERIES: ReadonlySet<string> = new Set(['nfs_health_check_collateral_unmounts_total']);
+
+/**
+ * Series that exist only with an NFS mount on a configured path (the kernel's counters), or only
+ * with kernel evidence enabled: a daemon watching no NFS mount, or without it, exposes none.
+ */
+export const NFS_CLIENT_SERIES: ReadonlySet<string> = new Set([...NFS_CLIENT_COUNTERS, 'nfs_mount_kernel_evidence_total']);
 
 /** Every series name a query may select: the above, histogram series, and Prometheus's `up`. */
 export const KNOWN_SERIES: ReadonlySet<string> = new Set([

@@ -1,6 +1,8 @@
 // The metrics sink: what each monitor report does to the exposition Prometheus reads.
 import { describe, expect, it } from 'vitest';
-import { createMetrics, probeBuckets } from '../../src/observe/metrics.js';
+import type { Evidence } from '../../src/kernel/evidence.js';
+import type { NfsMountStats, OpStats } from '../../src/kernel/mountstats.js';
+import { createMetrics, probeBuckets, type MetricsOptions } from '../../src/observe/metrics.js';
 import type { ProbeResult } from '../../src/probe/probe-mounts.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { probeResult } from '../helpers/probe-result.js';
@@ -12,15 +14,15 @@ function result(path: string, r: Partial<ProbeResult> = {}): ProbeResult {
   return probeResult(path, { underAutofs: true, ...r });
 }
 
-function setup(holders = true) {
+function setup(opts: Pick<MetricsOptions, 'holders' | 'kernelEvidence'> = {}) {
   const clock = new FakeClock();
-  const m = createMetrics({ version: '1.2.3', paths: [A, B], probeTimeoutMs: 5000, clock, holders });
+  const m = createMetrics({ version: '1.2.3', paths: [A, B], probeTimeoutMs: 5000, clock, holders: opts.holders ?? true, ...opts });
   const text = () => m.registry.metrics();
   const value = async (series: string): Promise<number | undefined> => {
     const line = (await text()).split('\n').find((l) => l.startsWith(`${series} `));
     return line === undefined ? undefined : Number(line.slice(series.length + 1));
   };
-  return { clock, sink: m.sink, holderSink: m.holderSink, watchPool: m.watchPool, text, value };
+  return { clock, sink: m.sink, holderSink: m.holderSink, watchPool: m.watchPool, watchKernel: m.watchKernel, text, value };
 }
 
 describe('probeBuckets', () => {
@@ -54,7 +56,7 @@ describe('createMetrics', () => {
   });
 
   it('holders off: no holder series pretend a scan found nobody', async () => {
-    const { text } = setup(false);
+    const { text } = setup({ holders: false });
     expect(await text()).not.toMatch(/^nfs_mount_detached_holders\{/m);
     expect(await text()).not.toMatch(/^nfs_health_checkd_holder_scans_total\{/m);
   });
@@ -156,5 +158,130 @@ describe('nfs_health_checkd_probe_threads', () => {
     threads = { idle: 1, busy: 2, stuck: 3 };
     expect(await value('nfs_health_checkd_probe_threads{state="busy"}')).toBe(2);
     expect(await value('nfs_health_checkd_probe_threads{state="stuck"}')).toBe(3);
+  });
+});
+
+function op(o: Partial<OpStats>): OpStats {
+  return { ops: 0, trans: 0, timeouts: 0, bytesSent: 0, bytesRecv: 0, queueMs: 0, rttMs: 0, executeMs: 0, errors: 0, ...o };
+}
+
+function mountStats(mountPoint: string, ops: Record<string, OpStats>, o: Partial<NfsMountStats> = {}): NfsMountStats {
+  return {
+    device: '10.0.0.10:/export/dags',
+    mountPoint,
+    fstype: 'nfs4',
+    statvers: '1.1',
+    ageS: 3600,
+    ops: new Map(Object.entries(ops)),
+    xprt: { protocol: 'tcp', sends: 1500, recvs: 1498 },
+    ...o,
+  };
+}
+
+/** The /metrics lines of the NFS client's counters, without HELP and TYPE. */
+async function kernelLines(text: () => Promise<string>): Promise<string[]> {
+  return (await text()).split('\n').filter((l) => /^nfs_mount_(operations|transport)_/.test(l));
+}
+
+describe('the NFS client counters (watchKernel)', () => {
+  it('exposes the last parse per configured mount, named as node_exporter names them', async () => {
+    const { watchKernel, text } = setup();
+    expect(await kernelLines(text)).toEqual([]);
+    const stats = mountStats(A, {
+      NULL: op({}),
+      GETATTR: op({ ops: 120, trans: 123, timeouts: 1, queueMs: 30, rttMs: 480, executeMs: 540, errors: 2 }),
+      READDIR: op({ ops: 0, errors: 0 }),
+      LOOKUP: op({ ops: 0, errors: 3 }),
+    });
+    // B is not mounted: no stats, no series. An unconfigured path is not exposed.
+    watchKernel(
+      () =>
+        new Map([
+          [A, stats],
+          ['/elsewhere', mountStats('/elsewhere', { GETATTR: op({ ops: 9, trans: 9 }) })],
+        ]),
+    );
+    expect(await kernelLines(text)).toEqual([
+      `nfs_mount_operations_requests_total{mount="${A}",operation="GETATTR"} 120`,
+      `nfs_mount_operations_requests_total{mount="${A}",operation="LOOKUP"} 0`,
+      `nfs_mount_operations_transmissions_total{mount="${A}",operation="GETATTR"} 123`,
+      `nfs_mount_operations_transmissions_total{mount="${A}",operation="LOOKUP"} 0`,
+      `nfs_mount_operations_major_timeouts_total{mount="${A}",operation="GETATTR"} 1`,
+      `nfs_mount_operations_major_timeouts_total{mount="${A}",operation="LOOKUP"} 0`,
+      `nfs_mount_operations_queue_time_seconds_total{mount="${A}",operation="GETATTR"} 0.03`,
+      `nfs_mount_operations_queue_time_seconds_total{mount="${A}",operation="LOOKUP"} 0`,
+      `nfs_mount_operations_response_time_seconds_total{mount="${A}",operation="GETATTR"} 0.48`,
+      `nfs_mount_operations_response_time_seconds_total{mount="${A}",operation="LOOKUP"} 0`,
+      `nfs_mount_operations_request_time_seconds_total{mount="${A}",operation="GETATTR"} 0.54`,
+      `nfs_mount_operations_request_time_seconds_total{mount="${A}",operation="LOOKUP"} 0`,
+      `nfs_mount_operations_errors_total{mount="${A}",operation="GETATTR"} 2`,
+      `nfs_mount_operations_errors_total{mount="${A}",operation="LOOKUP"} 3`,
+      `nfs_mount_transport_sends_total{mount="${A}"} 1500`,
+      `nfs_mount_transport_receives_total{mount="${A}"} 1498`,
+    ]);
+    expect(await text()).toMatch(/^# TYPE nfs_mount_operations_response_time_seconds_total counter$/m);
+    expect(await text()).toMatch(/^# HELP nfs_mount_operations_transmissions_total .*retransmissions = transmissions - requests/m);
+  });
+
+  it('a kernel without per-operation errors (statvers 1.0) gets no errors series; no xprt line, no transport series', async () => {
+    const { watchKernel, text } = setup();
+    const old = mountStats(
+      B,
+      { GETATTR: op({ ops: 5, trans: 5, rttMs: 10, executeMs: 12, errors: null }), READ: op({ errors: null }) },
+      { statvers: '1.0', xprt: null },
+    );
+    watchKernel(() => new Map([[B, old]]));
+    const lines = await kernelLines(text);
+    expect(lines).toContain(`nfs_mount_operations_requests_total{mount="${B}",operation="GETATTR"} 5`);
+    expect(lines).toContain(`nfs_mount_operations_response_time_seconds_total{mount="${B}",operation="GETATTR"} 0.01`);
+    expect(lines.filter((l) => l.includes('errors_total') || l.includes('transport_') || l.includes('"READ"'))).toEqual([]);
+    expect(lines).toHaveLength(6);
+  });
+
+  it('each scrape shows the latest parse, not a sum; a mount gone loses its series', async () => {
+    const { watchKernel, value, text } = setup();
+    let now = new Map([[A, mountStats(A, { GETATTR: op({ ops: 100, trans: 100, rttMs: 200 }) })]]);
+    watchKernel(() => now);
+    const requests = `nfs_mount_operations_requests_total{mount="${A}",operation="GETATTR"}`;
+    expect(await value(requests)).toBe(100);
+    expect(await value(requests)).toBe(100);
+    now = new Map([
+      [A, mountStats(A, { GETATTR: op({ ops: 130, trans: 131, rttMs: 260 }) }, { xprt: { protocol: 'tcp', sends: 1600, recvs: 1599 } })],
+    ]);
+    expect(await value(requests)).toBe(130);
+    expect(await value(`nfs_mount_operations_transmissions_total{mount="${A}",operation="GETATTR"}`)).toBe(131);
+    expect(await value(`nfs_mount_operations_response_time_seconds_total{mount="${A}",operation="GETATTR"}`)).toBe(0.26);
+    expect(await value(`nfs_mount_transport_sends_total{mount="${A}"}`)).toBe(1600);
+    // The mount replaced: the kernel's counters start again from 0 (a counter reset to Prometheus).
+    now = new Map([[A, mountStats(A, { GETATTR: op({ ops: 2, trans: 2 }) })]]);
+    expect(await value(requests)).toBe(2);
+    now = new Map();
+    expect(await kernelLines(text)).toEqual([]);
+  });
+});
+
+describe('nfs_mount_kernel_evidence_total', () => {
+  const evidence = (path: string, kind: Evidence['kind']): Evidence => ({ path, kind, moved: {}, sampleMs: 1000 });
+
+  it('counts early probes by mount and kind, from zero series for every configured path and kind', async () => {
+    const { sink, value } = setup({ kernelEvidence: true });
+    for (const mount of [A, B]) {
+      for (const kind of ['errors', 'timeouts', 'mount_table']) {
+        expect(await value(`nfs_mount_kernel_evidence_total{mount="${mount}",kind="${kind}"}`)).toBe(0);
+      }
+    }
+    sink.earlyProbe(evidence(A, 'timeouts'));
+    sink.earlyProbe(evidence(A, 'timeouts'));
+    sink.earlyProbe(evidence(B, 'mount_table'));
+    expect(await value(`nfs_mount_kernel_evidence_total{mount="${A}",kind="timeouts"}`)).toBe(2);
+    expect(await value(`nfs_mount_kernel_evidence_total{mount="${A}",kind="errors"}`)).toBe(0);
+    expect(await value(`nfs_mount_kernel_evidence_total{mount="${B}",kind="mount_table"}`)).toBe(1);
+  });
+
+  it('kernel evidence off (the default): no series at all, and earlyProbe counts nothing', async () => {
+    const { sink, text } = setup();
+    sink.earlyProbe(evidence(A, 'errors'));
+    expect(await text()).toContain('# TYPE nfs_mount_kernel_evidence_total counter');
+    expect(await text()).not.toMatch(/^nfs_mount_kernel_evidence_total\{/m);
   });
 });

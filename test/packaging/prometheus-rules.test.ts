@@ -260,7 +260,7 @@ describe('Grafana dashboard (packaging/grafana/nfs-health-checkd.json)', () => {
     }
   });
 
-  it('has panels for accessibility, latency, probe results, recoveries, time to recover, stuck, mounted, autofs, holders and the daemon', () => {
+  it('has panels for accessibility, latency, probe results, recoveries, time to recover, stuck, mounted, autofs, holders, the NFS client and the daemon', () => {
     const panelUsing = (what: string, test: (expr: string) => boolean): void => {
       const found = panels.filter((p) => (p.targets ?? []).some((t) => typeof t.expr === 'string' && test(t.expr)));
       expect(found.length, `no panel for ${what}`).toBeGreaterThan(0);
@@ -277,6 +277,18 @@ describe('Grafana dashboard (packaging/grafana/nfs-health-checkd.json)', () => {
     panelUsing('daemon memory', (e) => /nfs_health_checkd_process_resident_memory_bytes/.test(e));
     panelUsing('processes on detached mounts', (e) => /^nfs_mount_detached_holders\{/.test(e));
     panelUsing('holder scans by result', (e) => /by \(instance, result\) \(rate\(nfs_health_checkd_holder_scans_total/.test(e));
+    const perRequest = (m: string) => (e: string) =>
+      new RegExp(
+        `by \\(instance, mount, operation\\) \\(rate\\(${m}\\{.*\\) / \\(sum by \\(instance, mount, operation\\) \\(rate\\(nfs_mount_operations_requests_total\\{`,
+      ).test(e);
+    panelUsing('NFS round trip time', perRequest('nfs_mount_operations_response_time_seconds_total'));
+    panelUsing('NFS execute time', perRequest('nfs_mount_operations_request_time_seconds_total'));
+    panelUsing('NFS errors', (e) => /by \(instance, mount\) \(rate\(nfs_mount_operations_errors_total/.test(e));
+    panelUsing('NFS major timeouts', (e) => /by \(instance, mount\) \(rate\(nfs_mount_operations_major_timeouts_total/.test(e));
+    panelUsing('NFS retransmissions', (e) =>
+      /nfs_mount_operations_transmissions_total\{.*\) - sum by \(instance, mount\) \(rate\(nfs_mount_operations_requests_total/.test(e),
+    );
+    panelUsing('early probes by kind', (e) => /by \(instance, mount, kind\) \(increase\(nfs_mount_kernel_evidence_total/.test(e));
     // Every histogram_quantile aggregates by le and keeps instance.
     for (const q of queries.filter((x) => x.expr.includes('histogram_quantile'))) {
       for (const g of groupings(q.expr)) expect(g, q.where).toEqual(expect.arrayContaining(['instance', 'le']));
