@@ -51,7 +51,14 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
   const { log } = io.logging;
   const paths = config.mounts.map((m) => m.path);
   const metrics = config.metrics.enabled
-    ? createMetrics({ version: io.version, paths, probeTimeoutMs: config.probe.timeoutMs, clock, holders: config.holders.enabled })
+    ? createMetrics({
+        version: io.version,
+        paths,
+        probeTimeoutMs: config.probe.timeoutMs,
+        clock,
+        holders: config.holders.enabled,
+        kernelEvidence: config.evidence.enabled,
+      })
     : undefined;
   const parts = wire(config, effects, {
     role: 'daemon',

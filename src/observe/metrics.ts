@@ -428,6 +428,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     ...evidence.sink,
     held() {},
     waitingForHangs() {},
+    earlyProbed() {},
   };
   return { registry, sink, holderSink: holders.sink, watchPool: pool.watchPool, watchKernel: kernel.watchKernel };
 }
