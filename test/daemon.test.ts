@@ -3,6 +3,7 @@
 import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../src/config/types.js';
+import type { RawProbe } from '../src/probe/classify.js';
 import { createDaemon, type Daemon } from '../src/daemon.js';
 import { createLogging } from '../src/observe/log.js';
 import { StartupError } from '../src/startup-error.js';
@@ -19,14 +20,14 @@ const config: Config = {
   log: { level: 'info', file: null },
 };
 
-function setup(opts: { answer?: boolean; online?: boolean; cfg?: Config } = {}) {
+function setup(opts: { answer?: boolean | ((path: string) => RawProbe); online?: boolean; cfg?: Config } = {}) {
   const clock = new FakeClock();
   const world = new ScriptedWorld(clock);
   world.mount('/airflow/dags', 'ok');
   world.mount('/airflow/logs', 'ok');
   const lines: Record<string, unknown>[] = [];
   const { effects, workers } = scriptedEffects(clock, world, {
-    answer: opts.answer === false ? () => undefined : () => ({ kind: 'ok' }),
+    answer: typeof opts.answer === 'function' ? opts.answer : opts.answer === false ? () => undefined : () => ({ kind: 'ok' }),
     ...(opts.online === undefined ? {} : { online: opts.online }),
   });
   const logging = createLogging(opts.cfg?.log ?? config.log, {
@@ -134,4 +135,45 @@ describe('the wired daemon, in-process', () => {
       taken.close();
     }
   });
+
+  describe('kernel evidence between ticks, at the default 30 s schedule', () => {
+    const thirty: Config = { ...config, schedule: '*/30 * * * * *' };
+    const ESTALE: RawProbe = { kind: 'error', errno: -116, code: 'ESTALE' };
+
+    /** Fails dags 2 s after the tick at +10 s, as a failover would under a reader: ESTALE, and its GETATTRs counted. */
+    async function failover(cfg: Config) {
+      let failed = false;
+      const s = setup({ cfg, answer: (path) => (failed && path === '/airflow/dags' ? ESTALE : { kind: 'ok' }) });
+      running.push({ daemon: s.daemon, clock: s.clock });
+      await s.daemon.start();
+      await run(s.clock, 12_000);
+      failed = true;
+      const dags = s.world.mounts.find((m) => m.path === '/airflow/dags')!;
+      dags.errors = 6;
+      const at = s.clock.now();
+      await run(s.clock, 3_000);
+      const started = s.lines.find((l) => l.msg === 'recovery starting');
+      return { ...s, at, started };
+    }
+
+    it('the failed calls counted by the kernel probe the path at once, and its ESTALE starts the recovery before the tick', async () => {
+      const { lines, world, started } = await failover(thirty);
+      const early = lines.find((l) => l.msg === 'kernel evidence: probing early');
+      expect(early).toMatchObject({ mount: '/airflow/dags', kind: 'errors', moved: { GETATTR: { errors: 6 } }, sample_ms: 1000 });
+      expect(lines.find((l) => l.msg === 'kernel evidence: early probe found the mount failing')).toMatchObject({
+        mount: '/airflow/dags',
+        result: 'ESTALE',
+        kind: 'errors',
+      });
+      expect(started).toBeDefined();
+      expect(world.commands[0]).toEqual(['umount', '-a', '-t', 'nfs,nfs4']);
+    });
+
+    it('with evidence off the same failover waits for the tick', async () => {
+      const { world, started } = await failover({ ...thirty, evidence: { ...thirty.evidence, enabled: false } });
+      expect(started).toBeUndefined();
+      expect(world.commands).toEqual([]);
+    });
+  });
 });
+
