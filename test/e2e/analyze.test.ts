@@ -4,12 +4,14 @@ import { describe, expect, it } from 'vitest';
 import {
   analyzeBaseline,
   analyzeFailover,
+  analyzeFailoverReader,
   analyzeHolders,
   analyzeInstall,
   analyzeNegativeCache,
   analyzeRemove,
   analyzeSilent,
   analyzeSystemd,
+  describeEarlyProbe,
   needlessRecoveries,
   parseJob,
   parseMetrics,
@@ -247,6 +249,117 @@ describe('analyzeFailover', () => {
     const a = analyzeFailover(job({ rc: null }), { intervalS: 30, probeTimeoutS: 5 });
     expect(failed(a)).toEqual(['the job inside the VM completed']);
     expect(a.times).toEqual({ detection: null, firstStep: null, accessible: null });
+  });
+
+  it('reports, without judging, an early probe before the "mount failing" line and where in the interval the failover came', () => {
+    const g = good(12);
+    const none = analyzeFailover(job(g), { intervalS: 30, probeTimeoutS: 5 });
+    expect(none.figures).toMatchObject({ failover_phase_s: 0, early_probe_s: null, early_probe: null });
+
+    const early = rec(6.5, {
+      msg: 'kernel evidence: probing early',
+      mount: '/airflow/dags',
+      kind: 'errors',
+      moved: { LOOKUP: { errors: 3 } },
+      sample_ms: 1001,
+    });
+    const a = analyzeFailover(job({ ...g, lines: [...g.lines, early] }), { intervalS: 30, probeTimeoutS: 5 });
+    expect(failed(a)).toEqual([]);
+    expect(a.figures).toMatchObject({ early_probe_s: 6.5, early_probe: 'errors: LOOKUP errors +3 (sample 1001 ms)' });
+
+    // One after the "mount failing" line (the recovery's own unmount, say) is not what found it.
+    const late = rec(9.5, { msg: 'kernel evidence: probing early', mount: '/airflow/dags', kind: 'mount_table', sample_ms: 1000 });
+    expect(analyzeFailover(job({ ...g, lines: [...g.lines, late] }), { intervalS: 30, probeTimeoutS: 5 }).figures.early_probe_s).toBeNull();
+  });
+});
+
+describe('analyzeFailoverReader', () => {
+  // T0 is a tick of the 30 s schedule: the failover starts 2 s after it.
+  const p = { intervalS: 30, phaseS: 2, withinS: 8 };
+  const early = (s: number, mount = '/airflow/dags'): string =>
+    rec(s, {
+      msg: 'kernel evidence: probing early',
+      mount,
+      kind: 'errors',
+      moved: { GETATTR: { errors: 2 }, LOOKUP: { errors: 1 } },
+      sample_ms: 1000,
+    });
+  /** The daemon's lines: detection at `failingAt`, the recovery done 2 s later; an early probe line when given. */
+  const run = (o: { failingAt: number; earlyAt?: number; accessibleAt: number; start?: number; extra?: string[] }) =>
+    job({
+      events: { failover_start: o.start ?? 2, failover_done: (o.start ?? 2) + 2, dags_new_server: o.accessibleAt },
+      lines: [
+        rec(0.1, { msg: 'mount healthy', mount: '/airflow/dags', result: 'ok' }),
+        ...(o.earlyAt === undefined ? [] : [early(o.earlyAt)]),
+        rec(o.failingAt, { msg: 'mount failing', mount: '/airflow/dags', result: 'ESTALE' }),
+        rec(o.failingAt + 0.8, {
+          msg: 'recovery step',
+          step: 'command',
+          command: 'umount -a -t nfs,nfs4',
+          status: 'failed',
+          duration_ms: 300,
+        }),
+        rec(o.failingAt + 1.2, {
+          msg: 'recovery step',
+          step: 'escalation',
+          mount: '/airflow/dags',
+          command: 'umount -l -- /airflow/dags',
+          status: 'ok',
+          detached: true,
+          duration_ms: 200,
+        }),
+        rec(o.failingAt + 2, { msg: 'recovery finished', result: 'success', mounts: ['/airflow/dags'], steps: 3, duration_ms: 2000 }),
+        ...(o.extra ?? []),
+      ],
+    });
+
+  it('an early probe on the counted errors, then the new server within 8 s: passes, with its kind and what moved', () => {
+    const a = analyzeFailoverReader(run({ earlyAt: 4.6, failingAt: 5, accessibleAt: 8.5 }), p);
+    expect(failed(a)).toEqual([]);
+    expect(a.times).toEqual({ detection: 3, firstStep: 3.5, accessible: 6.5 });
+    expect(a.figures).toMatchObject({
+      failover_phase_s: 2,
+      early_probe_s: 2.6,
+      early_probe_kind: 'errors',
+      early_probe: 'errors: GETATTR errors +2, LOOKUP errors +1 (sample 1000 ms)',
+      early_probes: 1,
+    });
+  });
+
+  it('found only by the next tick (no kernel evidence): the 8 s check and the early-probe check fail, the rest pass', () => {
+    const a = analyzeFailoverReader(run({ failingAt: 30.4, accessibleAt: 32.6 }), p);
+    expect(failed(a)).toEqual([
+      "ls /airflow/dags shows the new server's files, nobody acting ≤ 8 s",
+      'a "kernel evidence: probing early" line for /airflow/dags between the failover and its "mount failing" line',
+    ]);
+    expect(a.times.accessible).toBe(30.6);
+    expect(a.figures).toMatchObject({ early_probe_s: null, early_probe_kind: null, early_probes: 0 });
+  });
+
+  it('an early line after the detection, or for another mount, is not the one that found it; nor is a failover in the wrong phase', () => {
+    const after = analyzeFailoverReader(run({ failingAt: 5, accessibleAt: 8, extra: [early(7), early(4.5, '/airflow/logs')] }), p);
+    expect(failed(after)).toEqual([
+      'a "kernel evidence: probing early" line for /airflow/dags between the failover and its "mount failing" line',
+    ]);
+    expect(after.figures.early_probes).toBe(2);
+
+    const late = analyzeFailoverReader(run({ start: 17, earlyAt: 19, failingAt: 19.5, accessibleAt: 22 }), p);
+    expect(failed(late)).toEqual(['the failover started 2 s after a tick (the next one 28 s away)']);
+    expect(late.figures.failover_phase_s).toBe(17);
+  });
+
+  it('a guest that never got to the failover fails, with no times', () => {
+    const a = analyzeFailoverReader(job({ rc: null }), p);
+    expect(failed(a)).toEqual(['the job inside the VM completed']);
+    expect(a.times).toEqual({ detection: null, firstStep: null, accessible: null });
+  });
+
+  it('names an early probe without counters (the mount left the table) by its kind alone', () => {
+    const l = job({
+      lines: [rec(1, { msg: 'kernel evidence: probing early', mount: '/airflow/dags', kind: 'mount_table', sample_ms: 998 })],
+    });
+    const [line] = l.daemon;
+    expect(line && describeEarlyProbe(line)).toBe('mount_table (sample 998 ms)');
   });
 });
 

@@ -197,6 +197,25 @@ const describeMount = (m: string): string => {
   return `${source} ${fstype}${client ? `, clientaddr ${client}` : ''}`;
 };
 
+const EARLY_PROBE = 'kernel evidence: probing early';
+
+/** The first "kernel evidence: probing early" line for the mount in [from, to]. */
+function earlyProbe(job: Job, mount: string, from: number, to: number): DaemonLine | undefined {
+  return job.daemon.find((l) => l.t >= from && l.t <= to && l.msg === EARLY_PROBE && l.mount === mount);
+}
+
+const entriesOf = (v: unknown): [string, unknown][] => (typeof v === 'object' && v !== null && !Array.isArray(v) ? Object.entries(v) : []);
+
+/** An early probe's kind and the counters that moved: `errors: LOOKUP errors +2, GETATTR errors +1 (sample 1000 ms)`. */
+export function describeEarlyProbe(l: DaemonLine): string {
+  const moved = entriesOf(l.moved).flatMap(([op, m]) => entriesOf(m).map(([k, n]) => `${op} ${k} +${String(n)}`));
+  const sample = typeof l.sample_ms === 'number' ? ` (sample ${l.sample_ms} ms)` : '';
+  return `${String(l.kind)}${moved.length ? `: ${moved.join(', ')}` : ''}${sample}`;
+}
+
+/** Where in the schedule's interval the failover started: seconds after the last tick. */
+const phaseOf = (t: number, intervalS: number): number => round2((t % (intervalS * 1000)) / 1000);
+
 /** Scenario 1: failover with holders; recovered by the daemon within interval + timeout + 5 s. */
 export function analyzeFailover(job: Job, p: FailoverParams): Analysis {
   const t0 = job.events.get('failover_start');
@@ -232,6 +251,8 @@ export function analyzeFailover(job: Job, p: FailoverParams): Analysis {
   const collateralCount = job.metrics.get(`nfs_health_check_collateral_unmounts_total{mount="${STATIC}",outcome="remounted"}`) ?? 0;
   const staticBack = sec(t0, job.events.get('static_new_server'));
   const samples = sumSeries(job.metrics, 'nfs_recovery_duration_seconds_count') ?? 0;
+  // Reported, not judged: whether the kernel's evidence had the path probed before the tick.
+  const early = earlyProbe(job, dags, t0, failing?.t ?? Infinity);
   checks.push(
     check('the daemon saw ESTALE on /airflow/dags', failing?.result === 'ESTALE', String(failing?.result ?? 'no "mount failing" line')),
     check(
@@ -321,6 +342,76 @@ export function analyzeFailover(job: Job, p: FailoverParams): Analysis {
       holder_cwd_readable: job.values.get('holder_cwd_readable') ?? null,
       static_new_server_s: staticBack,
       static_remount_ms: typeof remounted?.duration_ms === 'number' ? remounted.duration_ms : null,
+      failover_phase_s: phaseOf(t0, p.intervalS),
+      early_probe_s: sec(t0, early?.t),
+      early_probe: early ? describeEarlyProbe(early) : null,
+    },
+  };
+}
+
+export interface FailoverReaderParams {
+  intervalS: number;
+  /** The failover starts this many seconds after a tick. */
+  phaseS: number;
+  /** The new server's files are served within this many seconds of the failover's start. */
+  withinS: number;
+}
+
+/**
+ * Scenario 1c: a failover just after a tick while a reader reads /airflow/dags every second: the
+ * errors the kernel counts on the mount have the daemon probe it early, long before the next tick.
+ */
+export function analyzeFailoverReader(job: Job, p: FailoverReaderParams): Analysis {
+  const t0 = job.events.get('failover_start');
+  const checks = [jobCompleted(job)];
+  if (t0 === undefined) return { times: { detection: null, firstStep: null, accessible: null }, checks, figures: {} };
+  const dags = '/airflow/dags';
+  const failing = first(job, t0, (l) => l.msg === 'mount failing' && l.mount === dags);
+  const steps = job.daemon.filter((l) => l.t >= t0 && isStep(l));
+  const finished = first(job, t0, (l) => l.msg === 'recovery finished' && forMount(dags)(l));
+  const early = earlyProbe(job, dags, t0, failing?.t ?? Infinity);
+  const times: Times = {
+    detection: sec(t0, failing?.t),
+    firstStep: sec(t0, steps[0] ? stepStart(steps[0]) : undefined),
+    accessible: sec(t0, job.events.get('dags_new_server')),
+  };
+  const phase = phaseOf(t0, p.intervalS);
+  // The job's own clock reading and its event line come a little after the sleep's end.
+  const phaseSlackS = 2;
+  checks.push(
+    check(
+      `the failover started ${p.phaseS} s after a tick (the next one ${p.intervalS - p.phaseS} s away)`,
+      phase >= p.phaseS && phase <= p.phaseS + phaseSlackS,
+      `${fmt(phase)} after the tick`,
+    ),
+    within(`ls /airflow/dags shows the new server's files, nobody acting`, times.accessible, p.withinS),
+    check(
+      `a "${EARLY_PROBE}" line for /airflow/dags between the failover and its "mount failing" line`,
+      early !== undefined && failing !== undefined,
+      early
+        ? `after ${fmt(sec(t0, early.t))}: ${describeEarlyProbe(early)}${failing ? `; failing ${fmt(sec(early.t, failing.t))} later` : '; no "mount failing" line'}`
+        : `none${failing ? ` before the "mount failing" line at ${fmt(times.detection)}` : ' (and no "mount failing" line)'}`,
+    ),
+    check('the daemon saw ESTALE on /airflow/dags', failing?.result === 'ESTALE', String(failing?.result ?? 'no "mount failing" line')),
+    check(
+      'the recovery finished with result success',
+      finished?.result === 'success',
+      finished
+        ? `${String(finished.result)} in ${String(finished.duration_ms)} ms, ${String(finished.steps)} steps`
+        : 'no "recovery finished" line',
+    ),
+    journalIsJson(job),
+  );
+  return {
+    times,
+    checks,
+    figures: {
+      failover_phase_s: phase,
+      early_probe_s: sec(t0, early?.t),
+      early_probe_kind: typeof early?.kind === 'string' ? early.kind : null,
+      early_probe: early ? describeEarlyProbe(early) : null,
+      early_probes: job.daemon.filter((l) => l.t >= t0 && l.msg === EARLY_PROBE).length,
+      recovery_duration_ms: typeof finished?.duration_ms === 'number' ? finished.duration_ms : null,
     },
   };
 }

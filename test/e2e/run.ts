@@ -39,6 +39,8 @@ interface ScenarioOutcome {
   checks: Check[];
   failed_attempts: { checks: Check[]; needless_recoveries: number }[];
   run_dir: string;
+  /** The kernel's NFS counters and messages the job recorded (record_kernel), in run_dir/share. */
+  kernel_recordings: string[];
 }
 
 /** Recoveries before a fault (needless), in every boot of the run: the install boot's and each attempt's. */
@@ -151,6 +153,14 @@ function jobOf(r: BootResult): ReturnType<typeof parseJob> {
   });
 }
 
+/** What record_kernel left in a boot's share: mountstats-NAME.txt and dmesg-NAME.txt. */
+function kernelRecordings(share: string): string[] {
+  return fs
+    .readdirSync(share)
+    .filter((f) => /^(mountstats|dmesg)-.+\.txt$/.test(f))
+    .sort();
+}
+
 function tail(text: string, n: number): string {
   return text
     .trim()
@@ -215,6 +225,8 @@ async function runScenario(s: Scenario, image: Image, disk: string, runDir: stri
     const a = judge(s, jobOf(r), { installBootId });
     const bad = a.checks.filter((c) => !c.ok);
     for (const c of a.checks) say(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.what}: ${c.detail}`);
+    const recordings = kernelRecordings(r.share);
+    if (recordings.length) say(`  kernel recordings in ${r.share}: ${recordings.join(', ')}`);
     if (bad.length === 0 || attempt >= ATTEMPTS || Date.now() - started > RETRY_UNTIL_MS) {
       if (bad.length) say(`${s.name}: output tail (${dir}):\n${tail(r.read('output.log') || fs.readFileSync(r.console, 'utf8'), 25)}`);
       return {
@@ -229,6 +241,7 @@ async function runScenario(s: Scenario, image: Image, disk: string, runDir: stri
         checks: a.checks,
         failed_attempts: failed,
         run_dir: dir,
+        kernel_recordings: recordings,
       };
     }
     failed.push({ checks: bad, needless_recoveries: needlessOf(a) });

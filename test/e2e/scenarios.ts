@@ -4,6 +4,7 @@
 import {
   analyzeBaseline,
   analyzeFailover,
+  analyzeFailoverReader,
   analyzeHolders,
   analyzeNegativeCache,
   analyzeRemove,
@@ -63,12 +64,33 @@ const failover = (intervalS: number): Scenario => ({
   analyze: (job) => analyzeFailover(job, { intervalS, probeTimeoutS: DEFAULTS.probeTimeoutS }),
 });
 
+// A failover 2 s after a tick of the default schedule, the next tick a whole interval away, while
+// an Airflow-like reader reads /airflow/dags every second: the errors the kernel counts on the
+// mount's operations have the daemon probe it at once. Its budget: the failover itself, a read and
+// a sample of the counters, the probe, and the recovery that lets autofs mount the new server.
+const failoverReader: Scenario = {
+  name: 'failover-30s-reader',
+  title: '1c. failover at the default 30 s schedule, an Airflow-like reader, kernel evidence',
+  from: 'failover start',
+  script: 'failover.sh',
+  params: {
+    READER: '1',
+    PHASE: 'tick+2',
+    // As failover-30s: a miss is measured up to the tick's budget twice over.
+    WAIT_S: String(2 * (DEFAULTS.intervalS + DEFAULTS.probeTimeoutS + 5)),
+  },
+  limitS: 400,
+  fault: 'failover_start',
+  analyze: (job) => analyzeFailoverReader(job, { intervalS: DEFAULTS.intervalS, phaseS: 2, withinS: 8 }),
+};
+
 const silent = (hard: boolean, outageS: number): Scenario => ({
   name: hard ? 'silent-hard' : 'silent-soft',
   title: hard ? `3. silent server ${outageS} s, hard mounts` : `2. silent server ${outageS} s`,
   from: 'silence (accessible: from its end)',
   script: 'silent.sh',
-  params: { OUTAGE_S: String(outageS), WAIT_S: '150', MOUNT_OPTION: hard ? 'hard' : 'soft' },
+  // Soft mounts: a reader for the first 30 s of the silence, whose calls end (soft) and are counted.
+  params: { OUTAGE_S: String(outageS), WAIT_S: '150', MOUNT_OPTION: hard ? 'hard' : 'soft', ...(hard ? {} : { READ_S: '30' }) },
   limitS: outageS + 400,
   fault: 'block',
   analyze: (job) => analyzeSilent(job, { ...DEFAULTS, backWithinS: 90, hard }),
@@ -92,6 +114,7 @@ const holders = (restart: boolean): Scenario => ({
 export const SCENARIOS: readonly Scenario[] = [
   failover(30),
   failover(5),
+  failoverReader,
   silent(false, 120),
   // The issue's silent server, hard-mounted, silent long enough for the stuck probe (up to an
   // interval after the silence starts), hang_after until its recovery, the deadline-killed

@@ -1,5 +1,10 @@
 # Scenario 1: a failover while Airflow-like processes hold both mounts. The daemon runs as
 # installed, with the default config but for SCHEDULE (when given).
+# READER=1: an Airflow-like reader reads /airflow/dags every second, from before the failover.
+# PHASE=tick+N: the failover starts N s after a tick of the schedule (INTERVAL_S, default 30);
+# without, anywhere in it.
+# The kernel's NFS counters and messages are recorded healthy, during the fault and after it
+# (record_kernel: mountstats-*.txt, dmesg-*.txt).
 # The static fstab mount /mnt/static (same VIP, nobody on it) is taken away by the daemon's
 # umount -a too; the daemon must mount it again after its recovery.
 # Events: failover_start, failover_done, dags_new_server, logs_new_server, static_new_server.
@@ -20,12 +25,20 @@ if ! static_mounted; then
 fi
 val static_before "$(static_mount)"
 val static_old_server "$(serves "$STATIC/server.txt" fsA && echo 1 || echo 0)"
+record_kernel healthy
 start_holders
-# Not in step with the schedule: the failover lands anywhere in the interval.
-sleep "$((RANDOM % ${PHASE_MAX_S:-5}))"
+if [ "${READER:-0}" = 1 ]; then start_reader; fi
+if [ -n "${PHASE:-}" ]; then
+  until_tick "${PHASE#tick+}" "${INTERVAL_S:-30}"
+else
+  # Not in step with the schedule: the failover lands anywhere in the interval.
+  sleep "$((RANDOM % ${PHASE_MAX_S:-5}))"
+fi
 ev failover_start
 nfs-failover
 ev failover_done
+# The counters while the client gets ESTALE, before any recovery takes the mount away.
+(sleep 2 && record_kernel failover) &
 timeout 5 ls /airflow/dags 2>&1 | head -n 1 | sed 's/^/    client: /'
 if wait_for "$WAIT_S" serves /airflow/dags/example_dag.py fsB; then ev dags_new_server; fi
 if wait_for 30 serves /airflow/logs/scheduler.log fsB; then ev logs_new_server; fi
@@ -36,5 +49,7 @@ val holders_alive "$(holders_alive && echo 1 || echo 0)"
 val holder_cwd_readable "$(timeout 5 ls "/proc/$HOLD_DAGS/cwd/" >/dev/null 2>&1 && echo 1 || echo 0)"
 # The new mounts are usable for new work: a new log file is written on the new server.
 val new_log_written "$(timeout 5 sh -c 'echo after-failover >/airflow/logs/new-task.log' && [ -e /srv/a/airflow/logs/new-task.log ] && echo 1 || echo 0)"
+stop_reader
 sleep 3 # the daemon's re-probe and its "recovery finished" line
+record_kernel after
 collect

@@ -82,6 +82,40 @@ static_mount() { # what is mounted there, on one line: "SOURCE FSTYPE OPTIONS" o
   m=$(findmnt -no SOURCE,FSTYPE,OPTIONS --mountpoint "$STATIC" | tail -n 1)
   echo "${m:-none}"
 }
+# An Airflow-like reader: lists /airflow/dags and reads a DAG file every second; each access is
+# bounded (an NFS wait is killable) so that it never hangs the job. stop_reader ends it.
+start_reader() {
+  (while :; do
+    timeout -s KILL 10 ls /airflow/dags >/dev/null 2>&1
+    timeout -s KILL 10 cat /airflow/dags/example_dag.py >/dev/null 2>&1
+    sleep 1
+  done) &
+  READER_PID=$!
+  log "reader: $READER_PID"
+}
+stop_reader() {
+  if [ -n "${READER_PID:-}" ]; then kill "$READER_PID" 2>/dev/null; fi
+  READER_PID=
+}
+dags_mounted() { grep -qE ' /airflow/dags nfs4 ' /proc/self/mounts; }
+# until_tick OFFSET_S [PERIOD_S]: sleep until OFFSET_S after a tick of the daemon's schedule, at
+# least a second from now. Its cron ticks at the multiples of PERIOD_S of each minute of local
+# time, the multiples of PERIOD_S of the Unix time too (every zone is whole minutes from UTC).
+until_tick() {
+  local p=$((${2:-30} * 1000000)) now target d
+  now=$(us)
+  target=$((now / p * p + $1 * 1000000))
+  while [ "$target" -lt $((now + 1000000)) ]; do target=$((target + p)); done
+  d=$((target - now))
+  sleep "$((d / 1000000)).$(printf '%06d' $((d % 1000000)))"
+}
+# record_kernel NAME: the NFS client's counters as the kernel has them (/proc/self/mountstats, read
+# from memory: no RPC) and its NFS/RPC messages so far: mountstats-NAME.txt, dmesg-NAME.txt.
+record_kernel() {
+  timeout 5 cat /proc/self/mountstats >"$S/mountstats-$1.txt" 2>&1
+  dmesg --time-format iso 2>&1 | grep -iE 'nfs|rpc' >"$S/dmesg-$1.txt"
+  log "recorded mountstats-$1.txt: $(grep -cE ' with fstype nfs4? ' "$S/mountstats-$1.txt") NFS mounts"
+}
 threads() { awk '/^Threads:/ { print $2 }' "/proc/$(main_pid)/status" 2>/dev/null; }
 # collect: what the host analyses, whatever happened before.
 collect() {
