@@ -7,6 +7,7 @@ import type { ScaleResult } from './scale.js';
 import type { HoldersResult } from './holders.js';
 import type { RuntimeResult } from './runtime.js';
 import type { GrowthResult, GrowthSample, GrowthVariant } from './growth.js';
+import type { MountstatsResult, MountstatsRow, ParseTiming } from './mountstats.js';
 
 export interface Machine {
   cpu: string;
@@ -33,6 +34,7 @@ export interface Results {
     holders?: Figure<HoldersResult>;
     runtime?: Figure<RuntimeResult>;
     growth?: Figure<GrowthResult>;
+    mountstats?: Figure<MountstatsResult>;
   };
 }
 
@@ -343,7 +345,56 @@ export function renderTable(r: Results): string {
     else out.push(notRun('growth', f.growth));
     out.push('');
   }
+
+  if (f.mountstats) {
+    out.push('### 9. Kernel evidence: parsing /proc/self/mountstats', '');
+    if (f.mountstats.status === 'ok') out.push(mountstatsSection(f.mountstats.result));
+    else out.push(notRun('mountstats', f.mountstats));
+    out.push('');
+  }
   return out.join('\n');
+}
+
+function mountstatsSection(r: MountstatsResult): string {
+  const goal = (row: MountstatsRow, v: number | null): string =>
+    row.nfsMounts === r.goal.mounts ? mark(v === null ? null : v <= r.goal.ms) : '';
+  const load = ` Load average (1 min) ${r.loadAvg.before.toFixed(2)} before, ${r.loadAvg.after.toFixed(2)} after.`;
+  return [
+    `Parse time, median / p99 over ${r.iterations} parses after ${r.warmup} of warm-up, in-process. ${r.note}${load}`,
+    '',
+    table(
+      [
+        'NFS mounts (all mounts)',
+        'mountstats text',
+        'parseMountstats',
+        `its parses > ${r.goal.ms} ms; with a GC pause in them; p99 of the others`,
+        'mountinfo text',
+        'parseMountinfo',
+        'same',
+        'mountstats ÷ mountinfo (median)',
+      ],
+      r.rows.map((row) => [
+        row.nfsMounts === r.goal.mounts
+          ? `${row.nfsMounts} (${row.allMounts}); goal ≤ ${r.goal.ms} ms`
+          : `${row.nfsMounts} (${row.allMounts})`,
+        `${row.mountstatsKiB.toFixed(1)} KiB`,
+        `${ms(row.mountstats.medianMs, 3)}${goal(row, row.mountstats.medianMs)} / ${ms(row.mountstats.p99Ms, 3)}${goal(row, row.mountstats.p99Ms)}`,
+        gcPart(row.mountstats),
+        `${row.mountinfoKiB.toFixed(1)} KiB`,
+        `${ms(row.mountinfo.medianMs, 3)} / ${ms(row.mountinfo.p99Ms, 3)}`,
+        gcPart(row.mountinfo),
+        x(ratio(row.mountstats.medianMs, row.mountinfo.medianMs)),
+      ]),
+    ),
+  ].join('\n');
+}
+
+function gcPart(t: ParseTiming): string {
+  return `${t.overGoal}; ${t.withGc}; ${ms(t.p99WithoutGcMs, 3)}`;
+}
+
+function ratio(a: number | null, b: number | null): number | null {
+  return a === null || b === null || b === 0 ? null : a / b;
 }
 
 /** Issue 13's goals: RSS by mount count, threads, idle wake-ups, CPU. */
