@@ -176,4 +176,3 @@ describe('the wired daemon, in-process', () => {
     });
   });
 });
-

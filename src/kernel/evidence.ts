@@ -114,7 +114,8 @@ function judgePath(before: PathMemory | undefined, sample: PathSample, now: numb
     const unusual = dErrors > 0 && rate > RATE_FACTOR * expectedRate(history, prevErrors ?? 0, sample.stats.ageS, seconds);
     if (dTimeouts > 0) timedOut = true;
     if (unusual) erred = true;
-    if (dTimeouts > 0 || unusual) moved[op] = { ...(unusual ? { errors: dErrors } : {}), ...(dTimeouts > 0 ? { timeouts: dTimeouts } : {}) };
+    if (dTimeouts > 0 || unusual)
+      moved[op] = { ...(unusual ? { errors: dErrors } : {}), ...(dTimeouts > 0 ? { timeouts: dTimeouts } : {}) };
     if (s.errors !== null) recent.set(op, [...history, { at: now, perS: rate }]);
   }
   const remembered: PathMemory = { ...fresh, recent };

@@ -7,7 +7,7 @@ import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../observe/log.js';
 import type { MountTable } from '../probe/mountinfo.js';
 import { judgeSamples, type Evidence, type EvidenceMemory } from './evidence.js';
-import { parseMountstats, type NfsMountStats } from './mountstats.js';
+import { hasErrorCounts, parseMountstats, type NfsMountStats } from './mountstats.js';
 import { pathSamples } from './samples.js';
 
 export interface KernelWatchDeps {
@@ -59,7 +59,8 @@ export class KernelWatch {
       entries = deps.table();
     } catch (err) {
       // Said once per spell, not every second; the probes go on regardless.
-      if (!this.unreadable) deps.log.warn({ err }, 'kernel evidence: /proc/self/mountstats or mountinfo unreadable; probing on the schedule only');
+      if (!this.unreadable)
+        deps.log.warn({ err }, 'kernel evidence: /proc/self/mountstats or mountinfo unreadable; probing on the schedule only');
       this.unreadable = true;
       return;
     }
@@ -77,7 +78,7 @@ export class KernelWatch {
   private tellIfNoErrorCounts(stats: readonly NfsMountStats[]): void {
     if (this.toldNoErrors || stats.length === 0) return;
     this.toldNoErrors = true;
-    const without = stats.filter((s) => [...s.ops.values()].every((o) => o.errors === null));
+    const without = stats.filter((s) => !hasErrorCounts(s));
     if (without.length === 0) return;
     this.deps.log.warn(
       { mounts: without.map((s) => s.mountPoint), statvers: without[0]?.statvers },

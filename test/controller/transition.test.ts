@@ -538,7 +538,7 @@ describe('kernel evidence', () => {
     expect(state.earlyAt).toEqual(new Map([[DAGS, 10_000]]));
   });
 
-  it("the early round decides as any round: ESTALE found, the recovery starts; the result is reported with its evidence", () => {
+  it('the early round decides as any round: ESTALE found, the recovery starts; the result is reported with its evidence', () => {
     const s = transition(healthy(), ev(estale(DAGS)), 10_000, cfg).state;
     const result = failed(DAGS, 'ESTALE');
     const { state, actions } = transition(s, probed([result]), 10_040, cfg);
@@ -561,8 +561,14 @@ describe('kernel evidence', () => {
     let s = transition(healthy(), ev(estale(DAGS)), 10_000, cfg).state;
     s = transition(s, probed([ok(DAGS)]), 10_040, cfg).state;
     expect(transition(s, ev(estale(DAGS)), 14_999, cfg).actions).toEqual([]);
-    expect(transition(s, ev(estale(DAGS)), 15_000, cfg).actions).toEqual([report({ kind: 'early-probe', evidence: estale(DAGS) }), probe([DAGS])]);
-    expect(transition(s, ev(estale(LOGS)), 11_000, cfg).actions).toEqual([report({ kind: 'early-probe', evidence: estale(LOGS) }), probe([LOGS])]);
+    expect(transition(s, ev(estale(DAGS)), 15_000, cfg).actions).toEqual([
+      report({ kind: 'early-probe', evidence: estale(DAGS) }),
+      probe([DAGS]),
+    ]);
+    expect(transition(s, ev(estale(LOGS)), 11_000, cfg).actions).toEqual([
+      report({ kind: 'early-probe', evidence: estale(LOGS) }),
+      probe([LOGS]),
+    ]);
   });
 
   it('evidence during a round for other paths waits for its end, then gets a round of its own', () => {

@@ -16,7 +16,10 @@ function setup(mountstats?: () => string) {
   const dags = world.mount(DAGS, 'ok', { errors: 0 });
   world.mount(LOGS, 'ok');
   const lines: Record<string, unknown>[] = [];
-  const { log } = createLogging({ level: 'info', file: null }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+  const { log } = createLogging(
+    { level: 'info', file: null },
+    { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) },
+  );
   const found: Evidence[] = [];
   const watch = new KernelWatch({
     clock,
@@ -87,14 +90,25 @@ describe('KernelWatch', () => {
     const world = new ScriptedWorld(clock);
     world.mount(DAGS, 'ok');
     const lines: Record<string, unknown>[] = [];
-    const { log } = createLogging({ level: 'info', file: null }, { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) });
+    const { log } = createLogging(
+      { level: 'info', file: null },
+      { write: (l: string) => void lines.push(JSON.parse(l) as Record<string, unknown>) },
+    );
     // The 4.18 format: eight numbers per operation, iostats version 1.0.
     const old = (): string =>
       world
         .mountstats()
         .replace(/(GETATTR:(?: \d+){8}) \d+/g, '$1')
         .replace(/iostats version: 1\.1/g, 'iostats version: 1.0');
-    const watch = new KernelWatch({ clock, paths: [DAGS], intervalMs: 1000, mountstats: old, table: world.table, onEvidence: () => undefined, log });
+    const watch = new KernelWatch({
+      clock,
+      paths: [DAGS],
+      intervalMs: 1000,
+      mountstats: old,
+      table: world.table,
+      onEvidence: () => undefined,
+      log,
+    });
     watch.start();
     clock.advance(5000);
     expect(watch.last().get(DAGS)?.ops.get('GETATTR')?.errors).toBeNull();
