@@ -99,9 +99,11 @@ const TRANSPORTS: readonly (readonly [protocol: string, slots: readonly [sends: 
  * Parses the text of /proc/self/mountstats (or /proc/PID/mountstats) into the NFS mounts' (nfs,
  * nfs4) counters, in the kernel's order. Never throws: lines it cannot read are skipped, and a
  * mount without an age, an xprt or op lines has them null or empty. Counters past 2^53 lose
- * their low digits (they are read as numbers).
+ * their low digits (they are read as numbers). `wanted`, when given, names the mount points whose
+ * counters are read: the others' lines are skipped unparsed (a node may have hundreds of NFS mounts
+ * the daemon does not watch).
  */
-export function parseMountstats(text: string): NfsMountStats[] {
+export function parseMountstats(text: string, wanted?: (mountPoint: string) => boolean): NfsMountStats[] {
   const mounts: NfsMountStats[] = [];
   let mount: MountBeingRead | null = null;
   let inOps = false;
@@ -115,6 +117,7 @@ export function parseMountstats(text: string): NfsMountStats[] {
     } else {
       inOps = false;
       mount = first === NEWLINE ? null : readDeviceLine(text, start, end);
+      if (mount !== null && wanted && !wanted(mount.mountPoint)) mount = null;
       if (mount !== null) mounts.push(mount);
     }
     start = end + 1;

@@ -8,7 +8,7 @@ import type { Logger } from '../observe/log.js';
 import type { MountTable } from '../probe/mountinfo.js';
 import { judgeSamples, type Evidence, type EvidenceMemory } from './evidence.js';
 import { hasErrorCounts, parseMountstats, type NfsMountStats } from './mountstats.js';
-import { pathSamples } from './samples.js';
+import { nfsHolders, pathSamples } from './samples.js';
 
 export interface KernelWatchDeps {
   clock: Clock;
@@ -66,7 +66,9 @@ export class KernelWatch {
     }
     if (this.unreadable) deps.log.info('kernel evidence: /proc/self/mountstats readable again');
     this.unreadable = false;
-    const samples = pathSamples(deps.paths, entries, parseMountstats(text));
+    const holders = nfsHolders(deps.paths, entries);
+    const holding = new Set([...holders.values()].map((e) => e.mountPoint));
+    const samples = pathSamples(deps.paths, holders, parseMountstats(text, (mountPoint) => holding.has(mountPoint)));
     this.latest = new Map(samples.flatMap((s) => (s.stats ? [[s.path, s.stats] as const] : [])));
     this.tellIfNoErrorCounts(samples.flatMap((s) => s.stats ?? []));
     const judged = judgeSamples(this.memory, samples, deps.clock.now());

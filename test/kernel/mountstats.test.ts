@@ -244,6 +244,13 @@ describe('parseMountstats: the generated text of bench/mountstats-text.ts', () =
     expect(parseMountstats(mountstatsText(3, { errors: false })).some(hasErrorCounts)).toBe(false);
   });
 
+  it('reads only the wanted mount points when told which, the same as a whole parse gives them', () => {
+    const whole = parseMountstats(mountstatsText(100));
+    const wanted = new Set([whole[3]!.mountPoint, whole[70]!.mountPoint]);
+    const some = parseMountstats(mountstatsText(100), (mountPoint) => wanted.has(mountPoint));
+    expect(some).toEqual([whole[3], whole[70]]);
+  });
+
   it('describes the same table in its mountinfo text', () => {
     const table = syntheticMounts(30);
     const entries = parseMountinfo(mountinfoText(30));

@@ -1,6 +1,6 @@
 // Tying configured paths to the NFS mounts holding them, from a recorded mountinfo.
 import { describe, expect, it } from 'vitest';
-import { pathSamples } from '../../src/kernel/samples.js';
+import { nfsHolders, pathSamples } from '../../src/kernel/samples.js';
 import type { NfsMountStats } from '../../src/kernel/mountstats.js';
 import { parseMountinfo } from '../../src/probe/mountinfo.js';
 
@@ -19,8 +19,9 @@ function stats(mountPoint: string, device: string): NfsMountStats {
   return { device, mountPoint, fstype: 'nfs4', statvers: '1.1', ageS: 1, ops: new Map(), xprt: null };
 }
 
-describe('pathSamples', () => {
+describe('nfsHolders and pathSamples', () => {
   const entries = parseMountinfo(MOUNTINFO);
+  const sampled = (paths: string[], stats: NfsMountStats[]) => pathSamples(paths, nfsHolders(paths, entries), stats);
   const all = [
     stats('/airflow/dags', '10.99.0.1:/airflow/dags'),
     stats('/mnt/my share', '10.99.0.1:/share'),
@@ -29,24 +30,32 @@ describe('pathSamples', () => {
   ];
 
   it('gives a mounted path its mount ID and counters, and a path below an NFS mount those of that mount', () => {
-    const [dags, below, spaced] = pathSamples(['/airflow/dags', '/airflow/dags/sub/dir', '/mnt/my share'], entries, all);
+    const [dags, below, spaced] = sampled(['/airflow/dags', '/airflow/dags/sub/dir', '/mnt/my share'], all);
     expect(dags).toEqual({ path: '/airflow/dags', mountId: 31, stats: all[0] });
     expect(below).toEqual({ path: '/airflow/dags/sub/dir', mountId: 31, stats: all[0] });
     expect(spaced).toEqual({ path: '/mnt/my share', mountId: 40, stats: all[1] });
   });
 
   it('takes the top of stacked mounts in both files', () => {
-    expect(pathSamples(['/mnt/stacked'], entries, all)[0]).toEqual({ path: '/mnt/stacked', mountId: 42, stats: all[3] });
+    expect(sampled(['/mnt/stacked'], all)[0]).toEqual({ path: '/mnt/stacked', mountId: 42, stats: all[3] });
   });
 
   it('gives nothing for a path autofs has not mounted, nor for one on a mount that is not NFS', () => {
-    expect(pathSamples(['/airflow/logs', '/srv/fuse'], entries, all)).toEqual([
+    expect(sampled(['/airflow/logs', '/srv/fuse'], all)).toEqual([
       { path: '/airflow/logs', mountId: null, stats: null },
       { path: '/srv/fuse', mountId: null, stats: null },
     ]);
   });
 
+  it('names the NFS mounts to read counters of: only those holding a configured path', () => {
+    const holders = nfsHolders(['/airflow/dags', '/airflow/dags/sub', '/airflow/logs', '/srv/fuse'], entries);
+    expect([...holders].map(([path, e]) => [path, e.id])).toEqual([
+      ['/airflow/dags', 31],
+      ['/airflow/dags/sub', 31],
+    ]);
+  });
+
   it('gives an NFS mount missing from mountstats its ID without counters', () => {
-    expect(pathSamples(['/airflow/dags'], entries, [])[0]).toEqual({ path: '/airflow/dags', mountId: 31, stats: null });
+    expect(sampled(['/airflow/dags'], [])[0]).toEqual({ path: '/airflow/dags', mountId: 31, stats: null });
   });
 });
