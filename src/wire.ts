@@ -26,6 +26,8 @@ import { fstabReader } from './recovery/fstab.js';
 /** A holder scanner and what it leaves behind. */
 export interface HolderScanner {
   scan: ScanHolders;
+  /** Starts what a scan runs on ahead of it, where that takes time (a thread). */
+  warm?(): void;
   /** Scans left blocked in the kernel now. */
   stuck(): number;
   close(): void;
@@ -147,6 +149,11 @@ export function wire(config: Config, effects: Effects, opts: WireOptions): Wired
         autofsRunning: effects.autofsRunning,
         once,
         ...(holders ? { holders } : {}),
+        // What a recovery's first moments wait for, loaded when the kernel says one may follow.
+        prepare: () => {
+          run.prepare?.();
+          scanner?.warm?.();
+        },
       }),
     blocked: () => prober.busyTotal() + (scanner?.stuck() ?? 0),
     close: () => {

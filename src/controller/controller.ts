@@ -39,6 +39,8 @@ export interface ControllerDeps {
   fstab?: () => string | null;
   /** `check`: one decision, then done (src/controller/state.ts). */
   once?: boolean;
+  /** Loads what a recovery starts with (the command launcher, the holder scan's thread). */
+  prepare?: () => void;
 }
 
 export class Controller {
@@ -125,6 +127,9 @@ export class Controller {
               break;
             case 'recover':
               this.recovery = this.recover(action.targets, action.dryRun);
+              break;
+            case 'prepare':
+              this.deps.prepare?.();
               break;
             case 'observe-holders':
               this.deps.holders?.observe(action.results, action.batch);

@@ -113,6 +113,8 @@ export type ControllerAction =
   | { kind: 'probe'; paths: readonly string[] }
   /** Run (or, dry, plan) a recovery of these targets; answer with `step`s and `recovered`. */
   | { kind: 'recover'; targets: readonly RecoveryTarget[]; dryRun: boolean }
+  /** Load what a recovery starts with: the kernel's evidence says one may follow. */
+  | { kind: 'prepare' }
   /** Tell the holder watch of a round; `batch` names the recovery running, if any. */
   | { kind: 'observe-holders'; results: readonly ProbeResult[]; batch: string | null }
   /** The one wake-up timer: set (replacing any), or cleared. */

@@ -74,7 +74,9 @@ function startCycle(s: ControllerState, paths: readonly string[], kind: CycleKin
  * The kernel's counters moved on a path. Probed at once when the last probe found it healthy (a
  * path known to fail is the policy's, its own wake-ups included), no recovery runs (it re-probes
  * what it touched), no round is already probing it, and its last early probe is early_probe_gap
- * old; after the round under way when one probes other paths.
+ * old; after the round under way when one probes other paths. The early round probes every other
+ * path too, after it: mounts of one server fail together, and one recovery for all of them takes
+ * the mount table apart once (a recovery for one, then one for the next, runs `umount -a` twice).
  */
 function evidence(s: ControllerState, ev: Evidence, at: At): ControllerState {
   const { now, cfg } = at;
@@ -83,6 +85,7 @@ function evidence(s: ControllerState, ev: Evidence, at: At): ControllerState {
   const last = s.earlyAt.get(ev.path);
   if (last !== undefined && now - last < cfg.earlyProbeGapMs) return s;
   report(at, { kind: 'early-probe', evidence: ev });
+  at.out.push({ kind: 'prepare' });
   const next = { ...s, earlyAt: new Map(s.earlyAt).set(ev.path, now) };
   if (s.cycle) return { ...next, earlyWaiting: [...s.earlyWaiting, ev] };
   return startEarly(next, [ev], at);
@@ -99,7 +102,8 @@ function isNews(s: ControllerState, ev: Evidence): boolean {
 }
 
 function startEarly(s: ControllerState, evidence: readonly Evidence[], at: At): ControllerState {
-  const paths = evidence.map((e) => e.path);
+  const first = evidence.map((e) => e.path);
+  const paths = [...first, ...at.cfg.paths.filter((p) => !first.includes(p))];
   at.out.push({ kind: 'probe', paths });
   return { ...s, cycle: { kind: 'early', paths, evidence }, earlyWaiting: [] };
 }

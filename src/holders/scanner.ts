@@ -61,6 +61,8 @@ function startThread(file: string): Thread {
 
 export interface ThreadScanner {
   scan: ScanHolders;
+  /** Starts the thread ahead of a scan that may come (it ends unused after the idle time). */
+  warm(): void;
   /** Threads left blocked in the kernel now. */
   stuck(): number;
   close(): void;
@@ -114,6 +116,9 @@ export function createThreadScanner(opts: { timeoutMs: number; clock: Clock; fil
 
   return {
     scan,
+    warm() {
+      if (!closed && !idle) park(startThread(file));
+    },
     stuck: () => stuck.size,
     close() {
       closed = true;

@@ -68,7 +68,11 @@ export class KernelWatch {
     this.unreadable = false;
     const holders = nfsHolders(deps.paths, entries);
     const holding = new Set([...holders.values()].map((e) => e.mountPoint));
-    const samples = pathSamples(deps.paths, holders, parseMountstats(text, (mountPoint) => holding.has(mountPoint)));
+    const samples = pathSamples(
+      deps.paths,
+      holders,
+      parseMountstats(text, (mountPoint) => holding.has(mountPoint)),
+    );
     this.latest = new Map(samples.flatMap((s) => (s.stats ? [[s.path, s.stats] as const] : [])));
     this.tellIfNoErrorCounts(samples.flatMap((s) => s.stats ?? []));
     const judged = judgeSamples(this.memory, samples, deps.clock.now());

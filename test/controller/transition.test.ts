@@ -530,12 +530,26 @@ describe('kernel evidence', () => {
   const ev = (e: Evidence): ControllerEvent => ({ kind: 'evidence', evidence: e });
   const healthy = (): ControllerState => afterFirst([ok(DAGS), ok(LOGS)]);
 
-  it('on a healthy path: reported and probed at once, an early round of that path alone', () => {
+  const prepare: ControllerAction = { kind: 'prepare' };
+
+  it('on a healthy path: reported, a recovery prepared for, and an early round at once, that path first, then the others', () => {
     const s = healthy();
-    const { state, actions } = transition(s, ev(estale(DAGS)), 10_000, cfg);
-    expect(actions).toEqual([report({ kind: 'early-probe', evidence: estale(DAGS) }), probe([DAGS])]);
-    expect(state.cycle).toEqual({ kind: 'early', paths: [DAGS], evidence: [estale(DAGS)] });
-    expect(state.earlyAt).toEqual(new Map([[DAGS, 10_000]]));
+    const { state, actions } = transition(s, ev(estale(LOGS)), 10_000, cfg);
+    expect(actions).toEqual([report({ kind: 'early-probe', evidence: estale(LOGS) }), prepare, probe([LOGS, DAGS])]);
+    expect(state.cycle).toEqual({ kind: 'early', paths: [LOGS, DAGS], evidence: [estale(LOGS)] });
+    expect(state.earlyAt).toEqual(new Map([[LOGS, 10_000]]));
+  });
+
+  it('evidence for another path of the early round under way adds nothing (mounts of one server move together)', () => {
+    const s = transition(healthy(), ev(estale(DAGS)), 10_000, cfg).state;
+    expect(transition(s, ev(estale(LOGS)), 10_000, cfg)).toEqual({ state: s, actions: [] });
+  });
+
+  it('a tick during an early round (which probes every path) makes it the scheduled round', () => {
+    const s = transition(healthy(), ev(estale(DAGS)), 29_990, cfg).state;
+    const ticked = transition(s, tick, 30_000, cfg);
+    expect(ticked.actions).toEqual([]);
+    expect(ticked.state.cycle).toEqual({ kind: 'scheduled', paths: [DAGS, LOGS], evidence: [estale(DAGS)] });
   });
 
   it('the early round decides as any round: ESTALE found, the recovery starts; the result is reported with its evidence', () => {
@@ -563,28 +577,31 @@ describe('kernel evidence', () => {
     expect(transition(s, ev(estale(DAGS)), 14_999, cfg).actions).toEqual([]);
     expect(transition(s, ev(estale(DAGS)), 15_000, cfg).actions).toEqual([
       report({ kind: 'early-probe', evidence: estale(DAGS) }),
-      probe([DAGS]),
+      prepare,
+      probe([DAGS, LOGS]),
     ]);
     expect(transition(s, ev(estale(LOGS)), 11_000, cfg).actions).toEqual([
       report({ kind: 'early-probe', evidence: estale(LOGS) }),
-      probe([LOGS]),
+      prepare,
+      probe([LOGS, DAGS]),
     ]);
   });
 
-  it('evidence during a round for other paths waits for its end, then gets a round of its own', () => {
-    const s = transition(healthy(), ev(estale(LOGS)), 10_000, cfg).state;
-    const during = transition(s, ev(estale(DAGS)), 10_010, cfg);
-    expect(during.actions).toEqual([report({ kind: 'early-probe', evidence: estale(DAGS) })]);
+  /** A wake-up round of logs alone under way at 10 000 (autofs had not mounted it). */
+  const wakingLogs = (): ControllerState => ({ ...healthy(), cycle: { kind: 'wake', paths: [LOGS] } });
+
+  it('evidence during a round for other paths waits for its end, then gets its early round', () => {
+    const during = transition(wakingLogs(), ev(estale(DAGS)), 10_010, cfg);
+    expect(during.actions).toEqual([report({ kind: 'early-probe', evidence: estale(DAGS) }), prepare]);
     expect(during.state.earlyWaiting).toEqual([estale(DAGS)]);
     const end = transition(during.state, probed([ok(LOGS)]), 10_040, cfg);
-    expect(end.actions.at(-1)).toEqual(probe([DAGS]));
-    expect(end.state.cycle).toEqual({ kind: 'early', paths: [DAGS], evidence: [estale(DAGS)] });
+    expect(end.actions.at(-1)).toEqual(probe([DAGS, LOGS]));
+    expect(end.state.cycle).toEqual({ kind: 'early', paths: [DAGS, LOGS], evidence: [estale(DAGS)] });
     expect(end.state.earlyWaiting).toEqual([]);
   });
 
   it('waiting evidence made moot by a recovery the round started is dropped', () => {
-    const s = transition(healthy(), ev(estale(LOGS)), 10_000, cfg).state;
-    const during = transition(s, ev(estale(DAGS)), 10_010, cfg).state;
+    const during = transition(wakingLogs(), ev(estale(DAGS)), 10_010, cfg).state;
     const end = transition(during, probed([failed(LOGS, 'ESTALE')]), 10_040, cfg);
     expect(end.state.recovery).not.toBeNull();
     expect(end.actions.filter((a) => a.kind === 'probe')).toEqual([]);
@@ -607,8 +624,8 @@ describe('kernel evidence', () => {
 
   it('a mount that left the table is probed; the mount a probe already saw is no news', () => {
     const s = healthy();
-    expect(transition(s, ev(gone(DAGS, null)), 10_000, cfg).actions).toContainEqual(probe([DAGS]));
-    expect(transition(s, ev(gone(DAGS, 77)), 10_000, cfg).actions).toContainEqual(probe([DAGS]));
+    expect(transition(s, ev(gone(DAGS, null)), 10_000, cfg).actions).toContainEqual(probe([DAGS, LOGS]));
+    expect(transition(s, ev(gone(DAGS, 77)), 10_000, cfg).actions).toContainEqual(probe([DAGS, LOGS]));
     // After a recovery autofs mounted 77, and the recovery's re-probe saw it.
     const seen = { ...s, latest: new Map(s.latest).set(DAGS, { ...ok(DAGS), mountId: 77 }) };
     expect(transition(seen, ev(gone(DAGS, 77)), 10_000, cfg).actions).toEqual([]);
@@ -617,7 +634,7 @@ describe('kernel evidence', () => {
   it('before any probe of the path, evidence is probed', () => {
     const s = reach([[start, 0]]);
     const early = transition({ ...s, cycle: null }, ev(estale(DAGS)), 100, cfg);
-    expect(early.actions).toContainEqual(probe([DAGS]));
+    expect(early.actions).toContainEqual(probe([DAGS, LOGS]));
   });
 });
 

@@ -29,6 +29,27 @@ requires(built()).describe('holder scanners on the real /proc', () => {
     scanner.close();
   });
 
+  it('warm starts the thread ahead of a scan, once; the scan then runs on it; unused, it ends after the idle minute', async () => {
+    const clock = new FakeClock();
+    const scanner = createThreadScanner({ timeoutMs: 5000, clock });
+    const threads = (): number => readdirSync('/proc/self/task').length;
+    // The thread count of this process once the earlier tests' threads have ended.
+    let before = -1;
+    expect(await waitFor(() => before === (before = threads()), 5000, 200)).toBe(true);
+    scanner.warm();
+    scanner.warm();
+    expect(await waitFor(() => threads() === before + 1, 5000)).toBe(true);
+    expect((await scanner.scan(nothingWatched())).kind).toBe('done');
+    expect(threads()).toBe(before + 1);
+    clock.advance(60_000);
+    expect(await waitFor(() => threads() === before, 5000)).toBe(true);
+    scanner.warm();
+    expect(await waitFor(() => threads() === before + 1, 5000)).toBe(true);
+    clock.advance(60_000);
+    expect(await waitFor(() => threads() === before, 5000)).toBe(true);
+    scanner.close();
+  });
+
   it('the thread scanner reads every process and answers', async () => {
     const scanner = createThreadScanner({ timeoutMs: 5000, clock: systemClock });
     const outcome = await scanner.scan(nothingWatched());
