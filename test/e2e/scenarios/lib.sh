@@ -55,14 +55,21 @@ serves() { # serves PATH TEXT: the file's content names TEXT (fsA / fsB), within
 }
 # Airflow-like holders: a DAG processor with its cwd in /airflow/dags and a DAG file open, and a
 # worker with its cwd in /airflow/logs appending to a log through a kept descriptor.
+# QUIET=1: the worker keeps its log open without writing, so that nothing touches the mounts.
 start_holders() {
   (cd /airflow/dags && exec 3</airflow/dags/example_dag.py && exec sleep infinity) &
   HOLD_DAGS=$!
-  (cd /airflow/logs && exec 3>>/airflow/logs/worker.log && while :; do echo "beat $EPOCHREALTIME" >&3 2>/dev/null; sleep 1; done) &
+  if [ "${QUIET:-0}" = 1 ]; then
+    (cd /airflow/logs && exec 3>>/airflow/logs/worker.log && exec sleep infinity) &
+  else
+    (cd /airflow/logs && exec 3>>/airflow/logs/worker.log && while :; do echo "beat $EPOCHREALTIME" >&3 2>/dev/null; sleep 1; done) &
+  fi
   HOLD_LOGS=$!
   sleep 1
   log "holders: $HOLD_DAGS cwd $(readlink /proc/$HOLD_DAGS/cwd) fd3 $(readlink /proc/$HOLD_DAGS/fd/3); $HOLD_LOGS cwd $(readlink /proc/$HOLD_LOGS/cwd)"
 }
+# A recovery has succeeded since the job began (read from /metrics: nothing on the mounts is touched).
+recovered() { [ "$(metric 'nfs_health_check_recoveries_total{result="success"}')" -ge 1 ] 2>/dev/null; }
 holders_alive() { kill -0 "$HOLD_DAGS" 2>/dev/null && kill -0 "$HOLD_LOGS" 2>/dev/null; }
 # block / unblock: the server goes silent (packets to tcp/2049 of the VIP dropped), then back.
 block() {
