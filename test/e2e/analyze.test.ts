@@ -27,6 +27,19 @@ function rec(s: number, fields: Record<string, unknown>, pid = '500'): string {
   return JSON.stringify({ _PID: pid, MESSAGE: JSON.stringify({ level: 'info', time: new Date(at(s)).toISOString(), ...fields }) });
 }
 
+/** The escalation's `umount -l` that detached `mount`, as the daemon logs it. */
+function detachStep(s: number, mount = '/airflow/dags', durationMs = 200): string {
+  return rec(s, {
+    msg: 'recovery step',
+    step: 'escalation',
+    mount,
+    command: `umount -l -- ${mount}`,
+    status: 'ok',
+    detached: true,
+    duration_ms: durationMs,
+  });
+}
+
 function job(o: {
   rc?: number | null;
   events?: Record<string, number>;
@@ -134,15 +147,7 @@ describe('analyzeFailover', () => {
         detached: false,
         duration_ms: 200,
       }),
-      rec(recoveredAt - 2.5, {
-        msg: 'recovery step',
-        step: 'escalation',
-        mount: '/airflow/dags',
-        command: 'umount -l -- /airflow/dags',
-        status: 'ok',
-        detached: true,
-        duration_ms: 200,
-      }),
+      detachStep(recoveredAt - 2.5),
       remounted(recoveredAt - 1.2),
       rec(recoveredAt - 1, {
         msg: 'recovery finished',
@@ -299,15 +304,7 @@ describe('analyzeFailoverReader', () => {
           status: 'failed',
           duration_ms: 300,
         }),
-        rec(o.failingAt + 1.2, {
-          msg: 'recovery step',
-          step: 'escalation',
-          mount: '/airflow/dags',
-          command: 'umount -l -- /airflow/dags',
-          status: 'ok',
-          detached: true,
-          duration_ms: 200,
-        }),
+        detachStep(o.failingAt + 1.2),
         rec(o.failingAt + 2, { msg: 'recovery finished', result: 'success', mounts: ['/airflow/dags'], steps: 3, duration_ms: 2000 }),
         ...(o.extra ?? []),
       ],
@@ -603,15 +600,7 @@ describe('analyzeHolders', () => {
       exit_code: 16,
       duration_ms: 300,
     }),
-    rec(5, {
-      msg: 'recovery step',
-      step: 'escalation',
-      mount: '/airflow/dags',
-      command: 'umount -l -- /airflow/dags',
-      status: 'ok',
-      detached: true,
-      duration_ms: 100,
-    }),
+    detachStep(5, undefined, 100),
     rec(5.2, {
       msg: 'recovery step',
       step: 'escalation',

@@ -216,22 +216,39 @@ export function describeEarlyProbe(l: DaemonLine): string {
 /** Where in the schedule's interval the failover started: seconds after the last tick. */
 const phaseOf = (t: number, intervalS: number): number => round2((t % (intervalS * 1000)) / 1000);
 
-/** Scenario 1: failover with holders; recovered by the daemon within interval + timeout + 5 s. */
-export function analyzeFailover(job: Job, p: FailoverParams): Analysis {
-  const t0 = job.events.get('failover_start');
-  const checks = [jobCompleted(job)];
-  if (t0 === undefined) return { times: { detection: null, firstStep: null, accessible: null }, checks, figures: {} };
+/** The recovery's "recovery finished" line said success. */
+function recoverySucceeded(finished: DaemonLine | undefined): Check {
+  return check(
+    'the recovery finished with result success',
+    finished?.result === 'success',
+    finished
+      ? `${String(finished.result)} in ${String(finished.duration_ms)} ms, ${String(finished.steps)} steps`
+      : 'no "recovery finished" line',
+  );
+}
+
+/** What the daemon did about /airflow/dags after a failover at t0, and the scenario's times. */
+function afterFailover(job: Job, t0: number) {
   const dags = '/airflow/dags';
   const failing = first(job, t0, (l) => l.msg === 'mount failing' && l.mount === dags);
   const steps = job.daemon.filter((l) => l.t >= t0 && isStep(l));
-  const command = steps.find((l) => l.step === 'command');
-  const detach = steps.find((l) => l.step === 'escalation' && l.mount === dags && l.detached === true);
   const finished = first(job, t0, (l) => l.msg === 'recovery finished' && forMount(dags)(l));
   const times: Times = {
     detection: sec(t0, failing?.t),
     firstStep: sec(t0, steps[0] ? stepStart(steps[0]) : undefined),
     accessible: sec(t0, job.events.get('dags_new_server')),
   };
+  return { dags, failing, steps, finished, times };
+}
+
+/** Scenario 1: failover with holders; recovered by the daemon within interval + timeout + 5 s. */
+export function analyzeFailover(job: Job, p: FailoverParams): Analysis {
+  const t0 = job.events.get('failover_start');
+  const checks = [jobCompleted(job)];
+  if (t0 === undefined) return { times: { detection: null, firstStep: null, accessible: null }, checks, figures: {} };
+  const { dags, failing, steps, finished, times } = afterFailover(job, t0);
+  const command = steps.find((l) => l.step === 'command');
+  const detach = steps.find((l) => l.step === 'escalation' && l.mount === dags && l.detached === true);
   const budget = p.intervalS + p.probeTimeoutS + 5;
   const success = job.metrics.get('nfs_health_check_recoveries_total{result="success"}') ?? 0;
   // The idle static fstab mount: taken away by the umount -a, mounted again by the daemon.
@@ -263,13 +280,7 @@ export function analyzeFailover(job: Job, p: FailoverParams): Analysis {
         : 'no command step',
     ),
     check('its escalation detached /airflow/dags', detach !== undefined, detach ? String(detach.command) : 'no detaching step'),
-    check(
-      'the recovery finished with result success',
-      finished?.result === 'success',
-      finished
-        ? `${String(finished.result)} in ${String(finished.duration_ms)} ms, ${String(finished.steps)} steps`
-        : 'no "recovery finished" line',
-    ),
+    recoverySucceeded(finished),
     within(
       `ls /airflow/dags shows the new server's files, nobody acting: interval ${p.intervalS} + timeout ${p.probeTimeoutS} + 5`,
       times.accessible,
@@ -365,16 +376,8 @@ export function analyzeFailoverReader(job: Job, p: FailoverReaderParams): Analys
   const t0 = job.events.get('failover_start');
   const checks = [jobCompleted(job)];
   if (t0 === undefined) return { times: { detection: null, firstStep: null, accessible: null }, checks, figures: {} };
-  const dags = '/airflow/dags';
-  const failing = first(job, t0, (l) => l.msg === 'mount failing' && l.mount === dags);
-  const steps = job.daemon.filter((l) => l.t >= t0 && isStep(l));
-  const finished = first(job, t0, (l) => l.msg === 'recovery finished' && forMount(dags)(l));
+  const { dags, failing, finished, times } = afterFailover(job, t0);
   const early = earlyProbe(job, dags, t0, failing?.t ?? Infinity);
-  const times: Times = {
-    detection: sec(t0, failing?.t),
-    firstStep: sec(t0, steps[0] ? stepStart(steps[0]) : undefined),
-    accessible: sec(t0, job.events.get('dags_new_server')),
-  };
   const phase = phaseOf(t0, p.intervalS);
   // The job's own clock reading and its event line come a little after the sleep's end.
   const phaseSlackS = 2;
@@ -393,13 +396,7 @@ export function analyzeFailoverReader(job: Job, p: FailoverReaderParams): Analys
         : `none${failing ? ` before the "mount failing" line at ${fmt(times.detection)}` : ' (and no "mount failing" line)'}`,
     ),
     check('the daemon saw ESTALE on /airflow/dags', failing?.result === 'ESTALE', String(failing?.result ?? 'no "mount failing" line')),
-    check(
-      'the recovery finished with result success',
-      finished?.result === 'success',
-      finished
-        ? `${String(finished.result)} in ${String(finished.duration_ms)} ms, ${String(finished.steps)} steps`
-        : 'no "recovery finished" line',
-    ),
+    recoverySucceeded(finished),
     journalIsJson(job),
   );
   return {
