@@ -55,10 +55,11 @@ export const DAEMON_METRICS = {
 export const FIRST_EVENT_SERIES: ReadonlySet<string> = new Set(['nfs_health_check_collateral_unmounts_total']);
 
 /**
- * Series that exist only with an NFS mount on a configured path (the kernel's counters), or only
- * with kernel evidence enabled: a daemon watching no NFS mount, or without it, exposes none.
+ * Series that exist only with an NFS mount on a configured path (the kernel's counters): a daemon
+ * watching no NFS mount exposes none. (nfs_mount_kernel_evidence_total is there from the start,
+ * at 0, whenever evidence is on.)
  */
-export const NFS_CLIENT_SERIES: ReadonlySet<string> = new Set([...NFS_CLIENT_COUNTERS, 'nfs_mount_kernel_evidence_total']);
+export const NFS_CLIENT_SERIES: ReadonlySet<string> = new Set(NFS_CLIENT_COUNTERS);
 
 /** Every series name a query may select: the above, histogram series, and Prometheus's `up`. */
 export const KNOWN_SERIES: ReadonlySet<string> = new Set([
