@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { trackTempDir, removeTempDir, untrackTempDir, detachMount, mountsUnder } from '../test/helpers/faultfs.js';
+import { trackTempDir, removeTempDir, untrackTempDir, detachMount, mountsUnder, runBounded } from '../test/helpers/faultfs.js';
 import { startDaemon, type LogLine } from '../test/helpers/daemon.js';
 
 export const ROOT = process.cwd();
@@ -85,6 +85,82 @@ export function procThreads(pid: number): number | undefined {
   }
 }
 
+/** The numeric fields of /proc/PID/task/TID/status (VmRSS, RssAnon, …, in kB; ctxt switches). */
+export function statusFields(pid: number, tid = pid): Record<string, number> | undefined {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+    return Object.fromEntries(
+      text
+        .split('\n')
+        .map((l) => l.split(':'))
+        .flatMap((p) => (p.length === 2 && p[0] !== undefined && p[1] !== undefined ? [[p[0], parseInt(p[1], 10)] as const] : [])),
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+/** kB (a status field) to MB with one decimal. */
+export const mbOf = (kb: number | undefined): number | null => (kb === undefined || Number.isNaN(kb) ? null : Math.round(kb / 102.4) / 10);
+
+/** A thread's context switches so far, voluntary and not: each is a wake-up (or a preemption). Default: the main thread. */
+export const switches = (pid: number, tid = pid): number | undefined => {
+  const f = statusFields(pid, tid);
+  return f ? (f.voluntary_ctxt_switches ?? 0) + (f.nonvoluntary_ctxt_switches ?? 0) : undefined;
+};
+
+/** Every thread of a process: its id, its name (comm), its context switches and its time on a CPU (ns, schedstat). */
+export function threadStats(pid: number): { tid: number; comm: string; switches: number; cpuNs: number }[] {
+  let tids: string[];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  return tids.flatMap((t) => {
+    const tid = Number(t);
+    try {
+      const comm = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const cpuNs = Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      const sw = switches(pid, tid);
+      return sw === undefined ? [] : [{ tid, comm, switches: sw, cpuNs }];
+    } catch {
+      // ended meanwhile
+      return [];
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mounts
+
+/** N directories on a tmpfs, each bind-mounted on a mount point of its own. */
+export async function bindMounts(dir: string, name: string, n: number): Promise<{ paths: string[]; cleanup: () => Promise<void> }> {
+  const sub = path.join(dir, `${name}-${n}`);
+  const tmpfs = path.join(sub, 'tmpfs');
+  const mnt = path.join(sub, 'mnt');
+  fs.mkdirSync(tmpfs, { recursive: true });
+  fs.mkdirSync(mnt);
+  const tm = await runBounded('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'bench-tmpfs', tmpfs], 10_000);
+  if (tm.code !== 0) throw new Error(`mount tmpfs: ${tm.stderr}`);
+  const paths: string[] = [];
+  for (let i = 0; i < n; i++) {
+    fs.mkdirSync(path.join(tmpfs, String(i)));
+    fs.writeFileSync(path.join(tmpfs, String(i), 'example_dag.py'), 'from airflow import DAG\n');
+    fs.mkdirSync(path.join(mnt, String(i)));
+    const r = await runBounded('mount', ['--bind', path.join(tmpfs, String(i)), path.join(mnt, String(i))], 10_000);
+    if (r.code !== 0) throw new Error(`bind mount ${i}: ${r.stderr}`);
+    paths.push(path.join(mnt, String(i)));
+  }
+  return {
+    paths,
+    cleanup: async () => {
+      for (const p of paths) await runBounded('umount', ['-l', p], 5_000);
+      await runBounded('umount', ['-l', tmpfs], 5_000);
+    },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Processes and temp dirs we own, ended on every exit path
 
@@ -156,6 +232,8 @@ export interface DaemonConfig {
   level?: 'debug' | 'info';
   /** holders.enabled (and its scan_timeout); left out: the defaults (enabled, 5 s). */
   holders?: { enabled: boolean; scanTimeoutS?: number };
+  /** evidence.enabled (and its interval); left out: the defaults (enabled, 1 s). */
+  evidence?: { enabled: boolean; intervalS?: number };
 }
 
 export function daemonYaml(c: DaemonConfig): string {
@@ -180,6 +258,13 @@ export function daemonYaml(c: DaemonConfig): string {
           'holders:',
           `  enabled: ${c.holders.enabled}`,
           ...(c.holders.scanTimeoutS === undefined ? [] : [`  scan_timeout: ${c.holders.scanTimeoutS}s`]),
+        ]
+      : []),
+    ...(c.evidence
+      ? [
+          'evidence:',
+          `  enabled: ${c.evidence.enabled}`,
+          ...(c.evidence.intervalS === undefined ? [] : [`  interval: ${c.evidence.intervalS}s`]),
         ]
       : []),
     'metrics:',

@@ -14,10 +14,11 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CLI } from '../test/helpers/cli.js';
-import { runBounded } from '../test/helpers/faultfs.js';
 import { launcherEnv, launcherFlags, npmStart, shebangFlags } from '../test/helpers/launch.js';
 import {
   ROOT,
+  bindMounts,
+  mbOf,
   metricSum,
   poll,
   procCpu,
@@ -27,6 +28,8 @@ import {
   sleep,
   startBaselineTimer,
   startBenchDaemon,
+  statusFields,
+  switches,
   type BenchDaemon,
   type BenchOptions,
 } from './common.js';
@@ -63,28 +66,6 @@ export interface GrowthResult {
   hundredMounts: GrowthCpu & { seconds: number; cpuMsPerS: Partial<Record<GrowthVariant, number>> };
 }
 
-function statusFields(pid: number, tid = pid): Record<string, number> | undefined {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-    return Object.fromEntries(
-      text
-        .split('\n')
-        .map((l) => l.split(':'))
-        .filter((p) => p.length === 2)
-        .map(([k, v]) => [k!, parseInt(v!, 10)]),
-    );
-  } catch {
-    return undefined;
-  }
-}
-
-const mbOf = (kb: number | undefined): number | null => (kb === undefined || Number.isNaN(kb) ? null : Math.round(kb / 102.4) / 10);
-
-const switches = (pid: number): number | undefined => {
-  const f = statusFields(pid);
-  return f ? (f.voluntary_ctxt_switches ?? 0) + (f.nonvoluntary_ctxt_switches ?? 0) : undefined;
-};
-
 /** The checkout at `ref`, compiled here against this checkout's node_modules (the same lock). */
 function buildBefore(dir: string, ref: string): string {
   const tree = path.join(dir, 'before');
@@ -107,33 +88,6 @@ function unpackRelease(dir: string): string | undefined {
   fs.mkdirSync(into);
   if (spawnSync('tar', ['-xzf', tarball, '-C', into]).status !== 0) throw new Error(`cannot unpack ${tarball}`);
   return path.join(into, `nfs-health-checkd-${version}-linux-x64`, 'usr/lib/nfs-health-checkd/bin/nfs-health-checkd');
-}
-
-/** N directories on a tmpfs, each bind-mounted on a mount point of its own. */
-async function bindMounts(dir: string, name: string, n: number): Promise<{ paths: string[]; cleanup: () => Promise<void> }> {
-  const sub = path.join(dir, `${name}-${n}`);
-  const tmpfs = path.join(sub, 'tmpfs');
-  const mnt = path.join(sub, 'mnt');
-  fs.mkdirSync(tmpfs, { recursive: true });
-  fs.mkdirSync(mnt);
-  const tm = await runBounded('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'bench-tmpfs', tmpfs], 10_000);
-  if (tm.code !== 0) throw new Error(`mount tmpfs: ${tm.stderr}`);
-  const paths: string[] = [];
-  for (let i = 0; i < n; i++) {
-    fs.mkdirSync(path.join(tmpfs, String(i)));
-    fs.writeFileSync(path.join(tmpfs, String(i), 'example_dag.py'), 'from airflow import DAG\n');
-    fs.mkdirSync(path.join(mnt, String(i)));
-    const r = await runBounded('mount', ['--bind', path.join(tmpfs, String(i)), path.join(mnt, String(i))], 10_000);
-    if (r.code !== 0) throw new Error(`bind mount ${i}: ${r.stderr}`);
-    paths.push(path.join(mnt, String(i)));
-  }
-  return {
-    paths,
-    cleanup: async () => {
-      for (const p of paths) await runBounded('umount', ['-l', p], 5_000);
-      await runBounded('umount', ['-l', tmpfs], 5_000);
-    },
-  };
 }
 
 type Commands = Partial<Record<GrowthVariant, string[]>>;

@@ -8,6 +8,7 @@ import type { HoldersResult } from './holders.js';
 import type { RuntimeResult } from './runtime.js';
 import type { GrowthResult, GrowthSample, GrowthVariant } from './growth.js';
 import type { MountstatsResult, MountstatsRow, ParseTiming } from './mountstats.js';
+import type { EvidenceResult, EvidenceSide } from './evidence.js';
 
 export interface Machine {
   cpu: string;
@@ -35,6 +36,7 @@ export interface Results {
     runtime?: Figure<RuntimeResult>;
     growth?: Figure<GrowthResult>;
     mountstats?: Figure<MountstatsResult>;
+    evidence?: Figure<EvidenceResult>;
   };
 }
 
@@ -352,7 +354,61 @@ export function renderTable(r: Results): string {
     else out.push(notRun('mountstats', f.mountstats));
     out.push('');
   }
+
+  if (f.evidence) {
+    out.push('### 10. Kernel evidence: the idle daemon, watch on vs off', '');
+    if (f.evidence.status === 'ok') out.push(evidenceSection(f.evidence.result));
+    else out.push(notRun('evidence', f.evidence));
+    out.push('');
+  }
   return out.join('\n');
+}
+
+function evidenceSection(r: EvidenceResult): string {
+  const num = (v: number | null, d: number): string => (v === null ? '—' : v.toFixed(d));
+  const diff = (a: number | null, b: number | null, d: number): string =>
+    a === null || b === null ? '—' : `${a - b >= 0 ? '+' : ''}${(a - b).toFixed(d)}`;
+  const others = (sd: EvidenceSide): number =>
+    Object.entries(sd.byThread).reduce((sum, [name, g]) => (name === 'main' ? sum : sum + g.switchesPerS), 0);
+  const range = (xs: number[]): string => (xs.length > 1 ? ` (windows ${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})` : '');
+  const rows = r.rows.flatMap((row) => {
+    const { on, off } = row;
+    const wakeOk = on.wakeupsPerS <= r.goal.wakeupsPerS;
+    const thrOk = on.threads === null || off.threads === null ? null : on.threads === off.threads;
+    const line = (measure: string, a: number | null, b: number | null, d: number, onNote = '', offNote = ''): string[] => [
+      String(row.mounts),
+      measure,
+      `${num(a, d)}${onNote}`,
+      `${num(b, d)}${offNote}`,
+      diff(a, b, d),
+      x(ratio(a, b)),
+    ];
+    return [
+      line(
+        `main-thread wake-ups/s (goal on ≤ ${r.goal.wakeupsPerS})`,
+        on.wakeupsPerS,
+        off.wakeupsPerS,
+        2,
+        `${mark(wakeOk)}${range(on.windowWakeupsPerS)}`,
+        range(off.windowWakeupsPerS),
+      ),
+      line('  of which voluntary (slept, woken)', on.voluntaryPerS, off.voluntaryPerS, 2),
+      line('  of which preempted', on.preemptedPerS, off.preemptedPerS, 2),
+      line('other threads’ wake-ups/s', others(on), others(off), 2),
+      line('minor GCs/s (scavenges)', on.gcPerS.minor ?? null, off.gcPerS.minor ?? null, 2),
+      line('CPU ms/s (utime + stime)', on.cpuMsPerS, off.cpuMsPerS, 2),
+      line('CPU ms/s (schedstat, every thread)', on.schedCpuMsPerS, off.schedCpuMsPerS, 2),
+      line('CPU ms/s of the main thread (schedstat)', on.byThread.main?.cpuMsPerS ?? null, off.byThread.main?.cpuMsPerS ?? null, 2),
+      line('threads (goal: the same)', on.threads, off.threads, 0, mark(thrOk)),
+      line('RSS MB', on.rssMb, off.rssMb, 1),
+    ];
+  });
+  const windows = r.rows.map((row) => `${row.mounts} mounts: ${row.windows} × ~${Math.round(row.seconds / row.windows)} s`).join('; ');
+  return [
+    `Two daemons at once (${r.launch}, Node ${r.node}) on the same healthy bind mounts of tmpfs dirs, recovery off, schedule "${r.schedule}": one with evidence.enabled (interval ${r.intervalS} s), one without. Past the first minute, over windows from 3 s after a round to before the next (${windows}); per second of window time. Load average (1 min) ${r.loadAvg.before.toFixed(2)} before, ${r.loadAvg.after.toFixed(2)} after.`,
+    '',
+    table(['mounts', 'measure', 'watch on', 'watch off', 'on − off', 'on ÷ off'], rows),
+  ].join('\n');
 }
 
 function mountstatsSection(r: MountstatsResult): string {

@@ -1,7 +1,8 @@
 // npm run bench [-- --quick] [-- --only=detection,scrape]   (or BENCH_QUICK=1)
 // Runs the figures one after the other, prints progress on stderr and the table on stdout, and
 // writes bench/results/latest.json with the machine, the mode and every figure's raw samples.
-// Most figures need root and FUSE (and the built CLI); the in-process ones (mountstats) need neither.
+// Most figures need root and FUSE (and the built CLI); the in-process ones (mountstats) need neither;
+// the bind-mount-only ones (evidence) need root and the CLI but not FUSE.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,13 +19,28 @@ import { runHolders } from './holders.js';
 import { runRuntime } from './runtime.js';
 import { runGrowth } from './growth.js';
 import { runMountstats } from './mountstats.js';
+import { runEvidence } from './evidence.js';
 import { renderTable, type Figure, type Results } from './report.js';
 
-const FIGURES = ['detection', 'recovery', 'scrape', 'footprint', 'scale', 'holders', 'runtime', 'growth', 'mountstats'] as const;
+const FIGURES = [
+  'detection',
+  'recovery',
+  'scrape',
+  'footprint',
+  'scale',
+  'holders',
+  'runtime',
+  'growth',
+  'mountstats',
+  'evidence',
+] as const;
 type FigureName = (typeof FIGURES)[number];
 
 /** Figures that run in this process on generated input: no root, no FUSE, no built CLI. */
 const IN_PROCESS: ReadonlySet<FigureName> = new Set(['mountstats']);
+
+/** Figures that mount only tmpfs and bind mounts: root and the built CLI, no FUSE. */
+const BIND_MOUNTS_ONLY: ReadonlySet<FigureName> = new Set(['evidence']);
 
 function parseArgs(argv: string[]): BenchOptions {
   let quick = process.env.BENCH_QUICK === '1';
@@ -92,6 +108,7 @@ async function main(): Promise<void> {
   const needs = (name: FigureName): string | undefined => {
     if (IN_PROCESS.has(name)) return undefined;
     if (!fs.existsSync(CLI)) return `${CLI} is missing (npm run build)`;
+    if (BIND_MOUNTS_ONLY.has(name)) return process.getuid?.() === 0 ? undefined : 'needs root (mount --bind)';
     const fuse = fuseAvailable();
     if (!fuse.ok) return fuse.reason;
     const autofs = name === 'recovery' ? autofsAvailable() : undefined;
@@ -108,6 +125,7 @@ async function main(): Promise<void> {
     runtime: runRuntime,
     growth: runGrowth,
     mountstats: runMountstats,
+    evidence: runEvidence,
   };
   progress(`${mode} run; figures: ${FIGURES.filter((f) => !opts.only || opts.only.has(f)).join(', ')}`);
   for (const name of FIGURES) {
