@@ -42,10 +42,10 @@ export interface PathSample {
 export interface PathMemory {
   readonly mountId: number | null;
   readonly at: number;
-  /** Per operation: errors so far (ops whose kernel counts them) and major timeouts so far. */
+  /** Per operation: errors and major timeouts so far, where not 0. */
   readonly errors: ReadonlyMap<string, number>;
   readonly timeouts: ReadonlyMap<string, number>;
-  /** Per operation, its recent error rates per second (newest last), within RATE_WINDOW_MS. */
+  /** Per operation, its recent non-zero error rates per second (newest last), within RATE_WINDOW_MS. */
   readonly recent: ReadonlyMap<string, readonly Rate[]>;
 }
 
@@ -106,21 +106,32 @@ function judgePath(before: PathMemory | undefined, sample: PathSample, now: numb
   const recent = new Map<string, readonly Rate[]>();
   const seconds = Math.max(sampleMs, 1) / 1000;
   for (const [op, s] of sample.stats.ops) {
-    const dTimeouts = s.timeouts - (before.timeouts.get(op) ?? s.timeouts);
-    const prevErrors = before.errors.get(op);
-    const dErrors = s.errors === null || prevErrors === undefined ? 0 : s.errors - prevErrors;
-    const history = (before.recent.get(op) ?? []).filter((r) => now - r.at <= RATE_WINDOW_MS);
-    const rate = Math.max(0, dErrors) / seconds;
-    const unusual = dErrors > 0 && rate > RATE_FACTOR * expectedRate(history, prevErrors ?? 0, sample.stats.ageS, seconds);
+    // The memory keeps non-zero counts only (most operations never fail): absent is 0.
+    const dTimeouts = s.timeouts - (before.timeouts.get(op) ?? 0);
+    const prevErrors = before.errors.get(op) ?? 0;
+    const dErrors = s.errors === null ? 0 : s.errors - prevErrors;
+    const history = withinWindow(before.recent.get(op), now);
+    const rate = dErrors > 0 ? dErrors / seconds : 0;
+    const unusual = rate > 0 && rate > RATE_FACTOR * expectedRate(history, prevErrors, sample.stats.ageS, seconds);
     if (dTimeouts > 0) timedOut = true;
     if (unusual) erred = true;
     if (dTimeouts > 0 || unusual)
       moved[op] = { ...(unusual ? { errors: dErrors } : {}), ...(dTimeouts > 0 ? { timeouts: dTimeouts } : {}) };
-    if (s.errors !== null) recent.set(op, [...history, { at: now, perS: rate }]);
+    if (rate > 0) recent.set(op, [...history, { at: now, perS: rate }]);
+    else if (history.length > 0) recent.set(op, history);
   }
   const remembered: PathMemory = { ...fresh, recent };
   if (!timedOut && !erred) return { remembered, found: null };
   return { remembered, found: { path: sample.path, kind: timedOut ? 'timeouts' : 'errors', moved, sampleMs } };
+}
+
+const NO_RATES: readonly Rate[] = [];
+
+/** An operation's remembered rates still within RATE_WINDOW_MS (the same array when none expired). */
+function withinWindow(rates: readonly Rate[] | undefined, now: number): readonly Rate[] {
+  if (!rates) return NO_RATES;
+  const first = rates[0];
+  return first && now - first.at > RATE_WINDOW_MS ? rates.filter((r) => now - r.at <= RATE_WINDOW_MS) : rates;
 }
 
 /**
@@ -129,16 +140,17 @@ function judgePath(before: PathMemory | undefined, sample: PathSample, now: numb
  * ENOENT is expected from the first sample on.
  */
 function expectedRate(history: readonly Rate[], errorsBefore: number, ageS: number | null, sampleS: number): number {
-  const lifetime = ageS !== null && ageS > sampleS ? errorsBefore / (ageS - sampleS) : 0;
-  return Math.max(lifetime, ...history.map((r) => r.perS));
+  let expected = ageS !== null && ageS > sampleS ? errorsBefore / (ageS - sampleS) : 0;
+  for (const r of history) if (r.perS > expected) expected = r.perS;
+  return expected;
 }
 
 function baseline(sample: PathSample, now: number): PathMemory {
   const errors = new Map<string, number>();
   const timeouts = new Map<string, number>();
   for (const [op, s] of sample.stats?.ops ?? []) {
-    if (s.errors !== null) errors.set(op, s.errors);
-    timeouts.set(op, s.timeouts);
+    if (s.errors !== null && s.errors > 0) errors.set(op, s.errors);
+    if (s.timeouts > 0) timeouts.set(op, s.timeouts);
   }
   return { mountId: sample.mountId, at: now, errors, timeouts, recent: new Map() };
 }

@@ -5,7 +5,7 @@
 // Scrapes read the last sample, never /proc.
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../observe/log.js';
-import type { MountTable } from '../probe/mountinfo.js';
+import type { MountEntry, MountTable } from '../probe/mountinfo.js';
 import { judgeSamples, type Evidence, type EvidenceMemory } from './evidence.js';
 import { hasErrorCounts, parseMountstats, type NfsMountStats } from './mountstats.js';
 import { nfsHolders, pathSamples } from './samples.js';
@@ -22,6 +22,14 @@ export interface KernelWatchDeps {
   log: Logger;
 }
 
+/** The holders found for one mount table (`key`: its mount IDs and points). */
+interface Holders {
+  readonly key: string;
+  readonly holders: ReadonlyMap<string, MountEntry>;
+  /** Their mount points: the mountstats entries read. */
+  readonly holding: ReadonlySet<string>;
+}
+
 export class KernelWatch {
   private memory: EvidenceMemory = new Map();
   private latest: ReadonlyMap<string, NfsMountStats> = new Map();
@@ -29,6 +37,7 @@ export class KernelWatch {
   private stopped = false;
   private unreadable = false;
   private toldNoErrors = false;
+  private holders: Holders | undefined;
 
   constructor(private readonly deps: KernelWatchDeps) {}
 
@@ -78,6 +87,21 @@ export class KernelWatch {
     const judged = judgeSamples(this.memory, samples, deps.clock.now());
     this.memory = judged.memory;
     for (const e of judged.evidence) deps.onEvidence(e);
+  }
+
+  /**
+   * The NFS mounts holding the configured paths, found again only when the mount table changed:
+   * matching every path against every mount each second made garbage enough for a collection a
+   * second at a hundred mounts (bench/README.md, figure 10).
+   */
+  private holdersOf(entries: readonly MountEntry[]): Holders {
+    let key = '';
+    for (const e of entries) key += `${e.id} ${e.mountPoint}\n`;
+    if (this.holders?.key !== key) {
+      const holders = nfsHolders(this.deps.paths, entries);
+      this.holders = { key, holders, holding: new Set([...holders.values()].map((e) => e.mountPoint)) };
+    }
+    return this.holders;
   }
 
   /** Kernels before 5.3 count no errors per operation: said once, at the first NFS mount seen. */
