@@ -74,7 +74,7 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
         paths,
         intervalMs: config.evidence.intervalMs,
         mountstats: effects.mountstats,
-        table: effects.table,
+        mountinfo: effects.mountinfo,
         onEvidence: (e) => controller.evidence(e),
         log,
       })

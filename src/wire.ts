@@ -38,6 +38,8 @@ export interface Effects {
   table: MountTable;
   /** /proc/self/mountstats' text (the kernel's NFS counters); throws when it cannot be read. */
   mountstats: () => string;
+  /** /proc/self/mountinfo's text, as `table` parses it. */
+  mountinfo: () => string;
   /** The configured paths with symbolic links resolved to the mount points they name. */
   resolveMounts: (config: Config) => Promise<ResolvedMounts>;
   /** Where a probe's blocking call runs: a thread in the daemon, a child process in `check`. */
@@ -64,6 +66,7 @@ export function realEffects(role: 'daemon' | 'check', clock: Clock): Effects {
     clock,
     table: readMountTable,
     mountstats: () => readFileSync('/proc/self/mountstats', 'utf8'),
+    mountinfo: () => readFileSync('/proc/self/mountinfo', 'utf8'),
     resolveMounts: (config) => resolveMountPaths(config, clock),
     spawnProbe: role === 'daemon' ? spawnThreadWorker : spawnProcessWorker,
     holderScanner:

@@ -5,7 +5,7 @@
 // Scrapes read the last sample, never /proc.
 import type { Clock, TimerHandle } from '../clock.js';
 import type { Logger } from '../observe/log.js';
-import type { MountEntry, MountTable } from '../probe/mountinfo.js';
+import { parseMountinfo, type MountEntry } from '../probe/mountinfo.js';
 import { judgeSamples, type Evidence, type EvidenceMemory } from './evidence.js';
 import { hasErrorCounts, parseMountstats, type NfsMountStats } from './mountstats.js';
 import { nfsHolders, pathSamples } from './samples.js';
@@ -15,16 +15,16 @@ export interface KernelWatchDeps {
   /** Every configured path, in order. */
   paths: readonly string[];
   intervalMs: number;
-  /** /proc/self/mountstats' text; throws when it cannot be read. */
+  /** /proc/self/mountstats' and /proc/self/mountinfo's texts; each throws when it cannot be read. */
   mountstats: () => string;
-  table: MountTable;
+  mountinfo: () => string;
   onEvidence: (e: Evidence) => void;
   log: Logger;
 }
 
-/** The holders found for one mount table (`key`: its mount IDs and points). */
+/** The holders found in one mount table's text. */
 interface Holders {
-  readonly key: string;
+  readonly table: string;
   readonly holders: ReadonlyMap<string, MountEntry>;
   /** Their mount points: the mountstats entries read. */
   readonly holding: ReadonlySet<string>;
@@ -61,11 +61,11 @@ export class KernelWatch {
   /** One sample: read, judge, hand any evidence on. */
   sample(): void {
     const { deps } = this;
-    let text: string;
-    let entries: ReturnType<MountTable>;
+    let stats: string;
+    let table: string;
     try {
-      text = deps.mountstats();
-      entries = deps.table();
+      stats = deps.mountstats();
+      table = deps.mountinfo();
     } catch (err) {
       // Said once per spell, not every second; the probes go on regardless.
       if (!this.unreadable)
@@ -75,31 +75,25 @@ export class KernelWatch {
     }
     if (this.unreadable) deps.log.info('kernel evidence: /proc/self/mountstats readable again');
     this.unreadable = false;
-    const holders = nfsHolders(deps.paths, entries);
-    const holding = new Set([...holders.values()].map((e) => e.mountPoint));
-    const samples = pathSamples(
-      deps.paths,
-      holders,
-      parseMountstats(text, (mountPoint) => holding.has(mountPoint)),
-    );
+    const { holders, holding } = this.holdersOf(table);
+    const read = parseMountstats(stats, (mountPoint) => holding.has(mountPoint));
+    const samples = pathSamples(deps.paths, holders, read);
     this.latest = new Map(samples.flatMap((s) => (s.stats ? [[s.path, s.stats] as const] : [])));
-    this.tellIfNoErrorCounts(samples.flatMap((s) => s.stats ?? []));
+    this.tellIfNoErrorCounts(read);
     const judged = judgeSamples(this.memory, samples, deps.clock.now());
     this.memory = judged.memory;
     for (const e of judged.evidence) deps.onEvidence(e);
   }
 
   /**
-   * The NFS mounts holding the configured paths, found again only when the mount table changed:
-   * matching every path against every mount each second made garbage enough for a collection a
-   * second at a hundred mounts (bench/README.md, figure 10).
+   * The NFS mounts holding the configured paths, found again only when the mount table's text
+   * changed: parsing it and matching every path against every mount each second made garbage
+   * enough for a collection a second at a hundred mounts (bench/README.md, figure 10).
    */
-  private holdersOf(entries: readonly MountEntry[]): Holders {
-    let key = '';
-    for (const e of entries) key += `${e.id} ${e.mountPoint}\n`;
-    if (this.holders?.key !== key) {
-      const holders = nfsHolders(this.deps.paths, entries);
-      this.holders = { key, holders, holding: new Set([...holders.values()].map((e) => e.mountPoint)) };
+  private holdersOf(table: string): Holders {
+    if (this.holders?.table !== table) {
+      const holders = nfsHolders(this.deps.paths, parseMountinfo(table));
+      this.holders = { table, holders, holding: new Set([...holders.values()].map((e) => e.mountPoint)) };
     }
     return this.holders;
   }

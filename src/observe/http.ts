@@ -74,10 +74,12 @@ export function startHttpServer(opts: HttpOptions): Promise<HttpServer> {
   const server: Server = createServer(
     {
       requestTimeout: 10_000, // whole request, headers and body
-      headersTimeout: 5_000, // a slowloris trickling headers is cut off here
+      headersTimeout: 3_000, // a slowloris trickling headers is cut off here
       keepAliveTimeout: 5_000,
       maxHeaderSize: 8 * 1024, // larger: 431
-      connectionsCheckingInterval: 1_000, // how often the two timeouts above are enforced
+      // How often the two timeouts above are enforced: a timer that wakes the idle daemon each
+      // time, so not every second (bench/README.md, figure 10). A slowloris lasts 3 to 7 s.
+      connectionsCheckingInterval: 4_000,
     },
     handler(opts),
   );

@@ -26,6 +26,7 @@ export function scriptedEffects(
     clock,
     table: world.table,
     mountstats: world.mountstats,
+    mountinfo: world.mountinfo,
     resolveMounts: (c) => Promise.resolve({ paths: c.mounts.map((m) => m.path), resolved: [], unresolved: [] }),
     spawnProbe: () => {
       const w = new HandWorker(opts.answer);

@@ -72,6 +72,12 @@ export class ScriptedWorld {
     })),
   ];
 
+  /** /proc/self/mountinfo as the kernel writes it for this table. */
+  mountinfo = (): string =>
+    this.table()
+      .map((e) => `${e.id} ${e.parentId} ${e.dev} / ${e.mountPoint} ${e.mountOptions} - ${e.fstype} ${e.source} ${e.superOptions}\n`)
+      .join('');
+
   /** /proc/self/mountstats as the kernel writes it for these mounts (GETATTR's line only). */
   mountstats = (): string =>
     [

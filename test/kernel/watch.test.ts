@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Evidence } from '../../src/kernel/evidence.js';
 import { KernelWatch } from '../../src/kernel/watch.js';
+import { parseMountinfo } from '../../src/probe/mountinfo.js';
 import { createLogging } from '../../src/observe/log.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { ScriptedWorld } from '../helpers/scripted-world.js';
@@ -26,7 +27,7 @@ function setup(mountstats?: () => string) {
     paths: [DAGS, LOGS],
     intervalMs: 1000,
     mountstats: mountstats ?? world.mountstats,
-    table: world.table,
+    mountinfo: world.mountinfo,
     onEvidence: (e) => found.push(e),
     log,
   });
@@ -34,6 +35,11 @@ function setup(mountstats?: () => string) {
 }
 
 describe('KernelWatch', () => {
+  it("reads the scripted kernel's mountinfo text as the table it stands for", () => {
+    const { world } = setup();
+    expect(parseMountinfo(world.mountinfo())).toEqual(world.table());
+  });
+
   it('samples once a second from start; ESTALE on GETATTR is handed on once, with what moved', () => {
     const { clock, dags, found, watch } = setup();
     watch.start();
@@ -105,7 +111,7 @@ describe('KernelWatch', () => {
       paths: [DAGS],
       intervalMs: 1000,
       mountstats: old,
-      table: world.table,
+      mountinfo: world.mountinfo,
       onEvidence: () => undefined,
       log,
     });
