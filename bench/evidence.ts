@@ -4,8 +4,9 @@
 // thread), one without; past the first minute, over windows between two rounds: the main thread's
 // wake-ups (its context switches), the whole process's CPU, its threads and RSS. Every thread's
 // switches and CPU are kept by name too, so that a wake-up can be traced to the thread it woke.
-// Several windows, because two 1 s timers (the watch's, the event-loop-delay monitor's) wake the
-// thread once or twice a second depending on how their phases fall, and one window sees one phase.
+// Several windows, because the daemon's periodic timers (the watch's, the event-loop-delay
+// histogram's, the HTTP server's connection check) wake the thread together or apart depending on
+// how their phases fall, and one window sees one phase.
 import os from 'node:os';
 import { CLI } from '../test/helpers/cli.js';
 import { shebangFlags } from '../test/helpers/launch.js';
