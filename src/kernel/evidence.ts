@@ -1,6 +1,6 @@
 // What the kernel's counters say of a configured mount between probes. The rule that reads it
 // from successive mountstats samples is in this module; the controller only ever probes on it.
-import type { NfsMountStats } from './mountstats.js';
+import type { NfsMountStats, OpStats } from './mountstats.js';
 
 /**
  * errors: an operation's error count rose beyond its own recent rate; timeouts: new major
@@ -88,8 +88,7 @@ export function judgeSamples(
 }
 
 function judgePath(before: PathMemory | undefined, sample: PathSample, now: number): { remembered: PathMemory; found: Evidence | null } {
-  const fresh = baseline(sample, now);
-  if (!before) return { remembered: fresh, found: null };
+  if (!before) return { remembered: baseline(sample, now), found: null };
   const sampleMs = now - before.at;
   if (before.mountId !== sample.mountId) {
     // A mount appearing (autofs mounting on access) is no trouble; one vanishing or replaced may be.
@@ -97,16 +96,19 @@ function judgePath(before: PathMemory | undefined, sample: PathSample, now: numb
       before.mountId === null
         ? null
         : { path: sample.path, kind: 'mount_table', moved: {}, mountIds: { before: before.mountId, after: sample.mountId }, sampleMs };
-    return { remembered: fresh, found };
+    return { remembered: baseline(sample, now), found };
   }
-  if (!sample.stats) return { remembered: fresh, found: null };
+  if (!sample.stats) return { remembered: baseline(sample, now), found: null };
   const moved: Record<string, OpMoved> = {};
+  const errors = new Map<string, number>();
+  const timeouts = new Map<string, number>();
   let timedOut = false;
   let erred = false;
   const recent = new Map<string, readonly Rate[]>();
   const seconds = Math.max(sampleMs, 1) / 1000;
   for (const [op, s] of sample.stats.ops) {
     // The memory keeps non-zero counts only (most operations never fail): absent is 0.
+    remember(errors, timeouts, op, s);
     const dTimeouts = s.timeouts - (before.timeouts.get(op) ?? 0);
     const prevErrors = before.errors.get(op) ?? 0;
     const dErrors = s.errors === null ? 0 : s.errors - prevErrors;
@@ -120,7 +122,7 @@ function judgePath(before: PathMemory | undefined, sample: PathSample, now: numb
     if (rate > 0) recent.set(op, [...history, { at: now, perS: rate }]);
     else if (history.length > 0) recent.set(op, history);
   }
-  const remembered: PathMemory = { ...fresh, recent };
+  const remembered: PathMemory = { mountId: sample.mountId, at: now, errors, timeouts, recent };
   if (!timedOut && !erred) return { remembered, found: null };
   return { remembered, found: { path: sample.path, kind: timedOut ? 'timeouts' : 'errors', moved, sampleMs } };
 }
@@ -148,9 +150,12 @@ function expectedRate(history: readonly Rate[], errorsBefore: number, ageS: numb
 function baseline(sample: PathSample, now: number): PathMemory {
   const errors = new Map<string, number>();
   const timeouts = new Map<string, number>();
-  for (const [op, s] of sample.stats?.ops ?? []) {
-    if (s.errors !== null && s.errors > 0) errors.set(op, s.errors);
-    if (s.timeouts > 0) timeouts.set(op, s.timeouts);
-  }
+  for (const [op, s] of sample.stats?.ops ?? []) remember(errors, timeouts, op, s);
   return { mountId: sample.mountId, at: now, errors, timeouts, recent: new Map() };
+}
+
+/** An operation's counts into the memory's maps, where not 0. */
+function remember(errors: Map<string, number>, timeouts: Map<string, number>, op: string, s: OpStats): void {
+  if (s.errors !== null && s.errors > 0) errors.set(op, s.errors);
+  if (s.timeouts > 0) timeouts.set(op, s.timeouts);
 }
