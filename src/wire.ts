@@ -14,7 +14,7 @@ import { HolderWatch } from './holders/watch.js';
 import { Controller } from './controller/controller.js';
 import { fanOutHolders, type HolderSink, type ControllerSink } from './observe/sink.js';
 import { automountRunning } from './probe/autofs-status.js';
-import { readMountTable, type MountTable } from './probe/mountinfo.js';
+import { readMountinfo, readMountTable, type MountTable } from './probe/mountinfo.js';
 import { resolveMountPaths } from './probe/mount-paths.js';
 import { createProbeMounts } from './probe/probe-mounts.js';
 import { poolOptions } from './probe/pool.js';
@@ -66,7 +66,7 @@ export function realEffects(role: 'daemon' | 'check', clock: Clock): Effects {
     clock,
     table: readMountTable,
     mountstats: () => readFileSync('/proc/self/mountstats', 'utf8'),
-    mountinfo: () => readFileSync('/proc/self/mountinfo', 'utf8'),
+    mountinfo: readMountinfo,
     resolveMounts: (config) => resolveMountPaths(config, clock),
     spawnProbe: role === 'daemon' ? spawnThreadWorker : spawnProcessWorker,
     holderScanner:

@@ -90,5 +90,8 @@ export function pathMountState(entries: readonly MountEntry[], path: string): Pa
 
 export type MountTable = () => MountEntry[];
 
+/** The text of this process's mount namespace's table, as the kernel writes it. */
+export const readMountinfo = (): string => readFileSync('/proc/self/mountinfo', 'utf8');
+
 /** The real mount table of this process's mount namespace. */
-export const readMountTable: MountTable = () => parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+export const readMountTable: MountTable = () => parseMountinfo(readMountinfo());
