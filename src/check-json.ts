@@ -63,7 +63,8 @@ function stepJson(s: StepReport): object {
   };
 }
 
+// argv and server are the daemon's, for putting the mount back later: the command is in `command`.
 function collateralJson(c: CollateralReport): object {
-  const { mountPoint, ...rest } = c;
+  const { mountPoint, argv: _argv, server: _server, ...rest } = c;
   return { mount: mountPoint, ...rest };
 }

@@ -114,6 +114,10 @@ function checkSink(o: {
     cycleFinished: quiet,
     earlyProbe: quiet,
     earlyProbed: quiet,
+    server: quiet,
+    autofsReload: quiet,
+    autofsReloaded: quiet,
+    putBack: quiet,
     waitingForHangs: (_paths, ms) =>
       o.say(
         `waiting ${(ms / 1000).toFixed(1)} s: a timeout is a hang once its call has been blocked ${o.hangAfterMs / 1000} s (recovery.hang_after)`,

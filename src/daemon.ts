@@ -6,6 +6,8 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config, LoadedConfig } from './config/types.js';
 import type { Controller } from './controller/controller.js';
 import { KernelWatch } from './kernel/watch.js';
+import { SERVER_CHECK_TIMEOUT_MS } from './controller/server-return.js';
+import { ServerWatch } from './server/watch.js';
 import { loopHealth, type Health } from './observe/health.js';
 import { formatListen, startHttpServer, type HttpServer } from './observe/http.js';
 import { createLogging, type Logger, type Logging } from './observe/log.js';
@@ -58,6 +60,7 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
         clock,
         holders: config.holders.enabled,
         kernelEvidence: config.evidence.enabled,
+        autofsReloads: config.servers.watch && config.servers.autofsReload.length > 0,
       })
     : undefined;
   const parts = wire(config, effects, {
@@ -66,7 +69,22 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
     // The controller decides whether a call that came back late was a hang or a slow mount.
     onReleased: (call) => controller.released(call),
   });
-  const controller = parts.controller(fanOut([createLogSink(log, clock), ...(metrics ? [metrics.sink] : [])]));
+  const sr = config.servers;
+  const servers = sr.watch
+    ? new ServerWatch({
+        clock,
+        check: effects.checkServer,
+        intervalMs: sr.checkIntervalMs,
+        timeoutMs: Math.min(SERVER_CHECK_TIMEOUT_MS, sr.checkIntervalMs),
+        netns: (from) => (from === 'autofs' ? effects.autofsNetns() : null),
+        onReport: (r) => controller.server(r),
+      })
+    : undefined;
+  const controller = parts.controller(
+    fanOut([createLogSink(log, clock), ...(metrics ? [metrics.sink] : [])]),
+    false,
+    servers ? { watch: (list) => servers.watch(list), mapServers: effects.mapServers(paths) } : undefined,
+  );
   metrics?.watchPool(() => parts.prober.threads());
   const kernel = config.evidence.enabled
     ? new KernelWatch({
@@ -127,6 +145,7 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
       schedule?.stop();
       controller.stop();
       kernel?.stop();
+      servers?.stop();
       parts.holders?.stop();
       http?.close();
       await within(clock, STOP_GRACE_MS, Promise.all([controller.idle(), parts.holders?.idle(), told]));

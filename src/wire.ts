@@ -3,7 +3,7 @@
 // sinks, systemd notifier, schedule) src/daemon.ts adds. Effects (clock, mount table, probe workers, holder scans,
 // command runners, fstab) come in as one value, so a test wires the same parts on a hand-moved
 // clock and scripted workers; src/cli.ts passes the real ones.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Clock } from './clock.js';
 import type { Config } from './config/types.js';
 import { createRunner, type RunCommand, type RunnerOptions } from './exec/runner.js';
@@ -13,7 +13,11 @@ import { createProcessScanner, createThreadScanner, type ScanHolders } from './h
 import { HolderWatch } from './holders/watch.js';
 import { Controller } from './controller/controller.js';
 import { fanOutHolders, type HolderSink, type ControllerSink } from './observe/sink.js';
-import { automountRunning } from './probe/autofs-status.js';
+import { automountGroups, automountRunning } from './probe/autofs-status.js';
+import { autofsMapServers, localMapReader } from './server/autofs-map.js';
+import type { ServerAddress } from './server/address.js';
+import { createServerCheck, netnsOfPid, type CheckServer } from './server/check.js';
+import type { WatchedServer } from './server/watch.js';
 import { readMountinfo, readMountTable, type MountTable } from './probe/mountinfo.js';
 import { resolveMountPaths } from './probe/mount-paths.js';
 import { createProbeMounts } from './probe/probe-mounts.js';
@@ -52,6 +56,12 @@ export interface Effects {
   fstab: (mountNamespace: string | null) => () => string | null;
   /** Whether the automounter runs. */
   autofsRunning: () => boolean;
+  /** One bounded connect to a server's NFS port (src/server/check.ts). */
+  checkServer: CheckServer;
+  /** The network namespace autofs mounts from, when it is not the daemon's own; else null. */
+  autofsNetns: () => string | null;
+  /** The servers autofs' file maps name for these paths. */
+  mapServers: (paths: readonly string[]) => ReadonlyMap<string, readonly ServerAddress[]>;
   selfPid: number;
   /** The systemd unit this process runs in, null outside one: never restarted as a holder. */
   ownUnit: () => string | null;
@@ -76,6 +86,12 @@ export function realEffects(role: 'daemon' | 'check', clock: Clock): Effects {
     runner: (opts) => createRunner(clock, opts),
     fstab: fstabReader,
     autofsRunning: () => automountRunning(readMountTable()),
+    checkServer: createServerCheck({ clock, run: createRunner(clock, { launcher: 'node' }) }),
+    autofsNetns: () => {
+      const pgrp = automountGroups(readMountTable()).find((g) => existsSync(`/proc/${g}`));
+      return pgrp === undefined ? null : netnsOfPid(pgrp);
+    },
+    mapServers: (paths) => autofsMapServers(paths, localMapReader),
     selfPid: process.pid,
     ownUnit: () => (role === 'daemon' ? unitOf(realProc().read(process.pid, 'cgroup')) : null),
   };
@@ -89,12 +105,18 @@ export interface WireOptions {
   onReleased?: (call: ReleasedCall) => void;
 }
 
+/** What the daemon's controller has of the server watch: where to say what to watch, and the maps' servers. */
+export interface ServerWatching {
+  watch(servers: readonly WatchedServer[]): void;
+  mapServers: ReadonlyMap<string, readonly ServerAddress[]>;
+}
+
 export interface Wired {
   prober: Prober;
   /** Absent when holders.enabled is off. */
   holders: HolderWatch | undefined;
   /** The controller over these parts, reporting to `sink`; `once` for `check`. */
-  controller(sink: ControllerSink, once?: boolean): Controller;
+  controller(sink: ControllerSink, once?: boolean, servers?: ServerWatching): Controller;
   /** Calls and scans still blocked: while any, the process cannot exit normally. */
   blocked(): number;
   /** Ends idle workers and the scanner. */
@@ -140,8 +162,9 @@ export function wire(config: Config, effects: Effects, opts: WireOptions): Wired
   return {
     prober,
     holders,
-    controller: (sink, once = false) =>
+    controller: (sink, once = false, servers) =>
       new Controller({
+        ...(servers ? { servers, mapServers: servers.mapServers } : {}),
         config,
         clock,
         probe,

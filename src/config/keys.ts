@@ -168,6 +168,32 @@ export const CONFIG_KEYS: KeyTable<Config> = {
     intervalMs: key('interval', duration(100, MINUTE), '1s', 'how often `/proc/self/mountstats` is read'),
     earlyProbeGapMs: key('early_probe_gap', duration(SECOND, HOUR), '5s', 'least time between two early probes of one path'),
   },
+  servers: {
+    watch: key(
+      'watch',
+      boolean,
+      true,
+      "while a mount is down, try its NFS server's port (a TCP connect, never the mount); once it answers, clear autofs' negative cache and put back static mounts a recovery could not ([docs/recovery.md](docs/recovery.md#when-the-server-answers-again))",
+    ),
+    checkIntervalMs: key(
+      'check_interval',
+      duration(500, MINUTE),
+      '2s',
+      "how often a down mount's server is tried; each try has 1 s at most",
+    ),
+    autofsReload: key(
+      'autofs_reload',
+      argv(0),
+      ['systemctl', 'reload', 'autofs'],
+      "clears autofs' negative cache (a re-read of every map), run once a server answers again; `[]`: never",
+    ),
+    reloadIntervalMs: key(
+      'reload_interval',
+      duration(SECOND, DAY),
+      '10s',
+      'least time between two reloads; doubles while the mounts stay down, up to `recovery.max_backoff`',
+    ),
+  },
   metrics: {
     enabled: key('enabled', boolean, true, 'serve `/metrics`, `/healthz` and `/`; off: no HTTP server at all'),
     listen: key('listen', listenAddress, '0.0.0.0:12049', '`host:port`, `[::]:12049` for IPv6; port 0 = any free port (logged)'),

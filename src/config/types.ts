@@ -73,6 +73,18 @@ export interface EvidenceConfig {
   earlyProbeGapMs: number;
 }
 
+/** What is done when a down mount's NFS server answers again (src/controller/server-return.ts). */
+export interface ServersConfig {
+  /** Watch the server of each down mount (a TCP connect to its NFS port, never the mount). */
+  watch: boolean;
+  /** How often a watched server is tried. */
+  checkIntervalMs: number;
+  /** argv that clears autofs' negative cache (a map re-read); empty: never run. */
+  autofsReload: string[];
+  /** Least time between two reloads; doubles while the mounts stay down, up to recovery.max_backoff. */
+  reloadIntervalMs: number;
+}
+
 export interface ListenAddress {
   /** IP address or host name, without brackets. */
   host: string;
@@ -100,6 +112,7 @@ export interface Config {
   recovery: RecoveryConfig;
   holders: HoldersConfig;
   evidence: EvidenceConfig;
+  servers: ServersConfig;
   metrics: MetricsConfig;
   log: LogConfig;
 }

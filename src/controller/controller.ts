@@ -14,6 +14,9 @@ import { dryRunPlan } from '../recovery/plan.js';
 import { runRecovery, type RecoveryTarget } from '../recovery/procedure.js';
 import { controllerConfig, initialState, type ControllerConfig, type ControllerEvent, type ControllerState, type Report } from './state.js';
 import { transition } from './transition.js';
+import type { ServerReport, WatchedServer } from '../server/watch.js';
+import type { ServerAddress } from '../server/address.js';
+import type { PutBack, PutBackReport } from './server-return.js';
 
 export { AUTOMOUNT_RETRY_MS } from './wake-plan.js';
 
@@ -41,6 +44,10 @@ export interface ControllerDeps {
   once?: boolean;
   /** Loads what a recovery starts with (the command launcher, the holder scan's thread). */
   prepare?: () => void;
+  /** The server watch (src/server/watch.ts); absent when servers.watch is off, and in `check`. */
+  servers?: { watch(servers: readonly WatchedServer[]): void };
+  /** Servers autofs' file maps name per configured path (src/server/autofs-map.ts). */
+  mapServers?: ReadonlyMap<string, readonly ServerAddress[]>;
 }
 
 export class Controller {
@@ -50,11 +57,13 @@ export class Controller {
   private dispatching = false;
   private round: Promise<void> | undefined;
   private recovery: Promise<void> | undefined;
+  /** Reloads and put-backs under way: shutdown waits a little for them too. */
+  private readonly chores = new Set<Promise<void>>();
   private timer: TimerHandle | undefined;
   private woken: (() => void) | undefined;
 
   constructor(private readonly deps: ControllerDeps) {
-    this.cfg = controllerConfig(deps.config, deps.once ?? false);
+    this.cfg = controllerConfig(deps.config, deps.once ?? false, deps.mapServers);
   }
 
   /** The latest result per path, in configured order. */
@@ -86,6 +95,11 @@ export class Controller {
     this.dispatch({ kind: 'evidence', evidence });
   }
 
+  /** The server watch's news: a server answers, or not (its onReport). */
+  server(report: ServerReport): void {
+    this.dispatch({ kind: 'server', report });
+  }
+
   /** A call given up as timed out has returned (the prober's onReleased). */
   released(call: ReleasedCall): void {
     this.dispatch({ kind: 'released', call });
@@ -98,7 +112,7 @@ export class Controller {
 
   /** Resolves when no round and no recovery is running (shutdown waits a little for this). */
   async idle(): Promise<void> {
-    while (this.round || this.recovery) await Promise.all([this.round, this.recovery]);
+    while (this.round || this.recovery || this.chores.size > 0) await Promise.all([this.round, this.recovery, ...this.chores]);
   }
 
   /** Once mode: resolves when the one decision has been carried out, waits included. */
@@ -130,6 +144,15 @@ export class Controller {
               break;
             case 'prepare':
               this.deps.prepare?.();
+              break;
+            case 'watch-servers':
+              this.deps.servers?.watch(action.servers);
+              break;
+            case 'reload-autofs':
+              this.chore(this.reloadAutofs(action.argv, action.dryRun));
+              break;
+            case 'put-back':
+              for (const m of action.mounts) this.chore(this.putBack(m));
               break;
             case 'observe-holders':
               this.deps.holders?.observe(action.results, action.batch);
@@ -181,6 +204,30 @@ export class Controller {
     this.dispatch({ kind: 'recovered', report });
   }
 
+  private chore(work: Promise<void>): void {
+    this.chores.add(work);
+    void work.finally(() => this.chores.delete(work));
+  }
+
+  private async reloadAutofs(argv: readonly string[], dryRun: boolean): Promise<void> {
+    const outcome = dryRun ? null : await this.deps.run(argv, this.deps.config.recovery.timeoutMs);
+    this.dispatch({ kind: 'reloaded', outcome });
+  }
+
+  /** Mounts a static mount again, unless something already has (an NFS mount is on its mount point). */
+  private async putBack(m: PutBack): Promise<void> {
+    const { clock, config, table } = this.deps;
+    const base = { mountPoint: m.mountPoint, server: m.server, downMs: Math.round(clock.now() - m.since), tries: m.tries + 1 };
+    let report: PutBackReport;
+    if (table().some((e) => e.mountPoint === m.mountPoint && isNfs(e.fstype))) {
+      report = { ...base, outcome: 'already_mounted', command: null };
+    } else {
+      const command = await this.deps.run(m.argv, config.recovery.timeoutMs);
+      report = { ...base, outcome: command.status === 'ok' ? 'remounted' : command.status, command };
+    }
+    this.dispatch({ kind: 'put-back', report });
+  }
+
   private setWake(at: number): void {
     const { clock } = this.deps;
     this.clearWake();
@@ -201,6 +248,8 @@ export class Controller {
     this.timer = undefined;
   }
 }
+
+const isNfs = (fstype: string): boolean => fstype === 'nfs' || fstype === 'nfs4';
 
 /** One report to the sink method of its kind. */
 function deliver(sink: ControllerSink, r: Report): void {
@@ -231,5 +280,13 @@ function deliver(sink: ControllerSink, r: Report): void {
       return sink.earlyProbe(r.evidence);
     case 'early-probed':
       return sink.earlyProbed(r.evidence, r.result);
+    case 'server':
+      return sink.server(r.report, r.paths, r.goneMs);
+    case 'autofs-reload':
+      return sink.autofsReload(r.paths, r.servers, r.dryRun);
+    case 'autofs-reloaded':
+      return sink.autofsReloaded(r.paths, r.outcome);
+    case 'put-back':
+      return sink.putBack(r.report);
   }
 }

@@ -10,6 +10,10 @@ import type { RecoveryReport, RecoveryTarget, StepReport } from '../recovery/pro
 import type { Health, HealthEvent, Hold, PolicyConfig } from './policy.js';
 import type { Evidence } from '../kernel/evidence.js';
 import type { Wake } from './wake-plan.js';
+import type { ServerAddress } from '../server/address.js';
+import type { ServerReport, WatchedServer } from '../server/watch.js';
+import type { CommandOutcome } from '../exec/runner.js';
+import type { PutBack, PutBackReport, ReloadState, ServerView } from './server-return.js';
 
 /**
  * first: at start; scheduled: a tick's; wake: one of the controller's own, for some paths; early:
@@ -33,6 +37,16 @@ export interface Recovery {
 export interface ControllerState {
   /** The latest result per path. */
   readonly latest: ReadonlyMap<string, ProbeResult>;
+  /** Per path, the servers it is mounted from: the mount table's while mounted, else autofs' maps'. */
+  readonly serversOf: ReadonlyMap<string, readonly ServerAddress[]>;
+  /** What the server watch last said of each server it watches, by key. */
+  readonly servers: ReadonlyMap<string, ServerView>;
+  /** The servers the watch was last asked to watch (src/controller/server-return.ts). */
+  readonly watching: readonly WatchedServer[];
+  /** autofs reloads that clear its negative cache once a server answers again. */
+  readonly reload: ReloadState;
+  /** Static mounts a recovery took away and could not put back: tried again when their server answers. */
+  readonly putBack: readonly PutBack[];
   /** Per path: failing since, the blocked call's hang mark, cooldown and backoff. */
   readonly health: Health;
   /** The probe round under way; one at a time. */
@@ -68,11 +82,26 @@ export interface ControllerConfig {
   readonly dryRun: boolean;
   /** Least time between two early probes of one path (evidence.early_probe_gap). */
   readonly earlyProbeGapMs: number;
+  /** servers: what is done when a down mount's server answers again. */
+  readonly serverReturn: ServerReturnConfig;
   /**
    * `check`: one decision, after blocked calls have had their chance to reach hang_after, and no
    * cycles of its own after it. The daemon: forever, waking for holds, hangs and automounts.
    */
   readonly once: boolean;
+}
+
+export interface ServerReturnConfig {
+  /** Watch the servers of down mounts at all. */
+  readonly enabled: boolean;
+  /** The command that clears autofs' negative cache; empty: never run. */
+  readonly reloadCommand: readonly string[];
+  /** Least time between two reloads (doubling while the paths stay down, up to policy.maxBackoffMs). */
+  readonly reloadIntervalMs: number;
+  /** recovery.remount, for putting back a configured path not under autofs. */
+  readonly remount: readonly string[];
+  /** Servers autofs' file maps name per configured path, for a path never seen mounted. */
+  readonly mapServers: ReadonlyMap<string, readonly ServerAddress[]>;
 }
 
 export type ControllerEvent =
@@ -90,6 +119,12 @@ export type ControllerEvent =
   | { kind: 'collateral'; report: CollateralReport }
   /** The recovery under way is done. */
   | { kind: 'recovered'; report: RecoveryReport | DryRunReport }
+  /** The server watch found a server answering, or not, for the first time or anew. */
+  | { kind: 'server'; report: ServerReport }
+  /** The autofs reload is done; null: a dry run, nothing ran. */
+  | { kind: 'reloaded'; outcome: CommandOutcome | null }
+  /** Putting a static mount back is done. */
+  | { kind: 'put-back'; report: PutBackReport }
   | { kind: 'stop' };
 
 /** What is told to the outside world (src/observe/sink.ts): one variant per sink method. */
@@ -106,7 +141,11 @@ export type Report =
   | { kind: 'cycle-finished'; autofsRunning: boolean | null; scheduled: boolean }
   | { kind: 'waiting-for-hangs'; paths: readonly string[]; ms: number }
   | { kind: 'early-probe'; evidence: Evidence }
-  | { kind: 'early-probed'; evidence: Evidence; result: ProbeResult };
+  | { kind: 'early-probed'; evidence: Evidence; result: ProbeResult }
+  | { kind: 'server'; report: ServerReport; paths: readonly string[]; goneMs: number | null }
+  | { kind: 'autofs-reload'; paths: readonly string[]; servers: readonly string[]; dryRun: boolean }
+  | { kind: 'autofs-reloaded'; paths: readonly string[]; outcome: CommandOutcome | null }
+  | { kind: 'put-back'; report: PutBackReport };
 
 export type ControllerAction =
   /** Probe these paths as one round; answer with `probed`. */
@@ -117,6 +156,12 @@ export type ControllerAction =
   | { kind: 'prepare' }
   /** Tell the holder watch of a round; `batch` names the recovery running, if any. */
   | { kind: 'observe-holders'; results: readonly ProbeResult[]; batch: string | null }
+  /** Watch these servers (replacing the set): answer with `server` events. */
+  | { kind: 'watch-servers'; servers: readonly WatchedServer[] }
+  /** Run the autofs reload (dry: only say so); answer with `reloaded`. */
+  | { kind: 'reload-autofs'; argv: readonly string[]; dryRun: boolean }
+  /** Mount these static mounts again; answer with a `put-back` each. */
+  | { kind: 'put-back'; mounts: readonly PutBack[] }
   /** The one wake-up timer: set (replacing any), or cleared. */
   | { kind: 'set-wake'; at: number }
   | { kind: 'clear-wake' }
@@ -130,6 +175,11 @@ export interface Transition {
 export function initialState(): ControllerState {
   return {
     latest: new Map(),
+    serversOf: new Map(),
+    servers: new Map(),
+    watching: [],
+    reload: { lastAt: null, inARow: 0, running: null, settleUntil: null },
+    putBack: [],
     health: new Map(),
     cycle: null,
     tickWaiting: null,
@@ -146,7 +196,11 @@ export function initialState(): ControllerState {
 }
 
 /** The controller's settings from the config; `once` for `check`. */
-export function controllerConfig(config: Config, once = false): ControllerConfig {
+export function controllerConfig(
+  config: Config,
+  once = false,
+  mapServers: ReadonlyMap<string, readonly ServerAddress[]> = new Map(),
+): ControllerConfig {
   const r = config.recovery;
   return {
     paths: config.mounts.map((m) => m.path),
@@ -159,6 +213,13 @@ export function controllerConfig(config: Config, once = false): ControllerConfig
     },
     dryRun: r.dryRun,
     earlyProbeGapMs: config.evidence.earlyProbeGapMs,
+    serverReturn: {
+      enabled: config.servers.watch,
+      reloadCommand: config.servers.autofsReload,
+      reloadIntervalMs: config.servers.reloadIntervalMs,
+      remount: r.remount,
+      mapServers,
+    },
     once,
   };
 }

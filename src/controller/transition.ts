@@ -14,10 +14,27 @@ import type { ProbeResult } from '../probe/probe-mounts.js';
 import { blockedMs, decide, observe, pendingHangs, recorded, released } from './policy.js';
 import type { ControllerAction, ControllerConfig, ControllerEvent, ControllerState, CycleKind, Report, Transition } from './state.js';
 import { planNextCycle } from './wake-plan.js';
+import { serverKey } from '../server/address.js';
+import type { ServerReport } from '../server/watch.js';
+import type { CommandOutcome } from '../exec/runner.js';
+import type { CollateralReport } from '../recovery/collateral.js';
+import { withPath, type StepReport } from '../recovery/procedure.js';
+import {
+  downPathsOf,
+  planPutBack,
+  planReload,
+  RELOAD_SETTLE_MS,
+  sameWatch,
+  serversOfPath,
+  serversToWatch,
+  type PutBack,
+  type PutBackReport,
+} from './server-return.js';
 
 export function transition(state: ControllerState, event: ControllerEvent, now: number, cfg: ControllerConfig): Transition {
   const at: At = { now, cfg, out: [] };
-  return { state: apply(state, event, at), actions: at.out };
+  const next = apply(state, event, at);
+  return { state: cfg.once ? next : serverReturn(next, at), actions: at.out };
 }
 
 /** One transition's moment, settings, and the actions it has emitted so far. */
@@ -53,12 +70,18 @@ function apply(s: ControllerState, e: ControllerEvent, at: At): ControllerState 
     }
     case 'step':
       report(at, { kind: 'step', step: e.step });
-      return s;
+      return remountFailed(s, e.step, at);
     case 'collateral':
       report(at, { kind: 'collateral', report: e.report });
-      return s;
+      return collateralLeft(s, e.report, at);
     case 'recovered':
       return recovered(s, e.report, at);
+    case 'server':
+      return serverSeen(s, e.report, at);
+    case 'reloaded':
+      return reloaded(s, e.outcome, at);
+    case 'put-back':
+      return putBackDone(s, e.report, at);
     case 'stop':
       at.out.push({ kind: 'clear-wake' });
       return { ...s, stopping: true, wake: null };
@@ -159,7 +182,13 @@ function take(s: ControllerState, results: readonly ProbeResult[], cycleMs: numb
   at.out.push({ kind: 'observe-holders', results, batch: s.recovery?.batch ?? null });
   const seen = observe(s.health, results, at.now, at.cfg.policy);
   for (const event of seen.events) report(at, { kind: 'health', event, result: latest.get(event.path) });
-  return { ...s, latest, health: seen.health };
+  // A mount's server is known from the table while it is mounted, and kept for when it is not.
+  const serversOf = new Map(s.serversOf);
+  for (const r of results) if (r.server) serversOf.set(r.path, [r.server]);
+  // The reloads' backoff lasts while autofs refuses some path; once none is refused it starts over.
+  const refused = at.cfg.paths.some((p) => latest.get(p)?.result === 'automount_failed');
+  const reload = refused || s.reload.inARow === 0 ? s.reload : { ...s.reload, inARow: 0 };
+  return { ...s, latest, health: seen.health, serversOf, reload };
 }
 
 function decideAndAct(s: ControllerState, at: At): ControllerState {
@@ -223,7 +252,101 @@ function replan(s: ControllerState, at: At): ControllerState {
     decision: s.hold,
     hangs: pendingHangs(s.health, now, cfg.policy),
     results: cfg.paths.flatMap((p) => s.latest.get(p) ?? []),
+    settleUntil: s.reload.settleUntil,
   });
   at.out.push(wake ? { kind: 'set-wake', at: wake.at } : { kind: 'clear-wake' });
   return { ...s, wake };
+}
+
+/**
+ * After every event: the servers to watch (when the set changed), an autofs reload when a path it
+ * refuses has its server answering again, and the static mounts whose server answers put back.
+ */
+function serverReturn(s: ControllerState, at: At): ControllerState {
+  const { now, cfg } = at;
+  let next = s;
+  const watch = serversToWatch(next, cfg);
+  if (!sameWatch(watch, next.watching)) {
+    at.out.push({ kind: 'watch-servers', servers: watch });
+    const keys = new Set(watch.map((w) => w.key));
+    // A server no longer watched is forgotten: watched again, its first check is news again.
+    next = { ...next, watching: watch, servers: new Map([...next.servers].filter(([key]) => keys.has(key))) };
+  }
+  const paths = planReload(next, now, cfg);
+  if (paths) {
+    const servers = [...new Set(paths.flatMap((p) => serversOfPath(next, cfg, p).map(serverKey)))];
+    report(at, { kind: 'autofs-reload', paths, servers, dryRun: cfg.dryRun });
+    at.out.push({ kind: 'reload-autofs', argv: cfg.serverReturn.reloadCommand, dryRun: cfg.dryRun });
+    next = { ...next, reload: { ...next.reload, lastAt: now, inARow: next.reload.inARow + 1, running: paths } };
+  }
+  const mounts = planPutBack(next, now, cfg);
+  if (mounts.length > 0) {
+    at.out.push({ kind: 'put-back', mounts });
+    const started = new Set(mounts.map((m) => m.mountPoint));
+    next = {
+      ...next,
+      putBack: next.putBack.map((p) => (started.has(p.mountPoint) ? { ...p, running: true, tries: p.tries + 1, lastTryAt: now } : p)),
+    };
+  }
+  return next;
+}
+
+/**
+ * The watch's news of a server. Said when it stops answering and when it answers again (with how
+ * long it was gone: from the first failed probe of a path of its, or its first unanswered try);
+ * a server found answering at its first try is no news.
+ */
+function serverSeen(s: ControllerState, r: ServerReport, at: At): ControllerState {
+  if (!s.watching.some((w) => w.key === r.key)) return s;
+  const prev = s.servers.get(r.key);
+  const next = { ...s, servers: new Map(s.servers).set(r.key, { address: r.address, answering: r.answering, at: r.at }) };
+  if (prev?.answering === r.answering || (r.answering && r.downSince === null)) return next;
+  const { paths, since } = downPathsOf(next, at.cfg, r.key);
+  const from = [since, r.downSince].filter((t): t is number => t !== null);
+  const goneMs = r.answering && from.length > 0 ? Math.max(0, Math.round(r.at - Math.min(...from))) : null;
+  report(at, { kind: 'server', report: r, paths, goneMs });
+  return next;
+}
+
+/** The reload is done: its paths are probed at once, and then often while autofs re-reads its maps. */
+function reloaded(s: ControllerState, outcome: CommandOutcome | null, at: At): ControllerState {
+  const paths = s.reload.running;
+  if (!paths) return s;
+  report(at, { kind: 'autofs-reloaded', paths, outcome });
+  const next = { ...s, reload: { ...s.reload, running: null, settleUntil: at.now + RELOAD_SETTLE_MS } };
+  if (next.stopping) return next;
+  const down = paths.filter((p) => next.latest.get(p)?.result !== 'ok');
+  if (next.cycle || down.length === 0) return next; // the round under way replans when it ends
+  return startCycle(next, down, 'wake', at);
+}
+
+/** A static mount the recovery could not put back waits for its server (a put-back replaces any before). */
+function collateralLeft(s: ControllerState, c: CollateralReport, at: At): ControllerState {
+  if (c.outcome === 'remounted' || !c.server) return s;
+  return addPutBack(s, { mountPoint: c.mountPoint, argv: c.argv, server: c.server }, at.now);
+}
+
+/** A configured path not under autofs whose recovery.remount failed waits for its server likewise. */
+function remountFailed(s: ControllerState, step: StepReport, at: At): ControllerState {
+  if (step.kind !== 'remount' || step.collateral || step.path === undefined || step.outcome.status === 'ok') return s;
+  const server = serversOfPath(s, at.cfg, step.path)[0];
+  if (!server) return s;
+  return addPutBack(s, { mountPoint: step.path, argv: withPath(at.cfg.serverReturn.remount, step.path), server }, at.now);
+}
+
+function addPutBack(s: ControllerState, m: Pick<PutBack, 'mountPoint' | 'argv' | 'server'>, now: number): ControllerState {
+  const entry: PutBack = { ...m, since: now, tries: 0, lastTryAt: null, running: false };
+  return { ...s, putBack: [...s.putBack.filter((p) => p.mountPoint !== m.mountPoint), entry] };
+}
+
+/** A put-back is done: gone from the list once mounted, else tried again after a backoff. */
+function putBackDone(s: ControllerState, r: PutBackReport, at: At): ControllerState {
+  report(at, { kind: 'put-back', report: r });
+  const done = r.outcome === 'remounted' || r.outcome === 'already_mounted';
+  return {
+    ...s,
+    putBack: done
+      ? s.putBack.filter((p) => p.mountPoint !== r.mountPoint)
+      : s.putBack.map((p) => (p.mountPoint === r.mountPoint ? { ...p, running: false } : p)),
+  };
 }

@@ -3,6 +3,7 @@
 // one wake-up; the controller's driver only sets the timer.
 import type { ProbeClass } from '../probe/classify.js';
 import type { Decision } from './policy.js';
+import { RELOAD_RETRY_MS } from './server-return.js';
 
 // A probe of a path in autofs' negative cache costs nothing (ENOENT at once, no mount attempt),
 // so it is repeated this often: the path is back within this much of the cache's end (60 s by
@@ -36,19 +37,22 @@ export interface WakeInputs {
   hangs: readonly { path: string; at: number }[];
   /** The latest result per path. */
   results: readonly { path: string; result: ProbeClass }[];
+  /** After an autofs reload, until when paths it has not mounted are retried every RELOAD_RETRY_MS; null: none. */
+  settleUntil?: number | null;
 }
 
 /**
  * The next cycle of the controller's own: when a hold ends, when a blocked call becomes a hang, and
- * every AUTOMOUNT_RETRY_MS for a path autofs has not mounted. Waiting for the next tick instead would
+ * every AUTOMOUNT_RETRY_MS for a path autofs has not mounted (RELOAD_RETRY_MS just after a reload). Waiting for the next tick instead would
  * add up to a whole interval to a hold's end, and to the moment a blocked call becomes a hang.
  */
 export function planNextCycle(i: WakeInputs): Wake | null {
   const pending = i.results.filter((r) => AUTOMOUNT_PENDING.has(r.result)).map((r) => r.path);
+  const settling = i.settleUntil != null && i.now < i.settleUntil;
   return planWake([
     i.decision?.kind === 'hold' && i.decision.untilMs !== null ? { at: i.decision.untilMs, paths: i.paths } : null,
     ...i.hangs.map((h) => ({ at: h.at, paths: [h.path] })),
-    { at: i.now + AUTOMOUNT_RETRY_MS, paths: pending },
+    { at: i.now + (settling ? RELOAD_RETRY_MS : AUTOMOUNT_RETRY_MS), paths: pending },
   ]);
 }
 

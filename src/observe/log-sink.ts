@@ -13,6 +13,9 @@ import type { RecoveryReport, RecoveryTarget, StepReport } from '../recovery/pro
 import type { Logger } from './log.js';
 import type { HolderSink, ControllerSink, RestartReport } from './sink.js';
 import { describeHolds, type HolderReport } from '../holders/tracker.js';
+import { serverKey } from '../server/address.js';
+import type { ServerReport } from '../server/watch.js';
+import type { PutBackReport } from '../controller/server-return.js';
 
 const SUMMARY_EVERY_MS = 10 * 60_000;
 
@@ -156,6 +159,26 @@ function logCollateral(log: Logger, c: CollateralReport): void {
   else log.error(fields, 'mount taken away by recovery: not mounted again');
 }
 
+function logServer(log: Logger, r: ServerReport, paths: readonly string[], goneMs: number | null): void {
+  const fields = { server: serverKey(r.address), mounts: paths, ...(r.reason !== null ? { reason: r.reason } : {}) };
+  if (r.answering) log.info({ ...fields, gone_ms: goneMs ?? undefined, unanswered_checks: r.unanswered }, 'server answering again');
+  else log.warn(fields, 'server not answering');
+}
+
+function logPutBack(log: Logger, r: PutBackReport): void {
+  const o = r.command;
+  const fields = {
+    mount: r.mountPoint,
+    server: serverKey(r.server),
+    outcome: r.outcome,
+    tries: r.tries,
+    down_ms: r.downMs,
+    ...(o ? { command: o.argv.join(' '), exit_code: o.exitCode, output: o.output || undefined, duration_ms: o.durationMs } : {}),
+  };
+  if (r.outcome === 'remounted' || r.outcome === 'already_mounted') log.warn(fields, 'static mount put back: its server answers again');
+  else log.error(fields, 'static mount still not mounted: its server answers, the mount failed');
+}
+
 function logReleased(log: Logger, call: ReleasedCall, hung: boolean): void {
   const result = call.raw.kind === 'error' ? errnoName(call.raw.errno, call.raw.code) : call.raw.kind;
   const fields = { mount: call.path, blocked_ms: Math.round(call.blockedMs), result };
@@ -204,6 +227,26 @@ export function createLogSink(log: Logger, clock: Clock): ControllerSink {
       if (r.result === 'ok') log.info(fields, 'kernel evidence: early probe found the mount healthy');
       else log.warn(fields, 'kernel evidence: early probe found the mount failing');
     },
+    server: (r, paths, goneMs) => logServer(log, r, paths, goneMs),
+    autofsReload: (paths, servers, dryRun) =>
+      log.info(
+        { mounts: paths, servers, dry_run: dryRun || undefined },
+        dryRun ? 'autofs reload (dry run: nothing ran): would clear its negative cache' : 'autofs reload: clearing its negative cache',
+      ),
+    autofsReloaded: (paths, o) => {
+      if (o === null) return;
+      const fields = {
+        mounts: paths,
+        command: o.argv.join(' '),
+        status: o.status,
+        exit_code: o.exitCode,
+        output: o.output || undefined,
+        duration_ms: o.durationMs,
+      };
+      if (o.status === 'ok') log.info(fields, 'autofs reloaded');
+      else log.warn(fields, 'autofs reload failed');
+    },
+    putBack: (r) => logPutBack(log, r),
     waitingForHangs: (paths, ms) => log.info({ mounts: paths, wait_ms: Math.round(ms) }, 'waiting for blocked calls to reach hang_after'),
     cycleFinished: autofs.cycleFinished,
   };

@@ -18,6 +18,8 @@ export interface MetricsOptions {
   holders?: boolean;
   /** Whether the kernel's evidence probes early: without it, no evidence series pretend none came. Default false. */
   kernelEvidence?: boolean;
+  /** Whether autofs is reloaded when a server answers again: without it, no reload series read 0. Default false. */
+  autofsReloads?: boolean;
 }
 
 const RECOVERY_RESULTS: readonly RecoveryResult[] = ['success', 'failed', 'timeout', 'dry_run'];
@@ -161,6 +163,34 @@ function collateralMetrics() {
     },
   };
   return { collateral, sink };
+}
+
+const RELOAD_RESULTS = ['ok', 'failed', 'timeout', 'spawn_error', 'dry_run'] as const;
+
+/** autofs reloads after a server answered again, and static mounts put back then. */
+function serverReturnMetrics(enabled: boolean) {
+  const reloads = counter(
+    'nfs_health_check_autofs_reloads_total',
+    "autofs reloads run to clear its negative cache once a down mount's server answered again, by " +
+      'result: ok, failed, timeout, spawn_error, dry_run.',
+    ['result'],
+  );
+  const putBacks = counter(
+    'nfs_health_check_static_mount_put_backs_total',
+    'Static NFS mounts a recovery took away and could not put back, tried again once their server ' +
+      'answered, by mount and outcome: remounted, already_mounted, failed, timeout, spawn_error.',
+    ['mount', 'outcome'],
+  );
+  if (enabled) for (const result of RELOAD_RESULTS) reloads.inc({ result }, 0);
+  const sink: Pick<ControllerSink, 'autofsReloaded' | 'putBack'> = {
+    autofsReloaded(_paths, outcome) {
+      reloads.inc({ result: outcome === null ? 'dry_run' : outcome.status });
+    },
+    putBack(report) {
+      putBacks.inc({ mount: report.mountPoint, outcome: report.outcome });
+    },
+  };
+  return { reloads, putBacks, sink };
 }
 
 /** The schedule's own health (last cycle, skipped ticks) and the automounter's, once a cycle. */
@@ -387,6 +417,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   const pool = poolMetrics();
   const evidence = evidenceMetrics(opts.paths, opts.kernelEvidence ?? false);
   const kernel = mountstatsMetrics(opts.paths);
+  const serverReturn = serverReturnMetrics(opts.autofsReloads ?? false);
 
   // Registration order is the order of the /metrics text, whatever group each metric is built in.
   const exposition: Metric[] = [
@@ -404,6 +435,8 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     cycle.lastCycleAt,
     cycle.skipped,
     collateral.collateral,
+    serverReturn.putBacks,
+    serverReturn.reloads,
     holders.detached,
     holders.restarts,
     holders.scans,
@@ -429,7 +462,10 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     ...collateral.sink,
     ...cycle.sink,
     ...evidence.sink,
+    ...serverReturn.sink,
     held() {},
+    server() {},
+    autofsReload() {},
     waitingForHangs() {},
     earlyProbed() {},
   };

@@ -9,6 +9,8 @@ import type { RecoveryReport, RecoveryTarget, StepReport } from '../recovery/pro
 import type { CommandOutcome, CommandStatus } from '../exec/runner.js';
 import type { HolderReport } from '../holders/tracker.js';
 import type { Evidence } from '../kernel/evidence.js';
+import type { ServerReport } from '../server/watch.js';
+import type { PutBackReport } from '../controller/server-return.js';
 
 export interface ControllerSink {
   /** A probe round finished: a cycle's (scheduled, first or wake-up), or the re-probe after a recovery. */
@@ -32,6 +34,17 @@ export interface ControllerSink {
   earlyProbe(evidence: Evidence): void;
   /** The early probe's result, with the evidence that caused it. */
   earlyProbed(evidence: Evidence, result: ProbeResult): void;
+  /**
+   * A down mount's server stopped answering, or answers again; `paths`: the down paths (and static
+   * mounts) it serves; `goneMs`: for one answering again, how long it was gone.
+   */
+  server(report: ServerReport, paths: readonly string[], goneMs: number | null): void;
+  /** autofs is reloaded to clear its negative cache for `paths`, whose `servers` answer again. */
+  autofsReload(paths: readonly string[], servers: readonly string[], dryRun: boolean): void;
+  /** The reload's command is done; null: a dry run, nothing ran. */
+  autofsReloaded(paths: readonly string[], outcome: CommandOutcome | null): void;
+  /** A static mount a recovery could not put back, tried again now that its server answers. */
+  putBack(report: PutBackReport): void;
 }
 
 export interface CycleInfo {
@@ -70,6 +83,10 @@ export function fanOut(sinks: readonly ControllerSink[]): ControllerSink {
     waitingForHangs: true,
     earlyProbe: true,
     earlyProbed: true,
+    server: true,
+    autofsReload: true,
+    autofsReloaded: true,
+    putBack: true,
   });
 }
 

@@ -2,7 +2,8 @@
 // parallel, mount table after (the probe itself may have made autofs mount the path), classify.
 import type { Clock } from '../clock.js';
 import { classify, type ProbeClass } from './classify.js';
-import { pathMountState, type MountTable } from './mountinfo.js';
+import { mountAt, pathMountState, type MountTable } from './mountinfo.js';
+import { serverOfMount, type ServerAddress } from '../server/address.js';
 import type { Prober } from './prober.js';
 
 export interface ProbeResult {
@@ -24,6 +25,8 @@ export interface ProbeResult {
   skipped: 'same_mount' | 'stuck_cap' | null;
   /** For a timeout: how long the call blocking the path had been blocked when the round ended. */
   blockedMs: number | null;
+  /** The NFS server of the mount on the path after the probe; absent or null when none is NFS. */
+  server?: ServerAddress | null;
 }
 
 /** The probe seam: paths in, classified results out, in the same order. */
@@ -39,6 +42,7 @@ export function createProbeMounts(prober: Prober, table: MountTable, clock: Cloc
     return paths.map((path, i): ProbeResult => {
       const outcome = outcomes[i]!;
       const state = pathMountState(after, path);
+      const top = state.mounted ? mountAt(after, path) : undefined;
       const { result, errno } = classify(outcome.raw, state, before[i]);
       return {
         path,
@@ -52,6 +56,7 @@ export function createProbeMounts(prober: Prober, table: MountTable, clock: Cloc
         stuck: outcome.stuck,
         skipped: outcome.skipped,
         blockedMs: outcome.blockedSince === null ? null : Math.round(now - outcome.blockedSince),
+        server: top ? serverOfMount(top) : null,
       };
     });
   };

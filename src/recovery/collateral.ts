@@ -8,6 +8,7 @@ import type { RecoveryConfig } from '../config/types.js';
 import { isAtOrBelow, type MountEntry } from '../probe/mountinfo.js';
 import type { FstabEntry } from './fstab.js';
 import type { CommandOutcome } from '../exec/runner.js';
+import type { ServerAddress } from '../server/address.js';
 
 const NFS_TYPES = new Set(['nfs', 'nfs4']);
 
@@ -20,6 +21,10 @@ export interface CollateralReport {
   via: 'fstab' | 'recorded';
   outcome: 'remounted' | 'failed' | 'timeout' | 'spawn_error';
   command: CommandOutcome;
+  /** The mount command as given to the runner (no namespace prefix): what a later try runs again. */
+  argv: string[];
+  /** The server it was mounted from: a mount not put back is tried again when that answers. */
+  server: ServerAddress | null;
 }
 
 /** A target as the collateral check needs it (see RecoveryTarget). */

@@ -11,6 +11,7 @@ import type { ProbeMounts, ProbeResult } from '../probe/probe-mounts.js';
 import { collateralAtRisk, collateralOutcome, remountCommand, takenAway, type CollateralReport } from './collateral.js';
 import { parseFstab } from './fstab.js';
 import type { CommandOutcome, RunCommand } from '../exec/runner.js';
+import { serverOfMount } from '../server/address.js';
 
 export interface RecoveryTarget {
   path: string;
@@ -118,6 +119,8 @@ export async function runRecovery(targets: readonly RecoveryTarget[], cfg: Recov
       via,
       outcome: collateralOutcome(outcome),
       command: outcome,
+      argv,
+      server: serverOfMount(m),
     };
     collateral.push(report);
     deps.onCollateral?.(report);

@@ -6,11 +6,7 @@ import net from 'node:net';
 import type { Clock } from '../clock.js';
 import type { CommandOutcome, RunCommand } from '../exec/runner.js';
 
-/** Where an NFS server listens (the same shape as src/server/address.ts', to be unified). */
-export interface ServerAddress {
-  readonly host: string;
-  readonly port: number;
-}
+import type { ServerAddress } from './address.js';
 
 export type CheckOutcome =
   | { answering: true; ms: number }

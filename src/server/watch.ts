@@ -2,7 +2,8 @@
 // clears autofs' negative cache as soon as a mount's server is back, rather than waiting it out.
 // One check in flight per server at most, one unref'd timer for the set.
 import type { Clock, TimerHandle } from '../clock.js';
-import type { CheckOutcome, CheckServer, ServerAddress } from './check.js';
+import type { ServerAddress } from './address.js';
+import type { CheckOutcome, CheckServer } from './check.js';
 
 export interface WatchedServer {
   readonly key: string;

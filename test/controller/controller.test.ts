@@ -26,6 +26,10 @@ function recordingSink(events: string[]): ControllerSink {
     waitingForHangs: () => undefined,
     earlyProbe: () => undefined,
     earlyProbed: () => undefined,
+    server: (r) => events.push(`server ${r.key} ${r.answering ? 'answering' : 'silent'}`),
+    autofsReload: (paths) => events.push(`autofs reload ${paths.join(',')}`),
+    autofsReloaded: (_paths, o) => events.push(`autofs reloaded ${o?.status ?? 'dry_run'}`),
+    putBack: (r) => events.push(`put back ${r.mountPoint} ${r.outcome}`),
   };
 }
 

@@ -405,6 +405,8 @@ describe('a recovery ends', () => {
       via: 'fstab',
       outcome: 'remounted',
       command: { ...outcome, argv: ['mount', '/mnt/static'] },
+      argv: ['mount', '/mnt/static'],
+      server: { host: 'srv', port: 2049 },
     };
     expect(transition(s, { kind: 'collateral', report: collateral }, 100, cfg)).toEqual({
       state: s,

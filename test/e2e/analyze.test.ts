@@ -369,7 +369,8 @@ describe('analyzeSilent', () => {
     maxBackoffS: 300,
     maxStuck: 3,
     mounts: 2,
-    backWithinS: 90,
+    backWithinS: 15,
+    servedWithinS: 10,
     hard: false,
   };
   const attempt = (start: number, stillFailing: boolean): string[] => [
@@ -391,25 +392,67 @@ describe('analyzeSilent', () => {
       ...(stillFailing ? { still_failing: ['/airflow/dags'] } : {}),
     }),
   ];
-  const silentJob = (starts: number[], threadsMax = 17) =>
+  const silentJob = (starts: number[], threadsMax = 17, o: { served?: number; reloads?: [number, number] } = {}) =>
     job({
-      events: { block: 0, dags_inaccessible: 7, dags_stuck: 7, unblock: 140, daemon_accessible: 170, client_accessible: 171 },
-      values: { threads_before: 13, threads_max: threadsMax, threads_after: 13 },
+      events: {
+        block: 0,
+        dags_inaccessible: 7,
+        dags_stuck: 7,
+        unblock: 140,
+        daemon_accessible: 145,
+        client_accessible: 140 + (o.served ?? 5),
+      },
+      values: {
+        threads_before: 13,
+        threads_max: threadsMax,
+        threads_after: 13,
+        reloads_at_unblock: o.reloads?.[0] ?? 0,
+        reloads_after: (o.reloads?.[0] ?? 0) + (o.reloads?.[1] ?? 1),
+      },
       lines: [
         // The first probe after the silence, started at 1 s, timed out at 6 s.
         rec(6, { msg: 'mount failing', mount: '/airflow/dags', result: 'timeout', stuck: true, probe_ms: 5000 }),
         ...starts.flatMap((s) => attempt(s, true)),
         rec(135, { msg: 'mount fault changed', mount: '/airflow/dags', result: 'automount_failed' }),
-        rec(170, { msg: 'mount recovered', mount: '/airflow/dags' }),
+        rec(141.5, { msg: 'server answering again', server: '10.99.0.1:2049', gone_ms: 135_500 }),
+        rec(141.6, { msg: 'autofs reload: clearing its negative cache', mounts: ['/airflow/dags'] }),
+        rec(145, { msg: 'mount recovered', mount: '/airflow/dags' }),
       ],
     });
 
-  it('backed-off attempts, bounded threads and a return within 90 s pass; what the daemon saw at the return is kept', () => {
+  it('backed-off attempts, bounded threads and a return within 10 s pass; what the daemon saw at the return is kept', () => {
     // The first once the call is 15 s old; each ends 12 s after it starts: waits of 30 s, then 60 s, after the ends.
     const a = analyzeSilent(silentJob([16, 58, 130]), p);
     expect(failed(a)).toEqual([]);
-    expect(a.figures).toMatchObject({ recovery_attempts: 3, result_at_return: 'automount_failed', recovery_at_call_age_s: 15 });
-    expect(a.times).toEqual({ detection: 6, firstStep: 16, accessible: 30 });
+    expect(a.figures).toMatchObject({
+      recovery_attempts: 3,
+      result_at_return: 'automount_failed',
+      recovery_at_call_age_s: 15,
+      served_s: 5,
+      server_gone_s: 135.5,
+      reloads_during: 0,
+      reloads_after: 1,
+    });
+    expect(a.times).toEqual({ detection: 6, firstStep: 16, accessible: 5 });
+  });
+
+  it('served after 10 s, a reload while the server was silent, none after autofs refused the path, or too many, fail', () => {
+    const served = /^a client reads the new mount's files/;
+    const reloads = /^autofs reloads:/;
+    expect(failed(analyzeSilent(silentJob([16, 58, 130], 17, { served: 12 }), p))).toEqual([expect.stringMatching(served)]);
+    expect(failed(analyzeSilent(silentJob([16, 58, 130], 17, { reloads: [1, 1] }), p))).toEqual([expect.stringMatching(reloads)]);
+    expect(failed(analyzeSilent(silentJob([16, 58, 130], 17, { reloads: [0, 0] }), p))).toEqual([expect.stringMatching(reloads)]);
+    expect(failed(analyzeSilent(silentJob([16, 58, 130], 17, { reloads: [0, 4] }), p))).toEqual([expect.stringMatching(reloads)]);
+  });
+
+  it('no "server answering again" line, or one that says it was gone less than the silence, fails', () => {
+    const line = /^logged "server answering again"/;
+    const none = silentJob([16, 58, 130]);
+    none.daemon = none.daemon.filter((l) => l.msg !== 'server answering again');
+    expect(failed(analyzeSilent(none, p))).toEqual([expect.stringMatching(line)]);
+    const short = silentJob([16, 58, 130]);
+    short.daemon = short.daemon.map((l) => (l.msg === 'server answering again' ? { ...l, gone_ms: 20_000 } : l));
+    expect(failed(analyzeSilent(short, p))).toEqual([expect.stringMatching(line)]);
   });
 
   it('a timeout recovered before the call is hang_after old (at its timeout), or long after, fails', () => {

@@ -422,8 +422,10 @@ export interface SilentParams {
   mounts: number;
   /** recovery.hang_after: how long a probe's call must have been blocked before its timeout recovers. */
   hangAfterS: number;
-  /** Accessible again within this many seconds of the server's return. */
+  /** Accessible again (the daemon's probes) within this many seconds of the server's return. */
   backWithinS: number;
+  /** A client reads the new mount within this many seconds of the server's return. */
+  servedWithinS: number;
   hard: boolean;
 }
 
@@ -531,14 +533,35 @@ export function analyzeSilent(job: Job, p: SilentParams): Analysis {
     );
   }
   checks.push(within(`accessible again (daemon) after the server returns`, times.accessible, p.backWithinS));
-  checks.push(
-    check('a client sees the files again', job.events.has('client_accessible'), fmt(sec(tu, job.events.get('client_accessible')))),
-  );
-  checks.push(journalIsJson(job));
+  const served = sec(tu, job.events.get('client_accessible'));
+  checks.push(within(`a client reads the new mount's files after the server returns`, served, p.servedWithinS));
 
   // What the daemon saw when the server came back: automount_failed means autofs' negative
-  // cache held the path (the negative-cache scenario times that on its own).
+  // cache held the path, which only a reload clears before negative_timeout.
   const seen = job.daemon.filter((l) => l.t < tu && l.mount === dags && typeof l.result === 'string' && l.msg !== 'stuck probe returned');
+  const atReturn = seen.length ? String(seen[seen.length - 1]!.result) : null;
+  const answering = first(job, tu, (l) => l.msg === 'server answering again');
+  const goneS = answering && typeof answering.gone_ms === 'number' ? round2(answering.gone_ms / 1000) : null;
+  // Gone since the daemon's first failed probe: the silence less its detection, give or take the
+  // checks' 2 s.
+  const goneFrom = outageS - (times.detection ?? 0) - 2;
+  checks.push(
+    check(
+      `logged "server answering again" after the return, gone from its detection to the return (${Math.round(goneFrom)}–${Math.round(outageS + 5)} s)`,
+      goneS !== null && goneS >= goneFrom && goneS <= outageS + 5,
+      answering ? `${fmt(sec(tu, answering.t))} after the return, gone ${fmt(goneS)}` : 'no such line',
+    ),
+  );
+  const during = Number(job.values.get('reloads_at_unblock'));
+  const after = Number(job.values.get('reloads_after')) - during;
+  checks.push(
+    check(
+      `autofs reloads: none while the server was silent, 1 to 3 after it answered (${atReturn === 'automount_failed' ? 'autofs refused the path at the return' : 'at least 0: autofs was not refusing it'})`,
+      during === 0 && after >= (atReturn === 'automount_failed' ? 1 : 0) && after <= 3,
+      `${during} during, ${after} after`,
+    ),
+  );
+  checks.push(journalIsJson(job));
   return {
     times,
     checks,
@@ -548,7 +571,11 @@ export function analyzeSilent(job: Job, p: SilentParams): Analysis {
       threads_before: before,
       threads_max: max,
       threads_after: Number(job.values.get('threads_after')),
-      result_at_return: seen.length ? String(seen[seen.length - 1]!.result) : null,
+      result_at_return: atReturn,
+      served_s: served,
+      server_gone_s: goneS,
+      reloads_during: Number.isFinite(during) ? during : null,
+      reloads_after: Number.isFinite(after) ? after : null,
       recovery_at_call_age_s: hungFor,
       nfs_mounts_at_unblock: job.values.get('nfs_mounts_at_unblock') ?? null,
     },

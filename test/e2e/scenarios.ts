@@ -89,16 +89,24 @@ const failoverReader: Scenario = {
   analyze: (job) => analyzeFailoverReader(job, { intervalS: DEFAULTS.intervalS, phaseS: 2, withinS: 8 }),
 };
 
-const silent = (hard: boolean, outageS: number): Scenario => ({
-  name: hard ? 'silent-hard' : 'silent-soft',
-  title: hard ? `3. silent server ${outageS} s, hard mounts` : `2. silent server ${outageS} s`,
+// A silence of a minute or more, an Airflow-like reader throughout: once the server answers again
+// the daemon reloads autofs, whose negative cache would otherwise refuse the path for up to a
+// minute more, and a client reads the new mount within 10 s of the return. WAIT_S: a miss is
+// measured up to negative_timeout and more rather than cut off.
+const silent = (hard: boolean, outageS: number, intervalS: number = DEFAULTS.intervalS): Scenario => ({
+  name: `silent-${hard ? 'hard' : 'soft'}${intervalS === DEFAULTS.intervalS ? '' : `-${intervalS}s`}`,
+  title: `${hard ? '3' : '2'}${intervalS === DEFAULTS.intervalS ? '' : 'c'}. silent server ${outageS} s${hard ? ', hard mounts' : ''}${intervalS === DEFAULTS.intervalS ? '' : `, ${intervalS} s schedule`}`,
   from: 'silence (accessible: from its end)',
   script: 'silent.sh',
-  // Soft mounts: a reader for the first 30 s of the silence, whose calls end (soft) and are counted.
-  params: { OUTAGE_S: String(outageS), WAIT_S: '150', MOUNT_OPTION: hard ? 'hard' : 'soft', ...(hard ? {} : { READ_S: '30' }) },
+  params: {
+    OUTAGE_S: String(outageS),
+    WAIT_S: '90',
+    MOUNT_OPTION: hard ? 'hard' : 'soft',
+    ...(intervalS === DEFAULTS.intervalS ? {} : { SCHEDULE: `*/${intervalS} * * * * *` }),
+  },
   limitS: outageS + 400,
   fault: 'block',
-  analyze: (job) => analyzeSilent(job, { ...DEFAULTS, backWithinS: 90, hard }),
+  analyze: (job) => analyzeSilent(job, { ...DEFAULTS, intervalS, backWithinS: 15, servedWithinS: 10, hard }),
 });
 
 // A failover while the stand-in airflow-scheduler.service and an unrelated process of another
@@ -125,6 +133,10 @@ export const SCENARIOS: readonly Scenario[] = [
   // interval after the silence starts), hang_after until its recovery, the deadline-killed
   // umount -a and the umount -f that releases it, with 15 s to spare (70 s).
   silent(true, DEFAULTS.intervalS + DEFAULTS.hangAfterS + DEFAULTS.recoveryTimeoutS + 15),
+  // At a 5 s schedule, silent 70 s: the recovery comes sooner, and autofs has refused the path for
+  // a while when the server answers again.
+  silent(false, 70, 5),
+  silent(true, 70, 5),
   {
     name: 'negative-cache',
     title: "2b. autofs' negative cache after a failed mount",

@@ -40,6 +40,10 @@ export function scriptedEffects(
     runner: () => world.run,
     fstab: () => () => null,
     autofsRunning: () => true,
+    checkServer: (server) =>
+      Promise.resolve(world.answering(server) ? { answering: true, ms: 1 } : { answering: false, ms: 1000, reason: 'timeout' }),
+    autofsNetns: () => null,
+    mapServers: () => new Map(),
     selfPid: process.pid,
     ownUnit: () => null,
   };

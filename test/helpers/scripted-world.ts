@@ -30,6 +30,11 @@ export class ScriptedWorld {
   private nextId = 100;
   /** What autofs mounts when a probe touches an unmounted path: its fault. */
   remountFault: ProbeClass = 'ok';
+  /** Hosts whose NFS port does not answer a connect (src/server/check.ts). */
+  silentHosts = new Set<string>();
+
+  /** Whether a connect to `server` would be answered. */
+  answering = (server: { host: string }): boolean => !this.silentHosts.has(server.host);
 
   constructor(private readonly clock: FakeClock) {}
 

@@ -33,6 +33,10 @@ const quiet: ControllerSink = {
   waitingForHangs() {},
   earlyProbe() {},
   earlyProbed() {},
+  server() {},
+  autofsReload() {},
+  autofsReloaded() {},
+  putBack() {},
 };
 
 function recordingHolderSink(events: string[]): HolderSink {

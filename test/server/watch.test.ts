@@ -5,7 +5,8 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { systemClock, type TimerHandle } from '../../src/clock.js';
 import { createRunner } from '../../src/exec/runner.js';
-import { createServerCheck, type CheckOutcome, type CheckServer, type ServerAddress } from '../../src/server/check.js';
+import type { ServerAddress } from '../../src/server/address.js';
+import { createServerCheck, type CheckOutcome, type CheckServer } from '../../src/server/check.js';
 import { ServerWatch, type ServerReport, type WatchedServer } from '../../src/server/watch.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 

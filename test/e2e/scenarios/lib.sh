@@ -123,6 +123,8 @@ record_kernel() {
   dmesg --time-format iso 2>&1 | grep -iE 'nfs|rpc' >"$S/dmesg-$1.txt"
   log "recorded mountstats-$1.txt: $(grep -cE ' with fstype nfs4? ' "$S/mountstats-$1.txt") NFS mounts"
 }
+# autofs reloads the daemon ran (any result), from /metrics.
+reloads() { metrics 2>/dev/null | awk '/^nfs_health_check_autofs_reloads_total/ { n += $2 } END { print n + 0 }'; }
 threads() { awk '/^Threads:/ { print $2 }' "/proc/$(main_pid)/status" 2>/dev/null; }
 # collect: what the host analyses, whatever happened before.
 collect() {
