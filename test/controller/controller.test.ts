@@ -8,6 +8,8 @@ import type { ControllerSink } from '../../src/observe/sink.js';
 import type { RunCommand } from '../../src/exec/runner.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { ScriptedWorld } from '../helpers/scripted-world.js';
+import { ServerWatch } from '../../src/server/watch.js';
+import type { CheckServer } from '../../src/server/check.js';
 
 const config = defaultConfig;
 
@@ -408,5 +410,79 @@ describe('Controller', () => {
     await tickAndSettle(monitor);
     const order = events.filter((e) => e === 'prepare' || e === 'holders settled' || e.startsWith('step '));
     expect(order.slice(0, 3)).toEqual(['prepare', 'holders settled', 'step umount -a -t nfs,nfs4 failed']);
+  });
+});
+
+describe('Controller, when the server answers again', () => {
+  /** Lets the watch's checks and the controller's chores (promises) run between clock moves. */
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  };
+
+  it('a path autofs refuses is reloaded for once its server answers, and is back at once', async () => {
+    const { clock, world, events } = setup();
+    const check: CheckServer = (server) =>
+      Promise.resolve(world.answering(server) ? { answering: true, ms: 1 } : { answering: false, ms: 1000, reason: 'timeout' });
+    let controller: Controller | undefined;
+    const watch = new ServerWatch({
+      clock,
+      check,
+      intervalMs: 2000,
+      timeoutMs: 1000,
+      netns: () => null,
+      onReport: (r) => controller?.server(r),
+    });
+    controller = new Controller({
+      config,
+      clock,
+      probe: world.probe,
+      run: world.run,
+      table: world.table,
+      sink: recordingSink(events),
+      servers: watch,
+    });
+    world.mount('/airflow/dags', 'ok');
+    world.mount('/airflow/logs', 'ok');
+    await tickAndSettle(controller);
+
+    // The server goes silent; the mounts were taken away and autofs' attempts failed: it refuses both.
+    world.silentHosts.add('srv');
+    world.mounts = [];
+    world.autofsRefuses = true;
+    events.length = 0;
+    clock.advance(30_000);
+    await tickAndSettle(controller);
+    await settle();
+    expect(events).toEqual([
+      'probed automount_failed,automount_failed',
+      'failing /airflow/dags',
+      'failing /airflow/logs',
+      'server autofs srv:2049 silent',
+    ]);
+    // A minute of silence: tried every 2 s, never reloaded.
+    for (let t = 0; t < 60_000; t += 1000) {
+      clock.advance(1000);
+      await settle();
+    }
+    expect(events.filter((e) => e.startsWith('autofs'))).toEqual([]);
+    expect(world.commands).toEqual([]);
+
+    world.silentHosts.delete('srv');
+    events.length = 0;
+    clock.advance(2000);
+    await settle();
+    await controller.idle();
+    expect(events).toEqual([
+      'server autofs srv:2049 answering',
+      'autofs reload /airflow/dags,/airflow/logs',
+      'autofs reloaded ok',
+      'probed ok,ok',
+      'recovered /airflow/dags down 62000',
+      'recovered /airflow/logs down 62000',
+    ]);
+    expect(world.commands).toEqual([['systemctl', 'reload', 'autofs']]);
+    // Both back: nothing watched, no timer left for the watch.
+    expect(watch.watched()).toEqual([]);
+    watch.stop();
   });
 });

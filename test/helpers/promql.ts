@@ -35,6 +35,8 @@ export const DAEMON_METRICS = {
     'nfs_health_check_holder_restarts_total',
     'nfs_health_checkd_holder_scans_total',
     'nfs_health_check_collateral_unmounts_total',
+    'nfs_health_check_static_mount_put_backs_total',
+    'nfs_health_check_autofs_reloads_total',
     'nfs_mount_kernel_evidence_total',
     ...NFS_CLIENT_COUNTERS,
   ],
@@ -52,7 +54,10 @@ export const DAEMON_METRICS = {
  * Counters labelled by something known only when it happens (the mount a recovery took away):
  * their series appear with their first event, so a daemon that has had none exposes none.
  */
-export const FIRST_EVENT_SERIES: ReadonlySet<string> = new Set(['nfs_health_check_collateral_unmounts_total']);
+export const FIRST_EVENT_SERIES: ReadonlySet<string> = new Set([
+  'nfs_health_check_collateral_unmounts_total',
+  'nfs_health_check_static_mount_put_backs_total',
+]);
 
 /**
  * Series that exist only with an NFS mount on a configured path (the kernel's counters): a daemon

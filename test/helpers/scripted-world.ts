@@ -32,6 +32,11 @@ export class ScriptedWorld {
   remountFault: ProbeClass = 'ok';
   /** Hosts whose NFS port does not answer a connect (src/server/check.ts). */
   silentHosts = new Set<string>();
+  /**
+   * autofs' negative cache: an unmounted path is refused (automount_failed) instead of mounted,
+   * until `systemctl reload autofs` clears it — which a mount attempt re-arms while the server is silent.
+   */
+  autofsRefuses = false;
 
   /** Whether a connect to `server` would be answered. */
   answering = (server: { host: string }): boolean => !this.silentHosts.has(server.host);
@@ -99,8 +104,24 @@ export class ScriptedWorld {
     ].join('\n');
 
   probe = async (paths: readonly string[]): Promise<ProbeResult[]> =>
-    paths.map((path) => {
+    paths.map((path): ProbeResult => {
       let m = this.mounts.find((x) => x.path === path);
+      if (!m && this.autofsRefuses) {
+        return {
+          path,
+          result: 'automount_failed',
+          errno: 'ENOENT',
+          ms: 1,
+          mounted: false,
+          fstype: null,
+          mountId: null,
+          underAutofs: true,
+          stuck: false,
+          skipped: null,
+          blockedMs: null,
+          server: null,
+        };
+      }
       if (!m) m = this.mount(path, this.remountFault); // the access makes autofs mount afresh
       if (m.fault === 'timeout') m.blockedSince ??= this.clock.now();
       return {
@@ -115,6 +136,7 @@ export class ScriptedWorld {
         stuck: m.fault === 'timeout',
         skipped: null,
         blockedMs: m.fault === 'timeout' ? this.clock.now() - m.blockedSince! : null,
+        server: { host: 'srv', port: 2049 },
       };
     });
 
@@ -130,6 +152,10 @@ export class ScriptedWorld {
       durationMs: status === 'timeout' ? deadlineMs : 5,
     });
     const path = argv[argv.length - 1]!;
+    if (argv.join(' ') === 'systemctl reload autofs') {
+      this.autofsRefuses = this.silentHosts.has('srv');
+      return done('ok', 0);
+    }
     if (argv[0] === 'mount') {
       if (this.mounts.some((m) => m.path === path)) return done('failed', 32, `mount: ${path}: already mounted.`);
       this.mount(path, 'ok', { static: true });
