@@ -21,6 +21,7 @@ import type { CollateralReport } from '../recovery/collateral.js';
 import { withPath, type StepReport } from '../recovery/procedure.js';
 import {
   downPathsOf,
+  pathServerAnswering,
   planPutBack,
   planReload,
   RELOAD_SETTLE_MS,
@@ -66,7 +67,18 @@ function apply(s: ControllerState, e: ControllerEvent, at: At): ControllerState 
       report(at, { kind: 'released', call: e.call, hung: e.call.blockedMs >= at.cfg.policy.hangAfterMs });
       // With a call still blocked on the path, it may yet be a hang.
       if (e.call.stillStuck > 0 || s.stopping) return s;
-      return replan({ ...s, health: released(s.health, e.call.path) }, at);
+      const next = { ...s, health: released(s.health, e.call.path) };
+      // An automount that ended while its server answers: probed now, a refusal is reloaded for at once.
+      const path = e.call.path;
+      if (
+        next.latest.get(path)?.result === 'automount_timeout' &&
+        pathServerAnswering(next, at.cfg, path) &&
+        !next.cycle &&
+        !next.recovery
+      ) {
+        return startCycle(next, [path], 'wake', at);
+      }
+      return replan(next, at);
     }
     case 'step':
       report(at, { kind: 'step', step: e.step });
@@ -305,7 +317,11 @@ function serverSeen(s: ControllerState, r: ServerReport, at: At): ControllerStat
   const from = [since, r.downSince].filter((t): t is number => t !== null);
   const goneMs = r.answering && from.length > 0 ? Math.max(0, Math.round(r.at - Math.min(...from))) : null;
   report(at, { kind: 'server', report: r, paths, goneMs });
-  return next;
+  // An automount that failed while the server was away is refused from then on: probed now, it is
+  // seen refused (and reloaded for) at once rather than at its next retry.
+  const pending = paths.filter((p) => next.latest.get(p)?.result === 'automount_timeout');
+  if (!r.answering || pending.length === 0 || next.cycle || next.recovery || next.stopping) return next;
+  return startCycle(next, pending, 'wake', at);
 }
 
 /** The reload is done: its paths are probed at once, and then often while autofs re-reads its maps. */

@@ -20,7 +20,7 @@ export interface ServerReport {
   at: number;
   /** For answering after unanswered checks: when the first unanswered check of that spell started; null otherwise. */
   downSince: number | null;
-  /** Unanswered checks in a row (0 when answering): for the log. */
+  /** Unanswered checks in a row; for a server answering again, those of the spell just ended: for the log. */
   unanswered: number;
   reason: string | null;
 }
@@ -160,9 +160,10 @@ function judge(entry: Entry, startedAt: number, outcome: CheckOutcome, at: numbe
   entry.answering = outcome.answering;
   if (outcome.answering) {
     const downSince = previous === false ? entry.downSince : null;
+    const unanswered = previous === false ? entry.unanswered : 0;
     entry.downSince = null;
     entry.unanswered = 0;
-    return previous === true ? null : { key, address, answering: true, at, downSince, unanswered: 0, reason: null };
+    return previous === true ? null : { key, address, answering: true, at, downSince, unanswered, reason: null };
   }
   if (previous !== false) entry.downSince = startedAt;
   entry.unanswered += 1;

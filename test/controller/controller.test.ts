@@ -423,16 +423,16 @@ describe('Controller, when the server answers again', () => {
     const { clock, world, events } = setup();
     const check: CheckServer = (server) =>
       Promise.resolve(world.answering(server) ? { answering: true, ms: 1 } : { answering: false, ms: 1000, reason: 'timeout' });
-    let controller: Controller | undefined;
-    const watch = new ServerWatch({
+    const watch: ServerWatch = new ServerWatch({
       clock,
       check,
       intervalMs: 2000,
       timeoutMs: 1000,
       netns: () => null,
-      onReport: (r) => controller?.server(r),
+      // The controller is made next: the watch reports only after its first check.
+      onReport: (r) => controller.server(r),
     });
-    controller = new Controller({
+    const controller = new Controller({
       config,
       clock,
       probe: world.probe,

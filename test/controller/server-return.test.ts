@@ -181,6 +181,47 @@ describe('when the server answers again', () => {
   });
 });
 
+describe('an automount under way when the server answers again', () => {
+  /** autofs still trying to mount: the probe's call blocked under autofs, nothing mounted. */
+  const mounting = (path: string): ProbeResult => ({
+    ...refused(path),
+    result: 'automount_timeout',
+    errno: undefined,
+    ms: 5000,
+    stuck: true,
+    blockedMs: 5000,
+  });
+  const pendingOutage: (readonly [ControllerEvent, number])[] = [
+    [{ kind: 'start' }, 0],
+    [probed([ok(DAGS), ok(LOGS)]), 40],
+    [{ kind: 'tick' }, 60_000],
+    [probed([mounting(DAGS), ok(LOGS)]), 65_000],
+    [server(false, 65_100), 65_100],
+  ];
+
+  it('is probed at once when the server answers: a failed attempt is then seen (and reloaded for) now', () => {
+    const back = run([...pendingOutage, [server(true, 90_000, 65_100), 90_000]]);
+    expect(back.last).toContainEqual({ kind: 'probe', paths: [DAGS] });
+    const refusedNow = run([[probed([refused(DAGS)]), 90_010]], cfg, back.state);
+    expect(refusedNow.last).toContainEqual({ kind: 'reload-autofs', argv: ['systemctl', 'reload', 'autofs'], dryRun: false });
+  });
+
+  it('is probed at once when its call returns while the server answers, not 5 s later', () => {
+    const answering = run([...pendingOutage, [server(true, 90_000, 65_100), 90_000], [probed([mounting(DAGS)]), 90_010]]);
+    const ended = run(
+      [
+        [
+          { kind: 'released', call: { path: DAGS, blockedMs: 10_000, raw: { kind: 'error', errno: -2, code: 'ENOENT' }, stillStuck: 0 } },
+          92_000,
+        ],
+      ],
+      cfg,
+      answering.state,
+    );
+    expect(ended.last).toContainEqual({ kind: 'probe', paths: [DAGS] });
+  });
+});
+
 describe('how often autofs is reloaded', () => {
   /** Refused paths whose server answers; a probe every 5 s, each still refused, from `fromMs` to `toMs`. */
   function refusedFor(fromMs: number, toMs: number, c: ControllerConfig = cfg) {

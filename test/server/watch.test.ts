@@ -99,7 +99,7 @@ describe('ServerWatch', () => {
     expect(reports).toHaveLength(1);
   });
 
-  it('reports each change: down with its reason, back up with when the spell of unanswered checks began', async () => {
+  it('reports each change: down with its reason, back up with when the spell of unanswered checks began and how many', async () => {
     const { clock, reports, watch, answer } = setup();
     watch.watch([A]);
     await answer('10.0.0.1', UP);
@@ -116,7 +116,7 @@ describe('ServerWatch', () => {
     expect(reports.map(({ answering, at, downSince, unanswered, reason }) => ({ answering, at, downSince, unanswered, reason }))).toEqual([
       { answering: true, at: 0, downSince: null, unanswered: 0, reason: null },
       { answering: false, at: 1500, downSince: null, unanswered: 1, reason: 'timeout' },
-      { answering: true, at: 3040, downSince: 1000, unanswered: 0, reason: null },
+      { answering: true, at: 3040, downSince: 1000, unanswered: 2, reason: null },
     ]);
   });
 
