@@ -9,6 +9,7 @@ import type { RuntimeResult } from './runtime.js';
 import type { GrowthResult, GrowthSample, GrowthVariant } from './growth.js';
 import type { MountstatsResult, MountstatsRow, ParseTiming } from './mountstats.js';
 import type { EvidenceResult, EvidenceSide } from './evidence.js';
+import type { ServerCaseKey, ServerCaseRow, ServersResult } from './servers.js';
 
 export interface Machine {
   cpu: string;
@@ -37,6 +38,7 @@ export interface Results {
     growth?: Figure<GrowthResult>;
     mountstats?: Figure<MountstatsResult>;
     evidence?: Figure<EvidenceResult>;
+    servers?: Figure<ServersResult>;
   };
 }
 
@@ -361,7 +363,95 @@ export function renderTable(r: Results): string {
     else out.push(notRun('evidence', f.evidence));
     out.push('');
   }
+
+  if (f.servers) {
+    out.push("### 11. Server checks: what watching a down mount's server costs", '');
+    if (f.servers.status === 'ok') out.push(serversSection(f.servers.result));
+    else out.push(notRun('servers', f.servers));
+    out.push('');
+  }
   return out.join('\n');
+}
+
+const SERVER_CASES: { key: ServerCaseKey; head: string }[] = [
+  { key: 'here-answering', head: 'in-process, answering' },
+  { key: 'here-refused', head: 'in-process, refused' },
+  { key: 'netns-answering', head: 'through the namespace, answering' },
+  { key: 'netns-refused', head: 'through the namespace, refused' },
+  { key: 'bare-node', head: 'for scale: a child `node -e 0`, no check' },
+];
+
+function serversSection(r: ServersResult): string {
+  const by = new Map(r.rows.map((row) => [row.key, row]));
+  const cases = SERVER_CASES.flatMap((c) => {
+    const row = by.get(c.key);
+    return row ? [{ ...c, row }] : [];
+  });
+  const here = by.get('here-answering');
+  const ns = by.get('netns-answering');
+  const tick = 1000 / r.clkTck;
+  // The namespace path against the in-process one, answering with answering, refused with refused.
+  const nsRatio = (get: (row: ServerCaseRow) => number | null): string =>
+    (
+      [
+        ['netns-answering', 'here-answering'],
+        ['netns-refused', 'here-refused'],
+      ] as const
+    )
+      .map(([a, b]) => {
+        const ra = by.get(a);
+        const rb = by.get(b);
+        return x(ra && rb ? ratio(get(ra), get(rb)) : null);
+      })
+      .join('; ');
+  const line = (
+    measure: string,
+    get: (row: ServerCaseRow) => number | null,
+    fmt: (v: number | null) => string,
+    withRatio: boolean,
+  ): string[] => [measure, ...cases.map((c) => fmt(get(c.row))), ...(ns ? [withRatio ? nsRatio(get) : '—'] : [])];
+  const ms3 = (v: number | null): string => ms(v, 3);
+  const rows = [
+    line(
+      'checks (after warm-up)',
+      (row) => row.n,
+      (v) => `${v ?? '—'}`,
+      false,
+    ),
+    line('wall per check, median', (row) => row.wallMs.median, ms3, true),
+    line('wall per check, p99', (row) => row.wallMs.p99, ms3, true),
+    line('wall per check, max', (row) => row.wallMs.max, ms3, true),
+    line(
+      'the connect itself, as the check reports it (whole ms), median',
+      (row) => row.connectMs.median,
+      (v) => ms(v),
+      false,
+    ),
+    line('CPU per check, this process (process.cpuUsage)', (row) => row.selfCpuMsPerCheck, ms3, true),
+    line(`CPU per check, its children (cutime + cstime, ${tick} ms ticks)`, (row) => row.childCpuMsPerCheck, ms3, false),
+    line('CPU per check, in all', (row) => row.cpuMsPerCheck, ms3, true),
+    line(
+      `CPU per minute, one down server checked every ${r.intervalS} s (${r.checksPerMinute} checks)`,
+      (row) => row.cpuMsPerMinute,
+      (v) => ms(v, 1),
+      false,
+    ),
+    line(
+      '  as a share of one core',
+      (row) => row.corePercent,
+      (v) => (v === null ? '—' : `${v.toFixed(3)} %`),
+      false,
+    ),
+  ];
+  const head = ['measure', ...cases.map((c) => c.head), ...(ns ? ['namespace ÷ in-process (answering; refused)'] : [])];
+  const counts = [here, ns].flatMap((row) => (row ? [`${row.path} ${row.warmup} + ${row.n}`] : [])).join(', ');
+  const resolution = ns ? `, ${(tick / ns.n).toFixed(2)} ms per check over a namespace row's ${ns.n} checks` : '';
+  return [
+    `One bounded TCP connect (src/server/check.ts, timeout ${r.timeoutMs} ms) to 127.0.0.1: to a listener that accepts (a Node of its own) and to a port nothing listens on; in-process, and through a fresh network namespace (\`ip netns add\`, lo up, the listener inside it) entered by \`nsenter --net=/proc/PID/ns/net\` and a child Node, as the daemon does when autofs is in another namespace. One check at a time, ${r.gapMs} ms apart, warm-up + measured: ${counts}; every outcome checked; the p99 of fewer than 100 checks is their max. The children's CPU comes in steps of ${tick} ms (CLK_TCK ${r.clkTck})${resolution}. Node ${r.node}; load average (1 min) ${r.loadAvg.before.toFixed(2)} before, ${r.loadAvg.after.toFixed(2)} after.`,
+    '',
+    table(head, rows),
+    ...(r.namespaceSkipped === null ? [] : ['', `_The namespace rows: skipped — ${r.namespaceSkipped}_`]),
+  ].join('\n');
 }
 
 function evidenceSection(r: EvidenceResult): string {

@@ -2,7 +2,8 @@
 // Runs the figures one after the other, prints progress on stderr and the table on stdout, and
 // writes bench/results/latest.json with the machine, the mode and every figure's raw samples.
 // Most figures need root and FUSE (and the built CLI); the in-process ones (mountstats) need neither;
-// the bind-mount-only ones (evidence) need root and the CLI but not FUSE.
+// the bind-mount-only ones (evidence) need root and the CLI but not FUSE; servers needs neither FUSE
+// nor the CLI, and root (with ip and nsenter) only for its namespace rows, which it skips without.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +21,7 @@ import { runRuntime } from './runtime.js';
 import { runGrowth } from './growth.js';
 import { runMountstats } from './mountstats.js';
 import { runEvidence } from './evidence.js';
+import { runServers } from './servers.js';
 import { renderTable, type Figure, type Results } from './report.js';
 
 const FIGURES = [
@@ -33,6 +35,7 @@ const FIGURES = [
   'growth',
   'mountstats',
   'evidence',
+  'servers',
 ] as const;
 type FigureName = (typeof FIGURES)[number];
 
@@ -41,6 +44,9 @@ const IN_PROCESS: ReadonlySet<FigureName> = new Set(['mountstats']);
 
 /** Figures that mount only tmpfs and bind mounts: root and the built CLI, no FUSE. */
 const BIND_MOUNTS_ONLY: ReadonlySet<FigureName> = new Set(['evidence']);
+
+/** Figures that need neither FUSE nor the built CLI and check the rest themselves, skipping the rows that need it. */
+const OWN_PREREQUISITES: ReadonlySet<FigureName> = new Set(['servers']);
 
 function parseArgs(argv: string[]): BenchOptions {
   let quick = process.env.BENCH_QUICK === '1';
@@ -106,7 +112,7 @@ async function main(): Promise<void> {
   }
   // Checked only for the figures that need them: the FUSE check builds test/faultfs.
   const needs = (name: FigureName): string | undefined => {
-    if (IN_PROCESS.has(name)) return undefined;
+    if (IN_PROCESS.has(name) || OWN_PREREQUISITES.has(name)) return undefined;
     if (!fs.existsSync(CLI)) return `${CLI} is missing (npm run build)`;
     if (BIND_MOUNTS_ONLY.has(name)) return process.getuid?.() === 0 ? undefined : 'needs root (mount --bind)';
     const fuse = fuseAvailable();
@@ -126,6 +132,7 @@ async function main(): Promise<void> {
     growth: runGrowth,
     mountstats: runMountstats,
     evidence: runEvidence,
+    servers: runServers,
   };
   progress(`${mode} run; figures: ${FIGURES.filter((f) => !opts.only || opts.only.has(f)).join(', ')}`);
   for (const name of FIGURES) {
