@@ -118,6 +118,7 @@ function checkSink(o: {
     autofsReload: quiet,
     autofsReloaded: quiet,
     putBack: quiet,
+    stalledReset: quiet,
     waitingForHangs: (_paths, ms) =>
       o.say(
         `waiting ${(ms / 1000).toFixed(1)} s: a timeout is a hang once its call has been blocked ${o.hangAfterMs / 1000} s (recovery.hang_after)`,

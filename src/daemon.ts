@@ -8,6 +8,7 @@ import type { Controller } from './controller/controller.js';
 import { KernelWatch } from './kernel/watch.js';
 import { SERVER_CHECK_TIMEOUT_MS } from './controller/server-return.js';
 import { ServerWatch } from './server/watch.js';
+import { createStalledReset } from './server/reset-stalled.js';
 import { loopHealth, type Health } from './observe/health.js';
 import { formatListen, startHttpServer, type HttpServer } from './observe/http.js';
 import { createLogging, type Logger, type Logging } from './observe/log.js';
@@ -76,14 +77,21 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
         check: effects.checkServer,
         intervalMs: sr.checkIntervalMs,
         timeoutMs: Math.min(SERVER_CHECK_TIMEOUT_MS, sr.checkIntervalMs),
-        netns: (from) => (from === 'autofs' ? effects.autofsNetns() : null),
+        netns: (from) => netnsOf(from),
         onReport: (r) => controller.server(r),
       })
     : undefined;
+  const netnsOf = (from: 'autofs' | 'self'): string | null => (from === 'autofs' ? effects.autofsNetns() : null);
   const controller = parts.controller(
     fanOut([createLogSink(log, clock), ...(metrics ? [metrics.sink] : [])]),
     false,
-    servers ? { watch: (list) => servers.watch(list), mapServers: effects.mapServers(paths) } : undefined,
+    servers
+      ? {
+          watch: (list) => servers.watch(list),
+          mapServers: effects.mapServers(paths),
+          resetStalled: createStalledReset({ run: effects.runner({ launcher: 'node' }), netns: netnsOf }),
+        }
+      : undefined,
   );
   metrics?.watchPool(() => parts.prober.threads());
   const kernel = config.evidence.enabled

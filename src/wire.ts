@@ -18,6 +18,7 @@ import { autofsMapServers, localMapReader } from './server/autofs-map.js';
 import type { ServerAddress } from './server/address.js';
 import { createServerCheck, netnsOfPid, type CheckServer } from './server/check.js';
 import type { WatchedServer } from './server/watch.js';
+import type { ResetStalled } from './server/reset-stalled.js';
 import { readMountinfo, readMountTable, type MountTable } from './probe/mountinfo.js';
 import { resolveMountPaths } from './probe/mount-paths.js';
 import { createProbeMounts } from './probe/probe-mounts.js';
@@ -109,6 +110,7 @@ export interface WireOptions {
 export interface ServerWatching {
   watch(servers: readonly WatchedServer[]): void;
   mapServers: ReadonlyMap<string, readonly ServerAddress[]>;
+  resetStalled: ResetStalled;
 }
 
 export interface Wired {
@@ -164,7 +166,7 @@ export function wire(config: Config, effects: Effects, opts: WireOptions): Wired
     holders,
     controller: (sink, once = false, servers) =>
       new Controller({
-        ...(servers ? { servers, mapServers: servers.mapServers } : {}),
+        ...(servers ? { servers, mapServers: servers.mapServers, resetStalled: servers.resetStalled } : {}),
         config,
         clock,
         probe,

@@ -181,6 +181,12 @@ export const CONFIG_KEYS: KeyTable<Config> = {
       '2s',
       "how often a down mount's server is tried; each try has 1 s at most",
     ),
+    resetStalled: key(
+      'reset_stalled',
+      boolean,
+      true,
+      "once a server answers again, reset the NFS client's connections to it still waiting out a retransmission backoff (`ss -K`): new mounts would queue behind them",
+    ),
     autofsReload: key(
       'autofs_reload',
       argv(0),

@@ -79,6 +79,8 @@ export interface ServersConfig {
   watch: boolean;
   /** How often a watched server is tried. */
   checkIntervalMs: number;
+  /** Once a server answers again, reset the NFS client's connections to it still waiting out a retransmission backoff. */
+  resetStalled: boolean;
   /** argv that clears autofs' negative cache (a map re-read); empty: never run. */
   autofsReload: string[];
   /** Least time between two reloads; doubles while the mounts stay down, up to recovery.max_backoff. */

@@ -16,6 +16,7 @@ import { controllerConfig, initialState, type ControllerConfig, type ControllerE
 import { transition } from './transition.js';
 import type { ServerReport, WatchedServer } from '../server/watch.js';
 import type { ServerAddress } from '../server/address.js';
+import type { ResetStalled } from '../server/reset-stalled.js';
 import type { PutBack, PutBackReport } from './server-return.js';
 
 export { AUTOMOUNT_RETRY_MS } from './wake-plan.js';
@@ -46,6 +47,8 @@ export interface ControllerDeps {
   prepare?: () => void;
   /** The server watch (src/server/watch.ts); absent when servers.watch is off, and in `check`. */
   servers?: { watch(servers: readonly WatchedServer[]): void };
+  /** Resets the client's stalled connections to a server answering again (src/server/reset-stalled.ts). */
+  resetStalled?: ResetStalled;
   /** Servers autofs' file maps name per configured path (src/server/autofs-map.ts). */
   mapServers?: ReadonlyMap<string, readonly ServerAddress[]>;
 }
@@ -154,6 +157,9 @@ export class Controller {
             case 'put-back':
               for (const m of action.mounts) this.chore(this.putBack(m));
               break;
+            case 'reset-stalled':
+              if (this.deps.resetStalled) this.chore(this.resetStalled(this.deps.resetStalled, action.server, action.dryRun));
+              break;
             case 'observe-holders':
               this.deps.holders?.observe(action.results, action.batch);
               break;
@@ -212,6 +218,10 @@ export class Controller {
   private async reloadAutofs(argv: readonly string[], dryRun: boolean): Promise<void> {
     const outcome = dryRun ? null : await this.deps.run(argv, this.deps.config.recovery.timeoutMs);
     this.dispatch({ kind: 'reloaded', outcome });
+  }
+
+  private async resetStalled(reset: ResetStalled, server: WatchedServer, dryRun: boolean): Promise<void> {
+    this.dispatch({ kind: 'stalled-reset', report: await reset(server, dryRun) });
   }
 
   /** Mounts a static mount again, unless something already has (an NFS mount is on its mount point). */
@@ -288,5 +298,7 @@ function deliver(sink: ControllerSink, r: Report): void {
       return sink.autofsReloaded(r.paths, r.outcome);
     case 'put-back':
       return sink.putBack(r.report);
+    case 'stalled-reset':
+      return sink.stalledReset(r.report);
   }
 }

@@ -14,6 +14,7 @@ import type { ServerAddress } from '../server/address.js';
 import type { ServerReport, WatchedServer } from '../server/watch.js';
 import type { CommandOutcome } from '../exec/runner.js';
 import type { PutBack, PutBackReport, ReloadState, ServerView } from './server-return.js';
+import type { StalledReport } from '../server/reset-stalled.js';
 
 /**
  * first: at start; scheduled: a tick's; wake: one of the controller's own, for some paths; early:
@@ -96,6 +97,8 @@ export interface ServerReturnConfig {
   readonly enabled: boolean;
   /** The command that clears autofs' negative cache; empty: never run. */
   readonly reloadCommand: readonly string[];
+  /** Reset the client's connections still waiting to retransmit to a server answering again. */
+  readonly resetStalled: boolean;
   /** Least time between two reloads (doubling while the paths stay down, up to policy.maxBackoffMs). */
   readonly reloadIntervalMs: number;
   /** recovery.remount, for putting back a configured path not under autofs. */
@@ -125,6 +128,8 @@ export type ControllerEvent =
   | { kind: 'reloaded'; outcome: CommandOutcome | null }
   /** Putting a static mount back is done. */
   | { kind: 'put-back'; report: PutBackReport }
+  /** Looking for (and resetting) the client's stalled connections to a server is done. */
+  | { kind: 'stalled-reset'; report: StalledReport }
   | { kind: 'stop' };
 
 /** What is told to the outside world (src/observe/sink.ts): one variant per sink method. */
@@ -145,7 +150,8 @@ export type Report =
   | { kind: 'server'; report: ServerReport; paths: readonly string[]; goneMs: number | null }
   | { kind: 'autofs-reload'; paths: readonly string[]; servers: readonly string[]; dryRun: boolean }
   | { kind: 'autofs-reloaded'; paths: readonly string[]; outcome: CommandOutcome | null }
-  | { kind: 'put-back'; report: PutBackReport };
+  | { kind: 'put-back'; report: PutBackReport }
+  | { kind: 'stalled-reset'; report: StalledReport };
 
 export type ControllerAction =
   /** Probe these paths as one round; answer with `probed`. */
@@ -160,6 +166,8 @@ export type ControllerAction =
   | { kind: 'watch-servers'; servers: readonly WatchedServer[] }
   /** Run the autofs reload (dry: only say so); answer with `reloaded`. */
   | { kind: 'reload-autofs'; argv: readonly string[]; dryRun: boolean }
+  /** Reset the client's connections to this server still waiting to retransmit (dry: only look); answer with `stalled-reset`. */
+  | { kind: 'reset-stalled'; server: WatchedServer; dryRun: boolean }
   /** Mount these static mounts again; answer with a `put-back` each. */
   | { kind: 'put-back'; mounts: readonly PutBack[] }
   /** The one wake-up timer: set (replacing any), or cleared. */
@@ -216,6 +224,7 @@ export function controllerConfig(
     serverReturn: {
       enabled: config.servers.watch,
       reloadCommand: config.servers.autofsReload,
+      resetStalled: config.servers.resetStalled,
       reloadIntervalMs: config.servers.reloadIntervalMs,
       remount: r.remount,
       mapServers,

@@ -94,6 +94,9 @@ function apply(s: ControllerState, e: ControllerEvent, at: At): ControllerState 
       return reloaded(s, e.outcome, at);
     case 'put-back':
       return putBackDone(s, e.report, at);
+    case 'stalled-reset':
+      report(at, { kind: 'stalled-reset', report: e.report });
+      return s;
     case 'stop':
       at.out.push({ kind: 'clear-wake' });
       return { ...s, stopping: true, wake: null };
@@ -317,6 +320,13 @@ function serverSeen(s: ControllerState, r: ServerReport, at: At): ControllerStat
   const from = [since, r.downSince].filter((t): t is number => t !== null);
   const goneMs = r.answering && from.length > 0 ? Math.max(0, Math.round(r.at - Math.min(...from))) : null;
   report(at, { kind: 'server', report: r, paths, goneMs });
+  // Back after a silence: the client's own connection may still wait out its retransmission
+  // backoff, and every new mount of the server would queue behind it.
+  const watched = next.watching.find((w) => w.key === r.key);
+  const c = at.cfg;
+  if (watched && r.answering && r.downSince !== null && c.serverReturn.resetStalled && c.policy.enabled) {
+    at.out.push({ kind: 'reset-stalled', server: watched, dryRun: c.dryRun });
+  }
   // An automount that failed while the server was away is refused from then on: probed now, it is
   // seen refused (and reloaded for) at once rather than at its next retry.
   const pending = paths.filter((p) => next.latest.get(p)?.result === 'automount_timeout');

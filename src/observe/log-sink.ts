@@ -16,6 +16,7 @@ import { describeHolds, type HolderReport } from '../holders/tracker.js';
 import { serverKey } from '../server/address.js';
 import type { ServerReport } from '../server/watch.js';
 import type { PutBackReport } from '../controller/server-return.js';
+import type { StalledReport } from '../server/reset-stalled.js';
 
 const SUMMARY_EVERY_MS = 10 * 60_000;
 
@@ -179,6 +180,19 @@ function logPutBack(log: Logger, r: PutBackReport): void {
   else log.error(fields, 'static mount still not mounted: its server answers, the mount failed');
 }
 
+function logStalled(log: Logger, r: StalledReport): void {
+  if (r.result === 'none') return;
+  const fields = {
+    server: serverKey(r.server),
+    result: r.result,
+    connections: r.stalled.map((c) => ({ local: c.local, wait_ms: c.waitMs, retransmits: c.retransmits })),
+    ...(r.error !== null ? { error: r.error } : {}),
+  };
+  if (r.result === 'ok') log.info(fields, 'NFS client connection reset: it was waiting to retransmit to a server that answers again');
+  else if (r.result === 'dry_run') log.warn(fields, 'NFS client connection waiting to retransmit (dry run: not reset)');
+  else log.warn(fields, "NFS client connections not reset: new mounts of this server wait for the kernel's retransmission");
+}
+
 function logReleased(log: Logger, call: ReleasedCall, hung: boolean): void {
   const result = call.raw.kind === 'error' ? errnoName(call.raw.errno, call.raw.code) : call.raw.kind;
   const fields = { mount: call.path, blocked_ms: Math.round(call.blockedMs), result };
@@ -247,6 +261,7 @@ export function createLogSink(log: Logger, clock: Clock): ControllerSink {
       else log.warn(fields, 'autofs reload failed');
     },
     putBack: (r) => logPutBack(log, r),
+    stalledReset: (r) => logStalled(log, r),
     waitingForHangs: (paths, ms) => log.info({ mounts: paths, wait_ms: Math.round(ms) }, 'waiting for blocked calls to reach hang_after'),
     cycleFinished: autofs.cycleFinished,
   };

@@ -181,8 +181,17 @@ function serverReturnMetrics(enabled: boolean) {
       'answered, by mount and outcome: remounted, already_mounted, failed, timeout, spawn_error.',
     ['mount', 'outcome'],
   );
+  const resets = counter(
+    'nfs_health_check_stalled_connections_reset_total',
+    "The NFS client's connections to a server answering again that still waited to retransmit, by " +
+      'result: ok (reset), failed (ss failed, or the kernel cannot reset them), dry_run.',
+    ['result'],
+  );
   if (enabled) for (const result of RELOAD_RESULTS) reloads.inc({ result }, 0);
-  const sink: Pick<ControllerSink, 'autofsReloaded' | 'putBack'> = {
+  const sink: Pick<ControllerSink, 'autofsReloaded' | 'putBack' | 'stalledReset'> = {
+    stalledReset(report) {
+      if (report.result !== 'none') resets.inc({ result: report.result }, report.stalled.length);
+    },
     autofsReloaded(_paths, outcome) {
       reloads.inc({ result: outcome === null ? 'dry_run' : outcome.status });
     },
@@ -190,7 +199,7 @@ function serverReturnMetrics(enabled: boolean) {
       putBacks.inc({ mount: report.mountPoint, outcome: report.outcome });
     },
   };
-  return { reloads, putBacks, sink };
+  return { reloads, putBacks, resets, sink };
 }
 
 /** The schedule's own health (last cycle, skipped ticks) and the automounter's, once a cycle. */
@@ -437,6 +446,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     collateral.collateral,
     serverReturn.putBacks,
     serverReturn.reloads,
+    serverReturn.resets,
     holders.detached,
     holders.restarts,
     holders.scans,

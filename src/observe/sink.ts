@@ -11,6 +11,7 @@ import type { HolderReport } from '../holders/tracker.js';
 import type { Evidence } from '../kernel/evidence.js';
 import type { ServerReport } from '../server/watch.js';
 import type { PutBackReport } from '../controller/server-return.js';
+import type { StalledReport } from '../server/reset-stalled.js';
 
 export interface ControllerSink {
   /** A probe round finished: a cycle's (scheduled, first or wake-up), or the re-probe after a recovery. */
@@ -45,6 +46,8 @@ export interface ControllerSink {
   autofsReloaded(paths: readonly string[], outcome: CommandOutcome | null): void;
   /** A static mount a recovery could not put back, tried again now that its server answers. */
   putBack(report: PutBackReport): void;
+  /** The client's connections to a server answering again, found waiting to retransmit, and reset. */
+  stalledReset(report: StalledReport): void;
 }
 
 export interface CycleInfo {
@@ -87,6 +90,7 @@ export function fanOut(sinks: readonly ControllerSink[]): ControllerSink {
     autofsReload: true,
     autofsReloaded: true,
     putBack: true,
+    stalledReset: true,
   });
 }
 

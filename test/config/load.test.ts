@@ -178,7 +178,13 @@ describe('renderConfig', () => {
     },
     holders: { enabled: false, scanTimeoutMs: 250, restartUnits: ['airflow-*.service', 'worker@[0-9].service'], restartTimeoutMs: 90_000 },
     evidence: { enabled: false, intervalMs: 250, earlyProbeGapMs: 90_000 },
-    servers: { watch: false, checkIntervalMs: 750, autofsReload: ['/usr/local/sbin/flush-autofs', '--now'], reloadIntervalMs: 45_000 },
+    servers: {
+      watch: false,
+      checkIntervalMs: 750,
+      resetStalled: false,
+      autofsReload: ['/usr/local/sbin/flush-autofs', '--now'],
+      reloadIntervalMs: 45_000,
+    },
     metrics: { enabled: false, listen: { host: '::1', port: 0 } },
     log: { level: 'trace', file: null },
   };

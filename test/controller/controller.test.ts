@@ -32,6 +32,7 @@ function recordingSink(events: string[]): ControllerSink {
     autofsReload: (paths) => events.push(`autofs reload ${paths.join(',')}`),
     autofsReloaded: (_paths, o) => events.push(`autofs reloaded ${o?.status ?? 'dry_run'}`),
     putBack: (r) => events.push(`put back ${r.mountPoint} ${r.outcome}`),
+    stalledReset: (r) => events.push(`stalled ${r.result} ${r.stalled.length}`),
   };
 }
 

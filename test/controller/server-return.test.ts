@@ -181,6 +181,30 @@ describe('when the server answers again', () => {
   });
 });
 
+describe("the client's stalled connections", () => {
+  const resets = (all: readonly ControllerAction[][]): ControllerAction[] => all.flat().filter((a) => a.kind === 'reset-stalled');
+  const watched = { key: KEY, address: SERVER, from: 'autofs' };
+
+  it('are looked for (and reset) when a server answers again after a silence, from where it was watched', () => {
+    const back = run([...outage, [server(false, 60_100), 60_100], [server(true, 125_000, 60_100), 125_000]]);
+    expect(resets(back.actions)).toEqual([{ kind: 'reset-stalled', server: watched, dryRun: false }]);
+  });
+
+  it('not for a server that answered at its first try, nor with reset_stalled off or recovery off; only looked for in a dry run', () => {
+    expect(resets(run([...outage, [server(true, 60_100), 60_100]]).actions)).toEqual([]);
+    const silentThenBack: (readonly [ControllerEvent, number])[] = [
+      ...outage,
+      [server(false, 60_100), 60_100],
+      [server(true, 125_000, 60_100), 125_000],
+    ];
+    expect(resets(run(silentThenBack, configWith({ servers: { resetStalled: false } })).actions)).toEqual([]);
+    expect(resets(run(silentThenBack, configWith({ recovery: { enabled: false } })).actions)).toEqual([]);
+    expect(resets(run(silentThenBack, configWith({ recovery: { dryRun: true } })).actions)).toEqual([
+      { kind: 'reset-stalled', server: watched, dryRun: true },
+    ]);
+  });
+});
+
 describe('an automount under way when the server answers again', () => {
   /** autofs still trying to mount: the probe's call blocked under autofs, nothing mounted. */
   const mounting = (path: string): ProbeResult => ({

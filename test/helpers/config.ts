@@ -25,7 +25,13 @@ export const defaultConfig: Config = {
   },
   holders: { enabled: true, scanTimeoutMs: 5000, restartUnits: [], restartTimeoutMs: 120_000 },
   evidence: { enabled: true, intervalMs: 1000, earlyProbeGapMs: 5000 },
-  servers: { watch: true, checkIntervalMs: 2000, autofsReload: ['systemctl', 'reload', 'autofs'], reloadIntervalMs: 10_000 },
+  servers: {
+    watch: true,
+    checkIntervalMs: 2000,
+    resetStalled: true,
+    autofsReload: ['systemctl', 'reload', 'autofs'],
+    reloadIntervalMs: 10_000,
+  },
   metrics: { enabled: true, listen: { host: '0.0.0.0', port: 12049 } },
   log: { level: 'info', file: '/var/log/nfs-health-check.log' },
 };

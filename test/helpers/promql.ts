@@ -37,6 +37,7 @@ export const DAEMON_METRICS = {
     'nfs_health_check_collateral_unmounts_total',
     'nfs_health_check_static_mount_put_backs_total',
     'nfs_health_check_autofs_reloads_total',
+    'nfs_health_check_stalled_connections_reset_total',
     'nfs_mount_kernel_evidence_total',
     ...NFS_CLIENT_COUNTERS,
   ],
@@ -57,6 +58,7 @@ export const DAEMON_METRICS = {
 export const FIRST_EVENT_SERIES: ReadonlySet<string> = new Set([
   'nfs_health_check_collateral_unmounts_total',
   'nfs_health_check_static_mount_put_backs_total',
+  'nfs_health_check_stalled_connections_reset_total',
 ]);
 
 /**

@@ -37,6 +37,7 @@ const quiet: ControllerSink = {
   autofsReload() {},
   autofsReloaded() {},
   putBack() {},
+  stalledReset() {},
 };
 
 function recordingHolderSink(events: string[]): HolderSink {
