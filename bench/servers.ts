@@ -1,8 +1,12 @@
 // Figure 11: what one server check costs (src/server/check.ts). While a mount is down the daemon
 // tries its NFS server's port every servers.check_interval: in-process when the automount daemon
-// shares the daemon's network namespace, else through nsenter and a short-lived child Node. Side
-// by side in one run, each path to a listener that accepts and to a port nothing listens on: the
-// wall time of each check, and its CPU — this process's own and its reaped children's.
+// shares the daemon's network namespace, else by the namespace's long-lived child Node, entered
+// through nsenter (src/server/netns-checker.ts). Side by side in one run, each path to a listener
+// that accepts and to a port nothing listens on: the wall time of each check, and its CPU — this
+// process's own, its reaped children's and the namespace child's (its threads' schedstat). The
+// namespace rows run once the child is up; a row of first checks, each by a fresh checker whose
+// child starts for it and is ended after, prices the start; then a fresh child is checked at the
+// daemon's pace (one check every INTERVAL_S) for a while, left idle, and its memory read.
 //
 // The listeners are processes of their own (a Node in this namespace, one in a fresh `ip netns`
 // namespace), so that accepting a connection is not counted as the check's CPU. Checks run one at
@@ -10,7 +14,8 @@
 // outcome is checked (answering or refused, as the case says) so that a broken check cannot report
 // a fast nothing. The namespace rows need root, ip and nsenter; without them they are skipped,
 // saying why, and the in-process rows still run. For scale, a last row starts a child Node that
-// does nothing through the same runner: how much of the namespace path is Node's own start.
+// does nothing through the same runner: what a check through a namespace cost when each started
+// a child of its own.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -18,16 +23,16 @@ import os from 'node:os';
 import { systemClock } from '../src/clock.js';
 import { SERVER_CHECK_TIMEOUT_MS } from '../src/controller/server-return.js';
 import { createRunner, type RunCommand } from '../src/exec/runner.js';
-import { createServerCheck, type CheckOutcome, type CheckServer } from '../src/server/check.js';
+import { createServerCheck, type CheckOutcome, type CheckServer, type ServerCheck } from '../src/server/check.js';
 import { findExecutable } from '../test/helpers/tools.js';
-import { endGroup, own, progress, quantile, sleep, type BenchOptions } from './common.js';
+import { endGroup, own, poll, progress, quantile, sleep, statusFields, threadStats, type BenchOptions } from './common.js';
 
 /** servers.check_interval's default: one check of a down mount's server this often. */
 export const INTERVAL_S = 2;
 /** Between two checks: the event loop idle again, as between the daemon's. */
 const GAP_MS = 10;
 
-export type ServerCaseKey = 'here-answering' | 'here-refused' | 'netns-answering' | 'netns-refused' | 'bare-node';
+export type ServerCaseKey = 'here-answering' | 'here-refused' | 'netns-answering' | 'netns-refused' | 'netns-first' | 'bare-node';
 
 export interface ServerCaseRow {
   key: ServerCaseKey;
@@ -46,6 +51,10 @@ export interface ServerCaseRow {
   /** cutime + cstime of /proc/self/stat (reaped children) over the whole case, in ticks, and per check. */
   childTicks: number;
   childCpuMsPerCheck: number;
+  /** The namespace child's own CPU over the case (the sum of its threads' schedstat), per check; 0 without one. */
+  liveChildCpuMsPerCheck: number;
+  /** The namespace children that answered the case: one, the same from the first check to the last; none for the other rows. */
+  liveChildPids: number[];
   cpuMsPerCheck: number;
   /** One down server checked every INTERVAL_S for a minute. */
   cpuMsPerMinute: number;
@@ -65,7 +74,38 @@ export interface ServersResult {
   rows: ServerCaseRow[];
   /** Why the namespace rows did not run, or null when they did. */
   namespaceSkipped: string | null;
+  /** The namespace child after its rows: at the daemon's pace, idle, and its memory. */
+  namespaceChild: NamespaceChildFacts | null;
   loadAvg: { before: number; after: number };
+}
+
+/** The namespace child's CPU (schedstat, all its threads), its wake-ups (context switches) and this process's CPU over a stretch. */
+export interface Stretch {
+  seconds: number;
+  /** Checks made in it: one every INTERVAL_S while paced, none while idle. */
+  checks: number;
+  childCpuMs: number;
+  childSwitches: number;
+  selfCpuMs: number;
+  /** Both, per minute, and as a share of one core in %. */
+  cpuMsPerMinute: number;
+  corePercent: number;
+}
+
+export interface NamespaceChildFacts {
+  pid: number;
+  threads: number;
+  /** Seconds at the daemon's pace after its start, not measured: its start's aftermath (GC) is the first-check row's. */
+  settleS: number;
+  /** Then checked at that pace, answering, one every INTERVAL_S: what one down server costs a minute, all told. */
+  paced: Stretch;
+  /** Then no check at all (before the idle end: the checker's default is longer). */
+  idle: Stretch;
+  /** VmRSS of /proc/PID/status, kB: what it holds, the pages it shares with this Node's included. */
+  rssKb: number | null;
+  /** Pss and Private_Clean + Private_Dirty of /proc/PID/smaps_rollup, kB: its share of the shared pages, and its own. */
+  pssKb: number | null;
+  privateKb: number | null;
 }
 
 const round3 = (v: number): number => Math.round(v * 1000) / 1000;
@@ -143,24 +183,152 @@ interface Case {
   expected: ServerCaseRow['expected'];
   target: string;
   attempt: () => Promise<number | null>;
+  /** After each attempt, outside its wall time but inside its CPU: what the attempt leaves to end. */
+  after?: () => Promise<void>;
+  /** The namespace child answering this case, when one stays up across it. */
+  child?: () => number;
 }
 
 const matches = (o: CheckOutcome, expected: ServerCaseRow['expected']): boolean =>
   expected === 'answering' ? o.answering : expected === 'refused' && !o.answering && o.reason === 'refused';
 
-/** A case of the server check to 127.0.0.1:PORT, in-process (netns null) or through `netns`. */
-function checkCase(check: CheckServer, key: ServerCaseKey, expected: 'answering' | 'refused', port: number, netns: string | null): Case {
+/** A case of the server check to 127.0.0.1:PORT, in-process (netns null) or through `netns` by the checker's child, up across the case. */
+function checkCase(check: ServerCheck, key: ServerCaseKey, expected: 'answering' | 'refused', port: number, netns: string | null): Case {
   return {
     key,
     path: netns === null ? 'in-process' : 'namespace',
     expected,
     target: `127.0.0.1:${port}${netns === null ? '' : ` via ${netns}`}`,
+    attempt: () => attemptCheck(check, key, expected, port, netns),
+    ...(netns === null ? {} : { child: () => onlyChild(check, key) }),
+  };
+}
+
+/** One check that must end as expected; the connect's own ms. */
+async function attemptCheck(
+  check: CheckServer,
+  key: ServerCaseKey,
+  expected: 'answering' | 'refused',
+  port: number,
+  netns: string | null,
+): Promise<number> {
+  const o = await check({ host: '127.0.0.1', port }, netns, SERVER_CHECK_TIMEOUT_MS);
+  if (!matches(o, expected)) throw new Error(`${key}: expected ${expected}, got ${JSON.stringify(o)}`);
+  return o.ms;
+}
+
+/** The pid of the checker's one namespace child; throws with none or more. */
+function onlyChild(check: ServerCheck, key: ServerCaseKey): number {
+  const children = check.children();
+  const [only] = children;
+  if (children.length !== 1 || only === undefined)
+    throw new Error(`${key}: expected one namespace child, found ${JSON.stringify(children)}`);
+  return only.pid;
+}
+
+/** First checks through `netns`: each by a fresh checker, whose child starts for it and is ended and reaped after it. */
+function firstCheckCase(port: number, netns: string): Case {
+  let check: ServerCheck | undefined;
+  return {
+    key: 'netns-first',
+    path: 'namespace',
+    expected: 'answering',
+    target: `127.0.0.1:${port} via ${netns}, a fresh checker each time`,
     attempt: async () => {
-      const o = await check({ host: '127.0.0.1', port }, netns, SERVER_CHECK_TIMEOUT_MS);
-      if (!matches(o, expected)) throw new Error(`${key}: expected ${expected}, got ${JSON.stringify(o)}`);
-      return o.ms;
+      check = createServerCheck({ clock: systemClock });
+      try {
+        return await attemptCheck(check, 'netns-first', 'answering', port, netns);
+      } catch (err) {
+        check.close();
+        throw err;
+      }
+    },
+    after: async () => {
+      if (check === undefined) return;
+      const pid = onlyChild(check, 'netns-first');
+      check.close();
+      check = undefined;
+      // Reaped, so that its CPU is in this process's cutime + cstime.
+      if (!(await poll(() => !fs.existsSync(`/proc/${pid}`), 5000))) throw new Error(`netns-first: child ${pid} not reaped`);
     },
   };
+}
+
+/** CPU on a CPU so far of every thread of `pid` (schedstat), ms. */
+function liveCpuMs(pid: number): number {
+  return threadStats(pid).reduce((a, t) => a + t.cpuNs, 0) / 1e6;
+}
+
+/** The numeric fields of /proc/PID/smaps_rollup, kB. */
+function smapsRollup(pid: number): Record<string, number> {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    return Object.fromEntries([...text.matchAll(/^(\w+):\s+(\d+) kB$/gm)].map((m) => [m[1] ?? '', Number(m[2])]));
+  } catch {
+    return {};
+  }
+}
+
+/** A stretch of `seconds` with a check every INTERVAL_S by `attempt` (none without one), measured on the child `pid` and this process. */
+async function stretch(pid: number, seconds: number, attempt: (() => Promise<unknown>) | null): Promise<Stretch> {
+  const switchesOf = (): number => threadStats(pid).reduce((a, t) => a + t.switches, 0);
+  const cpu = process.cpuUsage();
+  const childBefore = liveCpuMs(pid);
+  const switchesBefore = switchesOf();
+  const started = performance.now();
+  let checks = 0;
+  for (let at = 0; at < seconds * 1000; at += INTERVAL_S * 1000) {
+    await sleep(Math.max(0, started + at - performance.now()));
+    if (attempt === null) continue;
+    await attempt();
+    checks += 1;
+  }
+  await sleep(Math.max(0, started + seconds * 1000 - performance.now()));
+  const used = process.cpuUsage(cpu);
+  const childCpuMs = liveCpuMs(pid) - childBefore;
+  const selfCpuMs = (used.user + used.system) / 1000;
+  const perMinute = ((childCpuMs + selfCpuMs) * 60) / seconds;
+  return {
+    seconds,
+    checks,
+    childCpuMs: round3(childCpuMs),
+    childSwitches: switchesOf() - switchesBefore,
+    selfCpuMs: round3(selfCpuMs),
+    cpuMsPerMinute: round2(perMinute),
+    corePercent: round3((perMinute / 60_000) * 100),
+  };
+}
+
+/**
+ * A fresh checker's child through `netns` as the daemon uses it: started by a first check, settled by
+ * `settleS` seconds at the daemon's pace (not measured), measured for `seconds` more at that pace, then
+ * idle; its memory read last. The checker is closed in any case.
+ */
+async function childFacts(port: number, netns: string, settleS: number, seconds: number): Promise<NamespaceChildFacts> {
+  const check = createServerCheck({ clock: systemClock });
+  try {
+    const attempt = () => attemptCheck(check, 'netns-answering', 'answering', port, netns);
+    await attempt();
+    const pid = onlyChild(check, 'netns-answering');
+    await stretch(pid, settleS, attempt);
+    const paced = await stretch(pid, seconds, attempt);
+    const idle = await stretch(pid, Math.min(seconds, 20), null);
+    if (onlyChild(check, 'netns-answering') !== pid) throw new Error('the namespace child changed while paced');
+    const smaps = smapsRollup(pid);
+    const priv = smaps.Private_Clean === undefined || smaps.Private_Dirty === undefined ? null : smaps.Private_Clean + smaps.Private_Dirty;
+    return {
+      pid,
+      threads: threadStats(pid).length,
+      settleS,
+      paced,
+      idle,
+      rssKb: statusFields(pid)?.VmRSS ?? null,
+      pssKb: smaps.Pss ?? null,
+      privateKb: priv,
+    };
+  } finally {
+    check.close();
+  }
 }
 
 /** For scale: a child Node that does nothing (`node -e 0`), started by the same runner, no namespace. */
@@ -186,6 +354,7 @@ async function measure(c: Case, warmup: number, n: number, clkTck: number): Prom
     const t = performance.now();
     const connect = await c.attempt();
     const wall = performance.now() - t;
+    await c.after?.();
     const used = process.cpuUsage(cpu);
     return { connect, wall, self: (used.user + used.system) / 1000 };
   };
@@ -197,6 +366,9 @@ async function measure(c: Case, warmup: number, n: number, clkTck: number): Prom
   const selfs: number[] = [];
   const connects: number[] = [];
   const ticksBefore = childTicksNow();
+  // The namespace child up since the warm-up: the same one must answer to the last check.
+  const livePid = c.child?.();
+  const liveBefore = livePid === undefined ? 0 : liveCpuMs(livePid);
   for (let i = 0; i < n; i++) {
     const { connect, wall, self } = await once();
     walls.push(wall);
@@ -204,10 +376,13 @@ async function measure(c: Case, warmup: number, n: number, clkTck: number): Prom
     if (connect !== null) connects.push(connect);
     await sleep(GAP_MS);
   }
+  const liveAfter = livePid === undefined ? 0 : liveCpuMs(livePid);
+  if (livePid !== undefined && c.child?.() !== livePid) throw new Error(`${c.key}: the namespace child changed during the row`);
   const childTicks = childTicksNow() - ticksBefore;
   const selfCpuMsPerCheck = selfs.reduce((a, b) => a + b, 0) / n;
   const childCpuMsPerCheck = (childTicks * 1000) / clkTck / n;
-  const cpuMsPerCheck = selfCpuMsPerCheck + childCpuMsPerCheck;
+  const liveChildCpuMsPerCheck = (liveAfter - liveBefore) / n;
+  const cpuMsPerCheck = selfCpuMsPerCheck + childCpuMsPerCheck + liveChildCpuMsPerCheck;
   const cpuMsPerMinute = cpuMsPerCheck * (60 / INTERVAL_S);
   return {
     key: c.key,
@@ -221,6 +396,8 @@ async function measure(c: Case, warmup: number, n: number, clkTck: number): Prom
     selfCpuMsPerCheck: round3(selfCpuMsPerCheck),
     childTicks,
     childCpuMsPerCheck: round3(childCpuMsPerCheck),
+    liveChildCpuMsPerCheck: round3(liveChildCpuMsPerCheck),
+    liveChildPids: livePid === undefined ? [] : [livePid],
     cpuMsPerCheck: round3(cpuMsPerCheck),
     cpuMsPerMinute: round2(cpuMsPerMinute),
     corePercent: round3((cpuMsPerMinute / 60_000) * 100),
@@ -270,16 +447,21 @@ const stderrOf = (err: unknown): string => {
 export async function runServers(_dir: string, opts: BenchOptions): Promise<ServersResult> {
   const hereN = opts.quick ? 50 : 200;
   const hereWarmup = opts.quick ? 10 : 20;
-  const nsN = opts.quick ? 10 : 30;
+  const nsN = opts.quick ? 50 : 200;
   const nsWarmup = opts.quick ? 2 : 3;
+  const firstN = opts.quick ? 5 : 15;
+  const bareN = opts.quick ? 10 : 30;
+  const pacedS = opts.quick ? 10 : 60;
+  const settleS = opts.quick ? 4 : 10;
   const clkTck = clockTicks();
   const loadBefore = os.loadavg()[0] ?? 0;
   const run = createRunner(systemClock, { launcher: 'node' });
-  const check = createServerCheck({ clock: systemClock, run });
+  const check = createServerCheck({ clock: systemClock });
   const rows: ServerCaseRow[] = [];
   const listeners: ChildProcess[] = [];
   let ns: { name: string; remove: () => void } | undefined;
   let namespaceSkipped: string | null = null;
+  let namespaceChild: NamespaceChildFacts | null = null;
   try {
     const here = await startListener([process.execPath, '-e', LISTENER], listeners);
     const refused = await closedPort();
@@ -308,17 +490,26 @@ export async function runServers(_dir: string, opts: BenchOptions): Promise<Serv
       );
       rows.push(await measure(checkCase(check, 'netns-answering', 'answering', inside.port, netns), nsWarmup, nsN, clkTck));
       rows.push(await measure(checkCase(check, 'netns-refused', 'refused', nsRefused, netns), nsWarmup, nsN, clkTck));
+      check.close();
+      progress(`servers: first checks through ${netns}, each by a fresh checker starting its child, 1 + ${firstN}`);
+      rows.push(await measure(firstCheckCase(inside.port, netns), 1, firstN, clkTck));
+      progress(
+        `servers: a fresh namespace child at the daemon's pace (a check every ${INTERVAL_S} s): ${settleS} s to settle, ${pacedS} s measured, then idle, then its memory`,
+      );
+      namespaceChild = await childFacts(inside.port, netns, settleS, pacedS);
     } else progress(`servers: namespace rows skipped — ${namespaceSkipped ?? ''}`);
-    progress(`servers: for scale, a bare child Node (node -e 0) through the same runner, ${nsWarmup} + ${nsN} times`);
-    rows.push(await measure(bareNodeCase(run), nsWarmup, nsN, clkTck));
+    progress(`servers: for scale, a bare child Node (node -e 0) through the same runner, ${nsWarmup} + ${bareN} times`);
+    rows.push(await measure(bareNodeCase(run), nsWarmup, bareN, clkTck));
   } finally {
+    check.close();
     await Promise.all(listeners.map((c) => endGroup(c)));
     ns?.remove();
   }
   for (const r of rows)
     progress(
-      `servers: ${r.key}: wall ${r.wallMs.median?.toFixed(3)} / ${r.wallMs.p99?.toFixed(3)} / ${r.wallMs.max?.toFixed(3)} ms, CPU ${r.selfCpuMsPerCheck} + ${r.childCpuMsPerCheck} ms a check (${r.childTicks} child ticks), ${r.cpuMsPerMinute} ms/min, ${r.corePercent} % of a core`,
+      `servers: ${r.key}: wall ${r.wallMs.median?.toFixed(3)} / ${r.wallMs.p99?.toFixed(3)} / ${r.wallMs.max?.toFixed(3)} ms, CPU ${r.selfCpuMsPerCheck} + ${r.childCpuMsPerCheck} + ${r.liveChildCpuMsPerCheck} ms a check (${r.childTicks} child ticks), ${r.cpuMsPerMinute} ms/min, ${r.corePercent} % of a core`,
     );
+  if (namespaceChild) progress(`servers: namespace child: ${JSON.stringify(namespaceChild)}`);
   return {
     node: process.version,
     intervalS: INTERVAL_S,
@@ -328,6 +519,7 @@ export async function runServers(_dir: string, opts: BenchOptions): Promise<Serv
     clkTck,
     rows,
     namespaceSkipped,
+    namespaceChild,
     loadAvg: { before: round2(loadBefore), after: round2(os.loadavg()[0] ?? 0) },
   };
 }

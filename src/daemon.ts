@@ -154,6 +154,7 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
       controller.stop();
       kernel?.stop();
       servers?.stop();
+      effects.checkServer.close?.();
       parts.holders?.stop();
       http?.close();
       await within(clock, STOP_GRACE_MS, Promise.all([controller.idle(), parts.holders?.idle(), told]));

@@ -57,8 +57,8 @@ export interface Effects {
   fstab: (mountNamespace: string | null) => () => string | null;
   /** Whether the automounter runs. */
   autofsRunning: () => boolean;
-  /** One bounded connect to a server's NFS port (src/server/check.ts). */
-  checkServer: CheckServer;
+  /** One bounded connect to a server's NFS port (src/server/check.ts); `close` ends what it keeps running (a child per namespace). */
+  checkServer: CheckServer & { close?(): void };
   /** The network namespace autofs mounts from, when it is not the daemon's own; else null. */
   autofsNetns: () => string | null;
   /** The servers autofs' file maps name for these paths. */
@@ -87,7 +87,7 @@ export function realEffects(role: 'daemon' | 'check', clock: Clock): Effects {
     runner: (opts) => createRunner(clock, opts),
     fstab: fstabReader,
     autofsRunning: () => automountRunning(readMountTable()),
-    checkServer: createServerCheck({ clock, run: createRunner(clock, { launcher: 'node' }) }),
+    checkServer: createServerCheck({ clock }),
     autofsNetns: () => {
       const pgrp = automountGroups(readMountTable()).find((g) => existsSync(`/proc/${g}`));
       return pgrp === undefined ? null : netnsOfPid(pgrp);

@@ -1,12 +1,11 @@
 // Does an NFS server answer? One bounded TCP connect to its NFS port — never a touch of a mount —
 // made from the network namespace the mounts are made in: the automount daemon's, entered through
-// nsenter by a tiny child Node when it is not the daemon's own.
+// nsenter by a long-lived child Node (src/server/netns-checker.ts) when it is not the daemon's own.
 import { readlinkSync } from 'node:fs';
 import net from 'node:net';
 import type { Clock } from '../clock.js';
-import type { CommandOutcome, RunCommand } from '../exec/runner.js';
-
 import type { ServerAddress } from './address.js';
+import { NetnsChecker, type ChildAnswer, type NetnsCheckerOptions } from './netns-checker.js';
 
 export type CheckOutcome =
   | { answering: true; ms: number }
@@ -16,13 +15,8 @@ export type CheckOutcome =
 /** One bounded connect to `server` from network namespace `netns` (a /proc/PID/ns/net path) or, with null, from the daemon's own. Never rejects. */
 export type CheckServer = (server: ServerAddress, netns: string | null, timeoutMs: number) => Promise<CheckOutcome>;
 
-export interface ServerCheckDeps {
-  clock: Clock;
-  /** A runner with launcher 'node': a check may run every few seconds, so no execa heap for it. */
-  run: RunCommand;
-  /** The Node the child runs (default process.execPath). */
-  nodePath?: string;
-}
+/** The clock, and for the namespace children the Node they run and how long they are kept (see NetnsCheckerOptions). */
+export type ServerCheckDeps = NetnsCheckerOptions;
 
 /** The reason for a connect's error code: the common ones in words, any other as its code. */
 export function reasonOf(code: string): string {
@@ -31,48 +25,20 @@ export function reasonOf(code: string): string {
   return code;
 }
 
-// The child's whole program, plain JavaScript so that it runs the same from src/ under the test
-// runner and from dist/. It prints what happened ('connect', an error code or 'timeout') and the
-// connect's own duration; the parent names the reason, so both paths name it alike. Its arguments
-// follow `--`, so that no host is taken for a node option.
-const CHILD_SOURCE = `
-const net = require('node:net');
-const [host, port, timeoutMs] = process.argv.slice(1);
-const started = performance.now();
-let done = false;
-let socket;
-let timer;
-const finish = (result) => {
-  if (done) return;
-  done = true;
-  clearTimeout(timer);
-  if (socket) socket.destroy();
-  process.stdout.write(JSON.stringify({ result, ms: Math.round(performance.now() - started) }) + '\\n');
+/** The checker: the check itself, what it keeps running (a child per namespace) and how to end that. */
+export type ServerCheck = CheckServer & {
+  /** Ends every namespace's child; a later check through a namespace answers at once that it is closed. */
+  close(): void;
+  /** The namespace children running now, with their pids. */
+  children(): { netns: string; pid: number }[];
 };
-timer = setTimeout(() => finish('timeout'), Number(timeoutMs));
-try {
-  socket = net.connect({ host, port: Number(port) });
-  socket.on('connect', () => finish('connect'));
-  socket.on('error', (err) => finish(String(err.code || err.message)));
-} catch (err) {
-  finish(String(err.code || err.message));
-}
-`;
 
-// A child Node starts well within this even on a loaded node; one slower still is reported as a
-// failed check (saying so) rather than waited on.
-const CHILD_START_ALLOWANCE_MS = 2000;
-
-// The child needs almost no heap; a small one keeps a check's footprint small.
-const CHILD_NODE_FLAGS = ['--max-old-space-size=16', '--max-semi-space-size=1'];
-
-const MAX_REASON_OUTPUT = 200;
-
-/** The checker: in-process without a namespace, through nsenter and a child Node with one. */
-export function createServerCheck(deps: ServerCheckDeps): CheckServer {
-  const nodePath = deps.nodePath ?? process.execPath;
-  return (server, netns, timeoutMs) =>
-    netns === null ? connectHere(deps.clock, server, timeoutMs) : connectFrom(deps.run, nodePath, netns, server, timeoutMs);
+/** The checker: in-process without a namespace, through that namespace's long-lived child Node with one. */
+export function createServerCheck(deps: ServerCheckDeps): ServerCheck {
+  const netns = new NetnsChecker(deps);
+  const check: CheckServer = (server, path, timeoutMs) =>
+    path === null ? connectHere(deps.clock, server, timeoutMs) : connectFrom(netns, path, server, timeoutMs);
+  return Object.assign(check, { close: () => netns.close(), children: () => netns.running() });
 }
 
 /** The connect in this process: settles once, leaving no socket or timer behind. */
@@ -109,65 +75,20 @@ function errorCode(err: unknown): string {
   return String(err);
 }
 
-/** The connect from another network namespace, by a child Node entered into it. */
-async function connectFrom(
-  run: RunCommand,
-  nodePath: string,
-  netns: string,
-  server: ServerAddress,
-  timeoutMs: number,
-): Promise<CheckOutcome> {
-  const argv = [
-    'nsenter',
-    `--net=${netns}`,
-    '--',
-    nodePath,
-    ...CHILD_NODE_FLAGS,
-    '-e',
-    CHILD_SOURCE,
-    '--',
-    server.host,
-    String(server.port),
-    String(timeoutMs),
-  ];
+/** The connect from another network namespace, by its child; the reason named as in-process. */
+async function connectFrom(netns: NetnsChecker, path: string, server: ServerAddress, timeoutMs: number): Promise<CheckOutcome> {
   try {
-    return childOutcome(await run(argv, timeoutMs + CHILD_START_ALLOWANCE_MS));
+    return outcomeOf(await netns.check(path, server, timeoutMs));
   } catch (err) {
-    // A runner never rejects; this one promised so too.
+    // The checker never rejects; this one promised so too.
     return { answering: false, ms: 0, reason: `check process: ${err instanceof Error ? err.message : String(err)}` };
   }
 }
 
-/** What the child's run says: its printed outcome, or why it printed none. */
-export function childOutcome(o: CommandOutcome): CheckOutcome {
-  const said = o.output.replace(/\s+/g, ' ').slice(0, MAX_REASON_OUTPUT);
-  if (o.status === 'timeout') return { answering: false, ms: o.durationMs, reason: `check process timed out${said ? `: ${said}` : ''}` };
-  if (o.status === 'spawn_error') return { answering: false, ms: o.durationMs, reason: `check process did not start: ${said}` };
-  if (o.status === 'failed') {
-    const how = o.exitCode !== null ? `exit ${o.exitCode}` : `signal ${o.signal ?? '?'}`;
-    return { answering: false, ms: o.durationMs, reason: `check process failed (${how})${said ? `: ${said}` : ''}` };
-  }
-  const printed = printedResult(o.output);
-  if (printed === undefined) return { answering: false, ms: o.durationMs, reason: `check process printed no outcome: ${said}` };
-  return printed.result === 'connect'
-    ? { answering: true, ms: printed.ms }
-    : { answering: false, ms: printed.ms, reason: reasonOf(printed.result) };
-}
-
-/** The child's line among what it wrote (stderr shares the output: a warning may come first). */
-function printedResult(output: string): { result: string; ms: number } | undefined {
-  for (const line of output.split('\n').reverse()) {
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      continue;
-    }
-    if (typeof value !== 'object' || value === null) continue;
-    const { result, ms } = value as { result?: unknown; ms?: unknown };
-    if (typeof result === 'string' && result !== '' && typeof ms === 'number' && Number.isFinite(ms)) return { result, ms };
-  }
-  return undefined;
+/** A child's answer as an outcome: its connect's result named as in-process, or why it gave none. */
+export function outcomeOf(a: ChildAnswer): CheckOutcome {
+  if (!a.said) return { answering: false, ms: a.ms, reason: a.reason };
+  return a.result === 'connect' ? { answering: true, ms: a.ms } : { answering: false, ms: a.ms, reason: reasonOf(a.result) };
 }
 
 /** The network namespace to connect from for mounts made by process `pid`: its /proc/PID/ns/net when that differs from this process's own, else null (connect in-process); null when either link cannot be read. */

@@ -4,7 +4,6 @@
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { systemClock, type TimerHandle } from '../../src/clock.js';
-import { createRunner } from '../../src/exec/runner.js';
 import type { ServerAddress } from '../../src/server/address.js';
 import { createServerCheck, type CheckOutcome, type CheckServer } from '../../src/server/check.js';
 import { ServerWatch, type ServerReport, type WatchedServer } from '../../src/server/watch.js';
@@ -255,7 +254,7 @@ describe('ServerWatch with the real check, on the real clock', () => {
     const reports: ServerReport[] = [];
     const watch = new ServerWatch({
       clock: systemClock,
-      check: createServerCheck({ clock: systemClock, run: createRunner(systemClock, { launcher: 'node' }) }),
+      check: createServerCheck({ clock: systemClock }),
       intervalMs: 50,
       timeoutMs: 1000,
       netns: () => null,
