@@ -7,7 +7,9 @@
 // round unless a recovery runs; between ticks the controller wakes for a hold's end, a blocked
 // call reaching hang_after, and a path autofs has not mounted (src/controller/wake-plan.ts); and
 // it probes a healthy path early when the kernel's counters say it may be failing — the probe
-// decides, as a tick's would: evidence alone never starts a recovery.
+// decides, as a tick's would: evidence alone never starts a recovery; and it watches the servers
+// of down mounts, and once one answers again resets the client's stalled connections to it,
+// reloads autofs for the paths it refuses and puts back static mounts (src/controller/server-return.ts).
 import { recoveryTargets } from '../recovery/plan.js';
 import type { Evidence } from '../kernel/evidence.js';
 import type { ProbeResult } from '../probe/probe-mounts.js';

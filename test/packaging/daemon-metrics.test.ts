@@ -135,10 +135,11 @@ requires(prometheus, built()).describe('the real daemon scraped by a real Promet
       });
       if (samples.length === 0) empty.push(q.where);
     }
-    // Only the queries that keep recoveries that happened (`... > 0`) and those of the NFS client's
-    // counters (no NFS mount here) may be empty here.
+    // Only the queries that keep recoveries and autofs reloads that happened (`... > 0`) and those
+    // of the NFS client's counters (no NFS mount here) may be empty here.
     expect(empty).toEqual([
       'panel "Recoveries by result" target A',
+      'panel "Recoveries by result" target B',
       'panel "NFS round trip time per operation" target A',
       'panel "NFS execute time per operation" target A',
       'panel "NFS errors" target A',
