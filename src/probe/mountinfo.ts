@@ -29,6 +29,11 @@ export interface PathMountState {
   underAutofs: boolean;
 }
 
+const NFS_FSTYPES: ReadonlySet<string> = new Set(['nfs', 'nfs4']);
+
+/** An NFS mount's fstype, as the mount table and autofs' maps name it. */
+export const isNfsFstype = (fstype: string): boolean => NFS_FSTYPES.has(fstype);
+
 /** Undoes the kernel's octal escapes (\040 space, \011 tab, \012 newline, \134 backslash). */
 export function unescapeMountField(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));

@@ -5,12 +5,10 @@
 // command, and each one gone afterwards is mounted again — from its fstab line, else with the
 // source and options it had. Pure but for the plan's inputs: tested on recorded tables.
 import type { RecoveryConfig } from '../config/types.js';
-import { isAtOrBelow, type MountEntry } from '../probe/mountinfo.js';
+import { isAtOrBelow, isNfsFstype, type MountEntry } from '../probe/mountinfo.js';
 import type { FstabEntry } from './fstab.js';
 import type { CommandOutcome } from '../exec/runner.js';
 import type { ServerAddress } from '../server/address.js';
-
-const NFS_TYPES = new Set(['nfs', 'nfs4']);
 
 /** A mount the recovery took away that autofs will not bring back, and how putting it back went. */
 export interface CollateralReport {
@@ -45,13 +43,13 @@ export function collateralAtRisk(
 ): MountEntry[] {
   const autofs = table.filter((e) => e.fstype === 'autofs').map((e) => e.mountPoint);
   const ownRemount = new Set(cfg.remount.length > 0 ? targets.filter((t) => !t.underAutofs).map((t) => t.path) : []);
-  return table.filter((e) => NFS_TYPES.has(e.fstype) && !ownRemount.has(e.mountPoint) && !autofs.some((a) => isAtOrBelow(e.mountPoint, a)));
+  return table.filter((e) => isNfsFstype(e.fstype) && !ownRemount.has(e.mountPoint) && !autofs.some((a) => isAtOrBelow(e.mountPoint, a)));
 }
 
 /** Those of `atRisk` that are gone from `after`, unless an NFS mount is on their mount point again. */
 export function takenAway(atRisk: readonly MountEntry[], after: readonly MountEntry[]): MountEntry[] {
   const ids = new Set(after.map((e) => e.id));
-  const back = new Set(after.filter((e) => NFS_TYPES.has(e.fstype)).map((e) => e.mountPoint));
+  const back = new Set(after.filter((e) => isNfsFstype(e.fstype)).map((e) => e.mountPoint));
   return atRisk.filter((e) => !ids.has(e.id) && !back.has(e.mountPoint));
 }
 

@@ -1,7 +1,7 @@
 // Which NFS server (host and port) a mount comes from, read from the text the kernel and autofs
 // keep of it, so that a server's return can be checked on its own port without touching the mount.
 import { isIPv6 } from 'node:net';
-import type { MountEntry } from '../probe/mountinfo.js';
+import { isNfsFstype, type MountEntry } from '../probe/mountinfo.js';
 
 export interface ServerAddress {
   readonly host: string;
@@ -11,7 +11,6 @@ export interface ServerAddress {
 /** The NFS service's port when neither mount options nor the map name one. */
 export const NFS_PORT = 2049;
 
-const NFS_FSTYPES = new Set(['nfs', 'nfs4']);
 const HOSTNAME = /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?$/;
 
 /**
@@ -106,7 +105,7 @@ function hostsOfLocation(location: string): string[] {
 
 /** The server an NFS mount-table entry came from: its superblock options' addr= (and port= when non-zero), else the host part of its source; null for a non-NFS fstype (only nfs, nfs4) or a source with no host. */
 export function serverOfMount(entry: Pick<MountEntry, 'fstype' | 'source' | 'superOptions'>): ServerAddress | null {
-  if (!NFS_FSTYPES.has(entry.fstype)) return null;
+  if (!isNfsFstype(entry.fstype)) return null;
   const items = optionItems(entry.superOptions);
   const port = portOf(items);
   // addr= is the address the kernel connected to: the source may name the server by a host name

@@ -3,7 +3,7 @@
 // whose return can be waited for.
 import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
-import { isAtOrBelow, readMountTable, type MountEntry } from '../probe/mountinfo.js';
+import { isAtOrBelow, isNfsFstype, readMountTable, type MountEntry } from '../probe/mountinfo.js';
 import { optionItems, optionValue, serversOfLocation, type ServerAddress } from './address.js';
 
 export interface MapReader {
@@ -15,7 +15,6 @@ export interface MapReader {
 
 /** Where autofs looks for a map named without a path (its AUTOFS_MAP_DIR). */
 const MAP_DIR = '/etc';
-const NFS_FSTYPES = new Set(['nfs', 'nfs4']);
 
 interface MasterLine {
   mountPoint: string;
@@ -156,7 +155,7 @@ function entryServers(entry: SunEntry, key: string, masterOptions: string): Serv
   if (root === null) return [];
   const options = `${masterOptions} ${root.options}`;
   const fstype = optionValue(optionItems(options), 'fstype') ?? 'nfs';
-  if (!NFS_FSTYPES.has(fstype)) return [];
+  if (!isNfsFstype(fstype)) return [];
   return serversOfLocation(root.location.replace(/&/g, key), options);
 }
 

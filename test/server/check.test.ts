@@ -2,37 +2,17 @@
 // accepts; as root, real network namespaces, entered through nsenter by a real child Node, where the
 // same 127.0.0.1:PORT answers in one namespace and is refused in the other. The namespace children's
 // own lifecycle is test/server/netns-checker.test.ts'.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock, type Clock, type TimerHandle } from '../../src/clock.js';
+import { systemClock } from '../../src/clock.js';
+import { countingClock } from '../helpers/counting-clock.js';
 import { createServerCheck, netnsOfPid, outcomeOf, reasonOf } from '../../src/server/check.js';
 import { executable, requires, runningAsRoot, skips } from '../helpers/prerequisite.js';
-
-/** The real clock, counting its timers still pending: a check must leave none behind. */
-function countingClock(): Clock & { pending: () => number } {
-  const live = new Set<TimerHandle>();
-  return {
-    now: () => systemClock.now(),
-    wallNow: () => systemClock.wallNow(),
-    setTimeout(fn, ms) {
-      const handle: TimerHandle = systemClock.setTimeout(() => {
-        live.delete(handle);
-        fn();
-      }, ms);
-      live.add(handle);
-      return handle;
-    },
-    clearTimeout(handle) {
-      live.delete(handle);
-      systemClock.clearTimeout(handle);
-    },
-    pending: () => live.size,
-  };
-}
+import { DROPPED_HOST, firstLine, testNetns, type TestNetns } from '../helpers/netns.js';
 
 /** A listener on 127.0.0.1, port chosen by the kernel; `peerClosed` resolves once a connection to it has ended. */
 async function listener(): Promise<{ server: net.Server; port: number; peerClosed: Promise<void> }> {
@@ -54,17 +34,6 @@ async function closedPort(): Promise<number> {
   await closeServer(server);
   return port;
 }
-
-/** A line the child prints on stdout. */
-const firstLine = (child: ChildProcess) =>
-  new Promise<string>((resolve, reject) => {
-    let text = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      text += d.toString();
-      if (text.includes('\n')) resolve(text.split('\n')[0] ?? '');
-    });
-    child.once('exit', (code) => reject(new Error(`child exited (${code}) before printing: ${text}`)));
-  });
 
 // Listens on 127.0.0.1 with room for two unaccepted connections, prints its port; stopped with
 // SIGSTOP it never accepts, so once two connections wait, the kernel drops further SYNs.
@@ -198,6 +167,7 @@ requires(root, ip, nsenter).describe('createServerCheck, from another network na
   const name = `nhc-srv-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
   const netnsPath = `/run/netns/${name}`;
   const check = createServerCheck({ clock: systemClock });
+  let ns: TestNetns | undefined;
   let inside: ChildProcess;
   let insidePort: number;
   let outside: net.Server | undefined;
@@ -205,24 +175,9 @@ requires(root, ip, nsenter).describe('createServerCheck, from another network na
   let scripts: string;
 
   beforeAll(async () => {
-    execFileSync('ip', ['netns', 'add', name]);
-    execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-    // A route over loopback to addresses nothing in the namespace owns: their SYNs are dropped,
-    // so a connect there waits out its bound.
-    execFileSync('ip', ['-n', name, 'route', 'add', '10.254.0.0/24', 'dev', 'lo']);
-    inside = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        name,
-        process.execPath,
-        '-e',
-        "const s = require('node:net').createServer((c) => c.on('error', () => {})); s.listen({ host: '127.0.0.1', port: 0 }, () => console.log(s.address().port));",
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    insidePort = Number(await firstLine(inside));
+    ns = await testNetns(name);
+    inside = ns.listener;
+    insidePort = ns.port;
     // The kernel chooses both ports; in the unlikely case it chose the same twice, ask again.
     for (;;) {
       const here = await listener();
@@ -238,9 +193,8 @@ requires(root, ip, nsenter).describe('createServerCheck, from another network na
 
   afterAll(async () => {
     check.close();
-    inside?.kill('SIGKILL');
+    ns?.remove();
     if (outside) await closeServer(outside);
-    execFileSync('ip', ['netns', 'delete', name]);
     rmSync(scripts, { recursive: true, force: true });
   });
 
@@ -274,7 +228,7 @@ requires(root, ip, nsenter).describe('createServerCheck, from another network na
       reason: 'unreachable',
     });
     const started = performance.now();
-    const o = await check({ host: '10.254.0.2', port: 2049 }, netnsPath, 300);
+    const o = await check({ host: DROPPED_HOST, port: 2049 }, netnsPath, 300);
     const elapsed = performance.now() - started;
     expect(o).toMatchObject({ answering: false, reason: 'timeout' });
     expect(o.ms).toBeGreaterThanOrEqual(299);

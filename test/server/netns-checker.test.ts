@@ -19,31 +19,11 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock, type Clock, type TimerHandle } from '../../src/clock.js';
+import { systemClock } from '../../src/clock.js';
+import { countingClock } from '../helpers/counting-clock.js';
 import { CHILD_NODE_FLAGS, CHILD_SOURCE, NetnsChecker, parseAnswer } from '../../src/server/netns-checker.js';
 import { executable, requires, runningAsRoot, skips } from '../helpers/prerequisite.js';
-
-/** The real clock, counting its timers still pending: a closed checker must leave none behind. */
-function countingClock(): Clock & { pending: () => number } {
-  const live = new Set<TimerHandle>();
-  return {
-    now: () => systemClock.now(),
-    wallNow: () => systemClock.wallNow(),
-    setTimeout(fn, ms) {
-      const handle: TimerHandle = systemClock.setTimeout(() => {
-        live.delete(handle);
-        fn();
-      }, ms);
-      live.add(handle);
-      return handle;
-    },
-    clearTimeout(handle) {
-      live.delete(handle);
-      systemClock.clearTimeout(handle);
-    },
-    pending: () => live.size,
-  };
-}
+import { DROPPED_HOST, testNetns, type TestNetns } from '../helpers/netns.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -235,6 +215,7 @@ requires(root, ip, nsenter).describe('NetnsChecker, through a real network names
   const name = `nhc-nsc-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
   const netnsPath = `/run/netns/${name}`;
   let link: string;
+  let ns: TestNetns | undefined;
   let inside: ChildProcess;
   let insidePort: number;
   let scripts: string;
@@ -248,28 +229,14 @@ requires(root, ip, nsenter).describe('NetnsChecker, through a real network names
   /** This process's children in the namespace, the listener there aside. */
   const ours = () => childrenIn(link, [inside.pid ?? -1]);
   const answering = { host: '127.0.0.1', port: 0 };
-  const dropped = { host: '10.254.0.2', port: 2049 };
+  const dropped = { host: DROPPED_HOST, port: 2049 };
 
   beforeAll(async () => {
-    execFileSync('ip', ['netns', 'add', name]);
-    execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-    // A route over loopback to addresses nothing in the namespace owns: their SYNs are dropped.
-    execFileSync('ip', ['-n', name, 'route', 'add', '10.254.0.0/24', 'dev', 'lo']);
+    ns = await testNetns(name);
     // The namespace file is the namespace itself, bound there: its inode is what /proc's links name.
     link = `net:[${statSync(netnsPath).ino}]`;
-    inside = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        name,
-        process.execPath,
-        '-e',
-        "const s = require('node:net').createServer((c) => c.on('error', () => {})); s.listen({ host: '127.0.0.1', port: 0 }, () => console.log(s.address().port));",
-      ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    insidePort = Number(await lines(inside).next());
+    inside = ns.listener;
+    insidePort = ns.port;
     answering.port = insidePort;
     scripts = mkdtempSync(join(tmpdir(), 'nhc-node-'));
   });
@@ -281,8 +248,7 @@ requires(root, ip, nsenter).describe('NetnsChecker, through a real network names
   });
 
   afterAll(() => {
-    inside?.kill('SIGKILL');
-    execFileSync('ip', ['netns', 'delete', name]);
+    ns?.remove();
     if (scripts) rmSync(scripts, { recursive: true, force: true });
   });
 
