@@ -81,7 +81,18 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
         onReport: (r) => controller.server(r),
       })
     : undefined;
-  const netnsOf = (from: 'autofs' | 'self'): string | null => (from === 'autofs' ? effects.autofsNetns() : null);
+  // Where autofs' mounts are reached from, said when it changes (at the first check, and when the
+  // automount daemon is restarted into another namespace).
+  let said: string | undefined;
+  const netnsOf = (from: 'autofs' | 'self'): string | null => {
+    if (from === 'self') return null;
+    const { netns, why } = effects.autofsNetns();
+    if (said !== (netns ?? '')) {
+      said = netns ?? '';
+      log.info({ netns: netns ?? 'own', why }, "server checks: autofs' mounts are reached from this network namespace");
+    }
+    return netns;
+  };
   const controller = parts.controller(
     fanOut([createLogSink(log, clock), ...(metrics ? [metrics.sink] : [])]),
     false,

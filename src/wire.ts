@@ -16,7 +16,7 @@ import { fanOutHolders, type HolderSink, type ControllerSink } from './observe/s
 import { automountGroups, automountRunning } from './probe/autofs-status.js';
 import { autofsMapServers, localMapReader } from './server/autofs-map.js';
 import type { ServerAddress } from './server/address.js';
-import { createServerCheck, netnsOfPid, type CheckServer } from './server/check.js';
+import { createServerCheck, netnsOfPid, type CheckServer, type NetnsChoice } from './server/check.js';
 import type { WatchedServer } from './server/watch.js';
 import type { ResetStalled } from './server/reset-stalled.js';
 import { readMountinfo, readMountTable, type MountTable } from './probe/mountinfo.js';
@@ -59,8 +59,8 @@ export interface Effects {
   autofsRunning: () => boolean;
   /** One bounded connect to a server's NFS port (src/server/check.ts); `close` ends what it keeps running (a child per namespace). */
   checkServer: CheckServer & { close?(): void };
-  /** The network namespace autofs mounts from, when it is not the daemon's own; else null. */
-  autofsNetns: () => string | null;
+  /** The network namespace autofs mounts from (null: the daemon's own), and why. */
+  autofsNetns: () => NetnsChoice;
   /** The servers autofs' file maps name for these paths. */
   mapServers: (paths: readonly string[]) => ReadonlyMap<string, readonly ServerAddress[]>;
   selfPid: number;
@@ -90,7 +90,7 @@ export function realEffects(role: 'daemon' | 'check', clock: Clock): Effects {
     checkServer: createServerCheck({ clock }),
     autofsNetns: () => {
       const pgrp = automountGroups(readMountTable()).find((g) => existsSync(`/proc/${g}`));
-      return pgrp === undefined ? null : netnsOfPid(pgrp);
+      return pgrp === undefined ? { netns: null, why: 'no automount daemon running' } : netnsOfPid(pgrp);
     },
     mapServers: (paths) => autofsMapServers(paths, localMapReader),
     selfPid: process.pid,

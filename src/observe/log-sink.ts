@@ -181,14 +181,15 @@ function logPutBack(log: Logger, r: PutBackReport): void {
 }
 
 function logStalled(log: Logger, r: StalledReport): void {
-  if (r.result === 'none') return;
   const fields = {
     server: serverKey(r.server),
     result: r.result,
+    seen: r.seen,
     connections: r.stalled.map((c) => ({ local: c.local, wait_ms: c.waitMs, retransmits: c.retransmits })),
     ...(r.error !== null ? { error: r.error } : {}),
   };
-  if (r.result === 'ok') log.info(fields, 'NFS client connection reset: it was waiting to retransmit to a server that answers again');
+  if (r.result === 'none') log.info(fields, 'NFS client connections to a server that answers again: none waiting to retransmit');
+  else if (r.result === 'ok') log.info(fields, 'NFS client connection reset: it was waiting to retransmit to a server that answers again');
   else if (r.result === 'dry_run') log.warn(fields, 'NFS client connection waiting to retransmit (dry run: not reset)');
   else log.warn(fields, "NFS client connections not reset: new mounts of this server wait for the kernel's retransmission");
 }

@@ -91,12 +91,25 @@ export function outcomeOf(a: ChildAnswer): CheckOutcome {
   return a.result === 'connect' ? { answering: true, ms: a.ms } : { answering: false, ms: a.ms, reason: reasonOf(a.result) };
 }
 
-/** The network namespace to connect from for mounts made by process `pid`: its /proc/PID/ns/net when that differs from this process's own, else null (connect in-process); null when either link cannot be read. */
-export function netnsOfPid(pid: number, proc = '/proc'): string | null {
+/** Where mounts made by a process are reached from, and why (for the log). */
+export interface NetnsChoice {
+  /** Its /proc/PID/ns/net when that differs from this process's own; null: connect in-process. */
+  readonly netns: string | null;
+  readonly why: string;
+}
+
+/** The network namespace to connect from for mounts made by process `pid`; the daemon's own when either link cannot be read. */
+export function netnsOfPid(pid: number, proc = '/proc'): NetnsChoice {
   const path = `${proc}/${pid}/ns/net`;
+  let theirs: string;
+  let ours: string;
   try {
-    return readlinkSync(path) === readlinkSync(`${proc}/self/ns/net`) ? null : path;
-  } catch {
-    return null;
+    theirs = readlinkSync(path);
+    ours = readlinkSync(`${proc}/self/ns/net`);
+  } catch (err) {
+    return { netns: null, why: `cannot read ${path}: ${err instanceof Error ? err.message : String(err)}` };
   }
+  return theirs === ours
+    ? { netns: null, why: `${path} is the daemon's own (${ours})` }
+    : { netns: path, why: `${theirs}, not the daemon's ${ours}` };
 }

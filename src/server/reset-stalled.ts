@@ -23,6 +23,8 @@ export interface StalledConnection {
 export interface StalledReport {
   readonly server: ServerAddress;
   readonly from: WatchedServer['from'];
+  /** Every connection of the client's to the server, as ss listed it: `local state timer`. */
+  readonly seen: readonly string[];
   readonly stalled: readonly StalledConnection[];
   /** ok: each one reset; none: none stalled; failed: an `ss` failed (`error`); dry_run: found, not reset. */
   readonly result: 'ok' | 'none' | 'failed' | 'dry_run';
@@ -38,11 +40,14 @@ export function createStalledReset(deps: { run: RunCommand; netns: (from: Watche
     const prefix = ns ? ['nsenter', `--net=${ns}`, '--'] : [];
     const { host, port } = w.address;
     const target = ['dst', host.includes(':') ? `[${host}]` : host, 'dport', '=', `:${port}`];
-    const base = { server: w.address, from: w.from };
     const listed = await deps.run([...prefix, 'ss', '-tno', ...target], SS_DEADLINE_MS);
+    const all = parseSs(listed.output);
+    // What ss listed, for the log: a reset not made is explained by it.
+    const seen = all.map((x) => `${x.local} ${x.state}${x.timer ? ` ${x.timer.name} ${x.timer.inMs}ms x${x.timer.retransmits}` : ''}`);
+    const base = { server: w.address, from: w.from, seen };
     if (listed.status !== 'ok')
       return { ...base, stalled: [], result: 'failed', error: failure(listed.argv, listed.status, listed.output) };
-    const sockets = stalledTo(parseSs(listed.output), w.address, STALLED_MIN_WAIT_MS);
+    const sockets = stalledTo(all, w.address, STALLED_MIN_WAIT_MS);
     const stalled = sockets.map((s) => ({ local: s.local, waitMs: s.timer?.inMs ?? 0, retransmits: s.timer?.retransmits ?? 0 }));
     if (stalled.length === 0) return { ...base, stalled, result: 'none', error: null };
     if (dryRun) return { ...base, stalled, result: 'dry_run', error: null };

@@ -61,6 +61,10 @@ function peerKey(peer: string): string {
   return v4mapped ? `${v4mapped[1]}:${v4mapped[2]}` : peer;
 }
 
+// An open connection whose data waits for its retransmission, and a connection attempt whose SYN
+// does: both hold the client's calls back until their timer fires.
+const WAITING_STATES: ReadonlySet<string> = new Set(['ESTAB', 'SYN-SENT']);
+
 /**
  * The connections to `server` that wait out a retransmission backoff longer than `minWaitMs`: those
  * a client would otherwise sit on though the server answers a new connection now. `ss -tno` gives
@@ -70,7 +74,7 @@ export function stalledTo(sockets: readonly ClientSocket[], server: ServerAddres
   const key = serverKey(server);
   return sockets.filter(
     (s) =>
-      s.state === 'ESTAB' &&
+      WAITING_STATES.has(s.state) &&
       peerKey(s.peer) === key &&
       s.timer?.name === 'on' &&
       (s.timer.retransmits > 0 || s.backoff > 0) &&

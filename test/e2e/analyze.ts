@@ -661,7 +661,7 @@ export function analyzeNegativeCache(job: Job): Analysis {
       `usable ${short ?? 'never'} s after the failed attempt`,
     ),
     check(
-      'systemctl reload autofs clears it (docs/recovery.md says why the daemon does not)',
+      'systemctl reload autofs clears it (what the daemon runs once the server answers again)',
       v('reload_after').endsWith(': ok'),
       v('reload_after'),
     ),

@@ -42,7 +42,7 @@ export function scriptedEffects(
     autofsRunning: () => true,
     checkServer: (server) =>
       Promise.resolve(world.answering(server) ? { answering: true, ms: 1 } : { answering: false, ms: 1000, reason: 'timeout' }),
-    autofsNetns: () => null,
+    autofsNetns: () => ({ netns: null, why: 'scripted: one namespace' }),
     mapServers: () => new Map(),
     selfPid: process.pid,
     ownUnit: () => null,

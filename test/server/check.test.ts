@@ -147,13 +147,14 @@ describe('netnsOfPid', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("this process's own pid: null (connect in-process)", () => {
-    expect(netnsOfPid(process.pid)).toBeNull();
+    expect(netnsOfPid(process.pid).netns).toBeNull();
   });
 
-  it("another namespace's process: its link; the same namespace: null; an unreadable link: null", () => {
-    expect(netnsOfPid(20, dir)).toBe(`${dir}/20/ns/net`);
-    expect(netnsOfPid(10, dir)).toBeNull();
-    expect(netnsOfPid(30, dir)).toBeNull();
+  it("another namespace's process: its link; the same namespace: null; an unreadable link: null; each saying why", () => {
+    expect(netnsOfPid(20, dir)).toEqual({ netns: `${dir}/20/ns/net`, why: "net:[4026532999], not the daemon's net:[4026531840]" });
+    expect(netnsOfPid(10, dir)).toEqual({ netns: null, why: `${dir}/10/ns/net is the daemon's own (net:[4026531840])` });
+    expect(netnsOfPid(30, dir).netns).toBeNull();
+    expect(netnsOfPid(30, dir).why).toMatch(new RegExp(`^cannot read ${dir}/30/ns/net: ENOENT`));
   });
 });
 
@@ -216,7 +217,7 @@ requires(root, ip, nsenter).describe('createServerCheck, from another network na
 
   it("netnsOfPid of a process in the namespace is its /proc link, the namespace's own; a check through it answers", async () => {
     const pid = inside.pid ?? -1; // ip netns exec execs the command: this is the Node listening
-    const path = netnsOfPid(pid);
+    const path = netnsOfPid(pid).netns;
     expect(path).toBe(`/proc/${pid}/ns/net`);
     expect(readlinkSync(`/proc/${pid}/ns/net`)).toBe(`net:[${statSync(netnsPath).ino}]`);
     await expect(check({ host: '127.0.0.1', port: insidePort }, path, 2000)).resolves.toMatchObject({ answering: true });

@@ -51,6 +51,16 @@ describe('stalledTo', () => {
     expect(stalledTo(parseSs(FIXTURE), SERVER, 1000).map((s) => s.local)).toEqual(['10.99.0.2:1016']);
   });
 
+  it('is a connection attempt whose SYN waits too, not one closing', () => {
+    const sockets = parseSs(
+      [
+        'SYN-SENT 0 1 10.99.0.2:700 10.99.0.1:2049 timer:(on,15sec,4)',
+        'FIN-WAIT-1 0 1 10.99.0.2:701 10.99.0.1:2049 timer:(on,15sec,4)',
+      ].join('\n'),
+    );
+    expect(stalledTo(sockets, SERVER, 1000).map((s) => s.local)).toEqual(['10.99.0.2:700']);
+  });
+
   it('leaves a retransmission due within the wait, another server, another port, and IPv6 is matched as serverKey writes it', () => {
     const sockets = parseSs(
       [
