@@ -86,7 +86,7 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
   let said: string | undefined;
   const netnsOf = (from: 'autofs' | 'self'): string | null => {
     if (from === 'self') return null;
-    const { netns, why } = effects.autofsNetns();
+    const { netns, why } = effects.autofsNetns(paths);
     if (said !== (netns ?? '')) {
       said = netns ?? '';
       log.info({ netns: netns ?? 'own', why }, "server checks: autofs' mounts are reached from this network namespace");

@@ -55,12 +55,12 @@ export interface Effects {
   runner: (opts?: RunnerOptions) => RunCommand;
   /** /etc/fstab as commands in that mount namespace see it. */
   fstab: (mountNamespace: string | null) => () => string | null;
-  /** Whether the automounter runs. */
-  autofsRunning: () => boolean;
+  /** Whether the automounter serving these paths runs. */
+  autofsRunning: (paths: readonly string[]) => boolean;
   /** One bounded connect to a server's NFS port (src/server/check.ts); `close` ends what it keeps running (a child per namespace). */
   checkServer: CheckServer & { close?(): void };
-  /** The network namespace autofs mounts from (null: the daemon's own), and why. */
-  autofsNetns: () => NetnsChoice;
+  /** The network namespace the automounter of these paths mounts from (null: the daemon's own), and why. */
+  autofsNetns: (paths: readonly string[]) => NetnsChoice;
   /** The servers autofs' file maps name for these paths. */
   mapServers: (paths: readonly string[]) => ReadonlyMap<string, readonly ServerAddress[]>;
   selfPid: number;
@@ -86,10 +86,10 @@ export function realEffects(role: 'daemon' | 'check', clock: Clock): Effects {
         : (timeoutMs) => ({ scan: createProcessScanner({ timeoutMs, clock }), stuck: () => 0, close: () => undefined }),
     runner: (opts) => createRunner(clock, opts),
     fstab: fstabReader,
-    autofsRunning: () => automountRunning(readMountTable()),
+    autofsRunning: (paths) => automountRunning(readMountTable(), paths),
     checkServer: createServerCheck({ clock }),
-    autofsNetns: () => {
-      const pgrp = automountGroups(readMountTable()).find((g) => existsSync(`/proc/${g}`));
+    autofsNetns: (paths) => {
+      const pgrp = automountGroups(readMountTable(), paths).find((g) => existsSync(`/proc/${g}`));
       return pgrp === undefined ? { netns: null, why: 'no automount daemon running' } : netnsOfPid(pgrp);
     },
     mapServers: (paths) => autofsMapServers(paths, localMapReader),
@@ -174,7 +174,7 @@ export function wire(config: Config, effects: Effects, opts: WireOptions): Wired
         table: effects.table,
         fstab,
         sink,
-        autofsRunning: effects.autofsRunning,
+        autofsRunning: () => effects.autofsRunning(paths),
         once,
         ...(holders ? { holders } : {}),
         // What a recovery's first moments wait for, loaded when the kernel says one may follow.
