@@ -51,22 +51,23 @@ export function createStalledReset(deps: { run: RunCommand; netns: (from: Watche
     const stalled = sockets.map((s) => ({ local: s.local, waitMs: s.timer?.inMs ?? 0, retransmits: s.timer?.retransmits ?? 0 }));
     if (stalled.length === 0) return { ...base, stalled, result: 'none', error: null };
     if (dryRun) return { ...base, stalled, result: 'dry_run', error: null };
+    // ss -K says why it could not (no CAP_NET_ADMIN, a kernel without CONFIG_INET_DIAG_DESTROY) and
+    // exits 0 all the same: what it printed other than its header is kept, and the table looked at again.
+    const said: string[] = [];
     for (const s of stalled) {
       const at = s.local.lastIndexOf(':');
       const source = ['src', s.local.slice(0, at), 'sport', '=', `:${s.local.slice(at + 1)}`];
       const killed = await deps.run([...prefix, 'ss', '-K', ...target, ...source], SS_DEADLINE_MS);
       if (killed.status !== 'ok') return { ...base, stalled, result: 'failed', error: failure(killed.argv, killed.status, killed.output) };
+      said.push(...killed.output.split('\n').filter((l) => /answers:|denied|not permitted|not supported/i.test(l)));
     }
-    // ss -K exits 0 on a kernel that cannot destroy sockets (it prints why): looked at again.
+    // The client reconnects from the same source port: a socket there that no longer waits is the new one.
     const after = await deps.run([...prefix, 'ss', '-tno', ...target], SS_DEADLINE_MS);
-    const left = after.status === 'ok' ? parseSs(after.output).filter((x) => stalled.some((s) => s.local === x.local)) : [];
-    if (left.length > 0) {
-      return {
-        ...base,
-        stalled,
-        result: 'failed',
-        error: `still open after ss -K (a kernel without CONFIG_INET_DIAG_DESTROY?): ${left.map((x) => x.local).join(', ')}`,
-      };
+    const left = after.status === 'ok' ? stalledTo(parseSs(after.output), w.address, STALLED_MIN_WAIT_MS) : [];
+    const still = left.filter((x) => stalled.some((s) => s.local === x.local));
+    if (still.length > 0) {
+      const why = said.length > 0 ? said[0]!.trim() : 'ss -K printed no reason';
+      return { ...base, stalled, result: 'failed', error: `still waiting after ss -K (${why}): ${still.map((x) => x.local).join(', ')}` };
     }
     return { ...base, stalled, result: 'ok', error: null };
   };

@@ -414,6 +414,11 @@ describe('analyzeSilent', () => {
         rec(6, { msg: 'mount failing', mount: '/airflow/dags', result: 'timeout', stuck: true, probe_ms: 5000 }),
         ...starts.flatMap((s) => attempt(s, true)),
         rec(135, { msg: 'mount fault changed', mount: '/airflow/dags', result: 'automount_failed' }),
+        rec(1, {
+          msg: "server checks: autofs' mounts are reached from this network namespace",
+          netns: '/proc/396/ns/net',
+          why: "net:[4026532241], not the daemon's net:[4026531840]",
+        }),
         rec(141.5, { msg: 'server answering again', server: '10.99.0.1:2049', gone_ms: 135_500 }),
         rec(141.6, { msg: 'autofs reload: clearing its negative cache', mounts: ['/airflow/dags'] }),
         rec(145, { msg: 'mount recovered', mount: '/airflow/dags' }),
@@ -443,6 +448,12 @@ describe('analyzeSilent', () => {
     expect(failed(analyzeSilent(silentJob([16, 58, 130], 17, { reloads: [1, 1] }), p))).toEqual([expect.stringMatching(reloads)]);
     expect(failed(analyzeSilent(silentJob([16, 58, 130], 17, { reloads: [0, 0] }), p))).toEqual([expect.stringMatching(reloads)]);
     expect(failed(analyzeSilent(silentJob([16, 58, 130], 17, { reloads: [0, 4] }), p))).toEqual([expect.stringMatching(reloads)]);
+  });
+
+  it("server checks from the daemon's own namespace fail: the VM's autofs has one of its own", () => {
+    const own = silentJob([16, 58, 130]);
+    own.daemon = own.daemon.map((l) => (typeof l.netns === 'string' ? { ...l, netns: 'own' } : l));
+    expect(failed(analyzeSilent(own, p))).toEqual([expect.stringMatching(/^the server checks are made from autofs' network namespace/)]);
   });
 
   it('no "server answering again" line, or one that says it was gone less than the silence, fails', () => {

@@ -561,11 +561,22 @@ export function analyzeSilent(job: Job, p: SilentParams): Analysis {
       `${during} during, ${after} after`,
     ),
   );
+  // The VM's autofs mounts from a network namespace of its own: the server checks must be made from it.
+  const ns = job.daemon.find((l) => l.msg === "server checks: autofs' mounts are reached from this network namespace");
+  checks.push(
+    check(
+      "the server checks are made from autofs' network namespace (the VM's is not the daemon's)",
+      ns !== undefined && typeof ns.netns === 'string' && ns.netns !== 'own',
+      ns ? `${String(ns.netns)}: ${String(ns.why)}` : 'no such line',
+    ),
+  );
+  const reset = first(job, tu, (l) => typeof l.msg === 'string' && l.msg.startsWith('NFS client connection'));
   checks.push(journalIsJson(job));
   return {
     times,
     checks,
     figures: {
+      stalled_reset: reset ? `${String(reset.result)}: ${JSON.stringify(reset.connections ?? reset.seen ?? [])}` : null,
       outage_s: round2(outageS),
       recovery_attempts: starts.length,
       threads_before: before,

@@ -27,13 +27,27 @@ const SERVER: WatchedServer = { key: `autofs 127.0.0.1:${PORT}`, address: { host
 const reset = createStalledReset({ run: createRunner(systemClock, { launcher: 'node' }), netns: () => `/run/netns/${NS}` });
 
 // A listener and a client of it that writes every 200 ms; prints "ready" once connected, and "reset"
-// when its connection is reset under it.
+// when its connection is reset under it, then connects again.
 const PAIR = `
 const net = require('node:net');
-net.createServer((c) => { c.on('data', () => {}); c.on('error', () => {}); }).listen(${PORT}, '127.0.0.1', () => {
-  const c = net.connect(${PORT}, '127.0.0.1', () => { console.log('ready'); setInterval(() => c.write('x'.repeat(100)), 200); });
-  c.on('error', (e) => console.log('reset ' + e.code));
-});`;
+const connect = () => {
+  const c = net.connect(${PORT}, '127.0.0.1', () => console.log('ready'));
+  const beat = setInterval(() => c.write('x'.repeat(100)), 200);
+  c.on('error', (e) => { console.log('reset ' + e.code); clearInterval(beat); setTimeout(connect, 100); });
+};
+net.createServer((c) => { c.on('data', () => {}); c.on('error', () => {}); }).listen(${PORT}, '127.0.0.1', connect);`;
+
+/** Loopback down until the client's next retransmission is seconds away, then up again. */
+async function stall(): Promise<void> {
+  ip('-n', NS, 'link', 'set', 'lo', 'down');
+  // Retransmissions at 0.2, 0.6, 1.4, 3.0, 6.2 s…
+  const waiting = (): boolean => {
+    const ss = spawnSync('ip', ['netns', 'exec', NS, 'ss', '-tno', 'dst', '127.0.0.1', 'dport', '=', `:${PORT}`], { encoding: 'utf8' });
+    return parseSs(ss.stdout).some((x) => x.timer?.name === 'on' && x.timer.retransmits >= 4 && x.timer.inMs > 2_000);
+  };
+  for (let i = 0; i < 150 && !waiting(); i++) await sleep(100);
+  ip('-n', NS, 'link', 'set', 'lo', 'up');
+}
 
 describe.skipIf(why !== null)('createStalledReset (root, a network namespace of its own)', () => {
   let pair: ChildProcess | undefined;
@@ -58,14 +72,7 @@ describe.skipIf(why !== null)('createStalledReset (root, a network namespace of 
   });
 
   it('finds the connection waiting to retransmit once the path is back, says so in a dry run, then resets it', async () => {
-    ip('-n', NS, 'link', 'set', 'lo', 'down');
-    // Retransmissions at 0.2, 0.6, 1.4, 3.0, 6.2 s…: down until one is seconds away.
-    const waiting = (): boolean => {
-      const ss = spawnSync('ip', ['netns', 'exec', NS, 'ss', '-tno', 'dst', '127.0.0.1', 'dport', '=', `:${PORT}`], { encoding: 'utf8' });
-      return parseSs(ss.stdout).some((x) => x.timer?.name === 'on' && x.timer.retransmits >= 4 && x.timer.inMs > 2_000);
-    };
-    for (let i = 0; i < 150 && !waiting(); i++) await sleep(100);
-    ip('-n', NS, 'link', 'set', 'lo', 'up');
+    await stall();
 
     const dry = await reset(SERVER, true);
     expect(dry.result).toBe('dry_run');
@@ -80,6 +87,21 @@ describe.skipIf(why !== null)('createStalledReset (root, a network namespace of 
     expect(out).toMatch(/reset ECONN(ABORTED|RESET)/);
     expect(await reset(SERVER, false)).toMatchObject({ result: 'none' });
   }, 20_000);
+
+  it('without CAP_NET_ADMIN ss -K is refused yet exits 0: reported failed, with what ss said, the connection left as it was', async () => {
+    await stall();
+    // The daemon's own commands, run with CAP_NET_ADMIN dropped from their bounding set, as a unit without it would.
+    const real = createRunner(systemClock, { launcher: 'node' });
+    const withoutNetAdmin = createStalledReset({
+      run: (argv, deadlineMs) => real(['setpriv', '--bounding-set=-net_admin', '--inh-caps=-net_admin', '--', ...argv], deadlineMs),
+      netns: () => `/run/netns/${NS}`,
+    });
+    const r = await withoutNetAdmin(SERVER, false);
+    expect(r.result).toBe('failed');
+    expect(r.error).toMatch(/^still waiting after ss -K \(.*(not permitted|denied).*\): 127\.0\.0\.1:\d+$/i);
+    expect(await reset(SERVER, true)).toMatchObject({ result: 'dry_run' });
+    expect(await reset(SERVER, false)).toMatchObject({ result: 'ok' });
+  }, 25_000);
 
   it('reports a failed ss (a namespace that does not exist) as failed, with the command', async () => {
     const broken = createStalledReset({ run: createRunner(systemClock, { launcher: 'node' }), netns: () => '/run/netns/none-such' });
