@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { systemClock } from '../src/clock.js';
-import { SERVER_CHECK_TIMEOUT_MS } from '../src/controller/server-return.js';
+import { SERVER_CHECK_TIMEOUT_MS } from '../src/server/watch.js';
 import { createRunner, type RunCommand } from '../src/exec/runner.js';
 import { createServerCheck, type CheckOutcome, type CheckServer, type ServerCheck } from '../src/server/check.js';
 import { findExecutable } from '../test/helpers/tools.js';

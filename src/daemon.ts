@@ -6,8 +6,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config, LoadedConfig } from './config/types.js';
 import type { Controller } from './controller/controller.js';
 import { KernelWatch } from './kernel/watch.js';
-import { SERVER_CHECK_TIMEOUT_MS } from './controller/server-return.js';
-import { ServerWatch } from './server/watch.js';
+import { SERVER_CHECK_TIMEOUT_MS, ServerWatch } from './server/watch.js';
 import { createStalledReset } from './server/reset-stalled.js';
 import { loopHealth, type Health } from './observe/health.js';
 import { formatListen, startHttpServer, type HttpServer } from './observe/http.js';
@@ -70,17 +69,6 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
     // The controller decides whether a call that came back late was a hang or a slow mount.
     onReleased: (call) => controller.released(call),
   });
-  const sr = config.servers;
-  const servers = sr.watch
-    ? new ServerWatch({
-        clock,
-        check: effects.checkServer,
-        intervalMs: sr.checkIntervalMs,
-        timeoutMs: Math.min(SERVER_CHECK_TIMEOUT_MS, sr.checkIntervalMs),
-        netns: (from) => netnsOf(from),
-        onReport: (r) => controller.server(r),
-      })
-    : undefined;
   // Where autofs' mounts are reached from, said when it changes (at the first check, and when the
   // automount daemon is restarted into another namespace).
   let said: string | undefined;
@@ -93,6 +81,17 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
     }
     return netns;
   };
+  const sr = config.servers;
+  const servers = sr.watch
+    ? new ServerWatch({
+        clock,
+        check: effects.checkServer,
+        intervalMs: sr.checkIntervalMs,
+        timeoutMs: Math.min(SERVER_CHECK_TIMEOUT_MS, sr.checkIntervalMs),
+        netns: netnsOf,
+        onReport: (r) => controller.server(r),
+      })
+    : undefined;
   const controller = parts.controller(
     fanOut([createLogSink(log, clock), ...(metrics ? [metrics.sink] : [])]),
     false,

@@ -3,7 +3,7 @@
 // sinks, systemd notifier, schedule) src/daemon.ts adds. Effects (clock, mount table, probe workers, holder scans,
 // command runners, fstab) come in as one value, so a test wires the same parts on a hand-moved
 // clock and scripted workers; src/cli.ts passes the real ones.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Clock } from './clock.js';
 import type { Config } from './config/types.js';
 import { createRunner, type RunCommand, type RunnerOptions } from './exec/runner.js';
@@ -13,7 +13,7 @@ import { createProcessScanner, createThreadScanner, type ScanHolders } from './h
 import { HolderWatch } from './holders/watch.js';
 import { Controller } from './controller/controller.js';
 import { fanOutHolders, type HolderSink, type ControllerSink } from './observe/sink.js';
-import { automountGroups, automountRunning } from './probe/autofs-status.js';
+import { automountRunning, liveAutomountGroup } from './probe/autofs-status.js';
 import { autofsMapServers, localMapReader } from './server/autofs-map.js';
 import type { ServerAddress } from './server/address.js';
 import { createServerCheck, netnsOfPid, type CheckServer, type NetnsChoice } from './server/check.js';
@@ -89,7 +89,7 @@ export function realEffects(role: 'daemon' | 'check', clock: Clock): Effects {
     autofsRunning: (paths) => automountRunning(readMountTable(), paths),
     checkServer: createServerCheck({ clock }),
     autofsNetns: (paths) => {
-      const pgrp = automountGroups(readMountTable(), paths).find((g) => existsSync(`/proc/${g}`));
+      const pgrp = liveAutomountGroup(readMountTable(), paths);
       return pgrp === undefined ? { netns: null, why: 'no automount daemon running' } : netnsOfPid(pgrp);
     },
     mapServers: (paths) => autofsMapServers(paths, localMapReader),

@@ -16,7 +16,7 @@ import { controllerConfig, initialState, type ControllerConfig, type ControllerE
 import { transition } from './transition.js';
 import type { ServerReport, WatchedServer } from '../server/watch.js';
 import type { ServerAddress } from '../server/address.js';
-import { isNfsFstype } from '../probe/mountinfo.js';
+import { nfsMountedAt } from '../recovery/collateral.js';
 import type { ResetStalled } from '../server/reset-stalled.js';
 import type { PutBack, PutBackReport } from './server-return.js';
 
@@ -230,7 +230,7 @@ export class Controller {
     const { clock, config, table } = this.deps;
     const base = { mountPoint: m.mountPoint, server: m.server, downMs: Math.round(clock.now() - m.since), tries: m.tries + 1 };
     let report: PutBackReport;
-    if (table().some((e) => e.mountPoint === m.mountPoint && isNfsFstype(e.fstype))) {
+    if (nfsMountedAt(table(), m.mountPoint)) {
       report = { ...base, outcome: 'already_mounted', command: null };
     } else {
       const command = await this.deps.run(m.argv, config.recovery.timeoutMs);

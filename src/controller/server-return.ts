@@ -8,6 +8,7 @@ import { serverKey, type ServerAddress } from '../server/address.js';
 import type { WatchedServer } from '../server/watch.js';
 import type { CommandOutcome } from '../exec/runner.js';
 import type { ControllerConfig, ControllerState } from './state.js';
+import type { ProbeResult } from '../probe/probe-mounts.js';
 
 /** What the server watch last said of one server. */
 export interface ServerView {
@@ -59,12 +60,17 @@ export interface PutBackReport {
 export const RELOAD_RETRY_MS = 1_000;
 export const RELOAD_SETTLE_MS = 5_000;
 
-/** Each try to reach a server gives up after this long at most (servers.check_interval if shorter). */
-export const SERVER_CHECK_TIMEOUT_MS = 1_000;
-
 /** The servers a path is mounted from: the mount table's while it was mounted, else autofs' maps'. */
 export function serversOfPath(s: ControllerState, cfg: ControllerConfig, path: string): readonly ServerAddress[] {
   return s.serversOf.get(path) ?? cfg.serverReturn.mapServers.get(path) ?? [];
+}
+
+/**
+ * Where a path's server is reached from: autofs' namespace, unless the path's latest probe found it
+ * outside autofs (a static mount, put back by the daemon's own mount command).
+ */
+function reachedFrom(r: ProbeResult | undefined): WatchedServer['from'] {
+  return r?.underAutofs === false ? 'self' : 'autofs';
 }
 
 /** The watch's key of a server, per namespace it is reached from. */
@@ -87,7 +93,7 @@ export function serversToWatch(s: ControllerState, cfg: ControllerConfig): Watch
   for (const path of cfg.paths) {
     const r = s.latest.get(path);
     if (!r || r.result === 'ok') continue;
-    for (const a of serversOfPath(s, cfg, path)) add(r.underAutofs ? 'autofs' : 'self', a);
+    for (const a of serversOfPath(s, cfg, path)) add(reachedFrom(r), a);
   }
   for (const p of s.putBack) add('self', p.server);
   return [...out.values()];
@@ -100,7 +106,7 @@ export function sameWatch(a: readonly WatchedServer[], b: readonly WatchedServer
 
 /** Whether one of a path's servers was last found answering, from where it is reached. */
 export function pathServerAnswering(s: ControllerState, cfg: ControllerConfig, path: string): boolean {
-  const from = s.latest.get(path)?.underAutofs === false ? 'self' : 'autofs';
+  const from = reachedFrom(s.latest.get(path));
   return serversOfPath(s, cfg, path).some((a) => s.servers.get(watchKey(from, a))?.answering === true);
 }
 
@@ -146,7 +152,7 @@ export function downPathsOf(s: ControllerState, cfg: ControllerConfig, key: stri
   for (const path of cfg.paths) {
     const r = s.latest.get(path);
     if (!r || r.result === 'ok') continue;
-    const from = r.underAutofs ? 'autofs' : 'self';
+    const from = reachedFrom(r);
     if (!serversOfPath(s, cfg, path).some((a) => watchKey(from, a) === key)) continue;
     paths.push(path);
     const failing = s.health.get(path)?.failingSince ?? null;

@@ -22,7 +22,12 @@ export function automountGroups(table: readonly MountEntry[], paths: readonly st
   return [...groups];
 }
 
+/** The process group of an automount daemon serving the paths (see automountGroups) that is alive; undefined: none. */
+export function liveAutomountGroup(table: readonly MountEntry[], paths: readonly string[] = [], proc = '/proc'): number | undefined {
+  return automountGroups(table, paths).find((pgrp) => existsSync(`${proc}/${pgrp}`));
+}
+
 /** True when there are autofs mounts and an automount daemon serving them (those of `paths`) is alive. */
 export function automountRunning(table: readonly MountEntry[], paths: readonly string[] = [], proc = '/proc'): boolean {
-  return automountGroups(table, paths).some((pgrp) => existsSync(`${proc}/${pgrp}`));
+  return liveAutomountGroup(table, paths, proc) !== undefined;
 }

@@ -49,8 +49,12 @@ export function collateralAtRisk(
 /** Those of `atRisk` that are gone from `after`, unless an NFS mount is on their mount point again. */
 export function takenAway(atRisk: readonly MountEntry[], after: readonly MountEntry[]): MountEntry[] {
   const ids = new Set(after.map((e) => e.id));
-  const back = new Set(after.filter((e) => isNfsFstype(e.fstype)).map((e) => e.mountPoint));
-  return atRisk.filter((e) => !ids.has(e.id) && !back.has(e.mountPoint));
+  return atRisk.filter((e) => !ids.has(e.id) && !nfsMountedAt(after, e.mountPoint));
+}
+
+/** An NFS mount sits on `mountPoint` (put back, by the recovery or anyone else). */
+export function nfsMountedAt(table: readonly MountEntry[], mountPoint: string): boolean {
+  return table.some((e) => e.mountPoint === mountPoint && isNfsFstype(e.fstype));
 }
 
 /**

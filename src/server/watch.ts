@@ -5,6 +5,9 @@ import type { Clock, TimerHandle } from '../clock.js';
 import type { ServerAddress } from './address.js';
 import type { CheckOutcome, CheckServer } from './check.js';
 
+/** Each try to reach a server gives up after this long at most (servers.check_interval if shorter). */
+export const SERVER_CHECK_TIMEOUT_MS = 1_000;
+
 export interface WatchedServer {
   readonly key: string;
   readonly address: ServerAddress;

@@ -2,7 +2,7 @@
 // check against real processes (this test's own, and one that has exited).
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { automountGroups, automountRunning } from '../../src/probe/autofs-status.js';
+import { automountGroups, automountRunning, liveAutomountGroup } from '../../src/probe/autofs-status.js';
 import { parseMountinfo } from '../../src/probe/mountinfo.js';
 
 const table = (pgrp: number) =>
@@ -41,6 +41,9 @@ describe('automount liveness', () => {
     const gone = spawnSync('true').pid!;
     expect(automountRunning(withSystemd(gone), ['/airflow/dags'])).toBe(false);
     expect(automountRunning(withSystemd(process.pid), ['/airflow/dags'])).toBe(true);
+    // The one whose namespace autofs' mounts are reached from: the paths' own, not PID 1.
+    expect(liveAutomountGroup(withSystemd(process.pid), ['/airflow/dags'])).toBe(process.pid);
+    expect(liveAutomountGroup(withSystemd(gone), ['/airflow/dags'])).toBeUndefined();
     // No path under autofs (or none given): every autofs mount counts, as before.
     expect(automountGroups(withSystemd(6424), ['/data'])).toEqual([1, 6424]);
     expect(automountGroups(withSystemd(6424))).toEqual([1, 6424]);
