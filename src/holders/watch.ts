@@ -9,9 +9,18 @@ import type { MountTable } from '../probe/mountinfo.js';
 import type { ProbeResult } from '../probe/probe-mounts.js';
 import type { RunCommand } from '../exec/runner.js';
 import { planRestarts, type PlannedRestart } from './restart.js';
-import { RestartRecord } from './restart-record.js';
+import { RestartRecord, type RestartKey } from './restart-record.js';
 import type { DirMemory, Holder, WatchedMount } from './scan.js';
-import { askScan, emptyScanPlan, formerBatches, planRound, releaseFormers, scanDone, watchedMounts } from './scan-plan.js';
+import {
+  askScan,
+  emptyScanPlan,
+  formerBatches,
+  planRound,
+  releaseFormers,
+  scanDone,
+  watchedMounts,
+  type FormerWatched,
+} from './scan-plan.js';
 import type { ScanHolders } from './scanner.js';
 import { detachedCounts, trackHolders, type HolderReport } from './tracker.js';
 import { unitMatcher } from './unit-glob.js';
@@ -30,6 +39,16 @@ export interface HolderWatchDeps {
   selfPid: number;
   /** The daemon's own unit: never restarted, whatever the globs say. */
   ownUnit: string | null;
+  /** Told when what `incident()` returns may have changed (the daemon keeps it in its state file). */
+  onChange?: () => void;
+}
+
+/** What the watch carries from one process of the daemon to the next (src/state/). */
+export interface HolderIncident {
+  formers: readonly FormerWatched[];
+  restarted: readonly RestartKey[];
+  /** What was tied by text to the former mounts: a cwd on one reads as a path relative to its root. */
+  memory: readonly DirMemory[];
 }
 
 export class HolderWatch {
@@ -46,6 +65,22 @@ export class HolderWatch {
     this.matches = unitMatcher(deps.config.restartUnits);
   }
 
+  /**
+   * What an earlier process of the daemon left: its former mounts are watched, and scanned for
+   * at the first round, as if this process had detached them. Before the first round only.
+   */
+  restore(incident: HolderIncident): void {
+    this.plan = emptyScanPlan(incident.formers);
+    this.record.markRestarted(incident.restarted);
+    this.memory = [...incident.memory];
+  }
+
+  incident(): HolderIncident {
+    const formers = [...this.plan.formers.values()];
+    const ids = new Set(formers.map((f) => f.mountId));
+    return { formers, restarted: this.record.restartedUnits(), memory: this.memory.filter((m) => ids.has(m.mountId)) };
+  }
+
   /** Holders as of the last scan. */
   holders(): HolderReport[] {
     return [...this.known.values()];
@@ -59,6 +94,7 @@ export class HolderWatch {
     const round = { results, table: this.deps.table(), batch, now: this.deps.clock.now(), held: this.known.size > 0 };
     const next = planRound(this.plan, round);
     this.plan = next.plan;
+    this.deps.onChange?.();
     if (next.scan) this.requestScan();
   }
 
@@ -120,6 +156,7 @@ export class HolderWatch {
     this.record.keepBatches(formerBatches(this.plan));
     sink.holdersCounted(detachedCounts(this.deps.paths, this.known.values()));
     this.planRestarts();
+    this.deps.onChange?.();
   }
 
   private planRestarts(): void {
@@ -135,6 +172,7 @@ export class HolderWatch {
     for (const { unit, holders } of this.record.untold(plan.didNotHelp)) this.deps.sink.restartDidNotHelp(unit, holders);
     if (plan.restart.length === 0) return;
     this.record.markRestarted(plan.restart);
+    this.deps.onChange?.();
     this.restarting = this.restart(plan.restart).finally(() => {
       this.restarting = undefined;
       this.requestScan(); // see at once whether the old processes let go

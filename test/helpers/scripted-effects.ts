@@ -46,6 +46,8 @@ export function scriptedEffects(
     mapServers: () => new Map(),
     selfPid: process.pid,
     ownUnit: () => null,
+    bootId: () => 'scripted-boot',
+    stateFile: world.stateFile,
   };
   return { effects, workers };
 }
