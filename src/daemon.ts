@@ -157,10 +157,10 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
       if (metrics) http = await startHttpServer({ listen: config.metrics.listen, registry: metrics.registry, health, version: io.version });
       startedAt = clock.now();
       log.info(startingFields(loaded, io.version, http), 'starting');
-      if (keeper) {
-        resumeIncident(keeper, { controller, holders: parts.holders, paths, table: effects.table(), clock, log });
-        keeping = true;
-      }
+      const resumed = keeper ? resumeIncident(keeper, { controller, holders: parts.holders, paths, table: effects.table(), clock, log }) : false;
+      keeping = true;
+      // Nothing known of an earlier process: who is still on a mount it may have detached is looked for.
+      if (!resumed) parts.holders?.lookForOrphans();
       schedule = startSchedule({ expression: config.schedule, jitterMs: config.jitterMs, tick: () => void controller.tick(), clock, log });
       void controller.start();
       kernel?.start();
@@ -202,16 +202,16 @@ function resumeIncident(
     clock: Clock;
     log: Logger;
   },
-): void {
+): boolean {
   const loaded = keeper.load();
-  if (loaded.kind !== 'ok') return;
+  if (loaded.kind !== 'ok') return false;
   const { clock } = to;
   const r = resume(loaded.state, { paths: to.paths, table: to.table }, { now: clock.now(), wallNow: clock.wallNow() });
   to.controller.restore(r.controller);
   to.holders?.restore(r.holders);
   const waiting = [...r.controller.health].filter(([, h]) => h.failingSince !== null || h.nextRecoveryAt > clock.now());
   const { formers } = r.holders;
-  if (waiting.length + formers.length + r.controller.putBack.length + r.dropped.length === 0) return; // no incident was under way
+  if (waiting.length + formers.length + r.controller.putBack.length + r.dropped.length === 0) return true; // no incident was under way
   to.log.info(
     {
       file: keeper.path,
@@ -229,6 +229,7 @@ function resumeIncident(
     },
     'incident state resumed',
   );
+  return true;
 }
 
 /** The `starting` line: what runs, from which files, serving where. */

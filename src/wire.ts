@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Clock } from './clock.js';
 import type { Config } from './config/types.js';
 import { createRunner, type RunCommand, type RunnerOptions } from './exec/runner.js';
-import { realProc } from './holders/proc.js';
+import { readOwnMountNamespace, realProc } from './holders/proc.js';
 import { unitOf } from './holders/scan.js';
 import { createProcessScanner, createThreadScanner, type ScanHolders } from './holders/scanner.js';
 import { HolderWatch } from './holders/watch.js';
@@ -67,6 +67,8 @@ export interface Effects {
   selfPid: number;
   /** The systemd unit this process runs in, null outside one: never restarted as a holder. */
   ownUnit: () => string | null;
+  /** The mount namespace this process reads its mount table in (/proc/self/ns/mnt); null when unreadable. */
+  mountNamespace: () => string | null;
   /** This boot's ID: a state file of another boot names mounts and processes that no longer exist. */
   bootId: () => string;
   /** The incident state's file (src/state/state-file.ts). */
@@ -100,6 +102,7 @@ export function realEffects(role: 'daemon' | 'check', clock: Clock): Effects {
     mapServers: (paths) => autofsMapServers(paths, localMapReader),
     selfPid: process.pid,
     ownUnit: () => (role === 'daemon' ? unitOf(realProc().read(process.pid, 'cgroup')) : null),
+    mountNamespace: readOwnMountNamespace,
     bootId: () => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
     stateFile,
   };
@@ -164,6 +167,7 @@ export function wire(config: Config, effects: Effects, opts: WireOptions): Wired
         sink: opts.holderSink ?? fanOutHolders([]),
         selfPid: effects.selfPid,
         ownUnit: effects.ownUnit(),
+        ownMountNamespace: effects.mountNamespace(),
         ...(opts.onIncidentChange ? { onChange: opts.onIncidentChange } : {}),
       })
     : undefined;

@@ -12,6 +12,9 @@ import type { WatchedMount } from './scan.js';
 const MIN_RESCAN_GAP_MS = 5_000;
 const RESCAN_GAP_FACTOR = 10;
 
+/** The path of a former mount found at start with nothing saved of it: which configured path it was on is not known. */
+export const UNKNOWN_PATH = 'unknown';
+
 export type FormerWatched = WatchedMount &
   FormerMount & {
     /** When it was found detached (clock ms). */

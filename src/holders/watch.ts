@@ -19,9 +19,10 @@ import {
   releaseFormers,
   scanDone,
   watchedMounts,
+  UNKNOWN_PATH,
   type FormerWatched,
 } from './scan-plan.js';
-import type { ScanHolders } from './scanner.js';
+import type { ScanHolders, ScanOutcome } from './scanner.js';
 import { detachedCounts, trackHolders, type HolderReport } from './tracker.js';
 import { unitMatcher } from './unit-glob.js';
 
@@ -41,6 +42,8 @@ export interface HolderWatchDeps {
   ownUnit: string | null;
   /** Told when what `incident()` returns may have changed (the daemon keeps it in its state file). */
   onChange?: () => void;
+  /** The mount namespace the mount table is read in (/proc/self/ns/mnt): the start-up scan's own. */
+  ownMountNamespace?: string | null;
 }
 
 /** What the watch carries from one process of the daemon to the next (src/state/). */
@@ -60,6 +63,7 @@ export class HolderWatch {
   private scanning: Promise<void> | undefined;
   private restarting: Promise<void> | undefined;
   private stopped = false;
+  private unknownCounted = false;
 
   constructor(private readonly deps: HolderWatchDeps) {
     this.matches = unitMatcher(deps.config.restartUnits);
@@ -79,6 +83,20 @@ export class HolderWatch {
     const formers = [...this.plan.formers.values()];
     const ids = new Set(formers.map((f) => f.mountId));
     return { formers, restarted: this.record.restartedUnits(), memory: this.memory.filter((m) => ids.has(m.mountId)) };
+  }
+
+  /**
+   * At a start that knows nothing of an earlier process (no state file): one scan for processes on
+   * mounts in no mount table — detached before this process began. Those tied by an fd's mount ID
+   * are followed as a former mount of an unknown path; those tied only by their mapped files'
+   * device are said once (a device names no mount to follow).
+   */
+  lookForOrphans(): void {
+    if (this.stopped || this.scanning) return;
+    this.scanning = this.orphanScan().finally(() => {
+      this.scanning = undefined;
+      if (this.plan.again) this.requestScan();
+    });
   }
 
   /** Holders as of the last scan. */
@@ -130,19 +148,49 @@ export class HolderWatch {
       return;
     }
     const outcome = await this.deps.scan({ watched, table: this.deps.table(), skipPids: [this.deps.selfPid], memory: this.memory });
-    if (outcome.kind === 'unavailable') {
-      sink.scanned({ result: 'unavailable', ms: 0, reason: outcome.reason });
-      return;
-    }
-    if (outcome.kind === 'timeout') {
-      sink.scanned({ result: 'timeout', ms: outcome.ms, blockedPid: outcome.blockedPid });
-      return;
-    }
+    if (!this.scanned(outcome)) return;
     const { output } = outcome;
     this.plan = scanDone(this.plan, this.deps.clock.now(), outcome.ms);
-    sink.scanned({ result: 'ok', ms: outcome.ms, scanned: output.scanned, unreadable: output.unreadable });
     this.memory = output.memory;
     this.apply(output.holders, watched);
+  }
+
+  private async orphanScan(): Promise<void> {
+    const { sink, clock } = this.deps;
+    const ns = this.deps.ownMountNamespace;
+    const input = { watched: [], table: this.deps.table(), skipPids: [this.deps.selfPid], memory: [], orphans: true };
+    const outcome = await this.deps.scan(ns ? { ...input, ownMountNamespace: ns } : input);
+    if (!this.scanned(outcome)) return;
+    const orphans = outcome.output.orphans ?? [];
+    for (const o of orphans) if (o.mountId === null) sink.orphanByDevice(o);
+    const formers = new Map(this.plan.formers);
+    const followed: Holder[] = [];
+    for (const o of orphans) {
+      if (o.mountId === null) continue;
+      const { mountId } = o;
+      followed.push({ ...o, mountId });
+      if (!formers.has(mountId)) {
+        formers.set(mountId, { path: UNKNOWN_PATH, mountId, dev: '', state: 'detached', batch: 'before start', since: clock.now() });
+      }
+    }
+    if (followed.length === 0) return;
+    this.plan = { ...this.plan, formers };
+    this.apply(followed, watchedMounts(this.plan));
+  }
+
+  /** Says how a scan went; true when it is done. */
+  private scanned(outcome: ScanOutcome): outcome is Extract<ScanOutcome, { kind: 'done' }> {
+    const { sink } = this.deps;
+    if (outcome.kind === 'unavailable') sink.scanned({ result: 'unavailable', ms: 0, reason: outcome.reason });
+    else if (outcome.kind === 'timeout') sink.scanned({ result: 'timeout', ms: outcome.ms, blockedPid: outcome.blockedPid });
+    else sink.scanned({ result: 'ok', ms: outcome.ms, scanned: outcome.output.scanned, unreadable: outcome.output.unreadable });
+    return outcome.kind === 'done';
+  }
+
+  /** The configured paths, and the unknown one once a mount of it is followed: its gauge then stays, reading 0 when done. */
+  private countedPaths(): readonly string[] {
+    if (!this.unknownCounted && [...this.plan.formers.values()].some((f) => f.path === UNKNOWN_PATH)) this.unknownCounted = true;
+    return this.unknownCounted ? [...this.deps.paths, UNKNOWN_PATH] : this.deps.paths;
   }
 
   private apply(found: readonly Holder[], watched: readonly WatchedMount[]): void {
@@ -154,7 +202,7 @@ export class HolderWatch {
     this.known = changes.current;
     this.plan = releaseFormers(this.plan, watched, new Set([...this.known.values()].map((h) => h.mountId)));
     this.record.keepBatches(formerBatches(this.plan));
-    sink.holdersCounted(detachedCounts(this.deps.paths, this.known.values()));
+    sink.holdersCounted(detachedCounts(this.countedPaths(), this.known.values()));
     this.planRestarts();
     this.deps.onChange?.();
   }

@@ -7,7 +7,7 @@
 import type { ControllerIncident } from '../controller/controller.js';
 import type { PathHealth } from '../controller/policy.js';
 import type { PutBack } from '../controller/server-return.js';
-import type { FormerWatched } from '../holders/scan-plan.js';
+import { UNKNOWN_PATH, type FormerWatched } from '../holders/scan-plan.js';
 import type { HolderIncident } from '../holders/watch.js';
 import { isProbeClass } from '../probe/classify.js';
 import type { MountEntry } from '../probe/mountinfo.js';
@@ -94,7 +94,7 @@ export function resume(saved: IncidentState, live: { paths: readonly string[]; t
   const formers: FormerWatched[] = [];
   for (const d of saved.detached) {
     const now = byId.get(d.mountId);
-    if (!configured.has(d.path)) dropped.push(`${d.path}: no longer configured (detached mount ${d.mountId})`);
+    if (!configured.has(d.path) && d.path !== UNKNOWN_PATH) dropped.push(`${d.path}: no longer configured (detached mount ${d.mountId})`);
     else if (now && now.dev !== d.dev)
       dropped.push(`${d.path}: detached mount ${d.mountId} is gone: its ID names a newer mount (device ${now.dev}, was ${d.dev})`);
     else if (now) dropped.push(`${d.path}: mount ${d.mountId} is in the mount table again (device ${d.dev}): not detached`);
