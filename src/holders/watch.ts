@@ -141,7 +141,6 @@ export class HolderWatch {
   }
 
   private async scanOnce(): Promise<void> {
-    const { sink } = this.deps;
     const watched = watchedMounts(this.plan);
     if (watched.length === 0) {
       this.apply([], watched); // nothing watched any more: whoever was held is released
