@@ -24,6 +24,8 @@ import path from 'node:path';
 import { fuseAvailable, mountFaultfs, runBounded, type FaultMount } from '../test/helpers/faultfs.js';
 import { systemClock } from '../src/clock.js';
 import type { ControllerIncident } from '../src/controller/controller.js';
+import { controllerConfig } from '../src/controller/state.js';
+import { defaultConfig } from '../test/helpers/config.js';
 import type { PathHealth } from '../src/controller/policy.js';
 import type { PutBack } from '../src/controller/server-return.js';
 import type { FormerWatched } from '../src/holders/scan-plan.js';
@@ -179,7 +181,7 @@ function controllerIncident(paths: readonly string[], now: number, bump: number)
     lastTryAt: now - 20_000,
     running: false,
   }));
-  return { health, putBack, atRisk: [], recoveries: 12 + bump };
+  return { health, putBack, atRisk: [], recoveries: 12 + bump, recovering: null };
 }
 
 /** 10 detached mounts (IDs in no table now), 20 cwd/root memories each, two units restarted per recovery. */
@@ -299,7 +301,7 @@ function keepRow(n: number, targets: readonly WriteTarget[], iters: StateResult[
 
   // Reading back: the file's text, a fresh string each time as readFileSync gives it.
   const bytes = Buffer.from(text);
-  const live = { paths, table };
+  const live = { paths, table, policy: controllerConfig(defaultConfig).policy };
   const later: Moment = { now: 120, wallNow: moment.wallNow + 3_000 };
   const totalR: number[] = [];
   const dec: number[] = [];

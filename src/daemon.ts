@@ -5,6 +5,8 @@
 import { systemClock, type Clock } from './clock.js';
 import type { Config, LoadedConfig } from './config/types.js';
 import type { Controller } from './controller/controller.js';
+import { controllerConfig } from './controller/state.js';
+import type { PolicyConfig } from './controller/policy.js';
 import { KernelWatch } from './kernel/watch.js';
 import { SERVER_CHECK_TIMEOUT_MS, ServerWatch } from './server/watch.js';
 import { createStalledReset } from './server/reset-stalled.js';
@@ -158,7 +160,15 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
       startedAt = clock.now();
       log.info(startingFields(loaded, io.version, http), 'starting');
       const resumed = keeper
-        ? resumeIncident(keeper, { controller, holders: parts.holders, paths, table: effects.table(), clock, log })
+        ? resumeIncident(keeper, {
+            controller,
+            holders: parts.holders,
+            paths,
+            table: effects.table(),
+            policy: controllerConfig(config).policy,
+            clock,
+            log,
+          })
         : false;
       keeping = true;
       // Nothing known of an earlier process: who is still on a mount it may have detached is looked for.
@@ -201,6 +211,7 @@ function resumeIncident(
     holders: HolderWatch | undefined;
     paths: readonly string[];
     table: readonly MountEntry[];
+    policy: PolicyConfig;
     clock: Clock;
     log: Logger;
   },
@@ -208,7 +219,7 @@ function resumeIncident(
   const loaded = keeper.load();
   if (loaded.kind !== 'ok') return false;
   const { clock } = to;
-  const r = resume(loaded.state, { paths: to.paths, table: to.table }, { now: clock.now(), wallNow: clock.wallNow() });
+  const r = resume(loaded.state, { paths: to.paths, table: to.table, policy: to.policy }, { now: clock.now(), wallNow: clock.wallNow() });
   to.controller.restore(r.controller);
   to.holders?.restore(r.holders);
   const waiting = [...r.controller.health].filter(([, h]) => h.failingSince !== null || h.nextRecoveryAt > clock.now());
@@ -227,6 +238,7 @@ function resumeIncident(
       detached: formers.map((f) => ({ mount: f.path, mount_id: f.mountId, dev: f.dev, batch: f.batch })),
       put_back: r.controller.putBack.map((p) => p.mountPoint),
       units_restarted: r.holders.restarted.map((k) => k.unit),
+      recovery_cut_short: r.cutShort.length > 0 ? r.cutShort : undefined,
       dropped: r.dropped,
     },
     'incident state resumed',

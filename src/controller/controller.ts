@@ -63,6 +63,8 @@ export interface ControllerIncident {
   putBack: readonly PutBack[];
   atRisk: readonly PutBack[];
   recoveries: number;
+  /** The recovery under way: cut short by the process's end, it counts as failed (src/state/resume.ts). */
+  recovering: { paths: readonly string[]; startedAt: number } | null;
 }
 
 export class Controller {
@@ -92,13 +94,14 @@ export class Controller {
   }
 
   /** What an earlier process of the daemon left, checked already (src/state/resume.ts). Before start only. */
-  restore(incident: Omit<ControllerIncident, 'atRisk'>): void {
+  restore(incident: Omit<ControllerIncident, 'atRisk' | 'recovering'>): void {
     this.state = { ...this.state, health: incident.health, putBack: incident.putBack, recoveries: incident.recoveries };
   }
 
   incident(): ControllerIncident {
-    const { health, putBack, atRisk, recoveries } = this.state;
-    return { health, putBack, atRisk, recoveries };
+    const { health, putBack, atRisk, recoveries, recovery } = this.state;
+    const recovering = recovery && { paths: recovery.targets.map((t) => t.path), startedAt: recovery.startedAt };
+    return { health, putBack, atRisk, recoveries, recovering };
   }
 
   /** The first round, at start; resolves when it is done. */
@@ -285,7 +288,7 @@ export class Controller {
 }
 
 function incidentChanged(a: ControllerState, b: ControllerState): boolean {
-  return a.health !== b.health || a.putBack !== b.putBack || a.atRisk !== b.atRisk || a.recoveries !== b.recoveries;
+  return a.health !== b.health || a.putBack !== b.putBack || a.atRisk !== b.atRisk || a.recoveries !== b.recoveries || a.recovery !== b.recovery;
 }
 
 /** One report to the sink method of its kind. */

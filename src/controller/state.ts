@@ -33,6 +33,7 @@ export interface Recovery {
   readonly targets: readonly RecoveryTarget[];
   /** Names the recovery for the holder watch: mounts that leave the table meanwhile were detached by it. */
   readonly batch: string;
+  readonly startedAt: number;
 }
 
 export interface ControllerState {

@@ -237,7 +237,7 @@ function decideAndAct(s: ControllerState, at: At): ControllerState {
   const recoveries = cfg.dryRun ? s.recoveries : s.recoveries + 1;
   report(at, { kind: 'recovery-started', targets });
   at.out.push({ kind: 'clear-wake' }, { kind: 'recover', targets, dryRun: cfg.dryRun });
-  return { ...next, wake: null, recoveries, recovery: { targets, batch: `recovery ${recoveries}` } };
+  return { ...next, wake: null, recoveries, recovery: { targets, batch: `recovery ${recoveries}`, startedAt: now } };
 }
 
 function recovered(s: ControllerState, done: Extract<ControllerEvent, { kind: 'recovered' }>['report'], at: At): ControllerState {

@@ -59,6 +59,8 @@ export interface IncidentState {
   readonly paths: readonly SavedPath[];
   readonly detached: readonly SavedDetached[];
   readonly putBack: readonly SavedPutBack[];
+  /** The recovery that was under way: a process killed during it leaves it to count as failed. */
+  readonly recovering: { readonly paths: readonly string[]; readonly startedAt: number } | null;
 }
 
 export type Decoded = { kind: 'ok'; state: IncidentState } | { kind: 'invalid'; reason: string };
@@ -91,12 +93,18 @@ export function decodeIncident(text: string, bootId: string): Decoded {
         paths: list(o.paths, 'paths', savedPath),
         detached: list(o.detached, 'detached', savedDetached),
         putBack: list(o.putBack, 'putBack', savedPutBack),
+        recovering: nullable(o.recovering, 'recovering', recovering),
       },
     };
   } catch (err) {
     if (err instanceof Invalid) return { kind: 'invalid', reason: err.message };
     throw err;
   }
+}
+
+function recovering(v: unknown, at: string): IncidentState['recovering'] {
+  const o = record(v, at);
+  return { paths: list(o.paths, `${at}.paths`, str), startedAt: time(o.startedAt, `${at}.startedAt`) };
 }
 
 function savedPath(v: unknown, at: string): SavedPath {

@@ -5,7 +5,7 @@
 // while anyone holds it: so an ID of a saved detached mount that is back in the mount table names
 // a newer mount (its device tells), and the old one is gone with every holder it had.
 import type { ControllerIncident } from '../controller/controller.js';
-import type { PathHealth } from '../controller/policy.js';
+import { recorded, type PathHealth, type PolicyConfig } from '../controller/policy.js';
 import type { PutBack } from '../controller/server-return.js';
 import { UNKNOWN_PATH, type FormerWatched } from '../holders/scan-plan.js';
 import type { HolderIncident } from '../holders/watch.js';
@@ -21,7 +21,9 @@ export interface Moment {
 }
 
 export interface Resumed {
-  controller: Omit<ControllerIncident, 'atRisk'>;
+  controller: Omit<ControllerIncident, 'atRisk' | 'recovering'>;
+  /** Paths of a recovery the last process did not see end: counted as failed, so a restart loop backs off. */
+  cutShort: string[];
   holders: HolderIncident;
   /** What was dropped, one phrase each ("/airflow/logs: mount 812 is in the mount table again, device 0:61, was 0:53"). */
   dropped: string[];
@@ -65,10 +67,15 @@ export function snapshot(c: ControllerIncident, h: HolderIncident | undefined, b
       ...c.putBack.map((p) => saved(p, 'waiting')),
       ...c.atRisk.filter((p) => !waiting.has(p.mountPoint)).map((p) => saved(p, 'at_risk')),
     ],
+    recovering: c.recovering && { paths: c.recovering.paths, startedAt: wall(c.recovering.startedAt) },
   };
 }
 
-export function resume(saved: IncidentState, live: { paths: readonly string[]; table: readonly MountEntry[] }, moment: Moment): Resumed {
+export function resume(
+  saved: IncidentState,
+  live: { paths: readonly string[]; table: readonly MountEntry[]; policy: PolicyConfig },
+  moment: Moment,
+): Resumed {
   const local = (t: number): number => t - (moment.wallNow - moment.now);
   const configured = new Set(live.paths);
   const dropped: string[] = [];
@@ -89,6 +96,12 @@ export function resume(saved: IncidentState, live: { paths: readonly string[]; t
       });
     }
   }
+
+  // A recovery the last process did not see end (killed in it, perhaps by it) is a failed one, from
+  // when it started: a daemon killed in every recovery backs off instead of unmounting at each start.
+  const cut = saved.recovering;
+  const cutShort = cut ? cut.paths.filter((p) => health.has(p)) : [];
+  const afterCut = cut ? recorded(health, cutShort, new Set(cutShort), local(cut.startedAt), live.policy) : health;
 
   const byId = new Map(live.table.map((e) => [e.id, e]));
   const formers: FormerWatched[] = [];
@@ -123,7 +136,8 @@ export function resume(saved: IncidentState, live: { paths: readonly string[]; t
   }
 
   return {
-    controller: { health, putBack, recoveries: saved.recoveries },
+    controller: { health: afterCut, putBack, recoveries: saved.recoveries },
+    cutShort,
     holders: {
       formers,
       restarted: [...batches].flatMap(([batch, units]) => units.map((unit) => ({ batch, unit }))),

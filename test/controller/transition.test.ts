@@ -237,7 +237,7 @@ describe('a round ends', () => {
       clearWake,
       { kind: 'recover', targets: [dagsTarget], dryRun: false },
     ]);
-    expect(state.recovery).toEqual({ targets: [dagsTarget], batch: 'recovery 1' });
+    expect(state.recovery).toEqual({ targets: [dagsTarget], batch: 'recovery 1', startedAt: 40 });
     expect(state.recoveries).toBe(1);
     expect(state.wake).toBeNull();
     expect(state.hold).toBeNull();
@@ -260,7 +260,7 @@ describe('a round ends', () => {
       clearWake,
       { kind: 'recover', targets: [dagsTarget], dryRun: true },
     ]);
-    expect(state.recovery).toEqual({ targets: [dagsTarget], batch: 'recovery 0' });
+    expect(state.recovery).toEqual({ targets: [dagsTarget], batch: 'recovery 0', startedAt: 40 });
     expect(state.recoveries).toBe(0);
   });
 

@@ -116,6 +116,30 @@ requires(fuse, python3, built()).describe('incident state across a restart, on r
     expect(second.lines.some((l) => l.msg === 'recovery starting')).toBe(false);
   });
 
+  it('killed in the middle of a recovery: that recovery counts as failed, and the restarted daemon backs off instead of running it again', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'nhc-incident-'));
+    const a = await mountFaultfs();
+    mounts = [a];
+    // A recovery command that takes its time: the daemon is killed while it runs.
+    const recovery = ['  command: ["sleep", "20"]', '  timeout: 30s', '  escalation: []', '  cooldown: 1m', '  max_backoff: 10m'].join(
+      '\n',
+    );
+    const config = configYaml([a.mountpoint], { recovery, stateFile: join(dir, 'state.json') });
+    const first = start(config);
+    await first.waitForLine(is('mount healthy', a.mountpoint), 10_000);
+    a.setMode('estale');
+    await first.waitForLine((l) => l.msg === 'recovery starting', 10_000);
+    await killed(first);
+
+    const second = start(config);
+    const resumed = await second.waitForLine(is('incident state resumed'), 10_000);
+    expect(resumed.recovery_cut_short).toEqual([a.mountpoint]);
+    expect(resumed.paths).toEqual([expect.objectContaining({ mount: a.mountpoint, failed_recoveries: 1, wait: 'backoff' })]);
+    const held = await second.waitForLine((l) => l.msg === 'recovery held', 10_000);
+    expect(held).toMatchObject({ reason: 'backoff', mounts: [a.mountpoint] });
+    expect(second.lines.some((l) => l.msg === 'recovery starting')).toBe(false);
+  });
+
   it('a static mount a recovery took away, its remount cut short by kill -9: the next start puts it back once its server answers', async () => {
     dir = mkdtempSync(join(tmpdir(), 'nhc-incident-'));
     const a = await mountFaultfs();
@@ -137,6 +161,7 @@ requires(fuse, python3, built()).describe('incident state across a restart, on r
         recoveries: 1,
         paths: [],
         detached: [],
+        recovering: null,
         putBack: [
           {
             mountPoint: a.mountpoint,

@@ -40,6 +40,7 @@ const sample: IncidentState = {
       state: 'waiting',
     },
   ],
+  recovering: { paths: ['/airflow/dags'], startedAt: 1_700_000_090_000 },
 };
 
 describe('the incident state file', () => {
@@ -50,7 +51,7 @@ describe('the incident state file', () => {
   });
 
   it('an empty incident reads back empty', () => {
-    const empty: IncidentState = { bootId: BOOT, recoveries: 0, paths: [], detached: [], putBack: [] };
+    const empty: IncidentState = { bootId: BOOT, recoveries: 0, paths: [], detached: [], putBack: [], recovering: null };
     expect(decodeIncident(encodeIncident(empty), BOOT)).toEqual({ kind: 'ok', state: empty });
   });
 

@@ -11,7 +11,7 @@ import { IncidentKeeper } from '../../src/state/keeper.js';
 import { stateFile } from '../../src/state/state-file.js';
 
 const BOOT = 'boot-1';
-const state = (recoveries: number): IncidentState => ({ bootId: BOOT, recoveries, paths: [], detached: [], putBack: [] });
+const state = (recoveries: number): IncidentState => ({ bootId: BOOT, recoveries, paths: [], detached: [], putBack: [], recovering: null });
 
 let dir: string;
 let lines: { level: string; msg: string; reason?: string }[];

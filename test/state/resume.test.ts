@@ -11,6 +11,7 @@ import { decodeIncident, encodeIncident } from '../../src/state/incident.js';
 import { resume, snapshot } from '../../src/state/resume.js';
 
 const BOOT = 'boot-1';
+const policy = { enabled: true, triggers: ['timeout', 'ESTALE'], hangAfterMs: 15_000, cooldownMs: 30_000, maxBackoffMs: 300_000 };
 const PATHS = ['/airflow/dags', '/airflow/logs'];
 /** The old process ran 600 s; the new one starts 2 s after the old one wrote, its clock at 50 ms. */
 const OLD = { now: 600_000, wallNow: 1_700_000_600_000 };
@@ -53,6 +54,7 @@ const controller: ControllerIncident = {
   putBack: [staticMount('/mnt/static')],
   atRisk: [staticMount('/mnt/static'), staticMount('/home', { tries: 0, lastTryAt: null })],
   recoveries: 4,
+  recovering: null,
 };
 
 const holders: HolderIncident = {
@@ -109,7 +111,7 @@ describe('resume', () => {
   const table = [entry(20, '/'), entry(901, '/airflow/dags'), entry(902, '/airflow/logs')];
 
   it("round trip: each time lands on the new process's clock where it was on the old one's, seen from the wall clock", () => {
-    const r = resume(saved(), { paths: PATHS, table }, NEW);
+    const r = resume(saved(), { paths: PATHS, table, policy }, NEW);
     // 600 s into the old process is 2 s before the new one's 50 ms.
     expect(r.controller.health.get('/airflow/dags')).toEqual({
       result: 'timeout',
@@ -134,7 +136,7 @@ describe('resume', () => {
   });
 
   it('a detached mount whose ID names a newer mount now (another device) is dropped, and its restarted units with it', () => {
-    const r = resume(saved(), { paths: PATHS, table: [...table, entry(812, '/srv/other', 'ext4', '8:3')] }, NEW);
+    const r = resume(saved(), { paths: PATHS, policy, table: [...table, entry(812, '/srv/other', 'ext4', '8:3')] }, NEW);
     expect(r.holders.formers).toEqual([]);
     expect(r.holders.restarted).toEqual([]);
     expect(r.holders.memory).toEqual([]);
@@ -142,19 +144,19 @@ describe('resume', () => {
   });
 
   it('a detached mount that is in the mount table with its own device was never detached here: dropped', () => {
-    const r = resume(saved(), { paths: PATHS, table: [...table, entry(812, '/airflow/logs', 'nfs4', '0:53')] }, NEW);
+    const r = resume(saved(), { paths: PATHS, policy, table: [...table, entry(812, '/airflow/logs', 'nfs4', '0:53')] }, NEW);
     expect(r.holders.formers).toEqual([]);
     expect(r.dropped).toEqual(['/airflow/logs: mount 812 is in the mount table again (device 0:53): not detached']);
   });
 
   it('a static mount mounted again meanwhile is dropped (said when it was waiting; an at-risk one left in place is the usual case)', () => {
-    const r = resume(saved(), { paths: PATHS, table: [...table, entry(950, '/mnt/static'), entry(951, '/home')] }, NEW);
+    const r = resume(saved(), { paths: PATHS, policy, table: [...table, entry(950, '/mnt/static'), entry(951, '/home')] }, NEW);
     expect(r.controller.putBack).toEqual([]);
     expect(r.dropped).toEqual(['/mnt/static: mounted again']);
   });
 
   it('a path no longer configured is dropped, with its detached mount', () => {
-    const r = resume(saved(), { paths: ['/airflow/dags'], table }, NEW);
+    const r = resume(saved(), { paths: ['/airflow/dags'], table, policy }, NEW);
     expect([...r.controller.health.keys()]).toEqual(['/airflow/dags']);
     expect(r.holders.formers).toEqual([]);
     expect(r.dropped).toEqual(['/airflow/logs: no longer configured (detached mount 812)']);
@@ -163,14 +165,30 @@ describe('resume', () => {
   it('a detached mount of an unknown path (found at a start without state) is carried like any other', () => {
     const unknown = { ...holders, formers: [{ ...holders.formers[0]!, path: 'unknown', batch: 'before start' }] };
     const s = snapshot(controller, unknown, BOOT, OLD);
-    expect(resume(s, { paths: PATHS, table }, NEW).holders.formers).toEqual([expect.objectContaining({ path: 'unknown', mountId: 812 })]);
+    expect(resume(s, { paths: PATHS, table, policy }, NEW).holders.formers).toEqual([
+      expect.objectContaining({ path: 'unknown', mountId: 812 }),
+    ]);
   });
 
   it('a result that is no probe result is dropped, never used', () => {
     const s = saved();
     const spoiled = { ...s, paths: s.paths.map((p) => ({ ...p, result: 'EXPLODED!' })) };
-    const r = resume(spoiled, { paths: PATHS, table }, NEW);
+    const r = resume(spoiled, { paths: PATHS, table, policy }, NEW);
     expect(r.controller.health.size).toBe(0);
     expect(r.dropped).toEqual(['/airflow/dags: result "EXPLODED!" is no probe result']);
+  });
+
+  it('a recovery the last process did not see end counts as failed, from when it started: the next one waits for the backoff', () => {
+    // Started 10 s before the old process wrote; its third failure in a row (two before it).
+    const s = snapshot({ ...controller, recovering: { paths: ['/airflow/dags'], startedAt: 590_000 } }, holders, BOOT, OLD);
+    expect(s.recovering).toEqual({ paths: ['/airflow/dags'], startedAt: 1_700_000_590_000 });
+    const r = resume(s, { paths: PATHS, table, policy }, NEW);
+    expect(r.cutShort).toEqual(['/airflow/dags']);
+    expect(r.controller.health.get('/airflow/dags')).toMatchObject({
+      failedRecoveries: 3,
+      wait: 'backoff',
+      // 30 s doubled twice, from its start 12 s before this process's 50 ms.
+      nextRecoveryAt: 50 - 12_000 + 120_000,
+    });
   });
 });
