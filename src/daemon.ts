@@ -19,6 +19,10 @@ import type { ProbeResult } from './probe/probe-mounts.js';
 import { scheduleIntervalMs, startSchedule, type Schedule } from './schedule.js';
 import { createNotifier } from './systemd-notify.js';
 import { realEffects, wire, type Effects } from './wire.js';
+import { IncidentKeeper } from './state/keeper.js';
+import { resume, snapshot } from './state/resume.js';
+import type { HolderWatch } from './holders/watch.js';
+import type { MountEntry } from './probe/mountinfo.js';
 
 /** How long shutdown waits for a cycle or recovery step in progress before leaving anyway. */
 const STOP_GRACE_MS = 2000;
@@ -63,11 +67,20 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
         autofsReloads: config.servers.watch && config.servers.autofsReload.length > 0,
       })
     : undefined;
+  // The incident state: resumed at start, then written at each change (src/state/).
+  const bootId = config.state.file === null ? '' : effects.bootId();
+  const keeper = config.state.file === null ? undefined : new IncidentKeeper(effects.stateFile(config.state.file), bootId, log);
+  let keeping = false; // not before the file is read: the first write would replace what it holds
+  const keep = (): void => {
+    if (!keeper || !keeping) return;
+    keeper.save(snapshot(controller.incident(), parts.holders?.incident(), bootId, { now: clock.now(), wallNow: clock.wallNow() }));
+  };
   const parts = wire(config, effects, {
     role: 'daemon',
     holderSink: fanOutHolders([createHolderLogSink(log), ...(metrics ? [metrics.holderSink] : [])]),
     // The controller decides whether a call that came back late was a hang or a slow mount.
     onReleased: (call) => controller.released(call),
+    onIncidentChange: keep,
   });
   // Where autofs' mounts are reached from, said when it changes (at the first check, and when the
   // automount daemon is restarted into another namespace).
@@ -144,6 +157,10 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
       if (metrics) http = await startHttpServer({ listen: config.metrics.listen, registry: metrics.registry, health, version: io.version });
       startedAt = clock.now();
       log.info(startingFields(loaded, io.version, http), 'starting');
+      const resumed = keeper ? resumeIncident(keeper, { controller, holders: parts.holders, paths, table: effects.table(), clock, log }) : false;
+      keeping = true;
+      // Nothing known of an earlier process: who is still on a mount it may have detached is looked for.
+      if (!resumed) parts.holders?.lookForOrphans();
       schedule = startSchedule({ expression: config.schedule, jitterMs: config.jitterMs, tick: () => void controller.tick(), clock, log });
       void controller.start();
       kernel?.start();
@@ -172,6 +189,47 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
       return parts.blocked();
     },
   };
+}
+
+/** What the last process left, checked against the machine now, handed to the parts and said in one line. */
+function resumeIncident(
+  keeper: IncidentKeeper,
+  to: {
+    controller: Controller;
+    holders: HolderWatch | undefined;
+    paths: readonly string[];
+    table: readonly MountEntry[];
+    clock: Clock;
+    log: Logger;
+  },
+): boolean {
+  const loaded = keeper.load();
+  if (loaded.kind !== 'ok') return false;
+  const { clock } = to;
+  const r = resume(loaded.state, { paths: to.paths, table: to.table }, { now: clock.now(), wallNow: clock.wallNow() });
+  to.controller.restore(r.controller);
+  to.holders?.restore(r.holders);
+  const waiting = [...r.controller.health].filter(([, h]) => h.failingSince !== null || h.nextRecoveryAt > clock.now());
+  const { formers } = r.holders;
+  if (waiting.length + formers.length + r.controller.putBack.length + r.dropped.length === 0) return true; // no incident was under way
+  to.log.info(
+    {
+      file: keeper.path,
+      paths: waiting.map(([path, h]) => ({
+        mount: path,
+        result: h.result,
+        failed_recoveries: h.failedRecoveries,
+        wait: h.wait,
+        wait_ms: Math.max(0, Math.round(h.nextRecoveryAt - clock.now())),
+      })),
+      detached: formers.map((f) => ({ mount: f.path, mount_id: f.mountId, dev: f.dev, batch: f.batch })),
+      put_back: r.controller.putBack.map((p) => p.mountPoint),
+      units_restarted: r.holders.restarted.map((k) => k.unit),
+      dropped: r.dropped,
+    },
+    'incident state resumed',
+  );
+  return true;
 }
 
 /** The `starting` line: what runs, from which files, serving where. */

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Clock } from './clock.js';
 import type { Config } from './config/types.js';
 import { createRunner, type RunCommand, type RunnerOptions } from './exec/runner.js';
-import { realProc } from './holders/proc.js';
+import { readOwnMountNamespace, realProc } from './holders/proc.js';
 import { unitOf } from './holders/scan.js';
 import { createProcessScanner, createThreadScanner, type ScanHolders } from './holders/scanner.js';
 import { HolderWatch } from './holders/watch.js';
@@ -27,6 +27,7 @@ import { Prober, type ReleasedCall } from './probe/prober.js';
 import type { ResolvedMounts } from './probe/resolve-links.js';
 import { spawnProcessWorker, spawnThreadWorker, type SpawnWorker } from './probe/worker.js';
 import { fstabReader } from './recovery/fstab.js';
+import { stateFile, type StateFile } from './state/state-file.js';
 
 /** A holder scanner and what it leaves behind. */
 export interface HolderScanner {
@@ -66,6 +67,12 @@ export interface Effects {
   selfPid: number;
   /** The systemd unit this process runs in, null outside one: never restarted as a holder. */
   ownUnit: () => string | null;
+  /** The mount namespace this process reads its mount table in (/proc/self/ns/mnt); null when unreadable. */
+  mountNamespace: () => string | null;
+  /** This boot's ID: a state file of another boot names mounts and processes that no longer exist. */
+  bootId: () => string;
+  /** The incident state's file (src/state/state-file.ts). */
+  stateFile: (path: string) => StateFile;
 }
 
 /**
@@ -95,6 +102,9 @@ export function realEffects(role: 'daemon' | 'check', clock: Clock): Effects {
     mapServers: (paths) => autofsMapServers(paths, localMapReader),
     selfPid: process.pid,
     ownUnit: () => (role === 'daemon' ? unitOf(realProc().read(process.pid, 'cgroup')) : null),
+    mountNamespace: readOwnMountNamespace,
+    bootId: () => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(),
+    stateFile,
   };
 }
 
@@ -104,6 +114,8 @@ export interface WireOptions {
   holderSink?: HolderSink;
   /** Told when a call given up as timed out returns (the controller's, in the daemon). */
   onReleased?: (call: ReleasedCall) => void;
+  /** Told when what the controller or the holder watch knows of an incident has changed. */
+  onIncidentChange?: () => void;
 }
 
 /** What the daemon's controller has of the server watch: where to say what to watch, and the maps' servers. */
@@ -155,6 +167,8 @@ export function wire(config: Config, effects: Effects, opts: WireOptions): Wired
         sink: opts.holderSink ?? fanOutHolders([]),
         selfPid: effects.selfPid,
         ownUnit: effects.ownUnit(),
+        ownMountNamespace: effects.mountNamespace(),
+        ...(opts.onIncidentChange ? { onChange: opts.onIncidentChange } : {}),
       })
     : undefined;
   // The recovery's commands, and the fstab they read, in the configured mount namespace.
@@ -177,6 +191,7 @@ export function wire(config: Config, effects: Effects, opts: WireOptions): Wired
         autofsRunning: () => effects.autofsRunning(paths),
         once,
         ...(holders ? { holders } : {}),
+        ...(opts.onIncidentChange ? { onIncidentChange: opts.onIncidentChange } : {}),
         // What a recovery's first moments wait for, loaded when the kernel says one may follow.
         prepare: () => {
           run.prepare?.();

@@ -14,6 +14,7 @@ import {
   listenAddress,
   LOG_LEVELS,
   logFile,
+  stateFile,
   mountNamespace,
   mountPoints,
   multipleOf,
@@ -207,6 +208,14 @@ export const CONFIG_KEYS: KeyTable<Config> = {
   log: {
     level: key('level', oneOf(LOG_LEVELS), 'info', 'fatal, error, warn, info, debug, trace'),
     file: key('file', logFile, '/var/log/nfs-health-check.log', 'the JSON lines also go here; reopened on SIGHUP; `""` = stdout only'),
+  },
+  state: {
+    file: key(
+      'file',
+      stateFile,
+      '/run/nfs-health-checkd/state.json',
+      'an incident\'s state, written at each change and resumed at start (restart, upgrade, crash); `""` = none',
+    ),
   },
 };
 

@@ -224,18 +224,24 @@ export const mountNamespace: Kind<string | null, string> = {
   show: code,
 };
 
-/** An absolute file path, or "" for none (null). */
-export const logFile: Kind<string | null, string> = {
-  parse(value: unknown, at: KeyPath, ctx: ParseContext) {
-    if (value === '') return null;
-    if (typeof value !== 'string' || !posix.isAbsolute(value) || value.endsWith('/')) {
-      ctx.expected(at, 'an absolute file path, or "" for no log file', value);
-    }
-    return posix.normalize(value);
-  },
-  render: (file) => file ?? '',
-  show: (file) => code(file === '' ? '""' : file),
-};
+/** An absolute file path, or "" for none (null); `none` says what "" means. */
+function optionalFile(none: string): Kind<string | null, string> {
+  return {
+    parse(value: unknown, at: KeyPath, ctx: ParseContext) {
+      if (value === '') return null;
+      if (typeof value !== 'string' || !posix.isAbsolute(value) || value.endsWith('/')) {
+        ctx.expected(at, `an absolute file path, or "" ${none}`, value);
+      }
+      return posix.normalize(value);
+    },
+    render: (file) => file ?? '',
+    show: (file) => code(file === '' ? '""' : file),
+  };
+}
+
+export const logFile = optionalFile('for no log file');
+/** Where the incident state is kept (src/state/). */
+export const stateFile = optionalFile('to keep no incident state');
 
 /** A command line, never run through a shell; `min` 0 allows none. */
 export function argv(min: number): Kind<string[], string[]> {

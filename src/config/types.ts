@@ -105,6 +105,11 @@ export interface LogConfig {
   file: string | null;
 }
 
+export interface StateConfig {
+  /** The incident state's file (src/state/); null: none kept, every start is a fresh one. */
+  file: string | null;
+}
+
 export interface Config {
   mounts: MountConfig[];
   /** node-cron expression with a seconds field. */
@@ -117,6 +122,7 @@ export interface Config {
   servers: ServersConfig;
   metrics: MetricsConfig;
   log: LogConfig;
+  state: StateConfig;
 }
 
 /** Where an effective config came from, for messages and `validate`. */

@@ -19,6 +19,7 @@ import type { ServerAddress } from '../server/address.js';
 import { nfsMountedAt } from '../recovery/collateral.js';
 import type { ResetStalled } from '../server/reset-stalled.js';
 import type { PutBack, PutBackReport } from './server-return.js';
+import type { Health } from './policy.js';
 
 export { AUTOMOUNT_RETRY_MS } from './wake-plan.js';
 
@@ -52,6 +53,16 @@ export interface ControllerDeps {
   resetStalled?: ResetStalled;
   /** Servers autofs' file maps name per configured path (src/server/autofs-map.ts). */
   mapServers?: ReadonlyMap<string, readonly ServerAddress[]>;
+  /** Told when what `incident()` returns has changed (the daemon keeps it in its state file). */
+  onIncidentChange?: () => void;
+}
+
+/** What the controller carries from one process of the daemon to the next (src/state/). */
+export interface ControllerIncident {
+  health: Health;
+  putBack: readonly PutBack[];
+  atRisk: readonly PutBack[];
+  recoveries: number;
 }
 
 export class Controller {
@@ -78,6 +89,16 @@ export class Controller {
   /** When the last scheduled round (or the first) finished; null before (src/controller/state.ts). */
   get lastScheduledCycleAt(): number | null {
     return this.state.lastScheduledCycleAt;
+  }
+
+  /** What an earlier process of the daemon left, checked already (src/state/resume.ts). Before start only. */
+  restore(incident: Omit<ControllerIncident, 'atRisk'>): void {
+    this.state = { ...this.state, health: incident.health, putBack: incident.putBack, recoveries: incident.recoveries };
+  }
+
+  incident(): ControllerIncident {
+    const { health, putBack, atRisk, recoveries } = this.state;
+    return { health, putBack, atRisk, recoveries };
   }
 
   /** The first round, at start; resolves when it is done. */
@@ -134,8 +155,10 @@ export class Controller {
     this.dispatching = true;
     try {
       for (let e = this.queue.shift(); e; e = this.queue.shift()) {
-        const { state, actions } = transition(this.state, e, this.deps.clock.now(), this.cfg);
+        const before = this.state;
+        const { state, actions } = transition(before, e, this.deps.clock.now(), this.cfg);
         this.state = state;
+        if (incidentChanged(before, state)) this.deps.onIncidentChange?.();
         if (!state.cycle) this.round = undefined;
         if (!state.recovery) this.recovery = undefined;
         for (const action of actions) {
@@ -207,6 +230,7 @@ export class Controller {
       fstab: this.deps.fstab ?? (() => null),
       onStep: (step) => this.dispatch({ kind: 'step', step }),
       onCollateral: (report) => this.dispatch({ kind: 'collateral', report }),
+      onAtRisk: (mounts) => this.dispatch({ kind: 'at-risk', mounts }),
     });
     this.dispatch({ kind: 'recovered', report });
   }
@@ -258,6 +282,10 @@ export class Controller {
     if (this.timer) this.deps.clock.clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
+
+function incidentChanged(a: ControllerState, b: ControllerState): boolean {
+  return a.health !== b.health || a.putBack !== b.putBack || a.atRisk !== b.atRisk || a.recoveries !== b.recoveries;
 }
 
 /** One report to the sink method of its kind. */

@@ -4,7 +4,7 @@
 import type { Config } from '../config/types.js';
 import type { ReleasedCall } from '../probe/prober.js';
 import type { ProbeResult } from '../probe/probe-mounts.js';
-import type { CollateralReport } from '../recovery/collateral.js';
+import type { AtRiskMount, CollateralReport } from '../recovery/collateral.js';
 import type { DryRunReport } from '../recovery/plan.js';
 import type { RecoveryReport, RecoveryTarget, StepReport } from '../recovery/procedure.js';
 import type { Health, HealthEvent, Hold, PolicyConfig } from './policy.js';
@@ -48,6 +48,11 @@ export interface ControllerState {
   readonly reload: ReloadState;
   /** Static mounts a recovery took away and could not put back: tried again when their server answers. */
   readonly putBack: readonly PutBack[];
+  /**
+   * Static mounts the recovery under way may take away, noted before its first unmount: kept in
+   * the state file, so a process killed before putting them back has the next one do it.
+   */
+  readonly atRisk: readonly PutBack[];
   /** Per path: failing since, the blocked call's hang mark, cooldown and backoff. */
   readonly health: Health;
   /** The probe round under way; one at a time. */
@@ -120,6 +125,8 @@ export type ControllerEvent =
   | { kind: 'released'; call: ReleasedCall }
   | { kind: 'step'; step: StepReport }
   | { kind: 'collateral'; report: CollateralReport }
+  /** The static mounts the recovery under way may take away, before it unmounts anything. */
+  | { kind: 'at-risk'; mounts: readonly AtRiskMount[] }
   /** The recovery under way is done. */
   | { kind: 'recovered'; report: RecoveryReport | DryRunReport }
   /** The server watch found a server answering, or not, for the first time or anew. */
@@ -188,6 +195,7 @@ export function initialState(): ControllerState {
     watching: [],
     reload: { lastAt: null, inARow: 0, running: null, settleUntil: null },
     putBack: [],
+    atRisk: [],
     health: new Map(),
     cycle: null,
     tickWaiting: null,

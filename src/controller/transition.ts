@@ -88,8 +88,10 @@ function apply(s: ControllerState, e: ControllerEvent, at: At): ControllerState 
     case 'collateral':
       report(at, { kind: 'collateral', report: e.report });
       return collateralLeft(s, e.report, at);
+    case 'at-risk':
+      return { ...s, atRisk: e.mounts.map((m) => ({ ...m, since: at.now, tries: 0, lastTryAt: null, running: false })) };
     case 'recovered':
-      return recovered(s, e.report, at);
+      return recovered({ ...s, atRisk: [] }, e.report, at);
     case 'server':
       return serverSeen(s, e.report, at);
     case 'reloaded':

@@ -32,3 +32,8 @@ export function realProc(root = '/proc'): ProcReader {
     list: (pid, name) => orNull(() => readdirSync(`${root}/${pid}/${name}`)),
   };
 }
+
+/** This process's mount namespace as /proc/PID/ns/mnt reads (`mnt:[4026531841]`): ScanInput.ownMountNamespace. */
+export function readOwnMountNamespace(): string | null {
+  return orNull(() => readlinkSync('/proc/self/ns/mnt'));
+}

@@ -22,6 +22,10 @@ class UnitsByBatch {
     this.byBatch.set(key.batch, units);
   }
 
+  keys(): RestartKey[] {
+    return [...this.byBatch].flatMap(([batch, units]) => [...units].map((unit) => ({ batch, unit })));
+  }
+
   keepOnly(batches: ReadonlySet<string>): void {
     for (const batch of this.byBatch.keys()) if (!batches.has(batch)) this.byBatch.delete(batch);
   }
@@ -37,6 +41,11 @@ export class RestartRecord {
 
   markRestarted(keys: Iterable<RestartKey>): void {
     for (const key of keys) this.restarted.add(key);
+  }
+
+  /** Every unit restarted, with its batch: what a new process must not restart again. */
+  restartedUnits(): RestartKey[] {
+    return this.restarted.keys();
   }
 
   /** The "did not help" reports not made before, in order; from now on they count as made. */

@@ -12,7 +12,14 @@ import type { WatchedMount } from './scan.js';
 const MIN_RESCAN_GAP_MS = 5_000;
 const RESCAN_GAP_FACTOR = 10;
 
-export type FormerWatched = WatchedMount & FormerMount;
+/** The path of a former mount found at start with nothing saved of it: which configured path it was on is not known. */
+export const UNKNOWN_PATH = 'unknown';
+
+export type FormerWatched = WatchedMount &
+  FormerMount & {
+    /** When it was found detached (clock ms). */
+    since: number;
+  };
 
 export interface ScanPlan {
   /** Failing mounts still in the table, by mount ID. */
@@ -38,9 +45,9 @@ export interface Round {
   held: boolean;
 }
 
-export const emptyScanPlan = (): ScanPlan => ({
+export const emptyScanPlan = (formers: readonly FormerWatched[] = []): ScanPlan => ({
   failing: new Map(),
-  formers: new Map(),
+  formers: new Map(formers.map((f) => [f.mountId, f])),
   healthy: new Set(),
   nextRescanAt: 0,
   again: false,
@@ -64,7 +71,7 @@ export function planRound(plan: ScanPlan, round: Round): { plan: ScanPlan; scan:
     const now = results.find((r) => r.path === w.path);
     if (!ids.has(id)) {
       failing.delete(id);
-      formers.set(id, { ...w, state: 'detached', batch: batch ?? `mount ${id}` });
+      formers.set(id, { ...w, state: 'detached', batch: batch ?? `mount ${id}`, since: round.now });
     } else if (now?.result === 'ok' && now.mountId === id) {
       failing.delete(id); // healthy again in place: the server came back
     }

@@ -11,8 +11,15 @@
 //   that text for the same process (pid and start time) ties it to the same mount. A child forked
 //   after the detach (Airflow forks its task runners) has never been seen: its cwd is tied to the
 //   mount when its parent's is, with the same text.
+//
+// With `orphans`, the same pass also finds holds on mounts in no mount table (orphans.ts).
 import { isAtOrBelow, pathMountState, type MountEntry } from '../probe/mountinfo.js';
+import { isDev, mappedFiles, mapsDev } from './maps.js';
+import { startOrphanScan, type OrphanHolder, type OrphanProcess, type OrphanScan } from './orphans.js';
 import type { ProcReader } from './proc.js';
+
+export { mapsDev };
+export type { OrphanHolder };
 
 export type MountState = 'failing' | 'detached';
 
@@ -37,7 +44,8 @@ export interface Hold {
   inherited?: boolean;
 }
 
-export interface Holder {
+/** Who a process is. */
+export interface ProcessIdentity {
   pid: number;
   /** Start time in clock ticks after boot (stat field 22): with the pid, names one process. */
   start: string;
@@ -46,6 +54,9 @@ export interface Holder {
   uid: number | null;
   /** The systemd unit from /proc/PID/cgroup; null outside any service or scope. */
   unit: string | null;
+}
+
+export interface Holder extends ProcessIdentity {
   mountId: number;
   holds: Hold[];
 }
@@ -68,6 +79,14 @@ export interface ScanInput {
   skipPids: number[];
   /** What the previous scan tied by text (see above). */
   memory: DirMemory[];
+  /** Also find the holders of mounts in no mount table (orphans.ts), into ScanOutput.orphans. */
+  orphans?: boolean;
+  /**
+   * The mount namespace `table` was read in, as /proc/self/ns/mnt reads (`mnt:[4026531841]`,
+   * readOwnMountNamespace()): with `orphans`, `table` stands for its table should none of its
+   * processes answer. Without it, that namespace is read from its processes like any other.
+   */
+  ownMountNamespace?: string;
 }
 
 export interface ScanOutput {
@@ -77,6 +96,8 @@ export interface ScanOutput {
   scanned: number;
   /** Processes that exited or refused (EACCES) mid-scan, and were skipped. */
   unreadable: number;
+  /** With ScanInput.orphans: one entry per process and mount ID (fds), and per process and device (mappings). */
+  orphans?: OrphanHolder[];
 }
 
 interface Stat {
@@ -116,13 +137,6 @@ export function unitOf(cgroup: string | null): string | null {
   if (!line) return null;
   const path = line.slice(line.indexOf(':', line.indexOf(':') + 1) + 1);
   return path.split('/').find((part) => /\.(service|scope)$/.test(part)) ?? null;
-}
-
-/** "0:40" (mountinfo, decimal) as maps prints it: "00:28" (hex, at least two digits each). */
-export function mapsDev(dev: string): string {
-  const [major, minor] = dev.split(':').map(Number);
-  const hex = (n: number | undefined): string => (n ?? 0).toString(16).padStart(2, '0');
-  return `${hex(major)}:${hex(minor)}`;
 }
 
 const DIR_KINDS = ['cwd', 'root'] as const;
@@ -170,11 +184,13 @@ interface Scan {
   /** pid → mount ID → holds, in the order found. */
   holds: Map<number, Map<number, Hold[]>>;
   dirs: DirTies;
+  /** With ScanInput.orphans. */
+  orphans: OrphanScan | null;
 }
 
 /** Who holds the watched mounts now, and the cwd/root texts the next scan will need. */
 export function scanHolders(proc: ProcReader, input: ScanInput, progress?: (pid: number) => void): ScanOutput {
-  const scan = startScan(proc, input);
+  const scan = startScan(proc, input, progress);
   const skip = new Set(input.skipPids);
   let scanned = 0;
   let unreadable = 0;
@@ -185,18 +201,37 @@ export function scanHolders(proc: ProcReader, input: ScanInput, progress?: (pid:
     if (!scanProcess(scan, pid)) unreadable += 1;
   }
   tieForkedChildren(scan);
-  const { holders, exited } = collectHolders(scan);
-  return { holders, memory: scan.dirs.kept, scanned, unreadable: unreadable + exited };
+  const who = identityCache(scan);
+  const { holders, exited } = collectHolders(scan, who);
+  const output: ScanOutput = { holders, memory: scan.dirs.kept, scanned, unreadable };
+  if (scan.orphans) {
+    const { orphans, gone } = scan.orphans.finish(who);
+    output.orphans = orphans;
+    for (const pid of gone) exited.add(pid);
+  }
+  output.unreadable += exited.size;
+  return output;
 }
 
-function startScan(proc: ProcReader, input: ScanInput): Scan {
+function startScan(proc: ProcReader, input: ScanInput, progress?: (pid: number) => void): Scan {
+  const watch = indexWatched(input.watched, input.table);
+  const orphans = input.orphans
+    ? startOrphanScan(proc, {
+        table: input.table,
+        ownNamespace: input.ownMountNamespace ?? null,
+        watchedIds: watch.byId.keys(),
+        watchedDevs: input.watched.map((w) => w.dev).filter(isDev),
+        progress,
+      })
+    : null;
   return {
     proc,
-    watch: indexWatched(input.watched, input.table),
+    watch,
     table: input.table,
     stat: statCache(proc),
     holds: new Map(),
     dirs: { remembered: byPid(input.memory), kept: [], detached: new Map(), unresolved: [] },
+    orphans,
   };
 }
 
@@ -213,13 +248,13 @@ function indexWatched(watched: WatchedMount[], table: MountEntry[]): WatchIndex 
 
 /**
  * Maps device → mount ID. A detached mount's device still mounted elsewhere (a shared superblock)
- * names no one mount.
+ * names no one mount; a mount known only by its ID has none (mapsDev('') is anonymous memory's 00:00).
  */
 function mappableDevs(watched: WatchedMount[], table: MountEntry[]): Map<string, number> {
   const tableDevs = new Set(table.map((e) => e.dev));
   const byMapsDev = new Map<string, number>();
   for (const w of watched) {
-    if (w.state === 'detached' && tableDevs.has(w.dev)) continue;
+    if (!isDev(w.dev) || (w.state === 'detached' && tableDevs.has(w.dev))) continue;
     byMapsDev.set(mapsDev(w.dev), w.mountId);
   }
   return byMapsDev;
@@ -256,14 +291,18 @@ function addHold(scan: Scan, pid: number, mountId: number, hold: Hold): void {
 
 /** One process's cwd and root, fds and mappings; false when its fds cannot be read (gone, or refused). */
 function scanProcess(scan: Scan, pid: number): boolean {
+  let root: string | null = null;
   for (const kind of DIR_KINDS) {
     const text = scan.proc.link(pid, kind);
+    if (kind === 'root') root = text;
     if (text !== null) tieDir(scan, pid, kind, text);
   }
   const fds = scan.proc.list(pid, 'fd');
   if (fds === null) return false;
-  for (const fd of fds) tieFd(scan, pid, fd);
-  tieMappings(scan, pid);
+  // The cwd and root of one on a mount in no table cannot be tied (see the top): only fds and maps.
+  const orphans = scan.orphans?.process(pid, root) ?? null;
+  for (const fd of fds) tieFd(scan, pid, fd, orphans);
+  tieMappings(scan, pid, orphans);
   return true;
 }
 
@@ -334,12 +373,15 @@ function tieForkedChildren(scan: Scan): void {
   }
 }
 
-/** An fd by the mnt_id of its fdinfo, read only for a path that may lie on a watched mount. */
-function tieFd(scan: Scan, pid: number, fd: string): void {
+/** An fd by the mnt_id of its fdinfo, read only for a path that may lie on a watched mount, or on one in no table. */
+function tieFd(scan: Scan, pid: number, fd: string, orphans: OrphanProcess | null): void {
   const text = scan.proc.link(pid, `fd/${fd}`);
-  if (text === null || !mayBeWatched(scan.watch, text)) return;
+  if (text === null) return;
+  const orphan = orphans?.wantsFd(text) === true;
+  if (!orphan && !mayBeWatched(scan.watch, text)) return;
   const mountId = fdMountId(scan.proc.read(pid, `fdinfo/${fd}`));
   if (scan.watch.byId.has(mountId)) addHold(scan, pid, mountId, { kind: 'fd', fd: Number(fd), target: text });
+  else if (orphan) orphans?.fd(Number(fd), text, mountId);
 }
 
 /**
@@ -358,44 +400,52 @@ function fdMountId(info: string | null): number {
 }
 
 /** Mapped files by device, the executable named among them. */
-function tieMappings(scan: Scan, pid: number): void {
+function tieMappings(scan: Scan, pid: number, orphans: OrphanProcess | null): void {
   const { byMapsDev, mapsDevFields } = scan.watch;
-  if (byMapsDev.size === 0) return;
+  if (byMapsDev.size === 0 && !orphans) return;
   const maps = scan.proc.read(pid, 'maps');
-  if (maps === null || !mapsDevFields.some((field) => maps.includes(field))) return;
-  const mapped = mappedFiles(maps, byMapsDev);
-  const exe = mapped.size > 0 ? scan.proc.link(pid, 'exe') : null;
-  for (const [target, mountId] of mapped) addHold(scan, pid, mountId, { kind: target === exe ? 'exe' : 'mmap', target });
+  if (maps === null) return;
+  let exe: string | null | undefined;
+  const exeLink = (): string | null => (exe === undefined ? (exe = scan.proc.link(pid, 'exe')) : exe);
+  orphans?.maps(maps, exeLink);
+  if (!mapsDevFields.some((field) => maps.includes(field))) return;
+  for (const [target, mountId] of watchedFiles(maps, byMapsDev)) {
+    addHold(scan, pid, mountId, { kind: target === exeLink() ? 'exe' : 'mmap', target });
+  }
 }
 
-const MAPS_LINE = /^\S+ \S+ \S+ (\S+) (\d+) +(.*)$/;
-
-/** The files of a maps text on the given devices (inode 0 is no file): path → mount ID. */
-function mappedFiles(maps: string, byMapsDev: Map<string, number>): Map<string, number> {
+/** The files of a maps text on the given devices: path → mount ID. */
+function watchedFiles(maps: string, byMapsDev: Map<string, number>): Map<string, number> {
   const mapped = new Map<string, number>();
-  for (const line of maps.split('\n')) {
-    const m = MAPS_LINE.exec(line);
-    const mountId = m ? byMapsDev.get(m[1] ?? '') : undefined;
-    if (m && mountId !== undefined && m[2] !== '0') mapped.set(m[3] ?? '', mountId);
+  for (const file of mappedFiles(maps)) {
+    const mountId = byMapsDev.get(file.dev);
+    if (mountId !== undefined) mapped.set(file.path, mountId);
   }
   return mapped;
 }
 
-/** A holder per process and mount, with who the process is; `exited` counts those gone mid-scan. */
-function collectHolders(scan: Scan): { holders: Holder[]; exited: number } {
+/** Who each process is, read once: null for one gone mid-scan. */
+function identityCache(scan: Scan): (pid: number) => ProcessIdentity | null {
+  const known = new Map<number, ProcessIdentity | null>();
+  return (pid) => {
+    if (!known.has(pid)) {
+      const stat = scan.stat(pid);
+      const uid = stat ? parseUid(scan.proc.read(pid, 'status')) : null;
+      const unit = stat ? unitOf(scan.proc.read(pid, 'cgroup')) : null;
+      known.set(pid, stat ? { pid, start: stat.start, ppid: stat.ppid, comm: stat.comm, uid, unit } : null);
+    }
+    return known.get(pid) ?? null;
+  };
+}
+
+/** A holder per process and mount, with who the process is; `exited` names those gone mid-scan. */
+function collectHolders(scan: Scan, who: (pid: number) => ProcessIdentity | null): { holders: Holder[]; exited: Set<number> } {
   const holders: Holder[] = [];
-  let exited = 0;
+  const exited = new Set<number>();
   for (const [pid, byMount] of scan.holds) {
-    const stat = scan.stat(pid);
-    if (!stat) {
-      exited += 1;
-      continue;
-    }
-    const uid = parseUid(scan.proc.read(pid, 'status'));
-    const unit = unitOf(scan.proc.read(pid, 'cgroup'));
-    for (const [mountId, holds] of byMount) {
-      holders.push({ pid, start: stat.start, ppid: stat.ppid, comm: stat.comm, uid, unit, mountId, holds });
-    }
+    const id = who(pid);
+    if (!id) exited.add(pid);
+    else for (const [mountId, holds] of byMount) holders.push({ ...id, mountId, holds });
   }
   return { holders, exited };
 }

@@ -49,7 +49,7 @@ export function detachedCounts(paths: readonly string[], holders: Iterable<Holde
 }
 
 /** "cwd", "fd 7 → /airflow/logs/x.log", "mmap /f.so": what a holder holds, one string each. */
-export function describeHolds(h: Holder): string[] {
+export function describeHolds(h: Pick<Holder, 'holds'>): string[] {
   return h.holds.map((hold) => {
     if (hold.kind === 'fd') return `fd ${hold.fd ?? '?'} → ${hold.target}`;
     const via = hold.inherited ? ' (inherited)' : '';

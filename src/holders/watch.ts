@@ -9,10 +9,20 @@ import type { MountTable } from '../probe/mountinfo.js';
 import type { ProbeResult } from '../probe/probe-mounts.js';
 import type { RunCommand } from '../exec/runner.js';
 import { planRestarts, type PlannedRestart } from './restart.js';
-import { RestartRecord } from './restart-record.js';
+import { RestartRecord, type RestartKey } from './restart-record.js';
 import type { DirMemory, Holder, WatchedMount } from './scan.js';
-import { askScan, emptyScanPlan, formerBatches, planRound, releaseFormers, scanDone, watchedMounts } from './scan-plan.js';
-import type { ScanHolders } from './scanner.js';
+import {
+  askScan,
+  emptyScanPlan,
+  formerBatches,
+  planRound,
+  releaseFormers,
+  scanDone,
+  watchedMounts,
+  UNKNOWN_PATH,
+  type FormerWatched,
+} from './scan-plan.js';
+import type { ScanHolders, ScanOutcome } from './scanner.js';
 import { detachedCounts, trackHolders, type HolderReport } from './tracker.js';
 import { unitMatcher } from './unit-glob.js';
 
@@ -30,6 +40,18 @@ export interface HolderWatchDeps {
   selfPid: number;
   /** The daemon's own unit: never restarted, whatever the globs say. */
   ownUnit: string | null;
+  /** Told when what `incident()` returns may have changed (the daemon keeps it in its state file). */
+  onChange?: () => void;
+  /** The mount namespace the mount table is read in (/proc/self/ns/mnt): the start-up scan's own. */
+  ownMountNamespace?: string | null;
+}
+
+/** What the watch carries from one process of the daemon to the next (src/state/). */
+export interface HolderIncident {
+  formers: readonly FormerWatched[];
+  restarted: readonly RestartKey[];
+  /** What was tied by text to the former mounts: a cwd on one reads as a path relative to its root. */
+  memory: readonly DirMemory[];
 }
 
 export class HolderWatch {
@@ -41,9 +63,40 @@ export class HolderWatch {
   private scanning: Promise<void> | undefined;
   private restarting: Promise<void> | undefined;
   private stopped = false;
+  private unknownCounted = false;
 
   constructor(private readonly deps: HolderWatchDeps) {
     this.matches = unitMatcher(deps.config.restartUnits);
+  }
+
+  /**
+   * What an earlier process of the daemon left: its former mounts are watched, and scanned for
+   * at the first round, as if this process had detached them. Before the first round only.
+   */
+  restore(incident: HolderIncident): void {
+    this.plan = emptyScanPlan(incident.formers);
+    this.record.markRestarted(incident.restarted);
+    this.memory = [...incident.memory];
+  }
+
+  incident(): HolderIncident {
+    const formers = [...this.plan.formers.values()];
+    const ids = new Set(formers.map((f) => f.mountId));
+    return { formers, restarted: this.record.restartedUnits(), memory: this.memory.filter((m) => ids.has(m.mountId)) };
+  }
+
+  /**
+   * At a start that knows nothing of an earlier process (no state file): one scan for processes on
+   * mounts in no mount table — detached before this process began. Those tied by an fd's mount ID
+   * are followed as a former mount of an unknown path; those tied only by their mapped files'
+   * device are said once (a device names no mount to follow).
+   */
+  lookForOrphans(): void {
+    if (this.stopped || this.scanning) return;
+    this.scanning = this.orphanScan().finally(() => {
+      this.scanning = undefined;
+      if (this.plan.again) this.requestScan();
+    });
   }
 
   /** Holders as of the last scan. */
@@ -59,6 +112,7 @@ export class HolderWatch {
     const round = { results, table: this.deps.table(), batch, now: this.deps.clock.now(), held: this.known.size > 0 };
     const next = planRound(this.plan, round);
     this.plan = next.plan;
+    this.deps.onChange?.();
     if (next.scan) this.requestScan();
   }
 
@@ -87,26 +141,55 @@ export class HolderWatch {
   }
 
   private async scanOnce(): Promise<void> {
-    const { sink } = this.deps;
     const watched = watchedMounts(this.plan);
     if (watched.length === 0) {
       this.apply([], watched); // nothing watched any more: whoever was held is released
       return;
     }
     const outcome = await this.deps.scan({ watched, table: this.deps.table(), skipPids: [this.deps.selfPid], memory: this.memory });
-    if (outcome.kind === 'unavailable') {
-      sink.scanned({ result: 'unavailable', ms: 0, reason: outcome.reason });
-      return;
-    }
-    if (outcome.kind === 'timeout') {
-      sink.scanned({ result: 'timeout', ms: outcome.ms, blockedPid: outcome.blockedPid });
-      return;
-    }
+    if (!this.scanned(outcome)) return;
     const { output } = outcome;
     this.plan = scanDone(this.plan, this.deps.clock.now(), outcome.ms);
-    sink.scanned({ result: 'ok', ms: outcome.ms, scanned: output.scanned, unreadable: output.unreadable });
     this.memory = output.memory;
     this.apply(output.holders, watched);
+  }
+
+  private async orphanScan(): Promise<void> {
+    const { sink, clock } = this.deps;
+    const ns = this.deps.ownMountNamespace;
+    const input = { watched: [], table: this.deps.table(), skipPids: [this.deps.selfPid], memory: [], orphans: true };
+    const outcome = await this.deps.scan(ns ? { ...input, ownMountNamespace: ns } : input);
+    if (!this.scanned(outcome)) return;
+    const orphans = outcome.output.orphans ?? [];
+    for (const o of orphans) if (o.mountId === null) sink.orphanByDevice(o);
+    const formers = new Map(this.plan.formers);
+    const followed: Holder[] = [];
+    for (const o of orphans) {
+      if (o.mountId === null) continue;
+      const { mountId } = o;
+      followed.push({ ...o, mountId });
+      if (!formers.has(mountId)) {
+        formers.set(mountId, { path: UNKNOWN_PATH, mountId, dev: '', state: 'detached', batch: 'before start', since: clock.now() });
+      }
+    }
+    if (followed.length === 0) return;
+    this.plan = { ...this.plan, formers };
+    this.apply(followed, watchedMounts(this.plan));
+  }
+
+  /** Says how a scan went; true when it is done. */
+  private scanned(outcome: ScanOutcome): outcome is Extract<ScanOutcome, { kind: 'done' }> {
+    const { sink } = this.deps;
+    if (outcome.kind === 'unavailable') sink.scanned({ result: 'unavailable', ms: 0, reason: outcome.reason });
+    else if (outcome.kind === 'timeout') sink.scanned({ result: 'timeout', ms: outcome.ms, blockedPid: outcome.blockedPid });
+    else sink.scanned({ result: 'ok', ms: outcome.ms, scanned: outcome.output.scanned, unreadable: outcome.output.unreadable });
+    return outcome.kind === 'done';
+  }
+
+  /** The configured paths, and the unknown one once a mount of it is followed: its gauge then stays, reading 0 when done. */
+  private countedPaths(): readonly string[] {
+    if (!this.unknownCounted && [...this.plan.formers.values()].some((f) => f.path === UNKNOWN_PATH)) this.unknownCounted = true;
+    return this.unknownCounted ? [...this.deps.paths, UNKNOWN_PATH] : this.deps.paths;
   }
 
   private apply(found: readonly Holder[], watched: readonly WatchedMount[]): void {
@@ -118,8 +201,9 @@ export class HolderWatch {
     this.known = changes.current;
     this.plan = releaseFormers(this.plan, watched, new Set([...this.known.values()].map((h) => h.mountId)));
     this.record.keepBatches(formerBatches(this.plan));
-    sink.holdersCounted(detachedCounts(this.deps.paths, this.known.values()));
+    sink.holdersCounted(detachedCounts(this.countedPaths(), this.known.values()));
     this.planRestarts();
+    this.deps.onChange?.();
   }
 
   private planRestarts(): void {
@@ -135,6 +219,7 @@ export class HolderWatch {
     for (const { unit, holders } of this.record.untold(plan.didNotHelp)) this.deps.sink.restartDidNotHelp(unit, holders);
     if (plan.restart.length === 0) return;
     this.record.markRestarted(plan.restart);
+    this.deps.onChange?.();
     this.restarting = this.restart(plan.restart).finally(() => {
       this.restarting = undefined;
       this.requestScan(); // see at once whether the old processes let go

@@ -353,5 +353,11 @@ export function createHolderLogSink(log: Logger): HolderSink {
         'unit still holds a detached mount after its restart: not restarted again',
       );
     },
+    orphanByDevice(o) {
+      log.warn(
+        { mount: 'unknown', dev: o.dev, pid: o.pid, comm: o.comm, uid: o.uid ?? undefined, unit: o.unit ?? 'none', holds: describeHolds(o) },
+        'holder found on a mount in no mount table, by its mapped files: detached before this start, not followed',
+      );
+    },
   };
 }

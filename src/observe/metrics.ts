@@ -269,6 +269,7 @@ function holderMetrics(paths: readonly string[], enabled: boolean) {
       restarts.inc({ unit: report.unit, result: report.result });
     },
     restartDidNotHelp() {},
+    orphanByDevice() {},
   };
   return { detached, restarts, scans, scanDuration, sink };
 }

@@ -8,6 +8,7 @@ import type { DryRunReport } from '../recovery/plan.js';
 import type { RecoveryReport, RecoveryTarget, StepReport } from '../recovery/procedure.js';
 import type { CommandOutcome, CommandStatus } from '../exec/runner.js';
 import type { HolderReport } from '../holders/tracker.js';
+import type { OrphanHolder } from '../holders/orphans.js';
 import type { Evidence } from '../kernel/evidence.js';
 import type { ServerReport } from '../server/watch.js';
 import type { PutBackReport } from '../controller/server-return.js';
@@ -106,6 +107,8 @@ export interface HolderSink {
   restart(report: RestartReport): void;
   /** A unit restarted for a detached mount still holds it: reported once, not restarted again. */
   restartDidNotHelp(unit: string, holders: readonly HolderReport[]): void;
+  /** At start: a process whose mapped files lie on a device no mount table shows (a mount detached before this process). */
+  orphanByDevice(o: OrphanHolder): void;
 }
 
 export interface ScanReport {
@@ -136,5 +139,6 @@ export function fanOutHolders(sinks: readonly HolderSink[]): HolderSink {
     scanned: true,
     restart: true,
     restartDidNotHelp: true,
+    orphanByDevice: true,
   });
 }

@@ -1,6 +1,6 @@
 // Turns a raw probe outcome and the mount table into the one word operators see: ok, timeout,
 // automount_timeout, unmounted, automount_failed, or the errno name.
-import { errnoName, type ErrnoResult } from './errno.js';
+import { ERRNO_NAMES, errnoName, type ErrnoResult } from './errno.js';
 import type { PathMountState } from './mountinfo.js';
 
 /** The probe's own words for what went wrong, as a config's triggers may list them. */
@@ -8,6 +8,17 @@ export const NON_ERRNO_RESULTS = ['timeout', 'unmounted', 'automount_failed', 'a
 
 /** What a probe found: ok, a word of its own, or the failed call's errno name (ESTALE, EIO, …). */
 export type ProbeClass = 'ok' | (typeof NON_ERRNO_RESULTS)[number] | ErrnoResult;
+
+/** A word a probe could have given: how a saved result is told from anything else. */
+export function isProbeClass(word: string): word is ProbeClass {
+  return (
+    word === 'ok' ||
+    word === 'error' ||
+    (NON_ERRNO_RESULTS as readonly string[]).includes(word) ||
+    ERRNO_NAMES.has(word) ||
+    /^errno_[0-9]+$/.test(word)
+  );
+}
 
 /** What the probe itself saw, before the mount table is consulted. */
 export type RawProbe = { kind: 'ok' } | { kind: 'timeout' } | { kind: 'error'; errno: number | undefined; code: string | undefined };

@@ -25,6 +25,13 @@ export interface CollateralReport {
   server: ServerAddress | null;
 }
 
+/** A static mount a recovery may take away, with what puts it back: noted before it unmounts anything. */
+export interface AtRiskMount {
+  mountPoint: string;
+  argv: string[];
+  server: ServerAddress;
+}
+
 /** A target as the collateral check needs it (see RecoveryTarget). */
 interface Target {
   path: string;

@@ -8,7 +8,7 @@ import type { Clock } from '../clock.js';
 import type { RecoveryConfig } from '../config/types.js';
 import { mountAt, type MountTable } from '../probe/mountinfo.js';
 import type { ProbeMounts, ProbeResult } from '../probe/probe-mounts.js';
-import { collateralAtRisk, collateralOutcome, remountCommand, takenAway, type CollateralReport } from './collateral.js';
+import { collateralAtRisk, collateralOutcome, remountCommand, takenAway, type AtRiskMount, type CollateralReport } from './collateral.js';
 import { parseFstab } from './fstab.js';
 import type { CommandOutcome, RunCommand } from '../exec/runner.js';
 import { serverOfMount } from '../server/address.js';
@@ -62,6 +62,8 @@ export interface ProcedureDeps {
   onStep?: (step: StepReport) => void;
   /** Told of each mount taken away, once mounting it again is done. */
   onCollateral?: (report: CollateralReport) => void;
+  /** Told, before the first unmount, of the static mounts the steps may take away (with a server to wait for). */
+  onAtRisk?: (mounts: AtRiskMount[]) => void;
 }
 
 /** The target a failing probe result makes: escalation only ever aims at a mount other than autofs. */
@@ -88,6 +90,13 @@ export async function runRecovery(targets: readonly RecoveryTarget[], cfg: Recov
   };
 
   const atRisk = collateralAtRisk(deps.table(), targets, cfg);
+  // Read once, before the unmounts: what puts each at-risk mount back is known before it can be lost.
+  const fstab = atRisk.length > 0 ? parseFstab(deps.fstab() ?? '') : [];
+  const noted = atRisk.flatMap((m) => {
+    const server = serverOfMount(m);
+    return server ? [{ mountPoint: m.mountPoint, argv: remountCommand(m, fstab).argv, server }] : [];
+  });
+  if (noted.length > 0) deps.onAtRisk?.(noted);
   if (cfg.command.length > 0) record({ kind: 'command', outcome: await deps.run(cfg.command, cfg.timeoutMs) });
 
   for (const target of targets) {
@@ -107,7 +116,6 @@ export async function runRecovery(targets: readonly RecoveryTarget[], cfg: Recov
 
   const collateral: CollateralReport[] = [];
   const gone = takenAway(atRisk, deps.table());
-  const fstab = gone.length > 0 ? parseFstab(deps.fstab() ?? '') : [];
   for (const m of gone) {
     const { argv, via } = remountCommand(m, fstab);
     const outcome = await deps.run(argv, cfg.timeoutMs);

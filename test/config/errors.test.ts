@@ -280,7 +280,7 @@ describe('keys', () => {
 
   it('rejects an unknown top-level key', () => {
     expect(errorFor('mount:\n  - path: /x\n')).toBe(
-      'FILE: mount: unknown key (expected one of: mounts, schedule, jitter, probe, recovery, holders, evidence, servers, metrics, log)',
+      'FILE: mount: unknown key (expected one of: mounts, schedule, jitter, probe, recovery, holders, evidence, servers, metrics, log, state)',
     );
   });
 
@@ -332,7 +332,7 @@ describe('keys', () => {
 
   it('does not let __proto__ through', () => {
     expect(errorFor('__proto__:\n  schedule: x\n')).toBe(
-      'FILE: __proto__: unknown key (expected one of: mounts, schedule, jitter, probe, recovery, holders, evidence, servers, metrics, log)',
+      'FILE: __proto__: unknown key (expected one of: mounts, schedule, jitter, probe, recovery, holders, evidence, servers, metrics, log, state)',
     );
   });
 

@@ -187,6 +187,7 @@ describe('renderConfig', () => {
     },
     metrics: { enabled: false, listen: { host: '::1', port: 0 } },
     log: { level: 'trace', file: null },
+    state: { file: '/var/tmp/nfs state.json' },
   };
 
   it('writes the file form: snake_case keys, durations with units', () => {

@@ -34,4 +34,5 @@ export const defaultConfig: Config = {
   },
   metrics: { enabled: true, listen: { host: '0.0.0.0', port: 12049 } },
   log: { level: 'info', file: '/var/log/nfs-health-check.log' },
+  state: { file: '/run/nfs-health-checkd/state.json' },
 };

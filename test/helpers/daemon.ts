@@ -151,9 +151,10 @@ export function startDaemon(dir: string, configYaml: string, env: NodeJS.Process
 
 /**
  * A config for tests on faultfs mounts: 1 s schedule, 1 s probe timeout, recovery that unmounts
- * faultfs mounts, metrics on a free loopback port, debug logs on stdout only (unless `logFile`).
+ * faultfs mounts, metrics on a free loopback port, debug logs on stdout only (unless `logFile`),
+ * no incident state (unless `stateFile`: tests run side by side, and must not resume each other's).
  */
-export function configYaml(mounts: string[], extra: { recovery?: string; logFile?: string } = {}): string {
+export function configYaml(mounts: string[], extra: { recovery?: string; logFile?: string; stateFile?: string } = {}): string {
   return [
     'mounts:',
     ...mounts.map((m) => `  - path: ${m}`),
@@ -174,6 +175,8 @@ export function configYaml(mounts: string[], extra: { recovery?: string; logFile
     'log:',
     '  level: debug',
     `  file: "${extra.logFile ?? ''}"`,
+    'state:',
+    `  file: "${extra.stateFile ?? ''}"`,
     '',
   ].join('\n');
 }

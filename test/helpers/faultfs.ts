@@ -472,6 +472,8 @@ export interface FaultMount {
   fstype: string;
   /** Mount ID at mount time (IDs are recycled once a mount is gone). */
   mountId: number;
+  /** The command that mounted it: run again once it is unmounted, it mounts the same filesystem there. */
+  command: string[];
   /** Switches the fault mode; takes effect on the next request, and within ~50 ms for hung ones. */
   setMode(mode: FaultMode): void;
   /** SIGKILLs the server, like a vanished NFS server: callers then get ENOTCONN. */
@@ -578,6 +580,7 @@ export async function mountFaultfs(opts: MountFaultfsOptions = {}): Promise<Faul
     pid: serverPid,
     fstype: entry.fstype,
     mountId: entry.id,
+    command: [bin, backing, mountpoint, '-o', optionList.join(',')],
     setMode: (mode) => writeMode(ctlFile, mode),
     kill: () => {
       if (isAlive(serverPid)) process.kill(serverPid, 'SIGKILL');

@@ -17,6 +17,10 @@ export interface RecordedProcess {
   fds?: Record<number, { target: string; mntId: number }>;
   /** maps lines. */
   maps?: string[];
+  /** The ns/mnt link; default HOST_MNT_NS, null: unreadable. */
+  mountNamespace?: string | null;
+  /** /proc/PID/mountinfo text (mountinfoLine); default: none (unreadable). */
+  mountinfo?: string;
   /** Listed in /proc, gone by the time it is read (exited mid-scan). */
   vanished?: boolean;
   /** Refuses its fd directory (EACCES: another user's, without ptrace read access). */
@@ -26,6 +30,21 @@ export interface RecordedProcess {
 /** A maps line for a file mapping: `dev` as maps prints it (hex "00:28"). */
 export function mapsLine(dev: string, inode: number, path: string): string {
   return `7f0000000000-7f0000001000 r--p 00000000 ${dev} ${inode}                    ${path}`;
+}
+
+/** The mount namespace recorded processes are in unless they say. */
+export const HOST_MNT_NS = 'mnt:[4026531841]';
+
+/** A mountinfo line, as the kernel writes it. */
+export function mountinfoLine(e: {
+  id: number;
+  parentId: number;
+  dev: string;
+  mountPoint: string;
+  fstype: string;
+  source: string;
+}): string {
+  return `${e.id} ${e.parentId} ${e.dev} / ${e.mountPoint} rw,relatime shared:1 - ${e.fstype} ${e.source} rw`;
 }
 
 export function recordedProc(processes: readonly RecordedProcess[]): ProcReader & { reads: string[] } {
@@ -51,6 +70,7 @@ export function recordedProc(processes: readonly RecordedProcess[]): ProcReader 
       if (name === 'status') return `Name:\t${comm}\nUid:\t${p.uid ?? 0}\t${p.uid ?? 0}\t${p.uid ?? 0}\t${p.uid ?? 0}\n`;
       if (name === 'cgroup') return p.cgroup ?? `0::/system.slice/${comm}.service\n`;
       if (name === 'maps') return (p.maps ?? []).join('\n') + '\n';
+      if (name === 'mountinfo') return p.mountinfo ?? null;
       const fd = /^fdinfo\/(\d+)$/.exec(name);
       if (fd) {
         const entry = p.fds?.[Number(fd[1])];
@@ -64,6 +84,7 @@ export function recordedProc(processes: readonly RecordedProcess[]): ProcReader 
       if (name === 'cwd') return p.cwd ?? '/';
       if (name === 'root') return p.root ?? '/';
       if (name === 'exe') return p.exe ?? null;
+      if (name === 'ns/mnt') return p.mountNamespace === undefined ? HOST_MNT_NS : p.mountNamespace;
       const fd = /^fd\/(\d+)$/.exec(name);
       if (fd && !p.refusesFds) return p.fds?.[Number(fd[1])]?.target ?? null;
       return null;

@@ -46,6 +46,9 @@ export function scriptedEffects(
     mapServers: () => new Map(),
     selfPid: process.pid,
     ownUnit: () => null,
+    mountNamespace: () => null,
+    bootId: () => 'scripted-boot',
+    stateFile: world.stateFile,
   };
   return { effects, workers };
 }

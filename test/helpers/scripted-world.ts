@@ -5,6 +5,7 @@ import type { ProbeClass } from '../../src/probe/classify.js';
 import type { ProbeResult } from '../../src/probe/probe-mounts.js';
 import type { CommandOutcome, CommandStatus } from '../../src/exec/runner.js';
 import type { FakeClock } from './fake-clock.js';
+import type { StateFile } from '../../src/state/state-file.js';
 
 export interface ScriptedMount {
   path: string;
@@ -37,6 +38,20 @@ export class ScriptedWorld {
    * until `systemctl reload autofs` clears it — which a mount attempt re-arms while the server is silent.
    */
   autofsRefuses = false;
+  /** `mount` never returns: the process running it is killed before it does. */
+  mountHangs = false;
+
+  /** Files the daemon keeps (its incident state), by path: kept across daemons made on this world, as /run is across restarts. */
+  files = new Map<string, string>();
+
+  stateFile = (path: string): StateFile => ({
+    path,
+    read: () => {
+      const text = this.files.get(path);
+      return text === undefined ? { kind: 'none' } : { kind: 'text', text };
+    },
+    write: (text) => void this.files.set(path, text),
+  });
 
   /** Whether a connect to `server` would be answered. */
   answering = (server: { host: string }): boolean => !this.silentHosts.has(server.host);
@@ -158,6 +173,7 @@ export class ScriptedWorld {
       return done('ok', 0);
     }
     if (argv[0] === 'mount') {
+      if (this.mountHangs) return new Promise<CommandOutcome>(() => undefined);
       if (this.mounts.some((m) => m.path === path)) return done('failed', 32, `mount: ${path}: already mounted.`);
       this.mount(path, 'ok', { static: true });
       return done('ok', 0);

@@ -66,10 +66,10 @@ describe('planRound: the watched set', () => {
   it('a failing mount that leaves the table is watched detached, with the recovery that detached it', () => {
     const next = planRound(
       dagsFailing(),
-      round({ results: [result('/airflow/dags', 'ok', 60)], table: [entry(60, '/airflow/dags'), logs], batch: 'recovery 1' }),
+      round({ results: [result('/airflow/dags', 'ok', 60)], table: [entry(60, '/airflow/dags'), logs], batch: 'recovery 1', now: 7_000 }),
     );
     expect([...next.plan.formers.values()]).toEqual([
-      { path: '/airflow/dags', mountId: 50, dev: '0:50', state: 'detached', batch: 'recovery 1' },
+      { path: '/airflow/dags', mountId: 50, dev: '0:50', state: 'detached', batch: 'recovery 1', since: 7_000 },
     ]);
     expect(next.plan.failing.size).toBe(0);
     expect(next.scan).toBe(true);

@@ -164,6 +164,17 @@ describe('scanHolders on a detached mount (after umount -l)', () => {
     const shared = [...table, entry(80, '0:40', '/mnt/other')];
     expect(scanHolders(proc, input([detached(DAGS)], shared)).holders).toEqual([]);
   });
+
+  it('never matches maps against a mount known only by its ID (no device): its maps are not even read', () => {
+    const byIdOnly: WatchedMount = { ...detached(DAGS), dev: '' };
+    const proc = recordedProc([
+      { pid: 121, maps: [mapsLine('00:00', 0, '[heap]'), mapsLine('00:00', 12, '/odd')], fds: { 3: { target: '/x.py', mntId: 50 } } },
+    ]);
+    const out = scanHolders(proc, input([byIdOnly], table));
+    // Found by its fd all the same.
+    expect(out.holders.map((h) => [h.pid, h.mountId, h.holds])).toEqual([[121, 50, [{ kind: 'fd', fd: 3, target: '/x.py' }]]]);
+    expect(proc.reads).not.toContain('121/maps');
+  });
 });
 
 describe('scanHolders bookkeeping', () => {

@@ -48,6 +48,7 @@ function recordingHolderSink(events: string[]): HolderSink {
     holdersCounted: (c) => events.push(`count ${[...c].map(([m, n]) => `${m}=${n}`).join(' ')}`),
     scanned: (r) => r.result !== 'ok' && events.push(`scan ${r.result}`),
     restart: (r) => events.push(`restart ${r.unit} ${r.result} ${r.paths.join(',')}`),
+    orphanByDevice: (o) => events.push(`orphan ${o.pid} ${o.dev ?? ''}`),
     restartDidNotHelp: (unit) => events.push(`did not help ${unit}`),
   };
 }
@@ -266,5 +267,66 @@ describe('HolderWatch', () => {
     await s.cycle();
     expect(s.events).toEqual(['scan timeout']);
     expect(s.watch.holders().map((h) => h.pid)).toEqual([10]);
+  });
+
+  it("carried over to a new process's watch: the former mount is scanned at its first round, its restarted unit never restarted again", async () => {
+    const s = setup({ restartUnits: ['airflow-*.service'] });
+    s.keepProcessesOnRestart();
+    const dags = await workerOnFailedDags(s);
+    expect(s.restarts.length).toBe(1);
+    const incident = s.watch.incident();
+    expect(incident.formers).toEqual([
+      expect.objectContaining({ path: '/airflow/dags', mountId: dags.id, state: 'detached', batch: 'recovery 1' }),
+    ]);
+    expect(incident.restarted).toEqual([{ batch: 'recovery 1', unit: 'airflow-worker.service' }]);
+
+    // The next process: same machine, same processes, a watch that starts from the incident.
+    const next = setup({ restartUnits: ['airflow-*.service'] });
+    next.keepProcessesOnRestart();
+    for (const m of s.world.mounts) next.world.mount(m.path, m.fault); // mount IDs of its own go on from these
+    next.world.mounts = s.world.mounts;
+    next.processes.push(...s.processes);
+    next.watch.restore(incident);
+    await next.cycle();
+    expect(next.scans[0]!.watched).toEqual([{ path: '/airflow/dags', mountId: dags.id, dev: `0:${dags.id}`, state: 'detached' }]);
+    expect(next.events).toContain('seen 10 /airflow/dags detached');
+    expect(next.events).toContain('count /airflow/dags=1 /airflow/logs=0');
+    for (let i = 0; i < 3; i += 1) {
+      next.clock.advance(30_000);
+      await next.cycle();
+    }
+    expect(next.restarts).toEqual([]);
+  });
+
+  it('at a start that knows nothing: processes on mounts in no table are found, followed by mount ID under "unknown", said once by device', async () => {
+    const s = setup();
+    s.world.mount('/airflow/dags', 'ok');
+    s.world.mount('/airflow/logs', 'ok');
+    const who = { start: '1', ppid: 1, comm: 'python3', uid: 999, unit: 'airflow-worker.service' };
+    s.answerWith((input) => {
+      const orphans = input.orphans
+        ? [
+            { ...who, pid: 77, mountId: 812, dev: null, holds: [{ kind: 'fd' as const, fd: 3, target: '/scheduler.log' }] },
+            { ...who, pid: 78, mountId: null, dev: '0:99', holds: [{ kind: 'mmap' as const, target: '/lib.so' }] },
+          ]
+        : [];
+      const held = input.watched.some((w) => w.mountId === 812) && s.processes.length === 0;
+      const holders = held ? [{ ...who, pid: 77, mountId: 812, holds: [{ kind: 'fd' as const, fd: 3, target: '/scheduler.log' }] }] : [];
+      return { kind: 'done', output: { holders, memory: [], scanned: 2, unreadable: 0, ...(input.orphans ? { orphans } : {}) }, ms: 1 };
+    });
+    s.watch.lookForOrphans();
+    await s.watch.idle();
+    expect(s.scans[0]).toMatchObject({ watched: [], orphans: true, skipPids: [4242] });
+    expect(s.events).toEqual(['orphan 78 0:99', 'seen 77 unknown detached', 'count /airflow/dags=0 /airflow/logs=0 unknown=1']);
+    expect(s.watch.incident().formers).toEqual([
+      expect.objectContaining({ path: 'unknown', mountId: 812, dev: '', batch: 'before start' }),
+    ]);
+
+    // Followed like any former mount: rescanned while held; once let go, gone, and the gauge reads 0.
+    s.events.length = 0;
+    s.processes.push({ pid: 1, unit: null, on: [] }); // the scripted answer's "let go"
+    await s.cycle();
+    expect(s.events).toEqual(['gone 77 unknown', 'count /airflow/dags=0 /airflow/logs=0 unknown=0']);
+    expect(s.watch.incident().formers).toEqual([]);
   });
 });

@@ -2,79 +2,23 @@
 // and a mapping on a faultfs mount. While the mount hangs the daemon finds them and stays
 // responsive; after a lazy unmount it finds the same processes on the detached mount, by mount ID;
 // and when they exit it says so and the gauge returns to 0.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { configYaml, is, startDaemon, type LogLine, type RunningDaemon } from '../helpers/daemon.js';
-import { detachMount, findMount, fuseAvailable, mountFaultfs, waitFor, type FaultMount } from '../helpers/faultfs.js';
+import { configYaml, is, startDaemon, type RunningDaemon } from '../helpers/daemon.js';
+import { detachMount, findMount, fuseAvailable, type FaultMount } from '../helpers/faultfs.js';
+import { gauge, gaugeBecomes, holderLine, NOBODY, python, sharedMount, startHolder } from '../helpers/holders.js';
 import { built, prerequisite, requires, skips } from '../helpers/prerequisite.js';
 
 const fuse = prerequisite('FUSE', fuseAvailable(), 'kernel');
 if (skips(fuse)) console.warn(`[holders] FUSE holder tests skipped: ${fuse.reason}`);
-// The system's python3: the holder runs as nobody, who cannot reach a per-user install under /root.
-const python = ['/usr/bin/python3', '/usr/local/bin/python3'].find((p) => existsSync(p));
 const python3 = prerequisite('python3', python !== undefined, 'install', 'no system python3 (Debian: apt-get install python3)');
 if (skips(python3)) {
   console.warn('[holders] FUSE holder tests skipped: no system python3 (Debian: apt-get install python3) for the holder with a mapping');
 }
-
-const NOBODY = 65534;
-
-// A long-lived process as Airflow's scheduler is: cwd in a directory of the mount, a log file open
-// for append, a file mapped; it says "ready" once it holds all three.
-const HOLDER = `
-import mmap, os, sys, time
-mnt = sys.argv[1]
-os.chdir(os.path.join(mnt, 'sub'))
-log = open(os.path.join(mnt, 'scheduler.log'), 'a')
-with open(os.path.join(mnt, 'example_dag.py'), 'rb') as f:
-    mapped = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
-print('ready', flush=True)
-time.sleep(600)
-`;
-
-async function startHolder(mountpoint: string): Promise<ChildProcess> {
-  const child = spawn(python!, ['-c', HOLDER, mountpoint], { uid: NOBODY, gid: NOBODY, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
-  if (!(await waitFor(() => out.includes('ready'), 10_000))) throw new Error(`holder did not start: ${out}`);
-  return child;
-}
-
-/** A faultfs mount other users can reach (allow_other, a traversable temp dir) with sub/ and a log. */
-async function sharedMount(): Promise<FaultMount> {
-  const m = await mountFaultfs({
-    mountOptions: 'allow_other',
-    files: { 'example_dag.py': 'from airflow import DAG\n', 'scheduler.log': '' },
-  });
-  mkdirSync(join(m.backing, 'sub'));
-  chmodSync(m.dir, 0o755);
-  chmodSync(join(m.backing, 'scheduler.log'), 0o666);
-  return m;
-}
-
-async function gauge(d: RunningDaemon, mount: string): Promise<number | undefined> {
-  const text = await (await fetch(`${await d.metricsBase()}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`nfs_mount_detached_holders{mount="${mount}"}`));
-  return line === undefined ? undefined : Number(line.split(' ').pop());
-}
-
-/** Polls the scrape until the gauge reads `value`; resolves what it read last. */
-async function gaugeBecomes(d: RunningDaemon, mount: string, value: number, timeoutMs = 5000): Promise<number | undefined> {
-  const end = performance.now() + timeoutMs;
-  let last = await gauge(d, mount);
-  while (last !== value && performance.now() < end) {
-    await new Promise((r) => setTimeout(r, 100));
-    last = await gauge(d, mount);
-  }
-  return last;
-}
-
-const holderLine = (msg: string, pid: number | undefined) => (l: LogLine) => l.msg === msg && l.pid === pid;
 
 requires(fuse, python3, built()).describe('holders on real FUSE mounts', () => {
   let dir: string;
