@@ -525,6 +525,8 @@ function expectContainerConfig(file: string): void {
   expect(config.metrics.listen.port).toBe(METRICS_PORT);
   expect(config.recovery.enabled).toBe(true);
   expect(config.mounts.map((m) => m.path)).toEqual(['/airflow/dags', '/airflow/logs']);
+  // In the directory the manifests keep on the host.
+  expect(path.posix.dirname(config.state.file ?? '')).toBe(STATE_DIR);
 }
 
 describe('packaging/container/config.yaml', () => {

@@ -3,8 +3,9 @@
 // namespace of its own (its unmounts would never reach the host) — and for what must.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, readFileSync, symlinkSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
 import { CLI } from '../helpers/cli.js';
 import { built, requires, runningAsRoot, runs, skips } from '../helpers/prerequisite.js';
 
@@ -91,6 +92,10 @@ describe('packaging/systemd/nfs-health-checkd.service', () => {
     expect(get('RuntimeDirectoryMode')).toEqual(['0700']);
     // What would make RuntimeDirectory= a bind mount in a namespace of the service's own.
     for (const k of ['DynamicUser', 'RootDirectory', 'RootImage']) expect(get(k), k).toEqual([]);
+    // The directory the packaged default state.file lies in.
+    const { config } = loadConfig({ etcFile: '/nonexistent' });
+    expect(config.state.file).toBe('/run/nfs-health-checkd/state.json');
+    expect(dirname(config.state.file ?? '')).toBe(`/run/${get('RuntimeDirectory')[0]}`);
   });
 
   it('is a notify service with a watchdog, restarts but not on a bad config, stops in time', () => {
