@@ -834,7 +834,10 @@ describe('analyzeHolders', () => {
   // resumes the state and names both holders on the detached mounts again.
   const STATE_FILE = '/run/nfs-health-checkd/state.json';
   const NS = 'mnt:[4026531841]';
-  const comeBack = (s: number, pid: string): string[] => [
+  // The old daemon stopping at `stop`, the new one starting at `s` - 0.1, resuming, scanning 2 s later.
+  const comeBack = (stop: number, oldPid: string, s: number, pid: string): string[] => [
+    rec(stop, { msg: 'stopping', signal: 'SIGTERM' }, oldPid),
+    rec(s - 0.1, { msg: 'starting', version: '0.1.0' }, pid),
     rec(
       s,
       {
@@ -904,7 +907,7 @@ describe('analyzeHolders', () => {
         ...phase('upgrade', 501, 502),
         ...o.values,
       },
-      lines: o.lines ?? [...common, ...comeBack(9.2, '501'), ...comeBack(25.3, '502')],
+      lines: o.lines ?? [...common, ...comeBack(7.5, '500', 9.2, '501'), ...comeBack(22, '501', 25.3, '502')],
       metrics: `${scans}nfs_mount_detached_holders{mount="/airflow/dags"} 2\nnfs_mount_detached_holders{mount="/airflow/logs"} 1\n`,
     });
   const pd = { ...p, restart: false, daemonRestartWithinS: 30 };
@@ -921,15 +924,38 @@ describe('analyzeHolders', () => {
       restart_gauge_before: '1',
       restart_gauge_after: '1',
       restart_command_s: 2,
-      restart_holder_named_s: 2.2,
-      restart_gauge_back_s: 2.5,
-      restart_holders_back_s: 2.5,
+      restart_down_s: 1.6,
+      restart_holder_named_s: 3.7,
+      restart_gauge_back_s: 4,
+      restart_named_after_start_s: 2.1,
       upgrade_daemon_pids: '501 → 502',
       upgrade_command_s: 13,
-      upgrade_holder_named_s: 2.3,
-      upgrade_holders_back_s: 2.5,
+      upgrade_down_s: 3.2,
+      upgrade_holder_named_s: 5.3,
+      upgrade_gauge_back_s: 5.5,
+      upgrade_named_after_start_s: 2.1,
       holders_reported_s: 4.3,
     });
+    expect(a.checks.find((c) => c.what.startsWith('upgrade: the new daemon names'))?.detail).toBe(
+      '5.30 s after the old daemon stopping: holder found on detached mount',
+    );
+  });
+
+  it('daemon restarted: without the old daemon\'s "stopping" line, the times run from the command\'s start', () => {
+    const lines = [...common, ...comeBack(7.5, '500', 9.2, '501'), ...comeBack(22, '501', 25.3, '502')].filter(
+      (l) => !l.includes('stopping'),
+    );
+    const a = analyzeHolders(daemonRestartJob({ lines }), pd);
+    expect(failed(a)).toEqual([]);
+    expect(a.figures).toMatchObject({
+      restart_holder_named_s: 4.2,
+      restart_down_s: null,
+      upgrade_holder_named_s: 15.3,
+      upgrade_gauge_back_s: 15.5,
+    });
+    expect(a.checks.find((c) => c.what.startsWith('upgrade: the new daemon names'))?.detail).toBe(
+      '15.30 s after the start of dpkg -i of the same .deb: holder found on detached mount',
+    );
   });
 
   it('daemon restarted: the old daemon naming the scheduler, no resumed state, a gauge not back, a recovery again: each fails its check', () => {
@@ -943,7 +969,7 @@ describe('analyzeHolders', () => {
       ),
       holder(9.4, 'holder found on detached mount', sched, '/airflow/logs', 'detached', ['fd 3 → /scheduler.log'], '500'),
       rec(12, { msg: 'recovery starting', mounts: ['/airflow/dags'] }, '501'),
-      ...comeBack(25.3, '502'),
+      ...comeBack(22, '501', 25.3, '502'),
     ];
     const a = analyzeHolders(
       daemonRestartJob({
@@ -955,7 +981,7 @@ describe('analyzeHolders', () => {
     );
     expect(failed(a)).toEqual([
       'restart: the new daemon resumed the incident state ("incident state resumed" from /run/nfs-health-checkd/state.json, /airflow/logs among the detached)',
-      'restart: the new daemon names the scheduler (its PID, airflow-scheduler.service) as a holder of the detached /airflow/logs ≤ 30 s',
+      'restart: the new daemon names the scheduler (its PID, airflow-scheduler.service) as a holder of the detached /airflow/logs within 30 s',
       'restart: nfs_mount_detached_holders{mount="/airflow/logs"} back to its value before (1) within 30 s',
       'restart: the new daemon recovered nothing again (the paths were healthy)',
       "upgrade: dpkg -i of the same .deb succeeded and the daemon came back under a new PID, in PID 1's mount namespace",
@@ -979,7 +1005,7 @@ describe('analyzeHolders', () => {
       'before the restart: the daemon named the scheduler on the detached /airflow/logs, nfs_mount_detached_holders{mount="/airflow/logs"} ≥ 1, /run/nfs-health-checkd/state.json written',
       "upgrade: dpkg -i of the same .deb succeeded and the daemon came back under a new PID, in PID 1's mount namespace",
       'upgrade: the new daemon resumed the incident state ("incident state resumed" from /run/nfs-health-checkd/state.json, /airflow/logs among the detached)',
-      'upgrade: the new daemon names the scheduler (its PID, airflow-scheduler.service) as a holder of the detached /airflow/logs ≤ 30 s',
+      'upgrade: the new daemon names the scheduler (its PID, airflow-scheduler.service) as a holder of the detached /airflow/logs within 30 s',
     ]);
   });
 

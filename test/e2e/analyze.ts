@@ -955,7 +955,9 @@ const LOGS_HELD = 'nfs_mount_detached_holders{mount="/airflow/logs"}';
  * The daemon restarted mid-incident (systemctl restart, then dpkg -i of the same .deb): before,
  * the scheduler named on the detached /airflow/logs and the gauge up; after each, a new daemon
  * (another PID, in PID 1's mount namespace) resumed the incident state, named the scheduler again
- * and had the gauge back within `withinS` of the command's return, and recovered nothing again.
+ * and had the gauge back within `withinS` of the old daemon's stop (its "stopping" line; the
+ * command's start without one: dpkg -i restarts the daemon in its postinst, seconds before it
+ * returns), and recovered nothing again.
  */
 function daemonRestarts(job: Job, withinS: number, sched: number): Pick<Analysis, 'checks' | 'figures'> {
   const v = (k: string): string => job.values.get(k) ?? '?';
@@ -973,19 +975,24 @@ function daemonRestarts(job: Job, withinS: number, sched: number): Pick<Analysis
     ['restart', 'systemctl restart nfs-health-checkd'],
     ['upgrade', 'dpkg -i of the same .deb'],
   ] as const) {
+    const start = job.events.get(`${name}_start`);
     const done = job.events.get(`${name}_done`);
     const oldPid = v(`${name}_daemon_pid_before`);
     const pid = Number(v(`${name}_daemon_pid`));
-    const mine = (l: DaemonLine): boolean =>
-      l.journal_pid === pid && done !== undefined && l.t >= (job.events.get(`${name}_start`) ?? done);
+    const mine = (l: DaemonLine): boolean => l.journal_pid === pid && start !== undefined && done !== undefined && l.t >= start;
+    const stopping = job.daemon.find(
+      (l) => String(l.journal_pid) === oldPid && start !== undefined && l.t >= start && l.msg === 'stopping',
+    );
+    const starting = job.daemon.find((l) => mine(l) && l.msg === 'starting');
+    const from = stopping?.t ?? start;
     const resumed = job.daemon.find((l) => mine(l) && l.msg === 'incident state resumed');
     const notResumed = job.daemon.find((l) => mine(l) && l.msg.startsWith('incident state not resumed'));
     const holder = job.daemon.find(
       (l) => mine(l) && isHolderLine(l) && l.pid === sched && l.unit === SCHED_UNIT && l.mount === logs && l.state === 'detached',
     );
-    const holderS = sec(done, holder?.t);
-    const gaugeS = sec(done, job.events.get(`${name}_gauge_back`));
-    const backS = sec(done, job.events.get(`${name}_holders_back`));
+    const holderS = sec(from, holder?.t);
+    const gaugeS = sec(from, job.events.get(`${name}_gauge_back`));
+    const since = stopping ? 'the old daemon stopping' : `the start of ${what}`;
     const again = job.daemon.filter((l) => mine(l) && l.msg === 'recovery starting');
     checks.push(
       check(
@@ -1007,11 +1014,15 @@ function daemonRestarts(job: Job, withinS: number, sched: number): Pick<Analysis
             ? `${notResumed.msg}: ${String(notResumed.reason)}`
             : 'no "incident state resumed" line from the new daemon',
       ),
-      within(`${name}: the new daemon names the scheduler (its PID, ${SCHED_UNIT}) as a holder of the detached ${logs}`, holderS, withinS),
+      check(
+        `${name}: the new daemon names the scheduler (its PID, ${SCHED_UNIT}) as a holder of the detached ${logs} within ${withinS} s`,
+        holderS !== null && holderS <= withinS,
+        holder ? `${fmt(holderS)} after ${since}: ${holder.msg}` : 'no such line from the new daemon',
+      ),
       check(
         `${name}: ${LOGS_HELD} back to its value before (${v(`${name}_gauge_before`)}) within ${withinS} s`,
         gaugeS !== null && gaugeS <= withinS && v(`${name}_gauge_before`) === v(`${name}_gauge_after`),
-        `after ${fmt(gaugeS)}; ${v(`${name}_gauge_before`)} → ${v(`${name}_gauge_after`)}`,
+        `${fmt(gaugeS)} after ${since}; ${v(`${name}_gauge_before`)} → ${v(`${name}_gauge_after`)}`,
       ),
       check(
         `${name}: the new daemon recovered nothing again (the paths were healthy)`,
@@ -1024,10 +1035,12 @@ function daemonRestarts(job: Job, withinS: number, sched: number): Pick<Analysis
       [`${name}_daemon_pids`]: `${oldPid} → ${v(`${name}_daemon_pid`)}`,
       [`${name}_gauge_before`]: v(`${name}_gauge_before`),
       [`${name}_gauge_after`]: v(`${name}_gauge_after`),
-      [`${name}_command_s`]: sec(job.events.get(`${name}_start`), done),
+      // From the old daemon's "stopping" line: to the new one's "starting", its holder line, the gauge back.
+      [`${name}_command_s`]: sec(start, done),
+      [`${name}_down_s`]: sec(stopping?.t, starting?.t),
       [`${name}_holder_named_s`]: holderS,
       [`${name}_gauge_back_s`]: gaugeS,
-      [`${name}_holders_back_s`]: backS,
+      [`${name}_named_after_start_s`]: sec(starting?.t, holder?.t),
     });
   }
   return { checks, figures };

@@ -125,8 +125,9 @@ while [ "$(secs "$t_fail")" -lt "$WATCH_S" ]; do
   if [ "$none" = 0 ] && grep -q '^logs_detached_none ' "$S/events"; then none=1; fi
   if [ "$dags" = 0 ] && serves /airflow/dags/example_dag.py fsB; then dags=1 && ev dags_new_server; fi
   if [ "$logs" = 0 ] && serves /airflow/logs/scheduler.log fsB; then logs=1 && ev logs_new_server; fi
-  # The incident under way: the gauge up and the scheduler named on the detached /airflow/logs.
-  if [ "$DAEMON_RESTART" = 1 ] && grep -q '^logs_detached_held ' "$S/events" && sched_logged_by "$(main_pid)"; then
+  # The incident under way: /airflow/dags recovered, the gauge up, the scheduler named on the
+  # detached /airflow/logs.
+  if [ "$DAEMON_RESTART" = 1 ] && [ "$dags" = 1 ] && grep -q '^logs_detached_held ' "$S/events" && sched_logged_by "$(main_pid)"; then
     ev holders_named
     break
   fi
