@@ -57,7 +57,7 @@ export interface Stats {
   max: number | null;
 }
 
-function stats(xs: number[]): Stats {
+export function stats(xs: number[]): Stats {
   return { n: xs.length, median: quantile(xs, 0.5), p95: quantile(xs, 0.95), max: xs.length ? Math.max(...xs) : null };
 }
 
@@ -147,14 +147,14 @@ function pgrps(): Map<number, number> {
   return out;
 }
 
-function inGroups(groups: readonly ChildProcess[]): number {
+export function inGroups(groups: readonly ChildProcess[]): number {
   const ids = new Set(groups.map((g) => g.pid));
   let n = 0;
   for (const pgrp of pgrps().values()) if (ids.has(pgrp)) n += 1;
   return n;
 }
 
-function countSleep(): number {
+export function countSleep(): number {
   let n = 0;
   for (const name of fs.readdirSync('/proc')) {
     if (!/^[0-9]+$/.test(name)) continue;
@@ -177,7 +177,7 @@ echo ready
 wait
 `;
 
-async function startFillers(dir: string, count: number, lifeS: number): Promise<ChildProcess[]> {
+export async function startFillers(dir: string, count: number, lifeS: number): Promise<ChildProcess[]> {
   const groups: ChildProcess[] = [];
   for (let g = 0; g * GROUP_SIZE < count; g++) {
     const n = Math.min(GROUP_SIZE, count - g * GROUP_SIZE);
@@ -209,7 +209,10 @@ async function startFillers(dir: string, count: number, lifeS: number): Promise<
 /** Every holder started, for the final count of what is left. */
 const started: ChildProcess[] = [];
 
-interface HolderProc {
+/** Ends every holder startHolders started, also those of a stage that failed half-way. */
+export const endStartedHolders = (): Promise<void> => endAll(started);
+
+export interface HolderProc {
   child: ChildProcess;
   pid: number;
   /** Kinds of hold the scan must report for it on the faultfs mount. */
@@ -237,7 +240,7 @@ function fdLink(pid: number, fd: number): string | null {
 }
 
 /** The 5 holders on `m`, each ready (holding what it should) when this resolves. */
-async function startHolders(m: FaultMount, lifeS: number): Promise<HolderProc[]> {
+export async function startHolders(m: FaultMount, lifeS: number): Promise<HolderProc[]> {
   const file = path.join(m.mountpoint, 'example_dag.py');
   const readme = path.join(m.mountpoint, 'README.txt');
   const out: HolderProc[] = [];
@@ -285,7 +288,7 @@ async function startHolders(m: FaultMount, lifeS: number): Promise<HolderProc[]>
 // ---------------------------------------------------------------------------------------------
 // Scans
 
-function countingProc(inner: ProcReader): { proc: ProcReader; reads: ScanReads } {
+export function countingProc(inner: ProcReader): { proc: ProcReader; reads: ScanReads } {
   const reads: ScanReads = { processes: 0, fds: 0, fdLinks: 0, fdinfo: 0, maps: 0, other: 0 };
   return {
     reads,
@@ -313,7 +316,7 @@ function countingProc(inner: ProcReader): { proc: ProcReader; reads: ScanReads }
 }
 
 /** Throws unless the scan found exactly the holders on mount `mountId`, each with its kinds of hold. */
-function checkHolders(out: ScanOutput, mountId: number, expected: readonly HolderProc[], what: string): number {
+export function checkHolders(out: ScanOutput, mountId: number, expected: readonly HolderProc[], what: string): number {
   const on = out.holders.filter((h) => h.mountId === mountId);
   const problems: string[] = [];
   for (const e of expected) {
@@ -403,20 +406,20 @@ async function inThread(stage: Stage, kase: ScanRow['case'], runs: number, reads
   };
 }
 
-function watchedOf(m: FaultMount, state: WatchedMount['state']): WatchedMount {
+export function watchedOf(m: FaultMount, state: WatchedMount['state']): WatchedMount {
   const entry = readMountTable().find((e) => e.id === m.mountId);
   if (!entry) throw new Error(`${m.mountpoint} (mount ${m.mountId}) is not in the table`);
   return { path: m.mountpoint, mountId: m.mountId, dev: entry.dev, state };
 }
 
-async function lazyUnmount(m: FaultMount): Promise<void> {
+export async function lazyUnmount(m: FaultMount): Promise<void> {
   const r = await runBounded('umount', ['-l', m.mountpoint], 5_000);
   if (r.code !== 0) throw new Error(`umount -l ${m.mountpoint}: ${r.stderr.trim()}`);
   if (!(await poll(() => findMount(m.mountpoint) === undefined, 5_000)))
     throw new Error(`${m.mountpoint} is still mounted after umount -l`);
 }
 
-async function endAll(children: readonly ChildProcess[]): Promise<void> {
+export async function endAll(children: readonly ChildProcess[]): Promise<void> {
   await Promise.all(children.map((c) => endGroup(c)));
 }
 

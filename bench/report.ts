@@ -10,6 +10,7 @@ import type { GrowthResult, GrowthSample, GrowthVariant } from './growth.js';
 import type { MountstatsResult, MountstatsRow, ParseTiming } from './mountstats.js';
 import type { EvidenceResult, EvidenceSide } from './evidence.js';
 import type { ServerCaseKey, ServerCaseRow, ServersResult } from './servers.js';
+import type { KeepTiming, StateResult, StateRow, Timing } from './state.js';
 
 export interface Machine {
   cpu: string;
@@ -39,6 +40,7 @@ export interface Results {
     mountstats?: Figure<MountstatsResult>;
     evidence?: Figure<EvidenceResult>;
     servers?: Figure<ServersResult>;
+    state?: Figure<StateResult>;
   };
 }
 
@@ -370,6 +372,110 @@ export function renderTable(r: Results): string {
     else out.push(notRun('servers', f.servers));
     out.push('');
   }
+
+  if (f.state) {
+    out.push('### 12. Incident state: what keeping it costs', '');
+    if (f.state.status === 'ok') out.push(stateSection(f.state.result));
+    else out.push(notRun('state', f.state));
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+const us = (v: number | null): string => (v === null ? '—' : `${v < 100 ? v.toFixed(1) : v.toFixed(0)} µs`);
+const medP99 = (t: Timing): string => `${us(t.medianUs)} / ${us(t.p99Us)}`;
+
+function stateSection(r: StateResult): string {
+  const [small, large] = r.rows;
+  const line = (measure: string, get: (row: StateRow) => Timing | undefined, also?: (row: StateRow) => string): string[] => {
+    const a = small ? get(small) : undefined;
+    const b = large ? get(large) : undefined;
+    return [
+      measure,
+      a ? `${medP99(a)}${also && small ? also(small) : ''}` : '—',
+      b ? `${medP99(b)}${also && large ? also(large) : ''}` : '—',
+      x(ratio(b?.medianUs ?? null, a?.medianUs ?? null)),
+    ];
+  };
+  const per = (get: (row: StateRow) => number | null, fmt: (v: number | null) => string, measure: string, sizes = true): string[] => {
+    const a = small ? get(small) : null;
+    const b = large ? get(large) : null;
+    return [measure, fmt(a), fmt(b), sizes ? x(ratio(b, a)) : '—'];
+  };
+  const over = (k: KeepTiming | undefined, u: KeepTiming): number | null => ratio(k?.total.medianUs ?? null, u.total.medianUs);
+  const rows: string[][] = [
+    per(
+      (row) => row.fileBytes,
+      (v) => (v === null ? '—' : `${v.toLocaleString('en-US')} B`),
+      'the state file',
+    ),
+    line('unchanged: snapshot + save (encode, compare; no write) — every probe round', (row) => row.unchanged.total),
+    line('  of which snapshot()', (row) => row.unchanged.snapshot),
+  ];
+  for (const t of r.targets) {
+    rows.push(
+      line(
+        `changed: snapshot + save with its atomic write, into ${t.key === 'tmpfs' ? 'a tmpfs' : 'os.tmpdir()'} (${t.fstype})`,
+        (row) => row.changed[t.key]?.total,
+      ),
+      line('  of which the save (encode, write, fsync, rename)', (row) => row.changed[t.key]?.save),
+      per((row) => over(row.changed[t.key], row.unchanged), x, '  changed ÷ unchanged (median)', false),
+    );
+  }
+  rows.push(
+    line('read back at start: decodeIncident + resume', (row) => row.readBack.total),
+    line('  of which decodeIncident', (row) => row.readBack.decode),
+    line('  of which resume', (row) => row.readBack.resume),
+  );
+  const it = r.iterations;
+  const where = r.targets.map((t) => `${t.key === 'tmpfs' ? 'a tmpfs' : 'os.tmpdir()'} ${t.how}, ${t.fstype}`);
+  const out = [
+    `An incident at 2 and at 500 configured paths, every one failing and in backoff, ${r.detached} detached mounts with ${r.dirsPerDetached} cwd/root memories each and 2 units restarted each, ${r.putBacks} static mounts to put back (ControllerIncident, HolderIncident). In-process, median / p99: unchanged ${it.unchanged} saves after ${it.warmup} of warm-up, changed ${it.changed} (A and B alternating: the first path's backoff one recovery on) into each of ${where.join(' and ')}; read back ${it.readBack} times, a fresh string each time, against the real mount table. Every write counted; every read-back checked. Node ${r.node}; load average (1 min) ${r.loadAvg.before.toFixed(2)} before, ${r.loadAvg.after.toFixed(2)} after.`,
+    '',
+    table(['measure', '2 paths', '500 paths', '500 ÷ 2 (median)'], rows),
+    '',
+  ];
+  const sc = r.scans;
+  if (sc.status === 'skipped') {
+    out.push(`_The start-up scan rows: skipped — ${sc.reason}_`);
+    return out.join('\n');
+  }
+  const stat = (v: { median: number | null; p95: number | null; max: number | null }): string =>
+    `${ms(v.median, 1)} / ${ms(v.p95, 1)} / ${ms(v.max, 1)}`;
+  out.push(
+    `The scan at a start with no state file (scanHolders with \`orphans: true\`, nothing watched) against the ordinary scan with one watched mount, ${sc.extraProcesses} extra processes (figure 6's), ${sc.procTotal} in /proc, ${sc.holders} holders on a faultfs mount; the two alternating, ${sc.rows[0]?.runs ?? 0} runs each (median / p95 / max):`,
+    '',
+    table(
+      [
+        'the mount (5 holders on it)',
+        'scan',
+        'normal: one watched mount',
+        'orphans: true, nothing watched',
+        'orphan ÷ normal (median; p95)',
+        "thread's first scan (normal; orphan)",
+        'fdinfo read (normal; orphan)',
+        'maps read (normal; orphan)',
+        'ns/mnt links; mountinfo read (orphan)',
+        'holders found (normal)',
+        'orphans of the 5: by fd; by mapping (all orphans)',
+      ],
+      sc.rows.map((row) => [
+        row.mount === 'failing' ? 'failing (attached)' : 'detached (umount -l): in no table',
+        row.how === 'thread' ? 'createThreadScanner' : 'scanHolders in-process',
+        stat(row.normalMs),
+        stat(row.orphanMs),
+        `${x(ratio(row.orphanMs.median, row.normalMs.median))}; ${x(ratio(row.orphanMs.p95, row.normalMs.p95))}`,
+        row.firstMs ? `${ms(row.firstMs.normal, 1)}; ${ms(row.firstMs.orphan, 1)}` : '—',
+        `${row.normalReads.fdinfo}; ${row.orphanReads.fdinfo}`,
+        `${row.normalReads.maps}; ${row.orphanReads.maps}`,
+        `${row.orphanReads.nsLinks}; ${row.orphanReads.mountinfo}`,
+        `${row.holdersFound}/${sc.holders}`,
+        `${row.ownOrphans.byFd}/${row.ownOrphans.expectedByFd}; ${row.ownOrphans.byDev}/${row.ownOrphans.expectedByDev} (${row.allOrphans})`,
+      ]),
+    ),
+    '',
+    `Cleanup: sleep processes before ${sc.cleanup.sleepBefore}, after ${sc.cleanup.sleepAfter}; processes left in the figure's groups ${sc.cleanup.ownLeft}; mounts left ${sc.cleanup.mountsLeft}.`,
+  );
   return out.join('\n');
 }
 

@@ -3,7 +3,8 @@
 // writes bench/results/latest.json with the machine, the mode and every figure's raw samples.
 // Most figures need root and FUSE (and the built CLI); the in-process ones (mountstats) need neither;
 // the bind-mount-only ones (evidence) need root and the CLI but not FUSE; servers needs neither FUSE
-// nor the CLI, and root (with ip and nsenter) only for its namespace rows, which it skips without.
+// nor the CLI, and root (with ip and nsenter) only for its namespace rows, which it skips without;
+// state runs in-process, FUSE only for its scan rows and root (or a tmpfs /run) for its tmpfs row.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,6 +23,7 @@ import { runGrowth } from './growth.js';
 import { runMountstats } from './mountstats.js';
 import { runEvidence } from './evidence.js';
 import { runServers } from './servers.js';
+import { runState } from './state.js';
 import { renderTable, type Figure, type Results } from './report.js';
 
 const FIGURES = [
@@ -36,6 +38,7 @@ const FIGURES = [
   'mountstats',
   'evidence',
   'servers',
+  'state',
 ] as const;
 type FigureName = (typeof FIGURES)[number];
 
@@ -46,7 +49,7 @@ const IN_PROCESS: ReadonlySet<FigureName> = new Set(['mountstats']);
 const BIND_MOUNTS_ONLY: ReadonlySet<FigureName> = new Set(['evidence']);
 
 /** Figures that need neither FUSE nor the built CLI and check the rest themselves, skipping the rows that need it. */
-const OWN_PREREQUISITES: ReadonlySet<FigureName> = new Set(['servers']);
+const OWN_PREREQUISITES: ReadonlySet<FigureName> = new Set(['servers', 'state']);
 
 function parseArgs(argv: string[]): BenchOptions {
   let quick = process.env.BENCH_QUICK === '1';
@@ -133,6 +136,7 @@ async function main(): Promise<void> {
     mountstats: runMountstats,
     evidence: runEvidence,
     servers: runServers,
+    state: runState,
   };
   progress(`${mode} run; figures: ${FIGURES.filter((f) => !opts.only || opts.only.has(f)).join(', ')}`);
   for (const name of FIGURES) {

@@ -157,7 +157,9 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
       if (metrics) http = await startHttpServer({ listen: config.metrics.listen, registry: metrics.registry, health, version: io.version });
       startedAt = clock.now();
       log.info(startingFields(loaded, io.version, http), 'starting');
-      const resumed = keeper ? resumeIncident(keeper, { controller, holders: parts.holders, paths, table: effects.table(), clock, log }) : false;
+      const resumed = keeper
+        ? resumeIncident(keeper, { controller, holders: parts.holders, paths, table: effects.table(), clock, log })
+        : false;
       keeping = true;
       // Nothing known of an earlier process: who is still on a mount it may have detached is looked for.
       if (!resumed) parts.holders?.lookForOrphans();

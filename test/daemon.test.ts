@@ -8,7 +8,7 @@ import { createDaemon, type Daemon } from '../src/daemon.js';
 import { createLogging } from '../src/observe/log.js';
 import { StartupError } from '../src/startup-error.js';
 import { defaultConfig } from './helpers/config.js';
-import { FakeClock } from './helpers/fake-clock.js';
+import { FakeClock, runFor, settle } from './helpers/fake-clock.js';
 import { scriptedEffects } from './helpers/scripted-effects.js';
 import { ScriptedWorld } from './helpers/scripted-world.js';
 
@@ -42,19 +42,7 @@ function setup(opts: { answer?: boolean | ((path: string) => RawProbe); online?:
   return { clock, world, workers, lines, daemon };
 }
 
-/** Lets answered calls (a microtask away, as a thread's message would be) settle. */
-const settle = async (): Promise<void> => {
-  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
-};
-
-/** Moves the clock a second at a time, letting what each second started run, as time would. */
-async function run(clock: FakeClock, ms: number): Promise<void> {
-  await settle();
-  for (let t = 0; t < ms; t += 1000) {
-    clock.advance(Math.min(1000, ms - t));
-    await settle();
-  }
-}
+const run = runFor;
 
 async function get(daemon: Daemon, path: string): Promise<{ status: number; body: string }> {
   const a = daemon.http()!.address;

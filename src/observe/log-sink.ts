@@ -13,6 +13,7 @@ import type { RecoveryReport, RecoveryTarget, StepReport } from '../recovery/pro
 import type { Logger } from './log.js';
 import type { HolderSink, ControllerSink, RestartReport } from './sink.js';
 import { describeHolds, type HolderReport } from '../holders/tracker.js';
+import type { Holder, ProcessIdentity } from '../holders/scan.js';
 import { serverKey } from '../server/address.js';
 import type { ServerReport } from '../server/watch.js';
 import type { PutBackReport } from '../controller/server-return.js';
@@ -280,16 +281,12 @@ export function evidenceFields(e: Evidence): Record<string, unknown> {
 }
 
 function holderFields(h: HolderReport): Record<string, unknown> {
-  return {
-    mount: h.path,
-    mount_id: h.mountId,
-    state: h.state,
-    pid: h.pid,
-    comm: h.comm,
-    uid: h.uid ?? undefined,
-    unit: h.unit ?? 'none',
-    holds: describeHolds(h),
-  };
+  return { mount: h.path, mount_id: h.mountId, state: h.state, ...processFields(h) };
+}
+
+/** Who a process is and what it holds, as every holder line says it. */
+function processFields(p: ProcessIdentity & Pick<Holder, 'holds'>): Record<string, unknown> {
+  return { pid: p.pid, comm: p.comm, uid: p.uid ?? undefined, unit: p.unit ?? 'none', holds: describeHolds(p) };
 }
 
 /** Every completed scan at debug; a failing one once per new problem, not every cycle. */
@@ -355,7 +352,7 @@ export function createHolderLogSink(log: Logger): HolderSink {
     },
     orphanByDevice(o) {
       log.warn(
-        { mount: 'unknown', dev: o.dev, pid: o.pid, comm: o.comm, uid: o.uid ?? undefined, unit: o.unit ?? 'none', holds: describeHolds(o) },
+        { mount: 'unknown', dev: o.dev, ...processFields(o) },
         'holder found on a mount in no mount table, by its mapped files: detached before this start, not followed',
       );
     },

@@ -45,3 +45,17 @@ export class FakeClock implements Clock {
     return this.timers.size;
   }
 }
+
+/** Lets answered calls (a microtask away, as a thread's message would be) settle. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+}
+
+/** Moves the clock a second at a time, letting what each second started run, as time would. */
+export async function runFor(clock: FakeClock, ms: number): Promise<void> {
+  await settle();
+  for (let t = 0; t < ms; t += 1000) {
+    clock.advance(Math.min(1000, ms - t));
+    await settle();
+  }
+}

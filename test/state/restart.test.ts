@@ -7,7 +7,7 @@ import { createDaemon, type Daemon } from '../../src/daemon.js';
 import { createLogging } from '../../src/observe/log.js';
 import { decodeIncident } from '../../src/state/incident.js';
 import { defaultConfig } from '../helpers/config.js';
-import { FakeClock } from '../helpers/fake-clock.js';
+import { FakeClock, runFor as run } from '../helpers/fake-clock.js';
 import { scriptedEffects } from '../helpers/scripted-effects.js';
 import { ScriptedWorld } from '../helpers/scripted-world.js';
 
@@ -32,18 +32,6 @@ function daemonOn(clock: FakeClock, world: ScriptedWorld): { daemon: Daemon; lin
   const logging = createLogging(config.log, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
   const daemon = createDaemon({ config, sources: ['test'] }, effects, { logging, version: '0.0.0-test', env: {}, pid: process.pid });
   return { daemon, lines };
-}
-
-const settle = async (): Promise<void> => {
-  for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
-};
-
-async function run(clock: FakeClock, ms: number): Promise<void> {
-  await settle();
-  for (let t = 0; t < ms; t += 1000) {
-    clock.advance(Math.min(1000, ms - t));
-    await settle();
-  }
 }
 
 async function stop(daemon: Daemon, clock: FakeClock): Promise<void> {
