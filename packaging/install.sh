@@ -39,8 +39,8 @@ is kept; the new default goes beside it as config.yaml.new). The config is valid
 new CLI before anything is replaced. Then systemctl daemon-reload, and on upgrade try-restart.
 
   --replace-timer  also disable and stop the old $OLD_TIMER (its files are kept)
-  --uninstall      stop, disable and remove the app, the link, the unit and the logrotate file;
-                   keep /etc/$NAME and the log files
+  --uninstall      stop, disable and remove the app, the link, the unit, the logrotate file and
+                   the incident state in /run/$NAME; keep /etc/$NAME and the log files
   --help           this text
 
 Environment:
@@ -141,6 +141,8 @@ UNIT_FILE="$UNIT_DIR/$UNIT"
 LOGROTATE_FILE="$DESTDIR/etc/logrotate.d/$NAME"
 CONF_DIR="$DESTDIR/etc/$NAME"
 CONF="$CONF_DIR/config.yaml"
+# The unit's RuntimeDirectory=: the incident state, kept when the service stops.
+RUN_DIR="$DESTDIR/run/$NAME"
 
 # systemd is driven only for this machine, and only when it is the init system.
 systemd_live=0
@@ -277,6 +279,13 @@ if [ "$mode" = uninstall ]; then
     fi
   done
   if [ -d "$UNIT_FILE.d" ]; then say "kept $UNIT_FILE.d (drop-ins: remove by hand if unwanted)"; fi
+  # The service is stopped by now: nothing writes there any more.
+  if [ -e "$RUN_DIR" ]; then
+    rm -rf -- "$RUN_DIR"
+    say "removed $RUN_DIR"
+  else
+    say "absent $RUN_DIR"
+  fi
 
   if [ "$systemd_live" = 1 ]; then
     systemctl daemon-reload

@@ -73,7 +73,7 @@ describe('parseJob', () => {
       ],
     });
     expect(j.daemon).toHaveLength(1);
-    expect(j.daemon[0]).toMatchObject({ t: at(1), msg: 'mount healthy', mount: '/airflow/dags' });
+    expect(j.daemon[0]).toMatchObject({ t: at(1), msg: 'mount healthy', mount: '/airflow/dags', journal_pid: 500 });
     expect(j.notJson).toEqual(['Error: boom']);
   });
 
@@ -623,8 +623,8 @@ describe('analyzeHolders', () => {
   const p = { intervalS: 5, probeTimeoutS: 5 };
   const sched = { pid: 700, comm: 'e2e-airflow-sch', uid: 50000, unit: 'airflow-scheduler.service' };
   const other = { pid: 800, comm: 'sleep', uid: 65534, unit: 'e2e-runner.service' };
-  const holder = (s: number, msg: string, who: typeof sched, mount: string, state: string, holds: string[]): string =>
-    rec(s, { level: 'warn', msg, mount, mount_id: mount.endsWith('dags') ? 40 : 41, state, ...who, holds });
+  const holder = (s: number, msg: string, who: typeof sched, mount: string, state: string, holds: string[], daemonPid = '500'): string =>
+    rec(s, { level: 'warn', msg, mount, mount_id: mount.endsWith('dags') ? 40 : 41, state, ...who, holds }, daemonPid);
   const values = {
     sched_pid: 700,
     sched_uid: 50000,
@@ -830,6 +830,185 @@ describe('analyzeHolders', () => {
     ]);
   });
 
+  // The daemon restarted (PID 500 → 501) and upgraded (501 → 502) mid-incident: each new daemon
+  // resumes the state and names both holders on the detached mounts again.
+  const STATE_FILE = '/run/nfs-health-checkd/state.json';
+  const NS = 'mnt:[4026531841]';
+  // The old daemon stopping at `stop`, the new one starting at `s` - 0.1, resuming, scanning 2 s later.
+  const comeBack = (stop: number, oldPid: string, s: number, pid: string): string[] => [
+    rec(stop, { msg: 'stopping', signal: 'SIGTERM' }, oldPid),
+    rec(s - 0.1, { msg: 'starting', version: '0.1.0' }, pid),
+    rec(
+      s,
+      {
+        msg: 'incident state resumed',
+        file: STATE_FILE,
+        paths: [],
+        detached: [
+          { mount: '/airflow/dags', mount_id: 40, dev: '0:52', batch: 1 },
+          { mount: '/airflow/logs', mount_id: 41, dev: '0:52', batch: 1 },
+        ],
+        put_back: [],
+        units_restarted: [],
+        dropped: [],
+      },
+      pid,
+    ),
+    holder(s + 2, 'holder found on detached mount', sched, '/airflow/dags', 'detached', ['cwd /'], pid),
+    holder(s + 2, 'holder found on detached mount', sched, '/airflow/logs', 'detached', ['fd 3 → /scheduler.log'], pid),
+    holder(s + 2, 'holder found on detached mount', other, '/airflow/dags', 'detached', ['cwd /'], pid),
+  ];
+  const phase = (name: string, before: number, after: number): Record<string, string | number> => ({
+    [`${name}_daemon_pid_before`]: before,
+    [`${name}_gauge_before`]: 1,
+    [`${name}_state_file_before`]: 'present',
+    [`${name}_rc`]: 0,
+    [`${name}_daemon_pid`]: after,
+    [`${name}_gauge_after`]: 1,
+    [`${name}_ns_daemon`]: NS,
+    [`${name}_run_dir`]: 700,
+  });
+  const daemonRestartJob = (
+    o: { lines?: string[]; values?: Record<string, string | number>; events?: Record<string, number>; without?: string[] } = {},
+  ) =>
+    job({
+      events: Object.fromEntries(
+        Object.entries({
+          failover_start: 0,
+          failover_done: 2,
+          logs_detached_held: 6,
+          holders_named: 6.5,
+          restart_start: 7,
+          restart_done: 9,
+          restart_holders_logged: 11.5,
+          restart_gauge_back: 11.5,
+          restart_holders_back: 11.5,
+          upgrade_start: 12,
+          upgrade_done: 25,
+          upgrade_holders_logged: 27.5,
+          upgrade_gauge_back: 27.5,
+          upgrade_holders_back: 27.5,
+          dags_new_server: 9.8,
+          sched_stopped: 40,
+          ...o.events,
+        }).filter(([k]) => !o.without?.includes(k)),
+      ),
+      values: {
+        ...values,
+        daemon_pid_after: 502,
+        sched_pid_after: 700,
+        sched_nrestarts: 0,
+        lines_attempted: 80,
+        lines_lost: 72,
+        lost_seqs: '9-80',
+        lines_new_server: 0,
+        ns_host: NS,
+        ...phase('restart', 500, 501),
+        ...phase('upgrade', 501, 502),
+        ...o.values,
+      },
+      lines: o.lines ?? [...common, ...comeBack(7.5, '500', 9.2, '501'), ...comeBack(22, '501', 25.3, '502')],
+      metrics: `${scans}nfs_mount_detached_holders{mount="/airflow/dags"} 2\nnfs_mount_detached_holders{mount="/airflow/logs"} 1\n`,
+    });
+  const pd = { ...p, restart: false, daemonRestartWithinS: 30 };
+
+  it('daemon restarted and upgraded mid-incident: each new daemon resumes the state and names the scheduler again', () => {
+    const a = analyzeHolders(daemonRestartJob(), pd);
+    expect(failed(a)).toEqual([]);
+    expect(a.checks.map((c) => c.what)).not.toContain('the daemon kept its PID (no restart of nfs-health-checkd)');
+    expect(a.checks.find((c) => c.what.startsWith('upgrade: the new daemon resumed'))?.detail).toBe(
+      'detached /airflow/dags, /airflow/logs; paths none; put_back []; dropped []',
+    );
+    expect(a.figures).toMatchObject({
+      restart_daemon_pids: '500 → 501',
+      restart_gauge_before: '1',
+      restart_gauge_after: '1',
+      restart_command_s: 2,
+      restart_down_s: 1.6,
+      restart_holder_named_s: 3.7,
+      restart_gauge_back_s: 4,
+      restart_named_after_start_s: 2.1,
+      upgrade_daemon_pids: '501 → 502',
+      upgrade_command_s: 13,
+      upgrade_down_s: 3.2,
+      upgrade_holder_named_s: 5.3,
+      upgrade_gauge_back_s: 5.5,
+      upgrade_named_after_start_s: 2.1,
+      holders_reported_s: 4.3,
+    });
+    expect(a.checks.find((c) => c.what.startsWith('upgrade: the new daemon names'))?.detail).toBe(
+      '5.30 s after the old daemon stopping: holder found on detached mount',
+    );
+  });
+
+  it('daemon restarted: without the old daemon\'s "stopping" line, the times run from the command\'s start', () => {
+    const lines = [...common, ...comeBack(7.5, '500', 9.2, '501'), ...comeBack(22, '501', 25.3, '502')].filter(
+      (l) => !l.includes('stopping'),
+    );
+    const a = analyzeHolders(daemonRestartJob({ lines }), pd);
+    expect(failed(a)).toEqual([]);
+    expect(a.figures).toMatchObject({
+      restart_holder_named_s: 4.2,
+      restart_down_s: null,
+      upgrade_holder_named_s: 15.3,
+      upgrade_gauge_back_s: 15.5,
+    });
+    expect(a.checks.find((c) => c.what.startsWith('upgrade: the new daemon names'))?.detail).toBe(
+      '15.30 s after the start of dpkg -i of the same .deb: holder found on detached mount',
+    );
+  });
+
+  it('daemon restarted: the old daemon naming the scheduler, no resumed state, a gauge not back, a recovery again: each fails its check', () => {
+    // After the restart only the old PID's lines name the scheduler; the new one says the state was not resumed.
+    const lines = [
+      ...common,
+      rec(
+        9.2,
+        { level: 'warn', msg: 'incident state not resumed: starting afresh', file: STATE_FILE, reason: 'written in another boot' },
+        '501',
+      ),
+      holder(9.4, 'holder found on detached mount', sched, '/airflow/logs', 'detached', ['fd 3 → /scheduler.log'], '500'),
+      rec(12, { msg: 'recovery starting', mounts: ['/airflow/dags'] }, '501'),
+      ...comeBack(22, '501', 25.3, '502'),
+    ];
+    const a = analyzeHolders(
+      daemonRestartJob({
+        lines,
+        events: { restart_gauge_back: 50 },
+        values: { restart_gauge_after: 0, upgrade_ns_daemon: 'mnt:[4026532200]', upgrade_run_dir: 'absent' },
+      }),
+      pd,
+    );
+    expect(failed(a)).toEqual([
+      'restart: the new daemon resumed the incident state ("incident state resumed" from /run/nfs-health-checkd/state.json, /airflow/logs among the detached)',
+      'restart: the new daemon names the scheduler (its PID, airflow-scheduler.service) as a holder of the detached /airflow/logs within 30 s',
+      'restart: nfs_mount_detached_holders{mount="/airflow/logs"} back to its value before (1) within 30 s',
+      'restart: the new daemon recovered nothing again (the paths were healthy)',
+      "upgrade: dpkg -i of the same .deb succeeded and the daemon came back under a new PID, in PID 1's mount namespace",
+      'upgrade: /run/nfs-health-checkd is there, mode 0700',
+    ]);
+    expect(a.checks.find((c) => c.what.startsWith('restart: the new daemon resumed'))?.detail).toBe(
+      'incident state not resumed: starting afresh: written in another boot',
+    );
+  });
+
+  it('daemon restarted: the incident never named before the restart, a failed dpkg -i, a crash: the checks say so', () => {
+    const a = analyzeHolders(
+      daemonRestartJob({
+        without: ['holders_named'],
+        values: { upgrade_rc: 1, upgrade_daemon_pid: 501, daemon_nrestarts_after: 1 },
+      }),
+      pd,
+    );
+    expect(failed(a)).toEqual([
+      'the daemon was restarted only by the scenario (NRestarts unchanged: no crash, no watchdog)',
+      'before the restart: the daemon named the scheduler on the detached /airflow/logs, nfs_mount_detached_holders{mount="/airflow/logs"} ≥ 1, /run/nfs-health-checkd/state.json written',
+      "upgrade: dpkg -i of the same .deb succeeded and the daemon came back under a new PID, in PID 1's mount namespace",
+      'upgrade: the new daemon resumed the incident state ("incident state resumed" from /run/nfs-health-checkd/state.json, /airflow/logs among the detached)',
+      'upgrade: the new daemon names the scheduler (its PID, airflow-scheduler.service) as a holder of the detached /airflow/logs within 30 s',
+    ]);
+  });
+
   it('a guest that never got to the failover fails, with no times', () => {
     const a = analyzeHolders(job({ rc: 1 }), { ...p, restart: true });
     expect(failed(a)).toEqual(['the job inside the VM completed']);
@@ -894,7 +1073,25 @@ describe('analyzeRemove', () => {
     logrotate_after_purge: 'absent',
     dpkg_s_rc: 1,
     unit_links_after_purge: '',
+    run_dir_running: 700,
+    run_dir_after_restart: 700,
+    run_dir_file_after_restart: 'present',
+    run_dir_after_remove: 'present',
+    run_dir_after_purge: 'absent',
   };
+
+  it('/run/nfs-health-checkd missing while running, emptied by a restart, or left by the purge: each fails its check', () => {
+    const restartEmptied = analyzeRemove(job({ values: { ...values, run_dir_file_after_restart: 'absent' } }));
+    expect(failed(restartEmptied)).toEqual([
+      '/run/nfs-health-checkd is there (mode 0700) while the daemon runs, and survives systemctl restart with what is in it',
+    ]);
+    expect(failed(analyzeRemove(job({ values: { ...values, run_dir_running: 'absent' } })))).toEqual([
+      '/run/nfs-health-checkd is there (mode 0700) while the daemon runs, and survives systemctl restart with what is in it',
+    ]);
+    const left = analyzeRemove(job({ values: { ...values, run_dir_after_purge: 'present' } }));
+    expect(failed(left)).toEqual(['dpkg -r keeps /run/nfs-health-checkd (the incident state), dpkg -P removes it']);
+    expect(left.checks.find((c) => c.what.startsWith('dpkg -r keeps'))?.detail).toBe('after dpkg -r present, after dpkg -P present');
+  });
 
   it('remove keeps the conffiles and takes the unit, the binary and the daemon; purge takes the rest: passes', () => {
     const a = analyzeRemove(job({ values }));

@@ -35,6 +35,8 @@ export interface DaemonLine {
   /** Unix ms. */
   t: number;
   msg: string;
+  /** The process that wrote it (the journal's _PID): which daemon, across restarts. */
+  journal_pid?: number;
   [field: string]: unknown;
 }
 
@@ -73,7 +75,7 @@ export function parseJob(f: JobFiles): Job {
     // PID 1 is systemd reporting on the unit (Starting…, Started…); the rest is the daemon's.
     if (rec._PID === '1' || typeof rec.MESSAGE !== 'string') continue;
     const line = parseDaemonLine(rec.MESSAGE);
-    if (line) daemon.push(line);
+    if (line) daemon.push(typeof rec._PID === 'string' ? { ...line, journal_pid: Number(rec._PID) } : line);
     else notJson.push(rec.MESSAGE);
   }
   return { rc: f.rc, events, values, daemon, notJson, metrics: parseMetrics(f.metrics) };
@@ -721,6 +723,11 @@ export interface HoldersParams {
   restart: boolean;
   intervalS: number;
   probeTimeoutS: number;
+  /**
+   * The daemon itself restarted (systemctl restart), then upgraded (dpkg -i), mid-incident: each
+   * new daemon must name the scheduler again and the gauge come back within this many seconds.
+   */
+  daemonRestartWithinS?: number;
 }
 
 const SCHED_UNIT = 'airflow-scheduler.service';
@@ -818,13 +825,19 @@ export function analyzeHolders(job: Job, p: HoldersParams): Analysis {
       v('other_alive') === '1' && !gone.some((l) => l.pid === other) && heldDags !== undefined && heldDags >= 1,
       `alive=${v('other_alive')}, gone lines ${gone.filter((l) => l.pid === other).length}, dags gauge ${heldDags ?? 'absent'}`,
     ),
-    check(
-      'the daemon kept its PID (no restart of nfs-health-checkd)',
-      v('daemon_pid_before') !== '?' &&
-        v('daemon_pid_before') === v('daemon_pid_after') &&
-        v('daemon_nrestarts_before') === v('daemon_nrestarts_after'),
-      `PID ${v('daemon_pid_before')} → ${v('daemon_pid_after')}, NRestarts ${v('daemon_nrestarts_before')} → ${v('daemon_nrestarts_after')}`,
-    ),
+    p.daemonRestartWithinS === undefined
+      ? check(
+          'the daemon kept its PID (no restart of nfs-health-checkd)',
+          v('daemon_pid_before') !== '?' &&
+            v('daemon_pid_before') === v('daemon_pid_after') &&
+            v('daemon_nrestarts_before') === v('daemon_nrestarts_after'),
+          `PID ${v('daemon_pid_before')} → ${v('daemon_pid_after')}, NRestarts ${v('daemon_nrestarts_before')} → ${v('daemon_nrestarts_after')}`,
+        )
+      : check(
+          'the daemon was restarted only by the scenario (NRestarts unchanged: no crash, no watchdog)',
+          v('daemon_nrestarts_before') !== '?' && v('daemon_nrestarts_before') === v('daemon_nrestarts_after'),
+          `NRestarts ${v('daemon_nrestarts_before')} → ${v('daemon_nrestarts_after')}; PID ${v('daemon_pid_before')} → ${v('daemon_pid_after')}`,
+        ),
     check(
       '/metrics: holder scans ok, none timed out or unavailable',
       scansOk >= 1 && scansBad === 0,
@@ -910,11 +923,14 @@ export function analyzeHolders(job: Job, p: HoldersParams): Analysis {
       check('none of its lines reach the new server', n('lines_new_server') === 0, `${v('lines_new_server')} lines on the new server`),
     );
   }
+  const resumed = p.daemonRestartWithinS === undefined ? undefined : daemonRestarts(job, p.daemonRestartWithinS, sched);
+  if (resumed) checks.push(...resumed.checks);
   checks.push(journalIsJson(job));
   return {
     times,
     checks,
     figures: {
+      ...resumed?.figures,
       holders_reported_s: reported,
       scheduler_restarted_s: sec(t0, restartAt),
       first_line_new_server_s: sec(t0, firstNewLine),
@@ -927,6 +943,107 @@ export function analyzeHolders(job: Job, p: HoldersParams): Analysis {
       watched_s: sec(t0, job.events.get('sched_stopped')),
     },
   };
+}
+
+const STATE_FILE = '/run/nfs-health-checkd/state.json';
+/** The `mount` of each entry of a list of objects ("incident state resumed": detached, paths). */
+const mountsOf = (v: unknown): string[] =>
+  Array.isArray(v) ? v.map((e: unknown) => (typeof e === 'object' && e !== null && 'mount' in e ? String(e.mount) : '?')) : [];
+const LOGS_HELD = 'nfs_mount_detached_holders{mount="/airflow/logs"}';
+
+/**
+ * The daemon restarted mid-incident (systemctl restart, then dpkg -i of the same .deb): before,
+ * the scheduler named on the detached /airflow/logs and the gauge up; after each, a new daemon
+ * (another PID, in PID 1's mount namespace) resumed the incident state, named the scheduler again
+ * and had the gauge back within `withinS` of the old daemon's stop (its "stopping" line; the
+ * command's start without one: dpkg -i restarts the daemon in its postinst, seconds before it
+ * returns), and recovered nothing again.
+ */
+function daemonRestarts(job: Job, withinS: number, sched: number): Pick<Analysis, 'checks' | 'figures'> {
+  const v = (k: string): string => job.values.get(k) ?? '?';
+  const logs = '/airflow/logs';
+  const named = job.events.get('holders_named');
+  const checks: Check[] = [
+    check(
+      `before the restart: the daemon named the scheduler on the detached ${logs}, ${LOGS_HELD} ≥ 1, ${STATE_FILE} written`,
+      named !== undefined && Number(v('restart_gauge_before')) >= 1 && v('restart_state_file_before') === 'present',
+      `${named === undefined ? 'never named' : 'named'}; gauge ${v('restart_gauge_before')}; state file ${v('restart_state_file_before')}`,
+    ),
+  ];
+  const figures: Analysis['figures'] = {};
+  for (const [name, what] of [
+    ['restart', 'systemctl restart nfs-health-checkd'],
+    ['upgrade', 'dpkg -i of the same .deb'],
+  ] as const) {
+    const start = job.events.get(`${name}_start`);
+    const done = job.events.get(`${name}_done`);
+    const oldPid = v(`${name}_daemon_pid_before`);
+    const pid = Number(v(`${name}_daemon_pid`));
+    const mine = (l: DaemonLine): boolean => l.journal_pid === pid && start !== undefined && done !== undefined && l.t >= start;
+    const stopping = job.daemon.find(
+      (l) => String(l.journal_pid) === oldPid && start !== undefined && l.t >= start && l.msg === 'stopping',
+    );
+    const starting = job.daemon.find((l) => mine(l) && l.msg === 'starting');
+    const from = stopping?.t ?? start;
+    const resumed = job.daemon.find((l) => mine(l) && l.msg === 'incident state resumed');
+    const notResumed = job.daemon.find((l) => mine(l) && l.msg.startsWith('incident state not resumed'));
+    const holder = job.daemon.find(
+      (l) => mine(l) && isHolderLine(l) && l.pid === sched && l.unit === SCHED_UNIT && l.mount === logs && l.state === 'detached',
+    );
+    const holderS = sec(from, holder?.t);
+    const gaugeS = sec(from, job.events.get(`${name}_gauge_back`));
+    const since = stopping ? 'the old daemon stopping' : `the start of ${what}`;
+    const again = job.daemon.filter((l) => mine(l) && l.msg === 'recovery starting');
+    checks.push(
+      check(
+        `${name}: ${what} succeeded and the daemon came back under a new PID, in PID 1's mount namespace`,
+        v(`${name}_rc`) === '0' &&
+          Number.isInteger(pid) &&
+          pid > 0 &&
+          String(pid) !== oldPid &&
+          v('ns_host') !== '?' &&
+          v(`${name}_ns_daemon`) === v('ns_host'),
+        `exit ${v(`${name}_rc`)}; PID ${oldPid} → ${v(`${name}_daemon_pid`)}; mount namespace ${v(`${name}_ns_daemon`)} (PID 1: ${v('ns_host')})`,
+      ),
+      check(
+        `${name}: the new daemon resumed the incident state ("incident state resumed" from ${STATE_FILE}, ${logs} among the detached)`,
+        resumed !== undefined && resumed.file === STATE_FILE && mountsOf(resumed.detached).includes(logs) && !notResumed,
+        resumed
+          ? `detached ${mountsOf(resumed.detached).join(', ') || 'none'}; paths ${mountsOf(resumed.paths).join(', ') || 'none'}; put_back ${JSON.stringify(resumed.put_back)}; dropped ${JSON.stringify(resumed.dropped)}`
+          : notResumed
+            ? `${notResumed.msg}: ${String(notResumed.reason)}`
+            : 'no "incident state resumed" line from the new daemon',
+      ),
+      check(
+        `${name}: the new daemon names the scheduler (its PID, ${SCHED_UNIT}) as a holder of the detached ${logs} within ${withinS} s`,
+        holderS !== null && holderS <= withinS,
+        holder ? `${fmt(holderS)} after ${since}: ${holder.msg}` : 'no such line from the new daemon',
+      ),
+      check(
+        `${name}: ${LOGS_HELD} back to its value before (${v(`${name}_gauge_before`)}) within ${withinS} s`,
+        gaugeS !== null && gaugeS <= withinS && v(`${name}_gauge_before`) === v(`${name}_gauge_after`),
+        `${fmt(gaugeS)} after ${since}; ${v(`${name}_gauge_before`)} → ${v(`${name}_gauge_after`)}`,
+      ),
+      check(
+        `${name}: the new daemon recovered nothing again (the paths were healthy)`,
+        done !== undefined && again.length === 0,
+        `${again.length} "recovery starting" line(s)`,
+      ),
+      check(`${name}: /run/nfs-health-checkd is there, mode 0700`, v(`${name}_run_dir`) === '700', v(`${name}_run_dir`)),
+    );
+    Object.assign(figures, {
+      [`${name}_daemon_pids`]: `${oldPid} → ${v(`${name}_daemon_pid`)}`,
+      [`${name}_gauge_before`]: v(`${name}_gauge_before`),
+      [`${name}_gauge_after`]: v(`${name}_gauge_after`),
+      // From the old daemon's "stopping" line: to the new one's "starting", its holder line, the gauge back.
+      [`${name}_command_s`]: sec(start, done),
+      [`${name}_down_s`]: sec(stopping?.t, starting?.t),
+      [`${name}_holder_named_s`]: holderS,
+      [`${name}_gauge_back_s`]: gaugeS,
+      [`${name}_named_after_start_s`]: sec(starting?.t, holder?.t),
+    });
+  }
+  return { checks, figures };
 }
 
 /** The .deb's layout: its runtime beside the bundled app. */
@@ -984,6 +1101,11 @@ export function analyzeRemove(job: Job): Analysis {
       `${v('active_before')}, ${v('procs_before')} process(es) of ${APP_DIR}/`,
     ),
     check(
+      '/run/nfs-health-checkd is there (mode 0700) while the daemon runs, and survives systemctl restart with what is in it',
+      v('run_dir_running') === '700' && v('run_dir_after_restart') === '700' && v('run_dir_file_after_restart') === 'present',
+      `${v('run_dir_running')}; after the restart ${v('run_dir_after_restart')}, the file in it ${v('run_dir_file_after_restart')}`,
+    ),
+    check(
       'dpkg -r nfs-health-checkd succeeded: state rc (removed, config files kept)',
       v('remove_rc') === '0' && v('dpkg_status_removed') === 'rc',
       `exit ${v('remove_rc')}, state "${v('dpkg_status_removed')}", in ${v('remove_s')} s`,
@@ -1009,6 +1131,11 @@ export function analyzeRemove(job: Job): Analysis {
       'dpkg -P nfs-health-checkd succeeded and removed /etc/nfs-health-checkd and the logrotate conffile',
       v('purge_rc') === '0' && v('config_dir_after_purge') === 'absent' && v('logrotate_after_purge') === 'absent',
       `exit ${v('purge_rc')}, /etc/nfs-health-checkd ${v('config_dir_after_purge')}, logrotate ${v('logrotate_after_purge')}, in ${v('purge_s')} s`,
+    ),
+    check(
+      'dpkg -r keeps /run/nfs-health-checkd (the incident state), dpkg -P removes it',
+      v('run_dir_after_remove') === 'present' && v('run_dir_after_purge') === 'absent',
+      `after dpkg -r ${v('run_dir_after_remove')}, after dpkg -P ${v('run_dir_after_purge')}`,
     ),
     check(
       'dpkg -s nfs-health-checkd fails after the purge (dpkg knows it no more)',

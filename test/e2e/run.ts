@@ -177,14 +177,18 @@ interface Installed {
   figures: Analysis['figures'];
 }
 
-/** The install boot: its boot ID, needless recoveries and checks. The disk it leaves is what every later boot boots. */
-async function install(image: Image, deb: Deb, disk: string, runDir: string): Promise<Installed> {
-  const name = path.basename(deb.file);
-  say(`install boot: dpkg -i ${name} on a guest without Node.js, then systemctl enable --now nfs-health-checkd`);
-  // The guest sees the .deb alone, not the checkout: it installs what a node would get.
+/** The directory shared with a guest that installs the .deb: the .deb alone, not the checkout (what a node would get). */
+function debShare(deb: Deb, runDir: string): string {
   const src = path.join(runDir, 'deb');
   fs.mkdirSync(src, { recursive: true });
-  fs.copyFileSync(deb.file, path.join(src, name));
+  fs.copyFileSync(deb.file, path.join(src, path.basename(deb.file)));
+  return src;
+}
+
+/** The install boot: its boot ID, needless recoveries and checks. The disk it leaves is what every later boot boots. */
+async function install(image: Image, deb: Deb, src: string, disk: string, runDir: string): Promise<Installed> {
+  const name = path.basename(deb.file);
+  say(`install boot: dpkg -i ${name} on a guest without Node.js, then systemctl enable --now nfs-health-checkd`);
   await overlay(image, disk);
   const r = await boot({
     image,
@@ -195,7 +199,6 @@ async function install(image: Image, deb: Deb, disk: string, runDir: string): Pr
     limitS: 600,
     runDir: path.join(runDir, 'install'),
   });
-  fs.rmSync(src, { recursive: true, force: true });
   // qemu never got a kernel going: this machine cannot boot the VM (not a defect of ours).
   if (r.rc === null && !r.kernelStarted()) skip(`qemu could not boot the VM here: ${r.qemuStderr.split('\n')[0] || 'no console output'}`);
   const job = jobOf(r);
@@ -216,12 +219,34 @@ async function install(image: Image, deb: Deb, disk: string, runDir: string): Pr
   return { bootId: r.read('install_boot_id').trim(), needless, checks: a.checks, figures: a.figures };
 }
 
-async function runScenario(s: Scenario, image: Image, disk: string, runDir: string, installBootId: string): Promise<ScenarioOutcome> {
+/** The .deb a scenario may install again: its share and file name. */
+interface DebShare {
+  src: string;
+  name: string;
+}
+
+async function runScenario(
+  s: Scenario,
+  image: Image,
+  disk: string,
+  runDir: string,
+  installBootId: string,
+  deb: DebShare,
+): Promise<ScenarioOutcome> {
   const failed: ScenarioOutcome['failed_attempts'] = [];
+  const params = s.deb ? { ...s.params, DEB: deb.name } : s.params;
   for (let attempt = 1; ; attempt++) {
     const dir = path.join(runDir, `${s.name}${attempt > 1 ? `-${attempt}` : ''}`);
     say(`${s.name}: booting (attempt ${attempt})`);
-    const r = await boot({ image, disk, snapshot: true, files: jobFiles(s.script, s.params), limitS: s.limitS, runDir: dir });
+    const r = await boot({
+      image,
+      disk,
+      snapshot: true,
+      ...(s.deb ? { src: deb.src } : {}),
+      files: jobFiles(s.script, params),
+      limitS: s.limitS,
+      runDir: dir,
+    });
     const a = judge(s, jobOf(r), { installBootId });
     const bad = a.checks.filter((c) => !c.ok);
     for (const c of a.checks) say(`  ${c.ok ? 'ok  ' : 'FAIL'} ${c.what}: ${c.detail}`);
@@ -276,16 +301,18 @@ async function main(): Promise<void> {
   say(`run directory (console logs, journals, shares): ${runDir}`);
   const image = await buildImage(runDir);
   const disk = path.join(runDir, 'installed.qcow2');
-  const installed = await install(image, deb, disk, runDir);
+  const share = { src: debShare(deb, runDir), name: path.basename(deb.file) };
+  const installed = await install(image, deb, share.src, disk, runDir);
 
   const outcomes: ScenarioOutcome[] = [];
   for (const s of SCENARIOS) {
     if (only && !only.has(s.name)) continue;
-    outcomes.push(await runScenario(s, image, disk, runDir, installed.bootId));
+    outcomes.push(await runScenario(s, image, disk, runDir, installed.bootId, share));
   }
   // Last, whichever scenarios ran: each of them booted the installed package.
-  outcomes.push(await runScenario(REMOVAL, image, disk, runDir, installed.bootId));
+  outcomes.push(await runScenario(REMOVAL, image, disk, runDir, installed.bootId, share));
   fs.rmSync(disk, { force: true }); // 1 GB of installed image; the logs stay
+  fs.rmSync(share.src, { recursive: true, force: true });
 
   const table = render(outcomes);
   console.log(

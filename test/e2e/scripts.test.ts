@@ -43,6 +43,16 @@ describe('e2e scripts', () => {
     expect(install).not.toMatch(/packaging\/install\.sh/);
   });
 
+  it('a scenario that installs the .deb again mounts the src share read-only and runs dpkg -i on $DEB', () => {
+    const again = SCENARIOS.filter((s) => s.deb === true);
+    expect(again.map((s) => s.name)).toEqual(['holders-daemon-restart']);
+    for (const s of again) {
+      const text = fs.readFileSync(path.join(scenarioDir, s.script), 'utf8');
+      expect(text, s.name).toMatch(/^\s*mount -t 9p -o [^\n]*\bro src \/mnt\/src\b/m);
+      expect(text, s.name).toMatch(/dpkg -i [^\n]*"\/mnt\/src\/\$DEB"/);
+    }
+  });
+
   const shellcheck = findExecutable('shellcheck');
   requires(executable('shellcheck', 'shellcheck')).it('are shellcheck-clean', () => {
     const lint = (files: string[]): string => {

@@ -26,6 +26,8 @@ const CONTAINER_CONFIG = path.join(ROOT, 'packaging', 'container', 'config.yaml'
 const K8S = path.join(ROOT, 'packaging', 'kubernetes', 'nfs-health-checkd.yaml');
 const COMPOSE = path.join(ROOT, 'packaging', 'compose', 'compose.yaml');
 const METRICS_PORT = 12049;
+// Where the incident state lives (state.file): on the host, so a restarted container resumes it.
+const STATE_DIR = '/run/nfs-health-checkd';
 
 // ---- a small Dockerfile parser ---------------------------------------------------------------
 
@@ -523,6 +525,8 @@ function expectContainerConfig(file: string): void {
   expect(config.metrics.listen.port).toBe(METRICS_PORT);
   expect(config.recovery.enabled).toBe(true);
   expect(config.mounts.map((m) => m.path)).toEqual(['/airflow/dags', '/airflow/logs']);
+  // In the directory the manifests keep on the host.
+  expect(path.posix.dirname(config.state.file ?? '')).toBe(STATE_DIR);
 }
 
 describe('packaging/container/config.yaml', () => {
@@ -614,6 +618,15 @@ describe('packaging/kubernetes/nfs-health-checkd.yaml', () => {
     expect(mount?.mountPropagation).toBe('Bidirectional');
   });
 
+  it("keeps the incident state in the host's /run/nfs-health-checkd (hostPath, DirectoryOrCreate), writable, saying why", () => {
+    const state = pod?.volumes?.find((v) => v.hostPath?.path === STATE_DIR);
+    expect(state?.hostPath?.type).toBe('DirectoryOrCreate');
+    const mount = container?.volumeMounts?.find((m) => m.name === state?.name);
+    expect(mount?.mountPath).toBe(STATE_DIR);
+    expect(mount?.readOnly).toBeUndefined();
+    expect(commentAbove(text, new RegExp(`^\\s*path: ${STATE_DIR}$`))).toMatch(/state.*restart/);
+  });
+
   it('is scraped by annotation and probed on /healthz:12049', () => {
     expect(daemonSet?.spec?.template?.metadata?.annotations).toEqual({
       'prometheus.io/scrape': 'true',
@@ -680,6 +693,12 @@ describe('packaging/compose/compose.yaml', () => {
       expect(commentAbove(text, line), String(line)).not.toBe('');
     }
     expect(durationMs(service?.stop_grace_period ?? '10s')).toBeGreaterThan(5_000);
+  });
+
+  it("keeps the incident state in the VM's /run/nfs-health-checkd, writable, saying why", () => {
+    const bind = `${STATE_DIR}:${STATE_DIR}`;
+    expect(service?.volumes).toContain(bind);
+    expect(commentAbove(text, new RegExp(`^\\s*- ${bind}$`))).toMatch(/state.*restart/);
   });
 
   it('uses the same image as the DaemonSet', () => {

@@ -343,6 +343,10 @@ describe('--uninstall', () => {
     fs.mkdirSync(path.join(dest, 'var', 'log'), { recursive: true });
     fs.writeFileSync(path.join(dest, 'var', 'log', 'nfs-health-check.log'), '{}\n');
     fs.writeFileSync(path.join(dest, 'etc', NAME, 'config.yaml'), 'log: {level: debug}\n');
+    // The incident state the unit keeps when the service stops (RuntimeDirectoryPreserve=yes).
+    const runDir = path.join(dest, 'run', NAME);
+    fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
+    fs.writeFileSync(path.join(runDir, 'state.json'), '{}\n');
 
     const r = mustInstall(dest, ['--uninstall']);
     for (const gone of [
@@ -351,6 +355,7 @@ describe('--uninstall', () => {
       path.join(units, `${NAME}.service`),
       enabled,
       path.join(dest, 'etc', 'logrotate.d', NAME),
+      runDir,
     ]) {
       expect(exists(gone), gone).toBe(false);
       expect(r.stdout).toContain(`removed ${gone}`);
@@ -362,6 +367,7 @@ describe('--uninstall', () => {
 
     const again = mustInstall(dest, ['--uninstall']);
     expect(again.stdout).toContain(`absent ${dest}${APPDIR}`);
+    expect(again.stdout).toContain(`absent ${runDir}`);
     expect(again.stdout).not.toContain('removed');
   });
 

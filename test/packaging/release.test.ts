@@ -23,6 +23,7 @@ import {
 } from '../helpers/daemon.js';
 import { findMount, fuseAvailable } from '../helpers/faultfs.js';
 import { executable, prerequisite, requires, skips } from '../helpers/prerequisite.js';
+import { runInScratchRoot, scratchRootPrerequisites } from '../helpers/scratch-root.js';
 import { findExecutable } from '../helpers/tools.js';
 
 const ROOT = path.join(import.meta.dirname, '..', '..');
@@ -179,6 +180,9 @@ requires(...needs).describe('release artifacts (npm run package)', () => {
   it('the tree: the unit runs /usr/bin/nfs-health-checkd and passes systemd-analyze verify; the copyright names the runtime and every bundled package', () => {
     const unit = fs.readFileSync(path.join(debTree, 'lib/systemd/system', UNIT), 'utf8');
     expect(unit).toMatch(/^ExecStart=\/usr\/bin\/nfs-health-checkd$/m);
+    // The incident state's directory, kept when the service stops.
+    expect(unit).toMatch(/^RuntimeDirectory=nfs-health-checkd$/m);
+    expect(unit).toMatch(/^RuntimeDirectoryPreserve=yes$/m);
     const analyze = findExecutable('systemd-analyze');
     if (analyze) {
       // Verified where the unit will find its ExecStart: a copy whose ExecStart is this tree's wrapper.
@@ -217,6 +221,10 @@ requires(...needs).describe('release artifacts (npm run package)', () => {
     expect(validate).toBeGreaterThan(0);
     expect(validate).toBeLessThan(postinst.indexOf('deb-systemd-invoke restart'));
     expect(fs.readFileSync(path.join(ctrl, 'prerm'), 'utf8')).toMatch(/"\$1" = remove[\s\S]*deb-systemd-invoke stop/);
+    // The postrm run in test/packaging/maintainer-scripts.test.ts (purge removes /run/nfs-health-checkd), as it is.
+    expect(fs.readFileSync(path.join(ctrl, 'postrm'), 'utf8')).toBe(
+      fs.readFileSync(path.join(ROOT, 'packaging/release/debian/postrm'), 'utf8'),
+    );
     expect(
       must(`dpkg-deb -c ${out}/${DEB}`)
         .trim()
@@ -281,11 +289,27 @@ requires(...needs).describe('release artifacts (npm run package)', () => {
       /preuninstall scriptlet[^\n]*\n[^\n]*\$1 -eq 0[^\n]*systemctl --no-reload disable --now nfs-health-checkd.service/,
     );
     expect(scripts).toMatch(/postuninstall scriptlet[^\n]*\nsystemctl daemon-reload/);
+    expect(scripts).toMatch(/postuninstall scriptlet[\s\S]*\$1 -eq 0[^\n]*rm -rf \/run\/nfs-health-checkd/);
     expect(scripts).toMatch(/posttrans scriptlet[\s\S]*package-hook validate; then systemctl try-restart/);
     const requires = must(`rpm -qpR ${out}/${RPM}`);
     expect(requires).toMatch(/^libc\.so\.6\(GLIBC_2\.28\)\(64bit\)$/m);
     expect(requires).toMatch(/^util-linux$/m);
     expect(must(`rpm -K --nosignature ${out}/${RPM}`)).toMatch(/digests OK/);
+  });
+
+  const scratch = scratchRootPrerequisites();
+  requires(...scratch).it('.rpm: %postun removes /run/nfs-health-checkd on erase ($1 = 0), keeps it on upgrade ($1 = 1)', () => {
+    const postun = must(`rpm -qp --qf '%{POSTUN}' ${out}/${RPM}`);
+    const setup = `mkdir -p /run/${NAME} && echo '{}' >/run/${NAME}/state.json`;
+    const inspect = `if [ -e /run/${NAME}/state.json ]; then echo state present; else echo state absent; fi`;
+    const erase = runInScratchRoot({ setup, script: postun, args: ['0'], inspect });
+    expect(erase.status, erase.stderr).toBe(0);
+    expect(erase.stdout).toMatch(/^rc=0$/m);
+    expect(erase.stdout).toMatch(/^state absent$/m);
+    expect(erase.calls).toEqual(['systemctl daemon-reload']);
+    const upgrade = runInScratchRoot({ setup, script: postun, args: ['1'], inspect });
+    expect(upgrade.stdout).toMatch(/^rc=0$/m);
+    expect(upgrade.stdout).toMatch(/^state present$/m);
   });
 
   it('tarball: its install.sh installs, validates and uninstalls with no node and no npm to be found', () => {
@@ -315,9 +339,14 @@ requires(...needs).describe('release artifacts (npm run package)', () => {
     expect(bad.stderr).toMatch(/probe\.timeout/);
     expect(bad.stderr).toMatch(/nothing was installed or changed/);
 
+    // The incident state the unit kept when the service stopped.
+    fs.mkdirSync(path.join(destdir, 'run', NAME), { recursive: true });
+    fs.writeFileSync(path.join(destdir, 'run', NAME, 'state.json'), '{}\n');
     const removed = must(`cd / && ${tarTree}/install.sh --uninstall`, env);
     expect(removed).toContain(`removed ${destdir}/opt/${NAME}`);
     expect(removed).toContain(`removed ${destdir}/usr/local/bin/${NAME}`);
+    expect(removed).toContain(`removed ${destdir}/run/${NAME}`);
+    expect(fs.existsSync(path.join(destdir, 'run', NAME))).toBe(false);
     expect(fs.existsSync(path.join(destdir, 'etc', NAME, 'config.yaml'))).toBe(true);
     expect(fs.existsSync(calls) ? fs.readFileSync(calls, 'utf8') : '').toBe('');
   });

@@ -3,8 +3,9 @@
 // namespace of its own (its unmounts would never reach the host) — and for what must.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, readFileSync, symlinkSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
 import { CLI } from '../helpers/cli.js';
 import { built, requires, runningAsRoot, runs, skips } from '../helpers/prerequisite.js';
 
@@ -27,7 +28,10 @@ const get = (key: string) =>
     .filter(([k]) => k === key)
     .map(([, v]) => v);
 
-// Every option that makes systemd set up a private mount namespace for the service.
+// Every option that makes systemd set up a private mount namespace for the service. Not
+// RuntimeDirectory=: without DynamicUser= or RootDirectory= (both listed) systemd only creates the
+// directory, in the host's namespace (the e2e systemd and holders-daemon-restart boots compare the
+// daemon's /proc/PID/ns/mnt with PID 1's).
 const NAMESPACING = [
   'PrivateTmp',
   'PrivateMounts',
@@ -58,7 +62,6 @@ const NAMESPACING = [
   'StateDirectory',
   'CacheDirectory',
   'LogsDirectory',
-  'RuntimeDirectory',
   'ConfigurationDirectory',
   'ProtectClock',
   'ProtectHostname',
@@ -81,6 +84,18 @@ describe('packaging/systemd/nfs-health-checkd.service', () => {
     const text = readFileSync(UNIT, 'utf8');
     expect(text).toMatch(/#.*mount namespace/);
     expect(text).toMatch(/#.*MemoryDenyWriteExecute/);
+  });
+
+  it('keeps /run/nfs-health-checkd (the incident state) when the service stops, for root alone', () => {
+    expect(get('RuntimeDirectory')).toEqual(['nfs-health-checkd']);
+    expect(get('RuntimeDirectoryPreserve')).toEqual(['yes']);
+    expect(get('RuntimeDirectoryMode')).toEqual(['0700']);
+    // What would make RuntimeDirectory= a bind mount in a namespace of the service's own.
+    for (const k of ['DynamicUser', 'RootDirectory', 'RootImage']) expect(get(k), k).toEqual([]);
+    // The directory the packaged default state.file lies in.
+    const { config } = loadConfig({ etcFile: '/nonexistent' });
+    expect(config.state.file).toBe('/run/nfs-health-checkd/state.json');
+    expect(dirname(config.state.file ?? '')).toBe(`/run/${get('RuntimeDirectory')[0]}`);
   });
 
   it('is a notify service with a watchdog, restarts but not on a bad config, stops in time', () => {

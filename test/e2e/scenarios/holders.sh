@@ -5,15 +5,69 @@
 # RESTART=1: holders.restart_units ["airflow-*.service"]; watched until the scheduler is restarted,
 # writes to the new server and nobody is left on the old /airflow/logs (at most WATCH_S).
 # RESTART=0: report only; watched WATCH_S s after the failover.
+# DAEMON_RESTART=1 (with RESTART=0): once the gauge of /airflow/logs reads ≥ 1 and the daemon has
+# named the scheduler on it, the daemon itself is restarted (systemctl restart), then upgraded
+# (dpkg -i of the same .deb, DEB in the src share): each time the new daemon must name the
+# scheduler again and the gauge come back, from the incident state it resumed (DAEMON_WAIT_S each).
 # Events: healthy, failover_start, failover_done, dags_new_server, logs_new_server,
-#   logs_detached_held, logs_detached_none, sched_restarted, sched_new_line_seen, sched_stopped.
+#   logs_detached_held, logs_detached_none, sched_restarted, sched_new_line_seen, sched_stopped;
+#   with DAEMON_RESTART, for restart and upgrade: NAME_start, NAME_done, NAME_holders_logged,
+#   NAME_gauge_back, NAME_holders_back.
 # Values: the PIDs and users, the daemon's PID before and after, and the scheduler's lines: which
-# numbers are on the old server's file (fsA), which on the new one's (fsB), which on neither.
+# numbers are on the old server's file (fsA), which on the new one's (fsB), which on neither;
+# with DAEMON_RESTART, for each: the gauge before and after, the daemon's PIDs and mount namespace.
 # shellcheck shell=bash
+DAEMON_RESTART=${DAEMON_RESTART:-0}
 SCHED=airflow-scheduler.service
 SCHED_STATE=/var/lib/airflow-scheduler
 sched_pid() { systemctl show -P MainPID "$SCHED"; }
 uid_of() { awk '/^Uid:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+LOGS_HELD='nfs_mount_detached_holders{mount="/airflow/logs"}'
+# sched_logged_by DAEMON_PID: that daemon process logged the scheduler (its PID and unit) as a
+# holder of the detached /airflow/logs. The holder's pid follows the daemon's own in the line.
+sched_logged_by() {
+  journalctl -b "_PID=$1" -o cat --no-pager 2>/dev/null |
+    grep -E '"msg":"holder (found on|left on) detached mount"' | grep -F '"mount":"/airflow/logs"' |
+    grep -F "\"pid\":$SCHED_PID," | grep -qF "\"unit\":\"$SCHED\""
+}
+# daemon_back NAME OLD_PID GAUGE: within DAEMON_WAIT_S, a new daemon (not OLD_PID) names the
+# scheduler on the detached /airflow/logs again and the gauge reads GAUGE again.
+daemon_back() {
+  local name=$1 old=$2 want=$3 t pid logged=0 back=0
+  t=$(now_s)
+  while [ "$(secs "$t")" -lt "$DAEMON_WAIT_S" ]; do
+    pid=$(main_pid)
+    if [ "$pid" != 0 ] && [ "$pid" != "$old" ]; then
+      if [ "$logged" = 0 ] && sched_logged_by "$pid"; then logged=1 && ev "${name}_holders_logged"; fi
+      if [ "$back" = 0 ] && [ "$(metric "$LOGS_HELD")" = "$want" ]; then back=1 && ev "${name}_gauge_back"; fi
+      if [ "$logged" = 1 ] && [ "$back" = 1 ]; then
+        ev "${name}_holders_back"
+        break
+      fi
+    fi
+    sleep 0.5
+  done
+  pid=$(main_pid)
+  val "${name}_daemon_pid" "$pid"
+  val "${name}_gauge_after" "$(metric "$LOGS_HELD")"
+  val "${name}_ns_daemon" "$(readlink "/proc/$pid/ns/mnt")"
+  val "${name}_run_dir" "$(run_dir_mode)"
+}
+# daemon_restart NAME CMD...: CMD restarts the daemon, which must come back to the incident.
+daemon_restart() {
+  local name=$1 old gauge
+  shift
+  old=$(main_pid)
+  gauge=$(metric "$LOGS_HELD")
+  val "${name}_daemon_pid_before" "$old"
+  val "${name}_gauge_before" "$gauge"
+  val "${name}_state_file_before" "$(present "$RUN_DIR/state.json")"
+  ev "${name}_start"
+  "$@"
+  val "${name}_rc" "$?"
+  ev "${name}_done"
+  daemon_back "$name" "$old" "$gauge"
+}
 # nfs_mount_detached_holders{mount="/airflow/logs"}, sampled every 0.5 s on its own (the loop below
 # waits on stale mounts): an event when it first rises, one when it is back to 0.
 sample_logs_held() {
@@ -71,6 +125,12 @@ while [ "$(secs "$t_fail")" -lt "$WATCH_S" ]; do
   if [ "$none" = 0 ] && grep -q '^logs_detached_none ' "$S/events"; then none=1; fi
   if [ "$dags" = 0 ] && serves /airflow/dags/example_dag.py fsB; then dags=1 && ev dags_new_server; fi
   if [ "$logs" = 0 ] && serves /airflow/logs/scheduler.log fsB; then logs=1 && ev logs_new_server; fi
+  # The incident under way: /airflow/dags recovered, the gauge up, the scheduler named on the
+  # detached /airflow/logs.
+  if [ "$DAEMON_RESTART" = 1 ] && [ "$dags" = 1 ] && grep -q '^logs_detached_held ' "$S/events" && sched_logged_by "$(main_pid)"; then
+    ev holders_named
+    break
+  fi
   if [ "$RESTART" = 1 ]; then
     if [ -z "$new_pid" ]; then
       p=$(sched_pid)
@@ -84,13 +144,27 @@ while [ "$(secs "$t_fail")" -lt "$WATCH_S" ]; do
   fi
   sleep 0.5
 done
+if [ "$DAEMON_RESTART" = 1 ]; then
+  # The sampler would take the new daemon's first scrapes, before its scan, for the gauge's fall.
+  kill "$SAMPLER"
+  val ns_host "$(readlink /proc/1/ns/mnt)"
+  if grep -q '^holders_named ' "$S/events"; then
+    log "== systemctl restart $UNIT"
+    daemon_restart restart systemctl restart "$UNIT"
+    log "== dpkg -i $DEB (the same version again: an upgrade)"
+    mkdir -p /mnt/src
+    mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro src /mnt/src || exit 1
+    daemon_restart upgrade dpkg -i --force-confold "/mnt/src/$DEB"
+    umount /mnt/src
+  fi
+fi
 timeout 5 ls -l /airflow/ | sed 's/^/    /'
 val sched_pid_after "$(sched_pid)"
 val sched_nrestarts "$(systemctl show -P NRestarts "$SCHED")"
 val other_alive "$(kill -0 "$OTHER" 2>/dev/null && echo 1 || echo 0)"
 val daemon_pid_after "$(main_pid)"
 val daemon_nrestarts_after "$(systemctl show -P NRestarts "$UNIT")"
-kill "$SAMPLER"
+kill "$SAMPLER" 2>/dev/null
 collect
 
 # The scheduler's lines: stopped first, so its last number is final.

@@ -16,6 +16,10 @@ secs() { echo $((${EPOCHREALTIME%.*} - $1)); } # whole seconds since Unix time $
 now_s() { echo "${EPOCHREALTIME%.*}"; }
 
 main_pid() { systemctl show -P MainPID "$UNIT"; }
+# The unit's RuntimeDirectory=: the incident state (state.file), kept when the service stops.
+RUN_DIR=/run/nfs-health-checkd
+run_dir_mode() { stat -c %a "$RUN_DIR" 2>/dev/null || echo absent; }
+present() { if [ -e "$1" ] || [ -L "$1" ]; then echo present; else echo absent; fi; }
 metrics() { curl -fsS --max-time 5 http://127.0.0.1:12049/metrics; }
 # metric NAME{LABELS}: its value, or nothing.
 metric() { metrics 2>/dev/null | awk -v k="$1" '$1 == k { print $2; exit }'; }
