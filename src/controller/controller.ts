@@ -288,7 +288,9 @@ export class Controller {
 }
 
 function incidentChanged(a: ControllerState, b: ControllerState): boolean {
-  return a.health !== b.health || a.putBack !== b.putBack || a.atRisk !== b.atRisk || a.recoveries !== b.recoveries || a.recovery !== b.recovery;
+  return (
+    a.health !== b.health || a.putBack !== b.putBack || a.atRisk !== b.atRisk || a.recoveries !== b.recoveries || a.recovery !== b.recovery
+  );
 }
 
 /** One report to the sink method of its kind. */
