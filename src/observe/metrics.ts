@@ -28,6 +28,8 @@ const RECOVERY_BUCKETS = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600];
 const SCAN_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const LAST_CYCLE = ' (as of the last probe cycle)';
 const EVENT_LOOP_SAMPLE_MS = 5000;
+const DEFAULT_PREFIX = 'nfs_health_checkd_';
+const MISNAMED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 /** Probe latency buckets from 1 ms up to the probe timeout (which ends the last one). */
 export function probeBuckets(timeoutMs: number): number[] {
@@ -465,7 +467,9 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   // (its timer fires that much late), keeps the daemon within two wake-ups a second beside the
   // kernel watch's read (bench/README.md, figure 10), and nodejs_eventloop_lag_seconds is measured
   // at each scrape regardless. A loop stalled for good is the watchdog's.
-  collectDefaultMetrics({ register: registry, prefix: 'nfs_health_checkd_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+  collectDefaultMetrics({ register: registry, prefix: DEFAULT_PREFIX, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+  // Gauges named like counters (promtool flags them): the same counts by type stay, and sum() is the total.
+  for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(DEFAULT_PREFIX + name);
 
   const sink: ControllerSink = {
     ...probe.sink,

@@ -64,12 +64,13 @@ export interface ToolRun {
   output: string;
 }
 
-/** Runs promtool with a deadline. Requires promtoolAvailable().ok. */
-export function runPromtool(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): ToolRun {
+/** Runs promtool with a deadline, `input` on its stdin. Requires promtoolAvailable().ok. */
+export function runPromtool(args: string[], opts: { cwd?: string; timeoutMs?: number; input?: string } = {}): ToolRun {
   promtoolAvailable();
   if (promtoolCheck?.ok !== true) throw new Error(`promtool unavailable: ${promtoolCheck?.reason ?? 'unknown'}`);
   const r = spawnSync(promtoolCheck.bin, args, {
     cwd: opts.cwd,
+    input: opts.input ?? '',
     encoding: 'utf8',
     timeout: opts.timeoutMs ?? 30_000,
     killSignal: 'SIGKILL',

@@ -9,12 +9,14 @@ import { afterAll, afterEach, beforeEach, expect, it } from 'vitest';
 import { configYaml, holdMount, is, setUpTwoMounts, startDaemon, tearDownTwoMounts, type RunningDaemon } from '../helpers/daemon.js';
 import { fuseAvailable, type FaultMount } from '../helpers/faultfs.js';
 import { built, prerequisite, requires, runs, skips } from '../helpers/prerequisite.js';
-import { prometheusAvailable, startPrometheus } from '../helpers/prometheus.js';
+import { promtoolAvailable, prometheusAvailable, runPromtool, startPrometheus } from '../helpers/prometheus.js';
 
 const fuse = prerequisite('FUSE', fuseAvailable(), 'kernel');
 if (skips(fuse)) console.warn(`[observability] FUSE integration tests skipped: ${fuse.reason}`);
 const prom = prerequisite('prometheus', prometheusAvailable(), 'install');
 if (skips(prom)) console.warn(`[observability] real-Prometheus scrape test skipped: ${prom.reason}`);
+const promtool = prerequisite('promtool', promtoolAvailable(), 'install');
+if (skips(promtool)) console.warn(`[observability] promtool check metrics test skipped: ${promtool.reason}`);
 const logrotate = runs('logrotate', ['--version'], 'logrotate');
 if (skips(logrotate)) console.warn('[observability] logrotate test skipped: no logrotate binary (Debian package logrotate)');
 
@@ -130,6 +132,14 @@ requires(fuse, built()).describe('observability of the real daemon', () => {
     } finally {
       await p.stop();
     }
+  });
+
+  requires(promtool).it('`promtool check metrics` finds nothing to fix in a real scrape', async () => {
+    const { base } = await start({ recovery: '  enabled: false' });
+    const text = await (await fetch(`${base}/metrics`)).text();
+    // The runtime's counts by type stay (only their _total gauges went): the daemon has handles.
+    expect(text).toMatch(/^nfs_health_checkd_nodejs_active_handles\{type="\w+"\} [1-9]/m);
+    expect(runPromtool(['check', 'metrics'], { input: text })).toEqual({ status: 0, signal: null, output: '' });
   });
 
   requires(logrotate).it('logrotate with the shipped config rotates the file while the daemon logs: every line exactly once', async () => {

@@ -5,7 +5,9 @@ import type { NfsMountStats, OpStats } from '../../src/kernel/mountstats.js';
 import { createMetrics, probeBuckets, type MetricsOptions } from '../../src/observe/metrics.js';
 import type { ProbeResult } from '../../src/probe/probe-mounts.js';
 import { FakeClock } from '../helpers/fake-clock.js';
+import { prerequisite, requires, skips } from '../helpers/prerequisite.js';
 import { probeResult } from '../helpers/probe-result.js';
+import { promtoolAvailable, runPromtool } from '../helpers/prometheus.js';
 
 const A = '/airflow/dags';
 const B = '/airflow/logs';
@@ -14,7 +16,7 @@ function result(path: string, r: Partial<ProbeResult> = {}): ProbeResult {
   return probeResult(path, { underAutofs: true, ...r });
 }
 
-function setup(opts: Pick<MetricsOptions, 'holders' | 'kernelEvidence'> = {}) {
+function setup(opts: Pick<MetricsOptions, 'holders' | 'kernelEvidence' | 'autofsReloads'> = {}) {
   const clock = new FakeClock();
   const m = createMetrics({ version: '1.2.3', paths: [A, B], probeTimeoutMs: 5000, clock, holders: opts.holders ?? true, ...opts });
   const text = () => m.registry.metrics();
@@ -283,5 +285,28 @@ describe('nfs_mount_kernel_evidence_total', () => {
     sink.earlyProbe(evidence(A, 'errors'));
     expect(await text()).toContain('# TYPE nfs_mount_kernel_evidence_total counter');
     expect(await text()).not.toMatch(/^nfs_mount_kernel_evidence_total\{/m);
+  });
+});
+
+const promtool = prerequisite('promtool', promtoolAvailable(), 'install');
+if (skips(promtool)) console.warn(`promtool check metrics test skipped: ${promtool.reason}`);
+
+describe('the exposition as Prometheus naming reads it', () => {
+  it('no gauge is named like a counter: the runtime counts by type stay, their _total gauges are gone', async () => {
+    const { text } = setup();
+    const exposition = await text();
+    expect(exposition).not.toMatch(/^# TYPE \S+_total gauge$/m);
+    for (const kind of ['handles', 'requests', 'resources']) {
+      expect(exposition).toMatch(new RegExp(`^# TYPE nfs_health_checkd_nodejs_active_${kind} gauge$`, 'm'));
+      expect(exposition).not.toContain(`nfs_health_checkd_nodejs_active_${kind}_total`);
+    }
+  });
+
+  requires(promtool).it('`promtool check metrics` finds nothing to fix, every optional family on', async () => {
+    const { sink, watchPool, watchKernel, text } = setup({ kernelEvidence: true, autofsReloads: true });
+    sink.probed([result(A), result(B, { result: 'ESTALE', errno: 'ESTALE', ms: 0.4 })], 3);
+    watchPool(() => ({ idle: 1, busy: 0, stuck: 0 }));
+    watchKernel(() => new Map([[A, mountStats(A, { GETATTR: op({ ops: 120, trans: 123, rttMs: 480, executeMs: 540 }) })]]));
+    expect(runPromtool(['check', 'metrics'], { input: await text() })).toEqual({ status: 0, signal: null, output: '' });
   });
 });
