@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the release artifacts from this checkout, on a build machine (npm run package runs
-# npm run build first, then this):
+# Builds the release artifacts from this source tree (a git checkout, or a release's source archive
+# without its history), on a build machine (npm run package runs npm run build first, then this):
 #
 #   release/nfs-health-checkd_<version>_amd64.deb
 #   release/nfs-health-checkd-<version>-1.x86_64.rpm
@@ -9,9 +9,12 @@
 #
 # Each holds the same tree: the daemon bundled into usr/lib/nfs-health-checkd/app/ with the
 # Node.js runtime of runtime.env beside it, so a node needs nothing but glibc and systemd.
-# SOURCE_DATE_EPOCH (default: the last commit's time) stamps every file, so the same commit builds
-# the same bytes. RELEASE_DIR moves the output; NHC_RUNTIME_CACHE keeps the runtime's npm tarball
-# (default ~/.cache/nfs-health-checkd), so a rebuild needs no registry.
+# SOURCE_DATE_EPOCH stamps every file, so the same source builds the same bytes; unset, it is the
+# last commit's time, or in a tree without git history the day of CHANGELOG.md's newest entry
+# (source-date.sh). That entry must be package.json's version; the packages' changelogs are
+# written from CHANGELOG.md (changelog.sh). --source-date prints the date this tree builds with,
+# and where it comes from, and stops. RELEASE_DIR moves the output; NHC_RUNTIME_CACHE keeps the
+# runtime's npm tarball (default ~/.cache/nfs-health-checkd), so a rebuild needs no registry.
 set -euo pipefail
 
 readonly ME=build.sh NAME=nfs-health-checkd UNIT=nfs-health-checkd.service
@@ -21,9 +24,29 @@ die() {
 }
 say() { echo "$ME: $*" >&2; }
 
+case ${1:-} in
+  '' | --source-date) ;;
+  *) die "usage: build.sh [--source-date]" ;;
+esac
+
 HERE=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 ROOT=$(cd -- "$HERE/../.." && pwd -P)
 OUT=${RELEASE_DIR:-$ROOT/release}
+
+VERSION=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$ROOT/package.json" | head -n 1)
+[[ "$VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "package.json version '$VERSION' is not x.y.z"
+
+# Before the build tools and the build: a tree whose changelog is not for this version stops here.
+# shellcheck source=changelog.sh
+. "$HERE/changelog.sh"
+# shellcheck source=source-date.sh
+. "$HERE/source-date.sh"
+changelog_read "$ROOT/CHANGELOG.md" "$VERSION"
+source_date_epoch "$ROOT"
+if [ "${1:-}" = --source-date ]; then
+  echo "SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH (from $SOURCE_DATE_FROM)"
+  exit 0
+fi
 
 # Each build tool, and the Debian package that brings it.
 need() { # COMMAND PACKAGE
@@ -40,27 +63,20 @@ need gzip gzip
 need tar tar
 need sha256sum coreutils
 
-[ -f "$ROOT/dist/packaging/release/bundle.js" ] && [ -f "$ROOT/dist/src/cli.js" ] ||
+if ! [ -f "$ROOT/dist/packaging/release/bundle.js" ] || ! [ -f "$ROOT/dist/src/cli.js" ]; then
   die "$ROOT is not built: run npm run package (it builds first), or npm run build"
+fi
 [ -d "$ROOT/node_modules/esbuild" ] || die "$ROOT has no node_modules/esbuild: run npm ci first"
 
-VERSION=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$ROOT/package.json" | head -n 1)
-[[ "$VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "package.json version '$VERSION' is not x.y.z"
-
-if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
-  SOURCE_DATE_EPOCH=$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null) ||
-    die "SOURCE_DATE_EPOCH is not set and $ROOT is not a git checkout to take it from"
-fi
-[[ "$SOURCE_DATE_EPOCH" =~ ^[0-9]+$ ]] || die "SOURCE_DATE_EPOCH must be seconds since 1970, got '$SOURCE_DATE_EPOCH'"
-export SOURCE_DATE_EPOCH
 # Tools that stamp dates or sort by locale do it the same way on every build machine.
 export TZ=UTC LC_ALL=C.UTF-8
 umask 022
 
 # shellcheck source=runtime.env
 . "$HERE/runtime.env"
-[ -n "${NODE_RUNTIME_VERSION:-}" ] && [ -n "${NODE_RUNTIME_INTEGRITY:-}" ] ||
+if [ -z "${NODE_RUNTIME_VERSION:-}" ] || [ -z "${NODE_RUNTIME_INTEGRITY:-}" ]; then
   die "$HERE/runtime.env must set NODE_RUNTIME_VERSION and NODE_RUNTIME_INTEGRITY"
+fi
 
 # Who the .deb and the .rpm name as their maintainer: set it to your team's address.
 MAINTAINER=${PACKAGE_MAINTAINER:-nfs-health-checkd maintainers <nfs-health-checkd@example.org>}
@@ -129,13 +145,8 @@ for f in nfs-health-checkd.rules.yml scrape-config.example.yml; do
   install -m 0644 "$ROOT/packaging/prometheus/$f" "$DOC/examples/$f"
 done
 install -m 0644 "$ROOT/packaging/grafana/$NAME.json" "$DOC/examples/grafana-$NAME.json"
-{
-  echo "$NAME ($VERSION) stable; urgency=medium"
-  echo
-  echo "  * Release $VERSION, with the Node.js $NODE_RUNTIME_VERSION runtime."
-  echo
-  echo " -- $MAINTAINER  $(date -u -d "@$SOURCE_DATE_EPOCH" -R)"
-} | gzip -9n >"$DOC/changelog.gz"
+RUNTIME_NOTE="Packaged with the Node.js $NODE_RUNTIME_VERSION runtime."
+changelog_deb "$NAME" "$MAINTAINER" "$RUNTIME_NOTE" | gzip -9n >"$DOC/changelog.gz"
 {
   echo "$NAME $VERSION"
   echo
@@ -199,4 +210,4 @@ tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH
 for f in "$DEB" "$RPM" "$TGZ"; do
   say "$(printf '%-48s %6s MB' "$f" "$(awk -v b="$(stat -c %s "$OUT/$f")" 'BEGIN { printf "%.1f", b / 1e6 }')")"
 done
-say "wrote $OUT (SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH)"
+say "wrote $OUT (SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH, from $SOURCE_DATE_FROM)"

@@ -9,6 +9,7 @@ import YAML from 'yaml';
 const ROOT = path.join(import.meta.dirname, '..', '..');
 const DOCS = [
   'README.md',
+  'CHANGELOG.md',
   ...fs
     .readdirSync(path.join(ROOT, 'docs'))
     .filter((f) => f.endsWith('.md'))

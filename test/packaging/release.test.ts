@@ -1,10 +1,12 @@
 // The release artifacts, built for real by packaging/release/build.sh (what `npm run package`
 // runs) into temporary directories, twice: the same commit gives the same bytes; the .deb, the
 // .rpm and the tarball hold the same tree; the .deb's control data, conffiles and maintainer
-// scripts, and lintian on it; the .rpm's file list, config files, scriptlets and requirements,
-// read back with rpm (there is no RHEL machine here: installing it is not tested); the tarball's
-// install.sh with no node and no npm to be found; and the daemon on its bundled runtime against a
-// real FUSE hang. Installing the .deb on a machine without Node.js is the e2e suite's install boot.
+// scripts, and lintian on it; both packages' changelogs, written from CHANGELOG.md; the .rpm's
+// file list, config files, scriptlets and requirements, read back with rpm (there is no RHEL
+// machine here: installing it is not tested); the tarball's install.sh with no node and no npm to
+// be found; and the daemon on its bundled runtime against a real FUSE hang. Installing the .deb on
+// a machine without Node.js is the e2e suite's install boot. Where the date comes from in a tree
+// without git history: source-date.test.ts.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -39,6 +41,7 @@ const UNIT = `${NAME}.service`;
 const TOOLS: Record<string, string> = {
   'dpkg-deb': 'dpkg',
   'dpkg-shlibdeps': 'dpkg-dev',
+  'dpkg-parsechangelog': 'dpkg-dev',
   rpmbuild: 'rpm',
   rpm2cpio: 'rpm',
   cpio: 'cpio',
@@ -259,6 +262,24 @@ requires(...needs).describe('release artifacts (npm run package)', () => {
           l,
         ).toBe(true);
     });
+  });
+
+  it("both packages' changelogs: CHANGELOG.md's, the newest entry this version's, dated by its day, naming the runtime", () => {
+    const newest = /^## \[?(\d+\.\d+\.\d+)\]? +[—–-] +(\d{4}-\d\d-\d\d) *$/m.exec(fs.readFileSync(path.join(ROOT, 'CHANGELOG.md'), 'utf8'));
+    expect(newest?.[1]).toBe(VERSION);
+    const day = newest?.[2] ?? '';
+    const log = path.join(tempDir('nhc-changelog-'), 'changelog');
+    fs.writeFileSync(log, must(`zcat ${path.join(debTree, 'usr/share/doc', NAME, 'changelog.gz')}`));
+    const field = (f: string) => must(`dpkg-parsechangelog -l ${log} -S ${f}`).trim();
+    expect(field('Source')).toBe(NAME);
+    expect(field('Version')).toBe(VERSION);
+    expect(Number(field('Timestamp'))).toBe(Date.parse(`${day}T00:00:00Z`) / 1000);
+    expect(field('Changes')).toMatch(new RegExp(`\\* Packaged with the Node\\.js ${RUNTIME.replace(/\./g, '\\.')} runtime\\.$`));
+    const rpmLog = must(`rpm -qp --qf '[%{CHANGELOGTIME:day}|%{CHANGELOGNAME}\\n]' ${out}/${RPM}`).trim().split('\n');
+    expect(rpmLog[0]).toBe(
+      `${new Date(`${day}T00:00:00Z`).toUTCString().replace(/^(\w+), (\d+) (\w+) (\d+) .*$/, '$1 $3 $2 $4')}|${field('Maintainer')} - ${VERSION}-1`,
+    );
+    expect(must(`rpm -qp --changelog ${out}/${RPM}`)).toContain(`- Packaged with the Node.js ${RUNTIME} runtime.`);
   });
 
   it('.rpm: name, version, arch, its file list, config files (noreplace), scriptlets and requirements', () => {
