@@ -10,7 +10,6 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
@@ -27,6 +26,7 @@ import { findMount, fuseAvailable } from '../helpers/faultfs.js';
 import { executable, prerequisite, requires, skips } from '../helpers/prerequisite.js';
 import { runInScratchRoot, scratchRootPrerequisites } from '../helpers/scratch-root.js';
 import { findExecutable } from '../helpers/tools.js';
+import { tempDirs } from '../helpers/temp-dirs.js';
 
 const ROOT = path.join(import.meta.dirname, '..', '..');
 const NAME = 'nfs-health-checkd';
@@ -78,15 +78,7 @@ function must(script: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): 
   return r.stdout;
 }
 
-const temp: string[] = [];
-function tempDir(prefix: string): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  temp.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of temp.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs();
 
 /** Every entry under dir: path → type, mode and (file) sha256 or (link) target. */
 function treeOf(dir: string): Map<string, string> {

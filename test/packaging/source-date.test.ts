@@ -8,8 +8,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { executable, prerequisite, requires } from '../helpers/prerequisite.js';
+import { tempDirs } from '../helpers/temp-dirs.js';
 
 const ROOT = path.join(import.meta.dirname, '..', '..');
 const RELEASE = path.join(ROOT, 'packaging/release');
@@ -40,15 +41,7 @@ function must(command: string, args: string[], opts: { cwd?: string; env?: NodeJ
   return r.stdout;
 }
 
-const temp: string[] = [];
-function tempDir(prefix: string): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  temp.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of temp.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs();
 
 // The build's environment without a date of its own, whatever the test's.
 const noDate: NodeJS.ProcessEnv = { SOURCE_DATE_EPOCH: '' };
