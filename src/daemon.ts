@@ -15,6 +15,7 @@ import { formatListen, startHttpServer, type HttpServer } from './observe/http.j
 import { createLogging, type Logger, type Logging } from './observe/log.js';
 import { createHolderLogSink, createLogSink } from './observe/log-sink.js';
 import { createMetrics, type Metrics } from './observe/metrics.js';
+import { createStatusBoard, type StatusBoard, type StatusDoc } from './observe/status-board.js';
 import { fanOut, fanOutHolders } from './observe/sink.js';
 import { packageVersion } from './package-info.js';
 import type { ProbeResult } from './probe/probe-mounts.js';
@@ -48,6 +49,8 @@ export interface Daemon {
   health(): Health;
   readonly controller: Controller;
   readonly metrics: Metrics | undefined;
+  /** What GET /status serves: the daemon's memory of mounts, recoveries, holders and events. */
+  readonly board: StatusBoard;
   /** Where /metrics listens, once started; undefined when metrics are off. */
   http(): HttpServer | undefined;
 }
@@ -69,6 +72,7 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
         autofsReloads: config.servers.watch && config.servers.autofsReload.length > 0,
       })
     : undefined;
+  const board = createStatusBoard({ clock, paths, daemon: { version: io.version, pid: io.pid, schedule: config.schedule } });
   // The incident state: resumed at start, then written at each change (src/state/).
   const bootId = config.state.file === null ? '' : effects.bootId();
   const keeper = config.state.file === null ? undefined : new IncidentKeeper(effects.stateFile(config.state.file), bootId, log);
@@ -79,7 +83,7 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
   };
   const parts = wire(config, effects, {
     role: 'daemon',
-    holderSink: fanOutHolders([createHolderLogSink(log), ...(metrics ? [metrics.holderSink] : [])]),
+    holderSink: fanOutHolders([createHolderLogSink(log), ...(metrics ? [metrics.holderSink] : []), board.holderSink]),
     // The controller decides whether a call that came back late was a hang or a slow mount.
     onReleased: (call) => controller.released(call),
     onIncidentChange: keep,
@@ -108,7 +112,7 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
       })
     : undefined;
   const controller = parts.controller(
-    fanOut([createLogSink(log, clock), ...(metrics ? [metrics.sink] : [])]),
+    fanOut([createLogSink(log, clock), ...(metrics ? [metrics.sink] : []), board.sink]),
     false,
     servers
       ? {
@@ -152,11 +156,15 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
   return {
     controller,
     metrics,
+    board,
     health,
     http: () => http,
     async start() {
       // Bound before anything is scheduled: a port in use stops the start with one line.
-      if (metrics) http = await startHttpServer({ listen: config.metrics.listen, registry: metrics.registry, health, version: io.version });
+      if (metrics) {
+        const status = (): StatusDoc => board.snapshot();
+        http = await startHttpServer({ listen: config.metrics.listen, registry: metrics.registry, health, status, version: io.version });
+      }
       startedAt = clock.now();
       log.info(startingFields(loaded, io.version, http), 'starting');
       const resumed = keeper

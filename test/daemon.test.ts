@@ -6,6 +6,7 @@ import type { Config } from '../src/config/types.js';
 import type { RawProbe } from '../src/probe/classify.js';
 import { createDaemon, type Daemon } from '../src/daemon.js';
 import { createLogging } from '../src/observe/log.js';
+import type { StatusDoc } from '../src/observe/status-board.js';
 import { StartupError } from '../src/startup-error.js';
 import { defaultConfig } from './helpers/config.js';
 import { FakeClock, runFor, settle } from './helpers/fake-clock.js';
@@ -107,6 +108,33 @@ describe('the wired daemon, in-process', () => {
     expect(await stopped).toBe(2); // both mounts' calls
     expect(lines.map((l) => l.msg)).toContain('stopping');
     expect(clock.pending()).toBe(0);
+  });
+
+  it('/status answers from memory within the normal request time while every probe is blocked', async () => {
+    const { clock, daemon } = setup({ answer: false });
+    running.push({ daemon, clock });
+    await daemon.start();
+    await settle();
+    const status = async () => {
+      const a = daemon.http()!.address;
+      // Real time: the fake clock does not move while the request is served.
+      const res = await fetch(`http://${a.host}:${a.port}/status`, { signal: AbortSignal.timeout(2_000) });
+      expect(res.status).toBe(200);
+      return (await res.json()) as StatusDoc;
+    };
+    // The first round is under way, its calls blocked: nothing is known yet, and that is said at once.
+    let doc = await status();
+    expect(doc.daemon).toMatchObject({ version: '0.0.0-test', pid: process.pid, schedule: '*/5 * * * * *' });
+    expect(doc.mounts.map((m) => m.state)).toEqual(['unknown', 'unknown']);
+    await run(clock, 6_000); // the calls time out, and stay blocked in the kernel
+    doc = await status();
+    expect(doc.mounts.map((m) => [m.mount, m.state, m.result])).toEqual([
+      ['/airflow/dags', 'failing', 'timeout'],
+      ['/airflow/logs', 'failing', 'timeout'],
+    ]);
+    expect(doc.mounts[0]!.since).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(doc.events.map((e) => e.text)).toContain('mount failing: /airflow/dags: timeout');
+    expect(daemon.board.snapshot().mounts[0]!.since).toBe(doc.mounts[0]!.since);
   });
 
   it('a port in use: start rejects with one line, and nothing is probed or scheduled', async () => {

@@ -1,5 +1,6 @@
-// The HTTP side: GET/HEAD /metrics (Prometheus), /healthz (is the probe loop alive), / (a landing
-// page). It only reads: metrics already recorded, the loop's last cycle time. Timeouts and limits
+// The HTTP side: GET/HEAD /metrics (Prometheus), /healthz (is the probe loop alive), /status (what
+// the daemon knows now, as JSON), / (a landing page). It only reads: metrics already recorded, the
+// loop's last cycle time, the status board's memory. Timeouts and limits
 // keep a slow or hostile client from holding sockets.
 import type * as NodeHttp from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -8,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { ListenAddress } from '../config/types.js';
 import type { Health } from './health.js';
+import type { StatusDoc } from './status-board.js';
 import { StartupError } from '../startup-error.js';
 
 // Through require, not an ES import: on Node 24 an ES import of node:http evaluates every export,
@@ -19,6 +21,8 @@ export interface HttpOptions {
   listen: ListenAddress;
   registry: Registry;
   health: () => Health;
+  /** GET /status's document; the route is 404 without it. */
+  status?: () => StatusDoc;
   version: string;
 }
 
@@ -28,12 +32,13 @@ export interface HttpServer {
   close(): void;
 }
 
-const LANDING = (version: string): string => `<!doctype html>
+const LANDING = (version: string, status: boolean): string => `<!doctype html>
 <html><head><meta charset="utf-8"><title>nfs-health-checkd</title></head>
 <body><h1>nfs-health-checkd ${version}</h1>
 <p>Probes NFS mounts and recovers them from stale handles and hangs.</p>
 <ul><li><a href="metrics">/metrics</a> — Prometheus metrics</li>
-<li><a href="healthz">/healthz</a> — 200 while the probe loop is alive</li></ul>
+<li><a href="healthz">/healthz</a> — 200 while the probe loop is alive</li>
+${status ? `<li><a href="status">/status</a> — each mount's state, the last recovery, holders, events (JSON)</li>\n` : ''}</ul>
 </body></html>
 `;
 
@@ -52,16 +57,19 @@ function send(
 function handler(opts: HttpOptions) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0];
-    const known = path === '/' || path === '/metrics' || path === '/healthz';
+    const known = path === '/' || path === '/metrics' || path === '/healthz' || (path === '/status' && opts.status !== undefined);
     if (!known) return send(req, res, 404, 'text/plain; charset=utf-8', 'not found: try /metrics\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return send(req, res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', { Allow: 'GET, HEAD' });
     }
-    if (path === '/') return send(req, res, 200, 'text/html; charset=utf-8', LANDING(opts.version));
+    if (path === '/') return send(req, res, 200, 'text/html; charset=utf-8', LANDING(opts.version, opts.status !== undefined));
     if (path === '/healthz') {
       const h = opts.health();
       const body = JSON.stringify({ status: h.ok ? 'ok' : 'unhealthy', reason: h.reason, last_cycle_age_seconds: h.lastCycleAgeSeconds });
       return send(req, res, h.ok ? 200 : 503, 'application/json', `${body}\n`);
+    }
+    if (path === '/status' && opts.status) {
+      return send(req, res, 200, 'application/json', `${JSON.stringify(opts.status())}\n`);
     }
     opts.registry.metrics().then(
       (text) => send(req, res, 200, opts.registry.contentType, text),

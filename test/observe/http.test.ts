@@ -4,16 +4,27 @@ import { Gauge, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Health } from '../../src/observe/health.js';
 import { startHttpServer, type HttpServer } from '../../src/observe/http.js';
+import { createStatusBoard } from '../../src/observe/status-board.js';
 import { StartupError } from '../../src/startup-error.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+import { probeResult } from '../helpers/probe-result.js';
 
 let server: HttpServer;
 let base: string;
 let health: Health = { ok: true, reason: 'probe loop alive', lastCycleAgeSeconds: 1.5 };
+const clock = new FakeClock();
+const board = createStatusBoard({ clock, paths: ['/a'], daemon: { version: '9.9.9', pid: 1, schedule: '*/30 * * * * *' } });
 
 beforeAll(async () => {
   const registry = new Registry();
   new Gauge({ name: 'nfs_mount_accessible', help: 'h', labelNames: ['mount'], registers: [registry] }).set({ mount: '/a' }, 1);
-  server = await startHttpServer({ listen: { host: '127.0.0.1', port: 0 }, registry, health: () => health, version: '9.9.9' });
+  server = await startHttpServer({
+    listen: { host: '127.0.0.1', port: 0 },
+    registry,
+    health: () => health,
+    status: () => board.snapshot(),
+    version: '9.9.9',
+  });
   base = `http://127.0.0.1:${server.address.port}`;
 });
 afterAll(() => server.close());
@@ -71,6 +82,43 @@ describe('HTTP server', () => {
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ status: 'unhealthy', reason: expect.stringContaining('no probe cycle') });
     health = { ok: true, reason: 'probe loop alive', lastCycleAgeSeconds: 1 };
+  });
+
+  it('GET /status serves the status document as JSON, as the board has it now; HEAD without a body', async () => {
+    board.sink.probed([probeResult('/a', { result: 'ESTALE', errno: 'ESTALE' })], 2);
+    let res = await fetch(`${base}/status`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const doc = (await res.json()) as ReturnType<typeof board.snapshot>;
+    expect(doc).toEqual(board.snapshot());
+    expect(doc.mounts).toEqual([expect.objectContaining({ mount: '/a', state: 'failing', result: 'ESTALE' })]);
+    clock.advance(1_000);
+    board.sink.probed([probeResult('/a')], 2);
+    res = await fetch(`${base}/status`);
+    expect(((await res.json()) as typeof doc).mounts[0]).toMatchObject({ state: 'ok', since: new Date(clock.wallNow()).toISOString() });
+    const head = await fetch(`${base}/status`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(Number(head.headers.get('content-length'))).toBeGreaterThan(0);
+    expect(await head.text()).toBe('');
+    const post = await fetch(`${base}/status`, { method: 'POST', body: 'x' });
+    expect(post.status).toBe(405);
+    expect(post.headers.get('allow')).toBe('GET, HEAD');
+    expect(await (await fetch(`${base}/`)).text()).toContain('href="status"');
+  });
+
+  it('/status is 404 on a server given no status board', async () => {
+    const bare = await startHttpServer({
+      listen: { host: '127.0.0.1', port: 0 },
+      registry: new Registry(),
+      health: () => health,
+      version: 'x',
+    });
+    try {
+      expect((await fetch(`http://127.0.0.1:${bare.address.port}/status`)).status).toBe(404);
+    } finally {
+      bare.close();
+    }
   });
 
   it('unknown paths are 404, other methods 405 with Allow', async () => {
