@@ -1,6 +1,7 @@
 #!/usr/bin/env -S node --lite-mode --no-node-snapshot
-// argv → command, and exit statuses (sysexits): 0 ok, 1 check found a failing mount,
-// 64 bad usage, 78 bad config or cannot start as configured, 70 internal error. Nothing else
+// argv → command, and exit statuses (sysexits): 0 ok, 1 check or status found a failing mount,
+// 64 bad usage, 69 status: no daemon answered, 78 bad config or cannot start as configured,
+// 70 internal error. Nothing else
 // lives here. The shebang gives node the release launcher's flags (packaging/release/
 // nfs-health-checkd.sh says why each; bench/README.md, figure 8, measures them).
 import { parseArgs } from 'node:util';
@@ -8,6 +9,7 @@ import { runCheck } from './check.js';
 import { ConfigError, loadConfig, renderConfig } from './config/load.js';
 import type { LoadedConfig } from './config/types.js';
 import { runDaemon } from './daemon.js';
+import { runStatus } from './status.js';
 import { packageVersion } from './package-info.js';
 import { StartupError } from './startup-error.js';
 
@@ -20,6 +22,10 @@ const HELP = `Usage:
   nfs-health-checkd check [--config FILE] [--json] [--recover]
                                                 probe every mount once; exit 0 if all are ok, 1 if not;
                                                 --recover runs the recovery for failing mounts
+  nfs-health-checkd status [--config FILE] [--json]
+                                                what the running daemon knows (GET /status at
+                                                metrics.listen): exit 0 if all mounts are ok, 1 if
+                                                not, 69 if no daemon answers within 1 s
   nfs-health-checkd validate [--config FILE]    print the effective config, or the error
   nfs-health-checkd --help | --version
 
@@ -58,10 +64,9 @@ async function main(argv: string[]): Promise<number | 'running'> {
   }
   const command = positionals[0] ?? 'run';
   if (positionals.length > 1) throw new UsageError(`unexpected argument: ${positionals[1]}`);
-  if (!['run', 'check', 'validate'].includes(command)) throw new UsageError(`unknown command: ${command}`);
-  if (command !== 'check' && (values.json || values.recover)) {
-    throw new UsageError(`--json and --recover go with the check command`);
-  }
+  if (!['run', 'check', 'status', 'validate'].includes(command)) throw new UsageError(`unknown command: ${command}`);
+  if (command !== 'check' && values.recover) throw new UsageError(`--recover goes with the check command`);
+  if (command !== 'check' && command !== 'status' && values.json) throw new UsageError(`--json goes with the check and status commands`);
 
   const loaded: LoadedConfig = loadConfig(values.config !== undefined ? { file: values.config } : {});
   switch (command) {
@@ -74,6 +79,12 @@ async function main(argv: string[]): Promise<number | 'running'> {
         json: values.json ?? false,
         recover: values.recover ?? false,
         out: (line) => console.log(line),
+      });
+    case 'status':
+      return runStatus(loaded.config, {
+        json: values.json ?? false,
+        out: (line) => console.log(line),
+        err: (line) => console.error(line),
       });
     default:
       await runDaemon(loaded);

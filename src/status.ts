@@ -1,0 +1,169 @@
+// `nfs-health-checkd status`: what the running daemon knows, asked of it at its metrics.listen
+// address (GET /status). It touches no mount and waits on no probe: the daemon answers from memory,
+// and a daemon that does not answer within the deadline is said so at once.
+import type * as NodeHttp from 'node:http';
+import { createRequire } from 'node:module';
+import type { Config, ListenAddress } from './config/types.js';
+import { formatListen } from './observe/http.js';
+import { STATUS_VERSION, type MountStatus, type StatusDoc } from './observe/status-board.js';
+
+// Through require, as src/observe/http.ts does: no undici, tls or http2 loaded for one local GET.
+const { request } = createRequire(import.meta.url)('node:http') as typeof NodeHttp;
+
+/** sysexits' EX_UNAVAILABLE: no daemon answered (refused, timed out, or not with a status document). */
+export const EX_UNAVAILABLE = 69;
+/** sysexits' EX_CONFIG: the config gives the daemon no address to ask (metrics disabled). */
+export const EX_CONFIG = 78;
+
+const DEADLINE_MS = 1_000;
+const MAX_BODY = 4 * 1024 * 1024;
+const EVENTS_SHOWN = 10;
+
+export interface StatusOptions {
+  json: boolean;
+  out: (line: string) => void;
+  err: (line: string) => void;
+  deadlineMs?: number;
+}
+
+/** Where the daemon is reached from this node: a wildcard address is asked on its family's loopback. */
+export function statusAddress(listen: ListenAddress): ListenAddress {
+  if (listen.host === '0.0.0.0') return { host: '127.0.0.1', port: listen.port };
+  if (listen.host === '::') return { host: '::1', port: listen.port };
+  return listen;
+}
+
+export type Fetched = { kind: 'ok'; doc: StatusDoc } | { kind: 'error'; what: string };
+
+/** GET /status within `deadlineMs`, whatever the daemon or the network does. */
+export function fetchStatus(at: ListenAddress, deadlineMs: number): Promise<Fetched> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (f: Fetched): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      req.destroy();
+      resolve(f);
+    };
+    const req = request(
+      { host: at.host, port: at.port, path: '/status', method: 'GET', headers: { Accept: 'application/json' } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+          if (body.length > MAX_BODY) finish({ kind: 'error', what: 'answer too large: not a status document' });
+        });
+        res.on('end', () => {
+          if (res.statusCode !== 200) return finish({ kind: 'error', what: `HTTP ${res.statusCode ?? '?'}: not a status document` });
+          finish(parseStatus(body));
+        });
+        res.on('error', (e) => finish({ kind: 'error', what: e.message }));
+      },
+    );
+    const timer = setTimeout(
+      () => finish({ kind: 'error', what: `timeout: no answer within ${(deadlineMs / 1000).toFixed(1)} s` }),
+      deadlineMs,
+    );
+    req.on('error', (e: NodeJS.ErrnoException) => finish({ kind: 'error', what: connectError(e) }));
+    req.end();
+  });
+}
+
+function connectError(e: NodeJS.ErrnoException): string {
+  if (e.code === 'ECONNREFUSED') return 'connection refused (ECONNREFUSED): is the daemon running?';
+  return e.code !== undefined ? `${e.code}: ${e.message}` : e.message;
+}
+
+function parseStatus(body: string): Fetched {
+  try {
+    const doc = JSON.parse(body) as Partial<StatusDoc> | null;
+    if (doc?.version === STATUS_VERSION && Array.isArray(doc.mounts) && Array.isArray(doc.events))
+      return { kind: 'ok', doc: doc as StatusDoc };
+    return { kind: 'error', what: `not a status document (version ${String(doc?.version)})` };
+  } catch {
+    return { kind: 'error', what: 'not a status document (not JSON)' };
+  }
+}
+
+/** Returns the exit status: 0 when the daemon says every mount is ok, 1 when not, 69 or 78 when it cannot be asked. */
+export async function runStatus(config: Config, opts: StatusOptions): Promise<number> {
+  if (!config.metrics.enabled) {
+    opts.err('nfs-health-checkd: status needs metrics.enabled: the daemon serves its status on metrics.listen');
+    return EX_CONFIG;
+  }
+  if (config.metrics.listen.port === 0) {
+    opts.err(
+      'nfs-health-checkd: status needs the port of metrics.listen: 0 (any free port) is known only from the daemon\'s "starting" log line',
+    );
+    return EX_CONFIG;
+  }
+  const at = statusAddress(config.metrics.listen);
+  const url = `http://${formatListen(at)}/status`;
+  const got = await fetchStatus(at, opts.deadlineMs ?? DEADLINE_MS);
+  if (got.kind === 'error') {
+    opts.err(`nfs-health-checkd: no daemon status at ${url}: ${got.what}`);
+    return EX_UNAVAILABLE;
+  }
+  if (opts.json) opts.out(JSON.stringify(got.doc, null, 2));
+  else for (const line of formatStatus(got.doc)) opts.out(line);
+  return got.doc.mounts.every((m) => m.state === 'ok') ? 0 : 1;
+}
+
+/** How long from `from` to `to` (ISO times), as people read it: 45 s, 3 min 20 s, 2 h 5 min. */
+export function age(from: string, to: string): string {
+  const s = Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h`;
+}
+
+function mountLine(m: MountStatus, doc: StatusDoc): string {
+  const now = doc.generated_at;
+  const what = m.state === 'unknown' ? 'not probed yet' : m.state === 'ok' ? 'ok' : (m.result ?? 'failing');
+  const since = m.since === null ? '' : `  since ${m.since} (${age(m.since, now)})`;
+  const probed = m.last_probed_at === null ? '' : `, probed ${age(m.last_probed_at, now)} ago`;
+  const target = doc.recovery?.targets.find((t) => t.mount === m.mount);
+  const rec = target === undefined ? '' : `; last recovery: ${target.outcome ?? 'running'}`;
+  return `${m.state.padEnd(8)} ${m.mount}  ${what}${since}${probed}${rec}`;
+}
+
+/** The document as lines: a line per mount and its holders, then the last recovery, put-backs and the last events. */
+export function formatStatus(doc: StatusDoc): string[] {
+  const d = doc.daemon;
+  const lines = [`daemon   ${d.version}, pid ${d.pid}, up since ${d.started_at}, schedule "${d.schedule}"`];
+  for (const m of doc.mounts) {
+    lines.push(mountLine(m, doc));
+    for (const h of doc.holders.filter((x) => x.mount === m.mount)) {
+      lines.push(
+        `  holder ${h.comm}[${h.pid}] unit ${h.unit ?? 'none'}, on the ${h.state} mount ${h.mount_id ?? '?'}: ${h.holds.join(', ')}`,
+      );
+    }
+  }
+  for (const h of doc.holders.filter((x) => x.mount === 'unknown')) {
+    lines.push(`holder   ${h.comm}[${h.pid}] unit ${h.unit ?? 'none'}, on a mount detached before this start: ${h.holds.join(', ')}`);
+  }
+  const r = doc.recovery;
+  if (r) {
+    const how = r.running ? 'running' : `${r.result ?? '?'} in ${r.duration_ms ?? '?'} ms`;
+    const failing = r.still_failing.length > 0 ? `, still failing: ${r.still_failing.join(', ')}` : '';
+    lines.push(`recovery ${how}, started ${r.started_at}: ${r.targets.map((t) => `${t.mount} (${t.result})`).join(', ')}${failing}`);
+    for (const s of r.steps) {
+      const code = s.exit_code === null ? '' : ` exit ${s.exit_code}`;
+      const out = s.output ? `: ${s.output.split('\n')[0]}` : '';
+      lines.push(`  step ${s.kind}: ${s.argv.join(' ')} -> ${s.status}${code} in ${s.duration_ms} ms${out}`);
+    }
+    for (const argv of r.would_run) lines.push(`  would run ${argv.join(' ')}`);
+    for (const c of r.collateral)
+      lines.push(`  taken away ${c.mount}: ${c.outcome === 'remounted' ? 'mounted again' : `NOT mounted again (${c.outcome})`}`);
+  }
+  for (const p of doc.put_back.waiting) {
+    lines.push(`put back waiting ${p.mount}  server ${p.server ?? '?'}, taken away ${p.since}, last try ${p.outcome} (${p.tries})`);
+  }
+  for (const p of doc.put_back.done) lines.push(`put back ${p.mount}  ${p.outcome} at ${p.at ?? '?'}`);
+  if (doc.events.length > 0) lines.push('events (newest first):');
+  for (const e of doc.events.slice(0, EVENTS_SHOWN)) lines.push(`  ${e.at} ${e.level.padEnd(5)} ${e.text}`);
+  return lines;
+}
