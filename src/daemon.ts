@@ -176,6 +176,7 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
             policy: controllerConfig(config).policy,
             clock,
             log,
+            board,
           })
         : false;
       keeping = true;
@@ -222,6 +223,7 @@ function resumeIncident(
     policy: PolicyConfig;
     clock: Clock;
     log: Logger;
+    board: StatusBoard;
   },
 ): boolean {
   const loaded = keeper.load();
@@ -233,6 +235,7 @@ function resumeIncident(
   const waiting = [...r.controller.health].filter(([, h]) => h.failingSince !== null || h.nextRecoveryAt > clock.now());
   const { formers } = r.holders;
   if (waiting.length + formers.length + r.controller.putBack.length + r.dropped.length === 0) return true; // no incident was under way
+  to.board.resumed(keeper.path, r.controller.putBack);
   to.log.info(
     {
       file: keeper.path,

@@ -4,7 +4,7 @@
 // only this memory, so it answers while every probe is blocked.
 import type { Clock } from '../clock.js';
 import type { HealthEvent } from '../controller/policy.js';
-import type { PutBackReport } from '../controller/server-return.js';
+import type { PutBack, PutBackReport } from '../controller/server-return.js';
 import { describeHolds, holderKey, type HolderReport } from '../holders/tracker.js';
 import type { OrphanHolder } from '../holders/orphans.js';
 import type { ProbeResult } from '../probe/probe-mounts.js';
@@ -142,6 +142,11 @@ export interface StatusBoardOptions {
 export interface StatusBoard {
   readonly sink: ControllerSink;
   readonly holderSink: HolderSink;
+  /**
+   * An incident resumed from the state file at start: the static mounts still to be put back (the
+   * processes on detached mounts are reported again by the holder watch's next scan).
+   */
+  resumed(file: string, putBack: readonly PutBack[]): void;
   snapshot(): StatusDoc;
 }
 
@@ -452,6 +457,13 @@ export function createStatusBoard(opts: StatusBoardOptions): StatusBoard {
   return {
     sink,
     holderSink,
+    resumed(file, putBack) {
+      for (const p of putBack) {
+        const since = new Date(clock.wallNow() - (clock.now() - p.since)).toISOString();
+        waiting.set(p.mountPoint, putBackEntry(p.mountPoint, serverKey(p.server), since, 'not_mounted', p.tries));
+      }
+      event('info', `incident state resumed from ${file}`);
+    },
     snapshot(): StatusDoc {
       // A deep copy: the document handed out must not change under its reader.
       return structuredClone({

@@ -229,6 +229,27 @@ describe('status board', () => {
     ]);
   });
 
+  it('an incident resumed at start: its static mounts waiting to be put back, since when they were taken away', () => {
+    const { clock, board } = setup();
+    clock.advance(90_000);
+    const server = { host: 'srv', port: 2049 };
+    board.resumed('/run/state.json', [
+      { mountPoint: '/data', argv: ['mount', '/data'], server, since: 30_000, tries: 2, lastTryAt: null, running: false },
+    ]);
+    const doc = board.snapshot();
+    expect(doc.put_back.waiting).toEqual([
+      {
+        mount: '/data',
+        server: 'srv:2049',
+        since: new Date(clock.wallNow() - 60_000).toISOString(),
+        outcome: 'not_mounted',
+        tries: 2,
+        at: null,
+      },
+    ]);
+    expect(doc.events.map((e) => [e.level, e.text])).toEqual([['info', 'incident state resumed from /run/state.json']]);
+  });
+
   it('holders: added when seen, kept (with their first since) when detached, removed when gone; orphans as mount "unknown"', () => {
     const { clock, board, holders } = setup();
     holders.holderSeen(holder());

@@ -59,12 +59,20 @@ describe('a restart in the middle of a recovery', () => {
     expect(saved.kind === 'ok' && saved.state.putBack).toEqual([
       expect.objectContaining({ mountPoint: '/mnt/static', state: 'at_risk', server: { host: 'srv', port: 2049 } }),
     ]);
+    // /status: the recovery still runs, its unmount done.
+    const running = first.daemon.board.snapshot().recovery;
+    expect(running).toMatchObject({ running: true, result: null });
+    expect(running?.steps.map((s) => s.argv)).toContainEqual(['umount', '-a', '-t', 'nfs,nfs4']);
     await stop(first.daemon, clock);
 
     world.mountHangs = false;
     world.commands = [];
     const second = daemonOn(clock, world);
     await second.daemon.start();
+    // /status knows from the file what waits to be put back, before anything is tried.
+    const resumed = second.daemon.board.snapshot();
+    expect(resumed.put_back.waiting).toEqual([expect.objectContaining({ mount: '/mnt/static', server: 'srv:2049', at: null })]);
+    expect(resumed.events[0]?.text).toBe(`incident state resumed from ${FILE}`);
     await run(clock, 3_000);
     expect(second.lines.find((l) => l.msg === 'incident state resumed')).toMatchObject({ put_back: ['/mnt/static'] });
     expect(world.commands.filter((c) => c[0] === 'mount')).toEqual([
@@ -72,6 +80,10 @@ describe('a restart in the middle of a recovery', () => {
     ]);
     expect(second.lines.find((l) => l.msg === 'static mount put back: its server answers again')).toMatchObject({ mount: '/mnt/static' });
     expect(world.mounts.map((m) => m.path)).toContain('/mnt/static');
+    expect(second.daemon.board.snapshot().put_back).toEqual({
+      waiting: [],
+      done: [expect.objectContaining({ mount: '/mnt/static', outcome: 'remounted', since: resumed.put_back.waiting[0]!.since })],
+    });
     // Put back, it is gone from the file too.
     const after = decodeIncident(world.files.get(FILE) ?? '', 'scripted-boot');
     expect(after.kind === 'ok' && after.state.putBack).toEqual([]);
