@@ -140,4 +140,22 @@ requires(fuse, built()).describe('status of the real daemon', () => {
     expect(t.stdout).toContain(`  step command: umount ${a.mountpoint} -> failed exit 32 in `);
     expect(t.stdout).toContain(`  step escalation: umount -l -- ${a.mountpoint} -> ok exit 0 in `);
   }, 60_000);
+
+  it('with both mounts hung, their probes blocked in the kernel, status answers from memory: timeout, since when', async () => {
+    const { d, config } = await start('  enabled: false');
+    const from = d.lines.length;
+    a.setMode('hang');
+    b.setMode('hang');
+    await d.waitForLine(is('mount failing', a.mountpoint, 'timeout'), 10_000, from);
+    await d.waitForLine(is('mount failing', b.mountpoint, 'timeout'), 10_000, from);
+    const r = await cli(['status', '--json', '--config', config]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(1);
+    const doc = JSON.parse(r.stdout) as StatusDoc;
+    expect(doc.mounts.map((m) => [m.mount, m.state, m.result])).toEqual([
+      [a.mountpoint, 'failing', 'timeout'],
+      [b.mountpoint, 'failing', 'timeout'],
+    ]);
+    expect(doc.mounts.every((m) => m.since !== null)).toBe(true);
+  }, 60_000);
 });
