@@ -11,6 +11,7 @@ import type { CollateralReport } from '../recovery/collateral.js';
 import type { DryRunReport } from '../recovery/plan.js';
 import type { RecoveryReport, RecoveryTarget, StepReport } from '../recovery/procedure.js';
 import type { Logger } from './log.js';
+import { HoldNews } from './hold-news.js';
 import type { HolderSink, ControllerSink, RestartReport } from './sink.js';
 import { describeHolds, type HolderReport } from '../holders/tracker.js';
 import type { Holder, ProcessIdentity } from '../holders/scan.js';
@@ -86,26 +87,18 @@ function logHealth(log: Logger, event: HealthEvent, r: ProbeResult | undefined):
 
 /** A held recovery, said once per new reason (at debug while it lasts), not every tick. */
 function holdLog(log: Logger, clock: Clock) {
-  let lastHold = '';
+  const news = new HoldNews();
   return {
     held(decision: Hold): void {
-      const key = `${decision.reason}:${decision.targets.join(',')}`;
       const fields = {
         reason: decision.reason,
         mounts: decision.targets,
         until_in_ms: decision.untilMs === null ? undefined : Math.round(decision.untilMs - clock.now()),
       };
-      if (key === lastHold) {
-        log.debug(fields, 'recovery held');
-        return;
-      }
-      lastHold = key;
-      log.info(fields, 'recovery held');
+      if (news.isNew(decision)) log.info(fields, 'recovery held');
+      else log.debug(fields, 'recovery held');
     },
-    /** A recovery started or a mount came back: the next hold is news again. */
-    forget(): void {
-      lastHold = '';
-    },
+    forget: () => news.forget(),
   };
 }
 

@@ -13,6 +13,7 @@ import type { DryRunReport } from '../recovery/plan.js';
 import type { RecoveryReport, RecoveryTarget, StepReport } from '../recovery/procedure.js';
 import { serverKey } from '../server/address.js';
 import type { ControllerSink, HolderSink } from './sink.js';
+import { HoldNews } from './hold-news.js';
 
 /** Raised when the document's shape changes in a way a reader must know of. */
 export const STATUS_VERSION = 1;
@@ -243,7 +244,7 @@ export function createStatusBoard(opts: StatusBoardOptions): StatusBoard {
   const done: PutBackStatus[] = [];
   const holders = new Map<string, HolderStatus>();
   const events: StatusEvent[] = [];
-  let lastHold = '';
+  const holds = new HoldNews();
   let autofsWas: boolean | null = null;
 
   const event = (level: EventLevel, text: string): void => {
@@ -293,18 +294,16 @@ export function createStatusBoard(opts: StatusBoardOptions): StatusBoard {
     probed: (results) => results.forEach(record),
     health(e, r) {
       if (r) record(r);
-      if (e.kind === 'recovered') lastHold = '';
+      if (e.kind === 'recovered') holds.forget();
       const { level, text } = healthText(e, r);
       event(level, text);
     },
     held(hold) {
-      const key = `${hold.reason}:${hold.targets.join(',')}`;
-      if (key === lastHold) return;
-      lastHold = key;
+      if (!holds.isNew(hold)) return;
       event('info', `recovery held (${hold.reason}): ${hold.targets.join(', ')}`);
     },
     recoveryStarted(targets: readonly RecoveryTarget[]) {
-      lastHold = '';
+      holds.forget();
       recoveryStartedAt = clock.now();
       recovery = {
         running: true,
