@@ -87,10 +87,16 @@ export function planRound(plan: ScanPlan, round: Round): { plan: ScanPlan; scan:
 
 /** The same mounts watched, each in the same state. */
 function sameWatched(a: ScanPlan, b: ScanPlan): boolean {
-  const sameKeys = (x: ReadonlyMap<number, unknown>, y: ReadonlyMap<number, unknown>): boolean =>
-    x.size === y.size && [...x.keys()].every((id) => y.has(id));
-  return sameKeys(a.failing, b.failing) && sameKeys(a.formers, b.formers);
+  return sameKeys(a.failing, b.failing) && sameFormers(a, b);
 }
+
+/** The same former mounts (a former's fields never change once it is one). */
+export function sameFormers(a: ScanPlan, b: ScanPlan): boolean {
+  return sameKeys(a.formers, b.formers);
+}
+
+const sameKeys = (x: ReadonlyMap<number, unknown>, y: ReadonlyMap<number, unknown>): boolean =>
+  x.size === y.size && [...x.keys()].every((id) => y.has(id));
 
 /** A scan asked for: it starts now, or after the one under way (whose news is older). */
 export function askScan(plan: ScanPlan, scanning: boolean): { plan: ScanPlan; start: 'now' | 'after' } {

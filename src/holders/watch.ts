@@ -17,6 +17,7 @@ import {
   formerBatches,
   planRound,
   releaseFormers,
+  sameFormers,
   scanDone,
   watchedMounts,
   UNKNOWN_PATH,
@@ -111,8 +112,10 @@ export class HolderWatch {
   observe(results: readonly ProbeResult[], batch: string | null = null): void {
     const round = { results, table: this.deps.table(), batch, now: this.deps.clock.now(), held: this.known.size > 0 };
     const next = planRound(this.plan, round);
+    // Every round makes a new plan: only new or dropped former mounts change what incident() says.
+    const changed = !sameFormers(this.plan, next.plan);
     this.plan = next.plan;
-    this.deps.onChange?.();
+    if (changed) this.deps.onChange?.();
     if (next.scan) this.requestScan();
   }
 
