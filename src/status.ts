@@ -5,7 +5,7 @@ import type * as NodeHttp from 'node:http';
 import { createRequire } from 'node:module';
 import type { Config, ListenAddress } from './config/types.js';
 import { formatListen } from './observe/http.js';
-import { STATUS_VERSION, type MountStatus, type StatusDoc } from './observe/status-board.js';
+import { STATUS_VERSION, who, type MountStatus, type StatusDoc } from './observe/status-board.js';
 
 // Through require, as src/observe/http.ts does: no undici, tls or http2 loaded for one local GET.
 const { request } = createRequire(import.meta.url)('node:http') as typeof NodeHttp;
@@ -137,13 +137,11 @@ export function formatStatus(doc: StatusDoc): string[] {
   for (const m of doc.mounts) {
     lines.push(mountLine(m, doc));
     for (const h of doc.holders.filter((x) => x.mount === m.mount)) {
-      lines.push(
-        `  holder ${h.comm}[${h.pid}] unit ${h.unit ?? 'none'}, on the ${h.state} mount ${h.mount_id ?? '?'}: ${h.holds.join(', ')}`,
-      );
+      lines.push(`  holder ${who(h)}, on the ${h.state} mount ${h.mount_id ?? '?'}: ${h.holds.join(', ')}`);
     }
   }
   for (const h of doc.holders.filter((x) => x.mount === 'unknown')) {
-    lines.push(`holder   ${h.comm}[${h.pid}] unit ${h.unit ?? 'none'}, on a mount detached before this start: ${h.holds.join(', ')}`);
+    lines.push(`holder   ${who(h)}, on a mount detached before this start: ${h.holds.join(', ')}`);
   }
   const r = doc.recovery;
   if (r) {

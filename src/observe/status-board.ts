@@ -215,7 +215,8 @@ function orphanStatus(o: OrphanHolder, since: string): HolderStatus {
   };
 }
 
-const who = (h: { comm: string; pid: number; unit: string | null }): string => `${h.comm}[${h.pid}] unit ${h.unit ?? 'none'}`;
+/** A process as the board's events and `status` name it: "python3[4711] unit airflow-scheduler.service". */
+export const who = (h: { comm: string; pid: number; unit: string | null }): string => `${h.comm}[${h.pid}] unit ${h.unit ?? 'none'}`;
 
 function healthText(e: HealthEvent, r: ProbeResult | undefined): { level: EventLevel; text: string } {
   const fault = (result: string): string => (r?.errno !== undefined && r.errno !== result ? `${result} (${r.errno})` : result);
