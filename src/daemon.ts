@@ -23,7 +23,7 @@ import { scheduleIntervalMs, startSchedule, type Schedule } from './schedule.js'
 import { createNotifier } from './systemd-notify.js';
 import { realEffects, wire, type Effects } from './wire.js';
 import { IncidentKeeper } from './state/keeper.js';
-import { resume, snapshot } from './state/resume.js';
+import { inIncident, resume, snapshot } from './state/resume.js';
 import type { HolderWatch } from './holders/watch.js';
 import type { MountEntry } from './probe/mountinfo.js';
 
@@ -232,7 +232,7 @@ function resumeIncident(
   const r = resume(loaded.state, { paths: to.paths, table: to.table, policy: to.policy }, { now: clock.now(), wallNow: clock.wallNow() });
   to.controller.restore(r.controller);
   to.holders?.restore(r.holders);
-  const waiting = [...r.controller.health].filter(([, h]) => h.failingSince !== null || h.nextRecoveryAt > clock.now());
+  const waiting = [...r.controller.health].filter(([, h]) => inIncident(h, clock.now()));
   const { formers } = r.holders;
   if (waiting.length + formers.length + r.controller.putBack.length + r.dropped.length === 0) return true; // no incident was under way
   to.board.resumed(keeper.path, r.controller.putBack);

@@ -29,10 +29,15 @@ export interface Resumed {
   dropped: string[];
 }
 
+/** A path the file keeps: failing, or still in a cooldown or backoff. */
+export function inIncident(h: PathHealth, now: number): boolean {
+  return h.failingSince !== null || h.failedRecoveries > 0 || h.nextRecoveryAt > now;
+}
+
 export function snapshot(c: ControllerIncident, h: HolderIncident | undefined, bootId: string, { now, wallNow }: Moment): IncidentState {
   const wall = (t: number): number => Math.round(t + wallNow - now);
   const paths = [...c.health]
-    .filter(([, p]) => p.failingSince !== null || p.failedRecoveries > 0 || p.nextRecoveryAt > now)
+    .filter(([, p]) => inIncident(p, now))
     .map(([path, p]) => ({
       path,
       result: p.result,
