@@ -454,41 +454,50 @@ function countedRuns(s: ScanStage, what: string): { normal: CountedReads; orphan
   return { normal: n.reads, orphan: o.reads };
 }
 
-function inProcess(s: ScanStage, runs: number): OrphanScanRow {
-  const proc = realProc();
+/**
+ * The normal and the orphan scan alternated `runs` times through `scan`, each first in turn (the
+ * machine's load falls on both alike), every output checked. `warmup`: one round more first,
+ * timed apart (a thread's first scan loads its isolate).
+ */
+async function compareScans(
+  s: ScanStage,
+  runs: number,
+  how: OrphanScanRow['how'],
+  scan: (input: ScanInput) => Promise<ScanOutput>,
+  reads: { normal: CountedReads; orphan: CountedReads },
+  warmup: boolean,
+): Promise<OrphanScanRow> {
   const normal: number[] = [];
   const orphan: number[] = [];
+  const first = { normal: 0, orphan: 0 };
   let found = 0;
   let own: OrphanScanRow['ownOrphans'] | undefined;
   let all = 0;
-  for (let i = 0; i < runs; i++) {
-    // Alternating, each first in turn: the machine's load falls on both alike.
+  for (let i = warmup ? 0 : 1; i <= runs; i++) {
     const order = i % 2 === 0 ? (['normal', 'orphan'] as const) : (['orphan', 'normal'] as const);
     for (const kind of order) {
-      const input = kind === 'normal' ? normalInput(s) : orphanInput(s);
       const t = performance.now();
-      const out = scanHolders(proc, input);
+      const out = await scan(kind === 'normal' ? normalInput(s) : orphanInput(s));
       const took = performance.now() - t;
       if (kind === 'normal') {
-        normal.push(took);
-        found = checkHolders(out, s.watched.mountId, s.holders, `in-process normal scan ${i + 1}, ${s.watched.state}`);
+        found = checkHolders(out, s.watched.mountId, s.holders, `${how} normal scan ${i}, ${s.watched.state}`);
         s.memory = out.memory;
       } else {
-        orphan.push(took);
-        own = checkOrphans(out, s, `in-process orphan scan ${i + 1}, ${s.watched.state}`);
+        own = checkOrphans(out, s, `${how} orphan scan ${i}, ${s.watched.state}`);
         all = out.orphans?.length ?? 0;
       }
+      if (warmup && i === 0) first[kind] = took;
+      else (kind === 'normal' ? normal : orphan).push(took);
     }
   }
-  const reads = countedRuns(s, s.watched.state);
   if (!own) throw new Error('no orphan scan ran');
   return {
     mount: s.watched.state,
-    how: 'in-process',
+    how,
     runs,
     normalMs: stats(normal),
     orphanMs: stats(orphan),
-    firstMs: null,
+    firstMs: warmup ? first : null,
     normalReads: reads.normal,
     orphanReads: reads.orphan,
     holdersFound: found,
@@ -498,53 +507,31 @@ function inProcess(s: ScanStage, runs: number): OrphanScanRow {
   };
 }
 
+function inProcess(s: ScanStage, runs: number): Promise<OrphanScanRow> {
+  const proc = realProc();
+  const reads = countedRuns(s, s.watched.state);
+  return compareScans(s, runs, 'in-process', (input) => Promise.resolve(scanHolders(proc, input)), reads, false);
+}
+
 async function inThread(s: ScanStage, runs: number, reads: { normal: CountedReads; orphan: CountedReads }): Promise<OrphanScanRow> {
   // The daemon's own deadline (holders.scan_timeout's default).
   const scanner: ThreadScanner = createThreadScanner({ timeoutMs: 5_000, clock: systemClock });
-  const normal: number[] = [];
-  const orphan: number[] = [];
-  const first = { normal: 0, orphan: 0 };
-  let found = 0;
-  let own: OrphanScanRow['ownOrphans'] | undefined;
-  let all = 0;
   try {
-    for (let i = 0; i <= runs; i++) {
-      const order = i % 2 === 0 ? (['normal', 'orphan'] as const) : (['orphan', 'normal'] as const);
-      for (const kind of order) {
-        const t = performance.now();
-        const outcome = await scanner.scan(kind === 'normal' ? normalInput(s) : orphanInput(s));
-        const took = performance.now() - t;
-        if (outcome.kind !== 'done')
-          throw new Error(`thread ${kind} scan ${i}: ${outcome.kind}${outcome.kind === 'unavailable' ? ` (${outcome.reason})` : ''}`);
-        if (kind === 'normal') {
-          found = checkHolders(outcome.output, s.watched.mountId, s.holders, `thread normal scan ${i}, ${s.watched.state}`);
-          s.memory = outcome.output.memory;
-        } else {
-          own = checkOrphans(outcome.output, s, `thread orphan scan ${i}, ${s.watched.state}`);
-          all = outcome.output.orphans?.length ?? 0;
-        }
-        if (i === 0) first[kind] = took;
-        else (kind === 'normal' ? normal : orphan).push(took);
-      }
-    }
+    return await compareScans(
+      s,
+      runs,
+      'thread',
+      async (input) => {
+        const outcome = await scanner.scan(input);
+        if (outcome.kind === 'done') return outcome.output;
+        throw new Error(`thread scan: ${outcome.kind}${outcome.kind === 'unavailable' ? ` (${outcome.reason})` : ''}`);
+      },
+      reads,
+      true,
+    );
   } finally {
     scanner.close();
   }
-  if (!own) throw new Error('no orphan scan ran');
-  return {
-    mount: s.watched.state,
-    how: 'thread',
-    runs,
-    normalMs: stats(normal),
-    orphanMs: stats(orphan),
-    firstMs: first,
-    normalReads: reads.normal,
-    orphanReads: reads.orphan,
-    holdersFound: found,
-    ownOrphans: own,
-    allOrphans: all,
-    samples: { normal, orphan },
-  };
 }
 
 async function runScans(dir: string, opts: BenchOptions): Promise<StateResult['scans']> {
@@ -570,7 +557,7 @@ async function runScans(dir: string, opts: BenchOptions): Promise<StateResult['s
     const stage: ScanStage = { watched: watchedOf(m, 'failing'), holders, memory: [], ownNs: readOwnMountNamespace() };
 
     progress(`state: ${procTotal} processes; normal and orphan scans alternating, mount failing, in-process (${runs} each)`);
-    const aIn = inProcess(stage, runs);
+    const aIn = await inProcess(stage, runs);
     rows.push(aIn);
     progress(`state: the same through the scan thread (${runs} each + the first)`);
     rows.push(await inThread(stage, runs, { normal: aIn.normalReads, orphan: aIn.orphanReads }));
@@ -578,7 +565,7 @@ async function runScans(dir: string, opts: BenchOptions): Promise<StateResult['s
     await lazyUnmount(m);
     stage.watched = { ...stage.watched, state: 'detached' };
     progress(`state: mount detached under its holders, in-process (${runs} each)`);
-    const bIn = inProcess(stage, runs);
+    const bIn = await inProcess(stage, runs);
     rows.push(bIn);
     progress(`state: the same through the scan thread (${runs} each + the first)`);
     rows.push(await inThread(stage, runs, { normal: bIn.normalReads, orphan: bIn.orphanReads }));
