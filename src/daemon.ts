@@ -235,7 +235,8 @@ function resumeIncident(
   const waiting = [...r.controller.health].filter(([, h]) => inIncident(h, clock.now()));
   const { formers } = r.holders;
   if (waiting.length + formers.length + r.controller.putBack.length + r.dropped.length === 0) return true; // no incident was under way
-  to.board.resumed(keeper.path, r.controller.putBack);
+  const failingSince = new Map(waiting.flatMap(([path, h]) => (h.failingSince === null ? [] : [[path, h.failingSince] as const])));
+  to.board.resumed(keeper.path, r.controller.putBack, failingSince);
   to.log.info(
     {
       file: keeper.path,

@@ -145,9 +145,10 @@ export interface StatusBoard {
   readonly holderSink: HolderSink;
   /**
    * An incident resumed from the state file at start: the static mounts still to be put back (the
-   * processes on detached mounts are reported again by the holder watch's next scan).
+   * processes on detached mounts are reported again by the holder watch's next scan), and since when
+   * each path was failing (the clock's own times), which the first probe's since keeps if it still fails.
    */
-  resumed(file: string, putBack: readonly PutBack[]): void;
+  resumed(file: string, putBack: readonly PutBack[], failingSince: ReadonlyMap<string, number>): void;
   snapshot(): StatusDoc;
 }
 
@@ -247,6 +248,9 @@ export function createStatusBoard(opts: StatusBoardOptions): StatusBoard {
   const events: StatusEvent[] = [];
   const holds = new HoldNews();
   let autofsWas: boolean | null = null;
+  // A resumed path's since, until its first probe: a restart does not make a failure new.
+  const resumedSince = new Map<string, string>();
+  const wallOf = (t: number): string => new Date(clock.wallNow() - (clock.now() - t)).toISOString();
 
   const event = (level: EventLevel, text: string): void => {
     events.unshift({ at: wall(), level, text });
@@ -259,7 +263,9 @@ export function createStatusBoard(opts: StatusBoardOptions): StatusBoard {
     if (!m) return;
     const now = wall();
     const state = r.result === 'ok' ? 'ok' : 'failing';
-    if (m.state !== state) m.since = now;
+    const resumed = resumedSince.get(r.path);
+    resumedSince.delete(r.path);
+    if (m.state !== state) m.since = state === 'failing' && resumed !== undefined ? resumed : now;
     m.state = state;
     m.result = r.result;
     m.errno = r.errno ?? null;
@@ -457,11 +463,10 @@ export function createStatusBoard(opts: StatusBoardOptions): StatusBoard {
   return {
     sink,
     holderSink,
-    resumed(file, putBack) {
-      for (const p of putBack) {
-        const since = new Date(clock.wallNow() - (clock.now() - p.since)).toISOString();
-        waiting.set(p.mountPoint, putBackEntry(p.mountPoint, serverKey(p.server), since, 'not_mounted', p.tries));
-      }
+    resumed(file, putBack, failingSince) {
+      for (const p of putBack)
+        waiting.set(p.mountPoint, putBackEntry(p.mountPoint, serverKey(p.server), wallOf(p.since), 'not_mounted', p.tries));
+      for (const [path, t] of failingSince) if (mounts.has(path)) resumedSince.set(path, wallOf(t));
       event('info', `incident state resumed from ${file}`);
     },
     snapshot(): StatusDoc {

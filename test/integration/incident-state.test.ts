@@ -13,6 +13,7 @@ import { configYaml, is, startDaemon, type RunningDaemon } from '../helpers/daem
 import { detachMount, findMount, fuseAvailable, mountFaultfs, type FaultMount } from '../helpers/faultfs.js';
 import { gaugeBecomes, holderLine, python, sharedMount, startHolder } from '../helpers/holders.js';
 import { built, prerequisite, requires, skips } from '../helpers/prerequisite.js';
+import type { StatusDoc } from '../../src/observe/status-board.js';
 import { encodeIncident } from '../../src/state/incident.js';
 
 const fuse = prerequisite('FUSE', fuseAvailable(), 'kernel');
@@ -46,6 +47,12 @@ requires(fuse, python3, built()).describe('incident state across a restart, on r
     const d = startDaemon(dir, config);
     daemons.push(d);
     return d;
+  }
+
+  /** The since of a mount in the daemon's GET /status. */
+  async function statusSince(d: RunningDaemon, mount: string): Promise<string | null | undefined> {
+    const doc = (await (await fetch(`${await d.metricsBase()}/status`)).json()) as StatusDoc;
+    return doc.mounts.find((m) => m.mount === mount)?.since;
   }
 
   async function killed(d: RunningDaemon): Promise<void> {
@@ -99,6 +106,8 @@ requires(fuse, python3, built()).describe('incident state across a restart, on r
     a.setMode('estale');
     await first.waitForLine((l) => l.msg === 'recovery finished', 10_000);
     await first.waitForLine((l) => l.msg === 'recovery held' && l.reason === 'backoff', 10_000);
+    const failingSince = await statusSince(first, a.mountpoint);
+    expect(failingSince).toMatch(/^\d{4}-/);
     await killed(first);
 
     const second = start(config);
@@ -109,6 +118,11 @@ requires(fuse, python3, built()).describe('incident state across a restart, on r
     const held = await second.waitForLine((l) => l.msg === 'recovery held', 10_000);
     expect(held).toMatchObject({ reason: 'backoff', mounts: [a.mountpoint] });
     expect(Number(held.until_in_ms)).toBeGreaterThan(50_000);
+    // The status page says the mount fails since it first failed, not since the restart (the file
+    // keeps the controller's since, a few ms from the board's own).
+    const resumedSince = Date.parse((await statusSince(second, a.mountpoint)) ?? '');
+    expect(Math.abs(resumedSince - Date.parse(failingSince ?? ''))).toBeLessThan(1_000);
+    expect(resumedSince).toBeLessThan(resumed.t);
     // Three rounds later still held: a daemon restarting in a loop is no unmount loop.
     const round = second.lines.length;
     for (let i = 0; i < 3; i++) await second.waitForLine((l) => l.msg === 'probe round', 5_000, second.lines.length);

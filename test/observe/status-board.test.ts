@@ -233,9 +233,11 @@ describe('status board', () => {
     const { clock, board } = setup();
     clock.advance(90_000);
     const server = { host: 'srv', port: 2049 };
-    board.resumed('/run/state.json', [
-      { mountPoint: '/data', argv: ['mount', '/data'], server, since: 30_000, tries: 2, lastTryAt: null, running: false },
-    ]);
+    board.resumed(
+      '/run/state.json',
+      [{ mountPoint: '/data', argv: ['mount', '/data'], server, since: 30_000, tries: 2, lastTryAt: null, running: false }],
+      new Map(),
+    );
     const doc = board.snapshot();
     expect(doc.put_back.waiting).toEqual([
       {
@@ -248,6 +250,34 @@ describe('status board', () => {
       },
     ]);
     expect(doc.events.map((e) => [e.level, e.text])).toEqual([['info', 'incident state resumed from /run/state.json']]);
+  });
+
+  it('a resumed failing path keeps its since while it still fails at the first probe; one found ok is ok since then', () => {
+    const { clock, board, sink } = setup();
+    clock.advance(90_000);
+    const failedAt = new Date(clock.wallNow() - 80_000).toISOString();
+    board.resumed(
+      '/run/state.json',
+      [],
+      new Map([
+        [DAGS, 10_000],
+        [LOGS, 20_000],
+        ['/gone', 5_000],
+      ]),
+    );
+    clock.advance(1_000);
+    sink.probed([probeResult(DAGS, { result: 'timeout' }), probeResult(LOGS)], 3);
+    let doc = board.snapshot();
+    expect(doc.mounts.map((m) => [m.mount, m.state, m.since])).toEqual([
+      [DAGS, 'failing', failedAt],
+      [LOGS, 'ok', iso(clock)],
+    ]);
+
+    // Once probed, the resumed since is spent: failing anew later starts a since of its own.
+    clock.advance(1_000);
+    sink.probed([probeResult(LOGS, { result: 'ESTALE', errno: 'ESTALE' })], 3);
+    doc = board.snapshot();
+    expect(doc.mounts.find((m) => m.mount === LOGS)?.since).toBe(iso(clock));
   });
 
   it('holders: added when seen, kept (with their first since) when detached, removed when gone; orphans as mount "unknown"', () => {
