@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import type { Config, ListenAddress } from './config/types.js';
 import { formatListen } from './observe/http.js';
 import { STATUS_VERSION, who, type MountStatus, type StatusDoc } from './observe/status-board.js';
+import { age, collateralWhat, holderWhere, lastRecoveryOf, mountWhat, recoveryHow } from './observe/status-words.js';
 
 // Through require, as src/observe/http.ts does: no undici, tls or http2 loaded for one local GET.
 const { request } = createRequire(import.meta.url)('node:http') as typeof NodeHttp;
@@ -111,22 +112,13 @@ export async function runStatus(config: Config, opts: StatusOptions): Promise<nu
   return got.doc.mounts.every((m) => m.state === 'ok') ? 0 : 1;
 }
 
-/** How long from `from` to `to` (ISO times), as people read it: 45 s, 3 min 20 s, 2 h 5 min. */
-export function age(from: string, to: string): string {
-  const s = Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 1000));
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
-  if (s < 86_400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
-  return `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h`;
-}
-
 function mountLine(m: MountStatus, doc: StatusDoc): string {
   const now = doc.generated_at;
-  const what = m.state === 'unknown' ? 'not probed yet' : m.state === 'ok' ? 'ok' : (m.result ?? 'failing');
+  const what = mountWhat(m);
   const since = m.since === null ? '' : `  since ${m.since} (${age(m.since, now)})`;
   const probed = m.last_probed_at === null ? '' : `, probed ${age(m.last_probed_at, now)} ago`;
-  const target = doc.recovery?.targets.find((t) => t.mount === m.mount);
-  const rec = target === undefined ? '' : `; last recovery: ${target.outcome ?? 'running'}`;
+  const last = lastRecoveryOf(doc, m.mount);
+  const rec = last === undefined ? '' : `; last recovery: ${last}`;
   return `${m.state.padEnd(8)} ${m.mount}  ${what}${since}${probed}${rec}`;
 }
 
@@ -137,15 +129,15 @@ export function formatStatus(doc: StatusDoc): string[] {
   for (const m of doc.mounts) {
     lines.push(mountLine(m, doc));
     for (const h of doc.holders.filter((x) => x.mount === m.mount)) {
-      lines.push(`  holder ${who(h)}, on the ${h.state} mount ${h.mount_id ?? '?'}: ${h.holds.join(', ')}`);
+      lines.push(`  holder ${who(h)}, ${holderWhere(h)}: ${h.holds.join(', ')}`);
     }
   }
   for (const h of doc.holders.filter((x) => x.mount === 'unknown')) {
-    lines.push(`holder   ${who(h)}, on a mount detached before this start: ${h.holds.join(', ')}`);
+    lines.push(`holder   ${who(h)}, ${holderWhere(h)}: ${h.holds.join(', ')}`);
   }
   const r = doc.recovery;
   if (r) {
-    const how = r.running ? 'running' : `${r.result ?? '?'} in ${r.duration_ms ?? '?'} ms`;
+    const how = recoveryHow(r);
     const failing = r.still_failing.length > 0 ? `, still failing: ${r.still_failing.join(', ')}` : '';
     lines.push(`recovery ${how}, started ${r.started_at}: ${r.targets.map((t) => `${t.mount} (${t.result})`).join(', ')}${failing}`);
     for (const s of r.steps) {
@@ -154,8 +146,7 @@ export function formatStatus(doc: StatusDoc): string[] {
       lines.push(`  step ${s.kind}: ${s.argv.join(' ')} -> ${s.status}${code} in ${s.duration_ms} ms${out}`);
     }
     for (const argv of r.would_run) lines.push(`  would run ${argv.join(' ')}`);
-    for (const c of r.collateral)
-      lines.push(`  taken away ${c.mount}: ${c.outcome === 'remounted' ? 'mounted again' : `NOT mounted again (${c.outcome})`}`);
+    for (const c of r.collateral) lines.push(`  taken away ${c.mount}: ${collateralWhat(c)}`);
   }
   for (const p of doc.put_back.waiting) {
     lines.push(`put back waiting ${p.mount}  server ${p.server ?? '?'}, taken away ${p.since}, last try ${p.outcome} (${p.tries})`);

@@ -1,7 +1,7 @@
 // The HTTP side: GET/HEAD /metrics (Prometheus), /healthz (is the probe loop alive), /status (what
-// the daemon knows now, as JSON), / (a landing page). It only reads: metrics already recorded, the
-// loop's last cycle time, the status board's memory. Timeouts and limits
-// keep a slow or hostile client from holding sockets.
+// the daemon knows now, as JSON), / (the same as a status page, src/observe/status-page.ts). It only
+// reads: metrics already recorded, the loop's last cycle time, the status board's memory. Timeouts
+// and limits keep a slow or hostile client from holding sockets.
 import type * as NodeHttp from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
@@ -10,6 +10,7 @@ import type { Registry } from 'prom-client';
 import type { ListenAddress } from '../config/types.js';
 import type { Health } from './health.js';
 import type { StatusDoc } from './status-board.js';
+import { linksPage, PAGE_CSP, renderStatusPage } from './status-page.js';
 import { StartupError } from '../startup-error.js';
 
 // Through require, not an ES import: on Node 24 an ES import of node:http evaluates every export,
@@ -32,16 +33,6 @@ export interface HttpServer {
   close(): void;
 }
 
-const LANDING = (version: string, status: boolean): string => `<!doctype html>
-<html><head><meta charset="utf-8"><title>nfs-health-checkd</title></head>
-<body><h1>nfs-health-checkd ${version}</h1>
-<p>Probes NFS mounts and recovers them from stale handles and hangs.</p>
-<ul><li><a href="metrics">/metrics</a> — Prometheus metrics</li>
-<li><a href="healthz">/healthz</a> — 200 while the probe loop is alive</li>
-${status ? `<li><a href="status">/status</a> — each mount's state, the last recovery, holders, events (JSON)</li>\n` : ''}</ul>
-</body></html>
-`;
-
 function send(
   req: IncomingMessage,
   res: ServerResponse,
@@ -62,7 +53,10 @@ function handler(opts: HttpOptions) {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return send(req, res, 405, 'text/plain; charset=utf-8', 'method not allowed\n', { Allow: 'GET, HEAD' });
     }
-    if (path === '/') return send(req, res, 200, 'text/html; charset=utf-8', LANDING(opts.version, opts.status !== undefined));
+    if (path === '/') {
+      const page = opts.status ? renderStatusPage(opts.status(), opts.version) : linksPage(opts.version);
+      return send(req, res, 200, 'text/html; charset=utf-8', page, { 'Content-Security-Policy': PAGE_CSP });
+    }
     if (path === '/healthz') {
       const h = opts.health();
       const body = JSON.stringify({ status: h.ok ? 'ok' : 'unhealthy', reason: h.reason, last_cycle_age_seconds: h.lastCycleAgeSeconds });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Health } from '../../src/observe/health.js';
 import { startHttpServer, type HttpServer } from '../../src/observe/http.js';
 import { createStatusBoard } from '../../src/observe/status-board.js';
+import { linksPage, PAGE_CSP, renderStatusPage } from '../../src/observe/status-page.js';
 import { StartupError } from '../../src/startup-error.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { probeResult } from '../helpers/probe-result.js';
@@ -64,12 +65,20 @@ describe('HTTP server', () => {
     expect(await res.text()).toBe('');
   });
 
-  it('GET / is a landing page linking /metrics', async () => {
+  it('GET / is the status page of what the board knows now, allowed no script; HEAD without a body', async () => {
     const res = await fetch(`${base}/`);
     expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('content-security-policy')).toBe(PAGE_CSP);
     const html = await res.text();
+    expect(html).toBe(renderStatusPage(board.snapshot(), '9.9.9'));
+    expect(html).toContain('<code>/a</code>');
     expect(html).toContain('href="metrics"');
-    expect(html).toContain('9.9.9');
+    const head = await fetch(`${base}/`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(Number(head.headers.get('content-length'))).toBe(Buffer.byteLength(html));
+    expect(await head.text()).toBe('');
   });
 
   it('/healthz: 200 while the loop is alive, 503 with the reason when not', async () => {
@@ -107,7 +116,7 @@ describe('HTTP server', () => {
     expect(await (await fetch(`${base}/`)).text()).toContain('href="status"');
   });
 
-  it('/status is 404 on a server given no status board', async () => {
+  it('/status is 404 on a server given no status board, and / its links only', async () => {
     const bare = await startHttpServer({
       listen: { host: '127.0.0.1', port: 0 },
       registry: new Registry(),
@@ -116,6 +125,7 @@ describe('HTTP server', () => {
     });
     try {
       expect((await fetch(`http://127.0.0.1:${bare.address.port}/status`)).status).toBe(404);
+      expect(await (await fetch(`http://127.0.0.1:${bare.address.port}/`)).text()).toBe(linksPage('x'));
     } finally {
       bare.close();
     }
