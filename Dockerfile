@@ -66,7 +66,12 @@ EXPOSE 12049
 # The daemon stops within ~2 s on SIGTERM, even with a probe blocked in the kernel.
 STOPSIGNAL SIGTERM
 # /healthz is 200 while the probe loop is alive. No curl in slim images: node's fetch, with its own
-# deadline. Assumes metrics.listen on port 12049 (the default), reachable on 127.0.0.1.
+# deadline. Assumes metrics.listen on port 12049 (the default), reachable on 127.0.0.1, in plain
+# HTTP. With metrics.web_config_file (docs/observability.md, "TLS and authentication") change it to
+# match: TLS → https:// and ENV NODE_EXTRA_CA_CERTS=<the CA of cert_file> (whose certificate must
+# then name 127.0.0.1); basic_auth_users → fetch(url, {headers: {Authorization: 'Basic ' +
+# btoa('user:password')}, …}); a required client certificate → fetch cannot present one: use
+# node:https's get with cert and key, or HEALTHCHECK NONE.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:12049/healthz',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 

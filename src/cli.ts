@@ -25,7 +25,9 @@ const HELP = `Usage:
   nfs-health-checkd status [--config FILE] [--json]
                                                 what the running daemon knows (GET /status at
                                                 metrics.listen): exit 0 if all mounts are ok, 1 if
-                                                not, 69 if no daemon answers within 1 s
+                                                not, 69 if no daemon answers within 1 s; with a
+                                                web config, over TLS and with the credentials of
+                                                NFS_HEALTH_CHECKD_BASIC_AUTH=user:password
   nfs-health-checkd validate [--config FILE]    print the effective config, or the error
   nfs-health-checkd --help | --version
 
@@ -70,10 +72,23 @@ async function main(argv: string[]): Promise<number | 'running'> {
 
   const loaded: LoadedConfig = loadConfig(values.config !== undefined ? { file: values.config } : {});
   switch (command) {
-    case 'validate':
+    case 'validate': {
+      // The web config too: what the daemon would refuse to start with, or not reload.
+      const webFile = loaded.config.metrics.webConfigFile;
+      const web = webFile === null ? undefined : await import('./observe/web-config.js');
+      const summary = web && webFile !== null ? web.webSummary(web.readWebConfig(webFile)) : undefined;
       console.log(`# effective config from: ${loaded.sources.join(' + ')}`);
+      if (summary) {
+        const { web_config: file, ...rest } = summary;
+        console.log(
+          `# web config from: ${String(file)} (${Object.entries(rest)
+            .map(([k, v]) => `${k}: ${String(v)}`)
+            .join(', ')})`,
+        );
+      }
       process.stdout.write(renderConfig(loaded.config));
       return 0;
+    }
     case 'check':
       return runCheck(loaded.config, {
         json: values.json ?? false,
@@ -82,6 +97,7 @@ async function main(argv: string[]): Promise<number | 'running'> {
       });
     case 'status':
       return runStatus(loaded.config, {
+        env: process.env,
         json: values.json ?? false,
         out: (line) => console.log(line),
         err: (line) => console.error(line),

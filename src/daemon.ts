@@ -16,6 +16,8 @@ import { createLogging, type Logger, type Logging } from './observe/log.js';
 import { createHolderLogSink, createLogSink } from './observe/log-sink.js';
 import { createMetrics, type Metrics } from './observe/metrics.js';
 import { createStatusBoard, type StatusBoard, type StatusDoc } from './observe/status-board.js';
+import type * as WebConfigModule from './observe/web-config.js';
+import type { WebSettings } from './observe/web-config.js';
 import { fanOut, fanOutHolders } from './observe/sink.js';
 import { packageVersion } from './package-info.js';
 import type { ProbeResult } from './probe/probe-mounts.js';
@@ -53,6 +55,11 @@ export interface Daemon {
   readonly board: StatusBoard;
   /** Where /metrics listens, once started; undefined when metrics are off. */
   http(): HttpServer | undefined;
+  /**
+   * Reads metrics.web_config_file again (SIGHUP) and serves new connections with it; a bad file is
+   * one error line, and the settings in force stay.
+   */
+  reloadWebConfig(): Promise<void>;
 }
 
 /** `config` has its mount paths resolved already (see runDaemon); `sources` are the files read. */
@@ -139,6 +146,8 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
   const intervalMs = scheduleIntervalMs(config.schedule, clock.wallNow());
   const notifier = createNotifier({ env: io.env, pid: io.pid, run: effects.runner({ launcher: 'node' }), clock, log });
 
+  const webConfigFile = config.metrics.webConfigFile;
+  let reloading = Promise.resolve();
   let startedAt = clock.now();
   let stopping = false;
   let http: HttpServer | undefined;
@@ -160,13 +169,27 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
     health,
     http: () => http,
     async start() {
-      // Bound before anything is scheduled: a port in use stops the start with one line.
+      // Bound before anything is scheduled: a port in use or a bad web config stops the start with one line.
+      let webFields: Record<string, unknown> = {};
       if (metrics) {
         const status = (): StatusDoc => board.snapshot();
-        http = await startHttpServer({ listen: config.metrics.listen, registry: metrics.registry, health, status, version: io.version });
+        let web: WebSettings | undefined;
+        if (webConfigFile !== null) {
+          const webConfig = await loadWebConfig();
+          web = webConfig.readWebConfig(webConfigFile);
+          webFields = webConfig.webSummary(web);
+        }
+        http = await startHttpServer({
+          listen: config.metrics.listen,
+          registry: metrics.registry,
+          health,
+          status,
+          version: io.version,
+          web,
+        });
       }
       startedAt = clock.now();
-      log.info(startingFields(loaded, io.version, http), 'starting');
+      log.info({ ...startingFields(loaded, io.version, http), ...webFields }, 'starting');
       const resumed = keeper
         ? resumeIncident(keeper, {
             controller,
@@ -193,6 +216,23 @@ export function createDaemon(loaded: LoadedConfig, effects: Effects, io: DaemonI
         const h = health();
         return h.ok ? { ok: true, status: statusLine(controller.results(), paths.length) } : { ok: false, status: h.reason };
       });
+    },
+    reloadWebConfig() {
+      const server = http;
+      if (!server || webConfigFile === null) return Promise.resolve();
+      // One after another: two quick SIGHUPs must not rebind the port at the same time.
+      reloading = reloading.then(async () => {
+        const webConfig = await loadWebConfig();
+        try {
+          const web = webConfig.readWebConfig(webConfigFile);
+          await server.applyWeb(web);
+          log.info(webConfig.webSummary(web), 'web config reloaded: new connections get it');
+        } catch (err) {
+          const error = err instanceof Error ? err.message : String(err);
+          log.error({ web_config: webConfigFile, error }, 'web config not reloaded: the settings in force are kept');
+        }
+      });
+      return reloading;
     },
     async stop(signal) {
       stopping = true;
@@ -258,6 +298,9 @@ function resumeIncident(
   return true;
 }
 
+/** The web config's parser, loaded only for a daemon that has one (it brings node:crypto). */
+const loadWebConfig = (): Promise<typeof WebConfigModule> => import('./observe/web-config.js');
+
 /** The `starting` line: what runs, from which files, serving where. */
 function startingFields(loaded: LoadedConfig, version: string, http: HttpServer | undefined): Record<string, unknown> {
   const { config } = loaded;
@@ -269,7 +312,7 @@ function startingFields(loaded: LoadedConfig, version: string, http: HttpServer 
     schedule: config.schedule,
     probe_timeout_ms: config.probe.timeoutMs,
     recovery: config.recovery.enabled ? (config.recovery.dryRun ? 'dry_run' : 'enabled') : 'disabled',
-    metrics: http ? `http://${formatListen(http.address)}/metrics` : 'disabled',
+    metrics: http ? `${http.scheme()}://${formatListen(http.address)}/metrics` : 'disabled',
     log_file: config.log.file,
     kernel_evidence: config.evidence.enabled ? `every ${config.evidence.intervalMs} ms` : 'disabled',
   };
@@ -315,8 +358,12 @@ export async function runDaemon(loaded: LoadedConfig): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM', 0));
   process.on('SIGINT', () => void stop('SIGINT', 0));
-  // logrotate renames the file and sends SIGHUP (whose default action would end the daemon).
-  process.on('SIGHUP', () => logging.reopen());
+  // logrotate renames the file and sends SIGHUP (whose default action would end the daemon); the
+  // same signal (systemctl reload) re-reads the web config, once the log goes to the new file.
+  process.on('SIGHUP', () => {
+    logging.reopen();
+    void daemon.reloadWebConfig();
+  });
   const crash = (err: unknown): void => {
     log.fatal({ err }, 'internal error');
     void stop('SIGTERM', 70);

@@ -1,15 +1,24 @@
 // `nfs-health-checkd status`: what the running daemon knows, asked of it at its metrics.listen
 // address (GET /status). It touches no mount and waits on no probe: the daemon answers from memory,
-// and a daemon that does not answer within the deadline is said so at once.
+// and a daemon that does not answer within the deadline is said so at once. With a web config it
+// speaks TLS, trusting only the certificate the web config names (it asks 127.0.0.1, which no
+// certificate need name), and sends the credentials of NFS_HEALTH_CHECKD_BASIC_AUTH.
 import type * as NodeHttp from 'node:http';
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+import type * as NodeTls from 'node:tls';
 import type { Config, ListenAddress } from './config/types.js';
 import { formatListen } from './observe/http.js';
 import { STATUS_VERSION, who, type MountStatus, type StatusDoc } from './observe/status-board.js';
 import { age, collateralWhat, holderWhere, lastRecoveryOf, mountWhat, recoveryHow } from './observe/status-words.js';
 
-// Through require, as src/observe/http.ts does: no undici, tls or http2 loaded for one local GET.
-const { request } = createRequire(import.meta.url)('node:http') as typeof NodeHttp;
+// Through require, as src/observe/http.ts does: no undici, tls or http2 loaded for one local GET;
+// node:tls only when the daemon serves TLS.
+const load = createRequire(import.meta.url);
+const { request } = load('node:http') as typeof NodeHttp;
+
+/** `user:password` for a daemon whose web config has basic_auth_users. */
+export const BASIC_AUTH_ENV = 'NFS_HEALTH_CHECKD_BASIC_AUTH';
 
 /** sysexits' EX_UNAVAILABLE: no daemon answered (refused, timed out, or not with a status document). */
 export const EX_UNAVAILABLE = 69;
@@ -25,6 +34,16 @@ export interface StatusOptions {
   out: (line: string) => void;
   err: (line: string) => void;
   deadlineMs?: number;
+  /** Where NFS_HEALTH_CHECKD_BASIC_AUTH is read; none: no credentials sent. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** How the daemon is asked: over TLS to the pinned certificate, with credentials. */
+export interface Asking {
+  /** The DER of the only certificate the daemon may present; none: plain HTTP. */
+  pin?: { der: Buffer; from: string };
+  /** user:password. */
+  credentials?: string;
 }
 
 /** Where the daemon is reached from this node: a wildcard address is asked on its family's loopback. */
@@ -37,43 +56,82 @@ export function statusAddress(listen: ListenAddress): ListenAddress {
 export type Fetched = { kind: 'ok'; doc: StatusDoc } | { kind: 'error'; what: string };
 
 /** GET /status within `deadlineMs`, whatever the daemon or the network does. */
-export function fetchStatus(at: ListenAddress, deadlineMs: number): Promise<Fetched> {
+export function fetchStatus(at: ListenAddress, deadlineMs: number, asking: Asking = {}): Promise<Fetched> {
   return new Promise((resolve) => {
     let done = false;
+    let req: NodeHttp.ClientRequest | undefined;
+    const tls: { socket?: Socket } = {}; // the TLS connection, before a request holds it
     const finish = (f: Fetched): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      req.destroy();
+      req?.destroy();
+      tls.socket?.destroy();
       resolve(f);
     };
-    const req = request(
-      { host: at.host, port: at.port, path: '/status', method: 'GET', headers: { Accept: 'application/json' } },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          body += chunk;
-          if (body.length > MAX_BODY) finish({ kind: 'error', what: 'answer too large: not a status document' });
-        });
-        res.on('end', () => {
-          if (res.statusCode !== 200) return finish({ kind: 'error', what: `HTTP ${res.statusCode ?? '?'}: not a status document` });
-          finish(parseStatus(body));
-        });
-        res.on('error', (e) => finish({ kind: 'error', what: e.message }));
-      },
-    );
     const timer = setTimeout(
       () => finish({ kind: 'error', what: `timeout: no answer within ${(deadlineMs / 1000).toFixed(1)} s` }),
       deadlineMs,
     );
-    req.on('error', (e: NodeJS.ErrnoException) => finish({ kind: 'error', what: connectError(e) }));
-    req.end();
+    const authorization =
+      asking.credentials === undefined ? {} : { Authorization: `Basic ${Buffer.from(asking.credentials).toString('base64')}` };
+    const ask = (socket?: Socket): void => {
+      req = request(
+        {
+          host: at.host,
+          port: at.port,
+          path: '/status',
+          method: 'GET',
+          headers: { Accept: 'application/json', ...authorization },
+          ...(socket ? { createConnection: () => socket } : {}),
+        },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            body += chunk;
+            if (body.length > MAX_BODY) finish({ kind: 'error', what: 'answer too large: not a status document' });
+          });
+          res.on('end', () => {
+            if (res.statusCode === 401) return finish({ kind: 'error', what: unauthorized(asking.credentials !== undefined) });
+            if (res.statusCode !== 200) return finish({ kind: 'error', what: `HTTP ${res.statusCode ?? '?'}: not a status document` });
+            finish(parseStatus(body));
+          });
+          res.on('error', (e) => finish({ kind: 'error', what: e.message }));
+        },
+      );
+      req.on('error', (e: NodeJS.ErrnoException) => finish({ kind: 'error', what: connectError(e) }));
+      req.end();
+    };
+    const pin = asking.pin;
+    if (pin === undefined) return ask();
+    // The request (and its credentials) goes out only once the daemon has shown the pinned certificate.
+    const { connect } = load('node:tls') as typeof NodeTls;
+    const socket = connect({ host: at.host, port: at.port, rejectUnauthorized: false });
+    tls.socket = socket;
+    socket.once('secureConnect', () => {
+      if (socket.getPeerCertificate().raw?.equals(pin.der) !== true) {
+        return finish({ kind: 'error', what: `the certificate presented is not the one in ${pin.from}: another server on the port?` });
+      }
+      ask(socket);
+    });
+    socket.on('error', (e: NodeJS.ErrnoException) => finish({ kind: 'error', what: connectError(e) }));
   });
+}
+
+function unauthorized(sent: boolean): string {
+  return sent
+    ? `HTTP 401: the daemon refused the credentials in ${BASIC_AUTH_ENV}`
+    : `HTTP 401: the daemon requires basic authentication: set ${BASIC_AUTH_ENV}=user:password`;
 }
 
 function connectError(e: NodeJS.ErrnoException): string {
   if (e.code === 'ECONNREFUSED') return 'connection refused (ECONNREFUSED): is the daemon running?';
+  if (e.code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') {
+    return `TLS handshake refused (${e.code}): the daemon requires a client certificate, which status cannot present`;
+  }
+  if (e.code === 'EPROTO' || e.code?.startsWith('ERR_SSL_'))
+    return `TLS handshake failed (${e.code}): does the daemon serve TLS as the web config says?`;
   return e.code !== undefined ? `${e.code}: ${e.message}` : e.message;
 }
 
@@ -100,9 +158,30 @@ export async function runStatus(config: Config, opts: StatusOptions): Promise<nu
     );
     return EX_CONFIG;
   }
+  const credentials = opts.env?.[BASIC_AUTH_ENV];
+  if (credentials !== undefined && !credentials.includes(':')) {
+    opts.err(`nfs-health-checkd: ${BASIC_AUTH_ENV}: expected user:password, got no ":"`);
+    return EX_CONFIG;
+  }
+  let pin: Asking['pin'];
+  if (config.metrics.webConfigFile !== null) {
+    const file = config.metrics.webConfigFile;
+    const web = await import('./observe/web-config.js');
+    const tls = web.readWebConfigFile(file).tls;
+    if (tls !== null && web.requiresClientCert(tls.clientAuth)) {
+      opts.err(
+        `nfs-health-checkd: status cannot ask the daemon: ${file}: tls_server_config.client_auth_type ${tls.clientAuth} requires a client certificate, which status does not present`,
+      );
+      return EX_CONFIG;
+    }
+    if (tls !== null) pin = { der: web.serverCertificate(tls, file), from: 'file' in tls.cert ? tls.cert.file : `${file} (cert)` };
+  }
   const at = statusAddress(config.metrics.listen);
-  const url = `http://${formatListen(at)}/status`;
-  const got = await fetchStatus(at, opts.deadlineMs ?? DEADLINE_MS);
+  const url = `${pin ? 'https' : 'http'}://${formatListen(at)}/status`;
+  const got = await fetchStatus(at, opts.deadlineMs ?? DEADLINE_MS, {
+    ...(pin ? { pin } : {}),
+    ...(credentials !== undefined ? { credentials } : {}),
+  });
   if (got.kind === 'error') {
     opts.err(`nfs-health-checkd: no daemon status at ${url}: ${got.what}`);
     return EX_UNAVAILABLE;

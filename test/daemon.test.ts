@@ -17,7 +17,7 @@ const config: Config = {
   ...defaultConfig,
   schedule: '*/5 * * * * *',
   holders: { ...defaultConfig.holders, enabled: false },
-  metrics: { enabled: true, listen: { host: '127.0.0.1', port: 0 } },
+  metrics: { enabled: true, listen: { host: '127.0.0.1', port: 0 }, webConfigFile: null },
   log: { level: 'info', file: null },
 };
 
@@ -141,7 +141,9 @@ describe('the wired daemon, in-process', () => {
     const taken: Server = createServer();
     await new Promise<void>((r) => taken.listen({ host: '127.0.0.1', port: 0 }, r));
     const port = (taken.address() as { port: number }).port;
-    const { clock, workers, daemon } = setup({ cfg: { ...config, metrics: { enabled: true, listen: { host: '127.0.0.1', port } } } });
+    const { clock, workers, daemon } = setup({
+      cfg: { ...config, metrics: { enabled: true, listen: { host: '127.0.0.1', port }, webConfigFile: null } },
+    });
     try {
       await expect(daemon.start()).rejects.toThrow(StartupError);
       await expect(daemon.start()).rejects.toThrow(`metrics.listen: cannot listen on 127.0.0.1:${port}: EADDRINUSE`);

@@ -21,6 +21,7 @@ import {
   oneOf,
   triggers,
   unitGlobs,
+  webConfigFile,
   type Kind,
   type ParseContext,
 } from './kinds.js';
@@ -204,6 +205,12 @@ export const CONFIG_KEYS: KeyTable<Config> = {
   metrics: {
     enabled: key('enabled', boolean, true, 'serve `/metrics`, `/healthz` and `/`; off: no HTTP server at all'),
     listen: key('listen', listenAddress, '0.0.0.0:12049', '`host:port`, `[::]:12049` for IPv6; port 0 = any free port (logged)'),
+    webConfigFile: key(
+      'web_config_file',
+      webConfigFile,
+      '',
+      'TLS, client certificates and basic authentication for every endpoint, in the file format of Prometheus exporters\' `--web.config.file`; re-read on SIGHUP; `""` = plain HTTP, no authentication ([docs/observability.md](docs/observability.md#tls-and-authentication))',
+    ),
   },
   log: {
     level: key('level', oneOf(LOG_LEVELS), 'info', 'fatal, error, warn, info, debug, trace'),

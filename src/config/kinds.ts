@@ -242,6 +242,8 @@ function optionalFile(none: string): Kind<string | null, string> {
 export const logFile = optionalFile('for no log file');
 /** Where the incident state is kept (src/state/). */
 export const stateFile = optionalFile('to keep no incident state');
+/** TLS and basic authentication of the HTTP server, in the Prometheus exporter-toolkit's format. */
+export const webConfigFile = optionalFile('for plain HTTP without authentication');
 
 /** A command line, never run through a shell; `min` 0 allows none. */
 export function argv(min: number): Kind<string[], string[]> {

@@ -51,6 +51,16 @@ export function readYamlFile(file: string): Record<string, unknown> {
   } catch (err) {
     throw new ConfigError({ file, detail: `cannot read: ${describeFsError(err)}` });
   }
+  const { value, empty } = parseYaml(text, file);
+  if (!isMapping(value)) {
+    const got = empty ? 'an empty file' : showValue(value);
+    throw new ConfigError({ file, detail: `expected a mapping of settings at the top level, got ${got}` });
+  }
+  return value;
+}
+
+/** YAML text as plain values (`empty`: no document at all), or a one-line ConfigError at the line of the fault. */
+export function parseYaml(text: string, file: string): { value: unknown; empty: boolean } {
   const lineCounter = new LineCounter();
   // logLevel 'error': the yaml package would otherwise print its own warnings to stderr.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, logLevel: 'error' });
@@ -71,11 +81,7 @@ export function readYamlFile(file: string): Record<string, unknown> {
     });
     throw yamlError(file, lineCounter, offset, err instanceof Error ? err.message : String(err));
   }
-  if (!isMapping(value)) {
-    const got = doc.contents === null ? 'an empty file' : showValue(value);
-    throw new ConfigError({ file, detail: `expected a mapping of settings at the top level, got ${got}` });
-  }
-  return value;
+  return { value, empty: doc.contents === null };
 }
 
 function yamlError(file: string, lines: LineCounter, offset: number | undefined, message: string) {
@@ -84,7 +90,8 @@ function yamlError(file: string, lines: LineCounter, offset: number | undefined,
   return new ConfigError({ file, line: pos?.line, col: pos?.col, detail: `invalid YAML: ${firstLine}` });
 }
 
-function describeFsError(err: unknown): string {
+/** An fs error as a reader wants it: "no such file or directory (ENOENT)". */
+export function describeFsError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   // "ENOENT: no such file or directory, open '/x'" → "no such file or directory (ENOENT)"
   const { code, syscall } = err as NodeJS.ErrnoException;

@@ -97,6 +97,11 @@ export interface ListenAddress {
 export interface MetricsConfig {
   enabled: boolean;
   listen: ListenAddress;
+  /**
+   * TLS and basic authentication of every endpoint (src/observe/web-config.ts), re-read on SIGHUP;
+   * null: plain HTTP, open to anyone who reaches the port.
+   */
+  webConfigFile: string | null;
 }
 
 export interface LogConfig {

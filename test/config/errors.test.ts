@@ -311,7 +311,9 @@ describe('keys', () => {
   });
 
   it('rejects an unknown key under metrics', () => {
-    expect(errorFor('metrics:\n  port: 9100\n')).toBe('FILE: metrics.port: unknown key (expected one of: enabled, listen)');
+    expect(errorFor('metrics:\n  port: 9100\n')).toBe(
+      'FILE: metrics.port: unknown key (expected one of: enabled, listen, web_config_file)',
+    );
   });
 
   it.each([
@@ -321,6 +323,12 @@ describe('keys', () => {
   ])('rejects log.file that is %s', (_what, value, shown) => {
     expect(errorFor(`log:\n  file: ${value}\n`)).toBe(
       `FILE: log.file: expected an absolute file path, or "" for no log file, got ${shown}`,
+    );
+  });
+
+  it('rejects a metrics.web_config_file that is not an absolute path', () => {
+    expect(errorFor('metrics:\n  web_config_file: web.yml\n')).toBe(
+      'FILE: metrics.web_config_file: expected an absolute file path, or "" for plain HTTP without authentication, got "web.yml"',
     );
   });
 

@@ -185,7 +185,7 @@ describe('renderConfig', () => {
       autofsReload: ['/usr/local/sbin/flush-autofs', '--now'],
       reloadIntervalMs: 45_000,
     },
-    metrics: { enabled: false, listen: { host: '::1', port: 0 } },
+    metrics: { enabled: false, listen: { host: '::1', port: 0 }, webConfigFile: null },
     log: { level: 'trace', file: null },
     state: { file: '/var/tmp/nfs state.json' },
   };

@@ -32,7 +32,7 @@ export const defaultConfig: Config = {
     autofsReload: ['systemctl', 'reload', 'autofs'],
     reloadIntervalMs: 10_000,
   },
-  metrics: { enabled: true, listen: { host: '0.0.0.0', port: 12049 } },
+  metrics: { enabled: true, listen: { host: '0.0.0.0', port: 12049 }, webConfigFile: null },
   log: { level: 'info', file: '/var/log/nfs-health-check.log' },
   state: { file: '/run/nfs-health-checkd/state.json' },
 };

@@ -104,6 +104,8 @@ export interface StartPrometheusOptions {
   readyTimeoutMs?: number;
   /** Rule files to load (absolute paths), evaluated every scrape interval. */
   ruleFiles?: string[];
+  /** More fields of the scrape config: `scheme`, `tls_config`, `basic_auth`, … */
+  scrape?: Record<string, unknown>;
 }
 
 export interface RunningPrometheus {
@@ -281,7 +283,7 @@ export async function startPrometheus(targets: string[], opts: StartPrometheusOp
       evaluation_interval: durationMs(intervalMs),
     },
     rule_files: opts.ruleFiles ?? [],
-    scrape_configs: [{ job_name: job, static_configs: [{ targets }] }],
+    scrape_configs: [{ job_name: job, ...opts.scrape, static_configs: [{ targets }] }],
   };
   fs.writeFileSync(configFile, `${JSON.stringify(config, null, 2)}\n`);
 

@@ -17,7 +17,7 @@ const config: Config = {
   ...defaultConfig,
   schedule: '*/5 * * * * *',
   holders: { ...defaultConfig.holders, enabled: false },
-  metrics: { enabled: false, listen: { host: '127.0.0.1', port: 0 } },
+  metrics: { enabled: false, listen: { host: '127.0.0.1', port: 0 }, webConfigFile: null },
   log: { level: 'info', file: null },
 };
 

@@ -1,0 +1,76 @@
+// HTTP Basic authentication against the web config's basic_auth_users (user → bcrypt hash), as
+// exporter-toolkit does it: the user name compared in constant time, and a bcrypt comparison for
+// every request that brings credentials — against a stand-in hash when the user is unknown, so an
+// unknown name costs what a known one does and timing tells no names. Nothing here logs, and no
+// result carries the password or the header.
+//
+// Loaded only when users are configured (bcryptjs and node:crypto stay out of an open daemon).
+import { createHash, timingSafeEqual } from 'node:crypto';
+import bcrypt from 'bcryptjs';
+
+/** Verified credentials kept: Prometheus's scrapes then cost a hash each, not a bcrypt. */
+const CACHE_SIZE = 100;
+
+export interface BasicAuth {
+  /** Whether an Authorization header's credentials are a configured user's. */
+  check(authorization: string | undefined): Promise<boolean>;
+}
+
+export interface BasicAuthOptions {
+  /** The comparison; bcryptjs's unless a test counts the calls. */
+  compare?: (password: string, hash: string) => Promise<boolean>;
+}
+
+const digest = (...parts: string[]): Buffer => {
+  const h = createHash('sha256');
+  for (const part of parts) h.update(part).update('\0');
+  return h.digest();
+};
+
+/** "Basic base64(user:password)" → its two parts; null for any other header. */
+export function parseBasic(authorization: string | undefined): { user: string; password: string } | null {
+  const m = /^basic +([A-Za-z0-9+/]+={0,2}) *$/i.exec(authorization ?? '');
+  if (!m?.[1]) return null;
+  const text = Buffer.from(m[1], 'base64').toString('utf8');
+  const colon = text.indexOf(':');
+  return colon < 0 ? null : { user: text.slice(0, colon), password: text.slice(colon + 1) };
+}
+
+export function createBasicAuth(users: ReadonlyMap<string, string>, opts: BasicAuthOptions = {}): BasicAuth {
+  const compare = opts.compare ?? ((password: string, hash: string) => bcrypt.compare(password, hash));
+  const entries = [...users].map(([user, hash]) => ({ digest: digest(user), hash }));
+  // The stand-in for an unknown user: a configured hash of the highest cost, so the comparison costs
+  // what a known user's would; its outcome is never used.
+  const standIn = [...users.values()].sort((a, b) => cost(b) - cost(a))[0] ?? '';
+  // Keyed by a digest of user, hash and password (the plaintext is not kept); successes only, so
+  // failed attempts cannot push a good entry out.
+  const verified = new Set<string>();
+  // One bcrypt at a time, as exporter-toolkit's mutex: a burst of bad requests queues instead of
+  // all running at once on the thread the probe loop's timers share.
+  let queue: Promise<unknown> = Promise.resolve();
+
+  return {
+    async check(authorization) {
+      const creds = parseBasic(authorization);
+      if (creds === null || entries.length === 0) return false;
+      const given = digest(creds.user);
+      let hash: string | undefined;
+      // Every entry is compared, the match or not: the time does not depend on which one matches.
+      for (const e of entries) if (timingSafeEqual(e.digest, given) && hash === undefined) hash = e.hash;
+      const key = digest(creds.user, hash ?? standIn, creds.password).toString('hex');
+      if (hash !== undefined && verified.has(key)) return true;
+      const turn = queue.then(() => compare(creds.password, hash ?? standIn));
+      queue = turn.catch(() => undefined);
+      const ok = (await turn.catch(() => false)) && hash !== undefined;
+      if (ok) {
+        if (verified.size >= CACHE_SIZE) verified.delete(verified.values().next().value as string);
+        verified.add(key);
+      }
+      return ok;
+    },
+  };
+}
+
+function cost(hash: string): number {
+  return Number(/^\$2[aby]?\$(\d\d)\$/.exec(hash)?.[1] ?? 0);
+}
