@@ -552,6 +552,17 @@ describe('analyzeSystemd', () => {
     timeout_stop_s: 15,
     restarts: 1,
     watchdog_log: 1,
+    web_alpha: 200,
+    web_no_password: 401,
+    web_plain_http: '000',
+    web_status_rc: 0,
+    web_beta_after_reload: 200,
+    web_alpha_after_reload: 401,
+    web_reloaded_lines: 1,
+    web_beta_after_bad: 200,
+    web_kept_lines: 1,
+    web_same_pid: 1,
+    web_password_lines: 0,
   };
   const events = { block: 0, dags_stuck: 9, sigstop: 100, watchdog_restarted: 170 };
 
@@ -569,6 +580,9 @@ describe('analyzeSystemd', () => {
       file_lines: 29,
       stop_state: 'failed/timeout',
       ready_states: 'active',
+      web_alpha_after_reload: 200,
+      web_kept_lines: 0,
+      web_password_lines: 1,
     };
     expect(failed(analyzeSystemd(job({ values: bad, events }), { installBootId: 'aaaa-1' }))).toEqual([
       'enabled and running after a reboot (not the install boot)',
@@ -576,6 +590,9 @@ describe('analyzeSystemd', () => {
       'active only after READY=1: activating (after the old process), then active with /metrics already serving',
       'no line lost or doubled across the rotations',
       'the stopped unit is inactive, not failed',
+      'systemctl reload applies a new web config: the new user in, the old one 401, no restart',
+      'a bad web config on reload: one error line, the settings in force kept, the same process',
+      'no password in the journal',
     ]);
   });
 });

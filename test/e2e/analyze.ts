@@ -638,6 +638,27 @@ export function analyzeSystemd(job: Job, p: { installBootId: string }): Analysis
     ),
     check('the stopped unit is inactive, not failed', v('stop_state') === 'inactive/success', v('stop_state')),
     check(
+      'a web config: TLS and basic auth in front of /metrics (200 with the password, 401 without, no plain HTTP)',
+      v('web_alpha') === '200' && v('web_no_password') === '401' && v('web_plain_http') !== '200',
+      `with password ${v('web_alpha')}, without ${v('web_no_password')}, plain HTTP ${v('web_plain_http')}`,
+    ),
+    check(
+      '`status` over TLS with NFS_HEALTH_CHECKD_BASIC_AUTH answers (exit 0 or 1)',
+      v('web_status_rc') === '0' || v('web_status_rc') === '1',
+      `exit ${v('web_status_rc')}`,
+    ),
+    check(
+      'systemctl reload applies a new web config: the new user in, the old one 401, no restart',
+      v('web_beta_after_reload') === '200' && v('web_alpha_after_reload') === '401' && n('web_reloaded_lines') >= 1,
+      `new user ${v('web_beta_after_reload')}, old user ${v('web_alpha_after_reload')}, "web config reloaded" ${v('web_reloaded_lines')}×`,
+    ),
+    check(
+      'a bad web config on reload: one error line, the settings in force kept, the same process',
+      v('web_beta_after_bad') === '200' && n('web_kept_lines') === 1 && v('web_same_pid') === '1',
+      `user ${v('web_beta_after_bad')}, "web config not reloaded" ${v('web_kept_lines')}×, same pid ${v('web_same_pid')}`,
+    ),
+    check('no password in the journal', v('web_password_lines') === '0', `${v('web_password_lines')} line(s)`),
+    check(
       'a SIGSTOPped daemon is restarted by the watchdog',
       watchdog !== null && n('restarts') >= 1 && n('watchdog_log') >= 1,
       `${fmt(watchdog)}, ${v('restarts')} restart(s), "Watchdog timeout" logged ${v('watchdog_log')}×`,

@@ -168,7 +168,7 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'systemd',
-    title: '4. systemd: READY, stop, watchdog, namespace, logrotate, reboot',
+    title: '4. systemd: READY, stop, watchdog, namespace, logrotate, reload of the web config, reboot',
     from: UNTIMED,
     script: 'systemd.sh',
     params: {},

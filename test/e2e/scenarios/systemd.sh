@@ -64,6 +64,43 @@ ev unblock
 use_config "" || exit 1
 wait_for 120 both_accessible || log "not accessible again after the outage"
 
+log "== systemctl reload: the web config (TLS, basic auth) read again, a bad one kept out"
+WEB=/etc/nfs-health-checkd/web.yml
+TLSD=/etc/nfs-health-checkd/tls
+mkdir -p "$TLSD"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=e2e-node \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$TLSD/node.key" -out "$TLSD/node.crt" 2>/dev/null || log "openssl failed"
+# bcrypt (cost 10) of "alpha-password" and of "beta-password": the users before and after the reload.
+web_config() { printf 'tls_server_config:\n  cert_file: tls/node.crt\n  key_file: tls/node.key\nbasic_auth_users:\n  %s\n' "$1" >"$WEB"; }
+# shellcheck disable=SC2016 # a hash's $ are its own, not expansions
+web_config 'alpha: $2b$10$DiaUS/jafEaTHCnhQUcmSeMOl0jzgE3ewKXG3wUPrD2Txb3fgjgX2'
+use_config "metrics:
+  web_config_file: $WEB" || exit 1
+# asks [USER:PASSWORD]: the HTTP status of GET /metrics over TLS, trusting only the node's certificate.
+asks() { curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$TLSD/node.crt" ${1:+-u "$1"} https://127.0.0.1:12049/metrics 2>/dev/null; }
+val web_alpha "$(asks alpha:alpha-password)"
+val web_no_password "$(asks)"
+val web_plain_http "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://127.0.0.1:12049/metrics)"
+NFS_HEALTH_CHECKD_BASIC_AUTH=alpha:alpha-password nfs-health-checkd status >/dev/null 2>&1
+val web_status_rc "$?"
+pid=$(main_pid)
+# shellcheck disable=SC2016
+web_config 'beta: $2b$10$A5b6Ip2sd8y2pBv2bMNYRO/MoyKchyKb1USm92mu8kbZv27/tmSLS'
+systemctl reload "$UNIT"
+beta_in() { [ "$(asks beta:beta-password)" = 200 ]; }
+wait_for 10 beta_in || log "beta not let in after the reload"
+val web_beta_after_reload "$(asks beta:beta-password)"
+val web_alpha_after_reload "$(asks alpha:alpha-password)"
+printf 'tls_server_config:\n  cert_file: tls/missing.crt\n  key_file: tls/node.key\n' >"$WEB"
+systemctl reload "$UNIT"
+sleep 2
+val web_beta_after_bad "$(asks beta:beta-password)"
+val web_same_pid "$([ "$(main_pid)" = "$pid" ] && echo 1 || echo 0)"
+val web_reloaded_lines "$(journalctl -b -u "$UNIT" -o cat --no-pager | grep -c '"msg":"web config reloaded')"
+val web_kept_lines "$(journalctl -b -u "$UNIT" -o cat --no-pager | grep -c '"msg":"web config not reloaded')"
+val web_password_lines "$(journalctl -b -u "$UNIT" -o cat --no-pager | grep -c -e alpha-password -e beta-password)"
+use_config "" || exit 1
+
 log "== watchdog: the main process SIGSTOPped"
 pid=$(main_pid)
 n0=$(systemctl show -P NRestarts "$UNIT")

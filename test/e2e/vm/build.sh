@@ -28,7 +28,7 @@ MIRROR=${MIRROR:-$(apt-cache policy 2>/dev/null | awk '$3=="bookworm/main" && $2
 
 AIRFLOW_UID=50000
 PKGS="linux-image-amd64 initramfs-tools nfs-kernel-server nfs-common autofs iproute2 nftables
-      logrotate procps util-linux psmisc libstdc++6 kmod udev curl ca-certificates"
+      logrotate procps util-linux psmisc libstdc++6 kmod udev curl ca-certificates openssl"
 
 # Inputs -> key. The debootstrapped rootfs has a key of its own (packages and mirror), so a
 # change to guest/ rebuilds in seconds.
