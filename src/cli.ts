@@ -26,8 +26,10 @@ const HELP = `Usage:
                                                 what the running daemon knows (GET /status at
                                                 metrics.listen): exit 0 if all mounts are ok, 1 if
                                                 not, 69 if no daemon answers within 1 s; with a
-                                                web config, over TLS and with the credentials of
-                                                NFS_HEALTH_CHECKD_BASIC_AUTH=user:password
+                                                web config, over TLS, with the credentials of
+                                                NFS_HEALTH_CHECKD_BASIC_AUTH=user:password and
+                                                the client certificate of
+                                                NFS_HEALTH_CHECKD_CLIENT_CERT and _CLIENT_KEY
   nfs-health-checkd validate [--config FILE]    print the effective config, or the error
   nfs-health-checkd --help | --version
 

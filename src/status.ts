@@ -2,7 +2,9 @@
 // address (GET /status). It touches no mount and waits on no probe: the daemon answers from memory,
 // and a daemon that does not answer within the deadline is said so at once. With a web config it
 // speaks TLS, trusting only the certificate the web config names (it asks 127.0.0.1, which no
-// certificate need name), and sends the credentials of NFS_HEALTH_CHECKD_BASIC_AUTH.
+// certificate need name), presents the client certificate of NFS_HEALTH_CHECKD_CLIENT_CERT and _KEY,
+// and sends the credentials of NFS_HEALTH_CHECKD_BASIC_AUTH.
+import { readFileSync } from 'node:fs';
 import type * as NodeHttp from 'node:http';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
@@ -19,6 +21,9 @@ const { request } = load('node:http') as typeof NodeHttp;
 
 /** `user:password` for a daemon whose web config has basic_auth_users. */
 export const BASIC_AUTH_ENV = 'NFS_HEALTH_CHECKD_BASIC_AUTH';
+/** PEM files of a client certificate and its key, for a daemon whose web config asks for one. */
+export const CLIENT_CERT_ENV = 'NFS_HEALTH_CHECKD_CLIENT_CERT';
+export const CLIENT_KEY_ENV = 'NFS_HEALTH_CHECKD_CLIENT_KEY';
 
 /** sysexits' EX_UNAVAILABLE: no daemon answered (refused, timed out, or not with a status document). */
 export const EX_UNAVAILABLE = 69;
@@ -44,6 +49,8 @@ export interface Asking {
   pin?: { der: Buffer; from: string };
   /** user:password. */
   credentials?: string;
+  /** The client certificate and key presented in the handshake (PEM). */
+  client?: { cert: Buffer; key: Buffer };
 }
 
 /** Where the daemon is reached from this node: a wildcard address is asked on its family's loopback. */
@@ -100,14 +107,20 @@ export function fetchStatus(at: ListenAddress, deadlineMs: number, asking: Askin
           res.on('error', (e) => finish({ kind: 'error', what: e.message }));
         },
       );
-      req.on('error', (e: NodeJS.ErrnoException) => finish({ kind: 'error', what: connectError(e) }));
+      req.on('error', (e: NodeJS.ErrnoException) => finish({ kind: 'error', what: connectError(e, asking.client !== undefined) }));
       req.end();
     };
     const pin = asking.pin;
     if (pin === undefined) return ask();
     // The request (and its credentials) goes out only once the daemon has shown the pinned certificate.
     const { connect } = load('node:tls') as typeof NodeTls;
-    const socket = connect({ host: at.host, port: at.port, rejectUnauthorized: false });
+    let socket: NodeTls.TLSSocket;
+    try {
+      socket = connect({ host: at.host, port: at.port, rejectUnauthorized: false, ...(asking.client ?? {}) });
+    } catch (e) {
+      // A client certificate and key that make no pair (or no PEM) fail before any connection.
+      return finish({ kind: 'error', what: `client certificate: ${(e as Error).message}` });
+    }
     tls.socket = socket;
     socket.once('secureConnect', () => {
       if (socket.getPeerCertificate().raw?.equals(pin.der) !== true) {
@@ -115,8 +128,33 @@ export function fetchStatus(at: ListenAddress, deadlineMs: number, asking: Askin
       }
       ask(socket);
     });
-    socket.on('error', (e: NodeJS.ErrnoException) => finish({ kind: 'error', what: connectError(e) }));
+    socket.on('error', (e: NodeJS.ErrnoException) => finish({ kind: 'error', what: connectError(e, asking.client !== undefined) }));
   });
+}
+
+/** The client certificate's and key's files from the environment: both or neither; a string says what is wrong. */
+function clientFiles(env: NodeJS.ProcessEnv | undefined): { cert: string; key: string } | undefined | string {
+  const cert = env?.[CLIENT_CERT_ENV];
+  const key = env?.[CLIENT_KEY_ENV];
+  if (!cert && !key) return undefined;
+  if (!cert || !key)
+    return `${cert ? CLIENT_KEY_ENV : CLIENT_CERT_ENV}: expected the PEM file of the client ${cert ? 'key' : 'certificate'}, as ${cert ? CLIENT_CERT_ENV : CLIENT_KEY_ENV} is set`;
+  return { cert, key };
+}
+
+function readClient(files: { cert: string; key: string }): { cert: Buffer; key: Buffer } | string {
+  const read = (file: string, env: string): Buffer | string => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      return `${env}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+    }
+  };
+  const cert = read(files.cert, CLIENT_CERT_ENV);
+  if (typeof cert === 'string') return cert;
+  const key = read(files.key, CLIENT_KEY_ENV);
+  if (typeof key === 'string') return key;
+  return { cert, key };
 }
 
 function unauthorized(sent: boolean): string {
@@ -125,10 +163,15 @@ function unauthorized(sent: boolean): string {
     : `HTTP 401: the daemon requires basic authentication: set ${BASIC_AUTH_ENV}=user:password`;
 }
 
-function connectError(e: NodeJS.ErrnoException): string {
+function connectError(e: NodeJS.ErrnoException, presented: boolean): string {
   if (e.code === 'ECONNREFUSED') return 'connection refused (ECONNREFUSED): is the daemon running?';
+  // Under TLS 1.3 the server checks the client's certificate after the client's side of the
+  // handshake is done: a refusal then comes as an alert or as the connection reset.
+  if (presented && (e.code === 'ECONNRESET' || /ALERT_(UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_)/.test(e.code ?? ''))) {
+    return `the daemon refused the client certificate of ${CLIENT_CERT_ENV} (${e.code ?? e.message})`;
+  }
   if (e.code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') {
-    return `TLS handshake refused (${e.code}): the daemon requires a client certificate, which status cannot present`;
+    return `TLS handshake refused (${e.code}): the daemon requires a client certificate: set ${CLIENT_CERT_ENV} and ${CLIENT_KEY_ENV}`;
   }
   if (e.code === 'EPROTO' || e.code?.startsWith('ERR_SSL_'))
     return `TLS handshake failed (${e.code}): does the daemon serve TLS as the web config says?`;
@@ -164,23 +207,38 @@ export async function runStatus(config: Config, opts: StatusOptions): Promise<nu
     return EX_CONFIG;
   }
   let pin: Asking['pin'];
+  let client: Asking['client'];
   if (config.metrics.webConfigFile !== null) {
     const file = config.metrics.webConfigFile;
     const web = await import('./observe/web-config.js');
     const tls = web.readWebConfigFile(file).tls;
-    if (tls !== null && web.requiresClientCert(tls.clientAuth)) {
+    const named = clientFiles(opts.env);
+    if (typeof named === 'string') {
+      opts.err(`nfs-health-checkd: ${named}`);
+      return EX_CONFIG;
+    }
+    if (tls !== null && web.requiresClientCert(tls.clientAuth) && named === undefined) {
       opts.err(
-        `nfs-health-checkd: status cannot ask the daemon: ${file}: tls_server_config.client_auth_type ${tls.clientAuth} requires a client certificate, which status does not present`,
+        `nfs-health-checkd: status cannot ask the daemon: ${file}: tls_server_config.client_auth_type ${tls.clientAuth} requires a client certificate: set ${CLIENT_CERT_ENV} and ${CLIENT_KEY_ENV} to its PEM files`,
       );
       return EX_CONFIG;
     }
     if (tls !== null) pin = { der: web.serverCertificate(tls, file), from: 'file' in tls.cert ? tls.cert.file : `${file} (cert)` };
+    if (tls !== null && named !== undefined) {
+      const read = readClient(named);
+      if (typeof read === 'string') {
+        opts.err(`nfs-health-checkd: ${read}`);
+        return EX_CONFIG;
+      }
+      client = read;
+    }
   }
   const at = statusAddress(config.metrics.listen);
   const url = `${pin ? 'https' : 'http'}://${formatListen(at)}/status`;
   const got = await fetchStatus(at, opts.deadlineMs ?? DEADLINE_MS, {
     ...(pin ? { pin } : {}),
     ...(credentials !== undefined ? { credentials } : {}),
+    ...(client ? { client } : {}),
   });
   if (got.kind === 'error') {
     opts.err(`nfs-health-checkd: no daemon status at ${url}: ${got.what}`);

@@ -12,8 +12,11 @@ import bcrypt from 'bcryptjs';
 const CACHE_SIZE = 100;
 
 export interface BasicAuth {
-  /** Whether an Authorization header's credentials are a configured user's. */
-  check(authorization: string | undefined): Promise<boolean>;
+  /**
+   * Whether an Authorization header's credentials are a configured user's. `gone`: whether the
+   * client has gone meanwhile: its turn in the queue is then skipped, not spent on a bcrypt.
+   */
+  check(authorization: string | undefined, gone?: () => boolean): Promise<boolean>;
 }
 
 export interface BasicAuthOptions {
@@ -50,7 +53,7 @@ export function createBasicAuth(users: ReadonlyMap<string, string>, opts: BasicA
   let queue: Promise<unknown> = Promise.resolve();
 
   return {
-    async check(authorization) {
+    async check(authorization, gone = () => false) {
       const creds = parseBasic(authorization);
       if (creds === null || entries.length === 0) return false;
       const given = digest(creds.user);
@@ -59,7 +62,8 @@ export function createBasicAuth(users: ReadonlyMap<string, string>, opts: BasicA
       for (const e of entries) if (timingSafeEqual(e.digest, given) && hash === undefined) hash = e.hash;
       const key = digest(creds.user, hash ?? standIn, creds.password).toString('hex');
       if (hash !== undefined && verified.has(key)) return true;
-      const turn = queue.then(() => compare(creds.password, hash ?? standIn));
+      // A client that gave up (a scraper's timeout) must not leave bcrypts queued before the next one.
+      const turn = queue.then(() => (gone() ? false : compare(creds.password, hash ?? standIn)));
       queue = turn.catch(() => undefined);
       const ok = (await turn.catch(() => false)) && hash !== undefined;
       if (ok) {

@@ -147,10 +147,12 @@ function guarded(guard: () => Guard, app: Handler): Handler {
     if (refusedClient(req.socket, g.clientAuth)) return void req.socket.destroy();
     for (const [name, value] of Object.entries(g.headers)) res.setHeader(name, value);
     if (!g.auth) return app(req, res);
-    g.auth.check(req.headers.authorization).then(
-      (ok) => (ok ? app(req, res) : send(req, res, 401, 'text/plain; charset=utf-8', 'Unauthorized\n', { 'WWW-Authenticate': 'Basic' })),
-      () => send(req, res, 500, 'text/plain; charset=utf-8', 'authentication failed\n'),
-    );
+    g.auth
+      .check(req.headers.authorization, () => req.socket.destroyed)
+      .then(
+        (ok) => (ok ? app(req, res) : send(req, res, 401, 'text/plain; charset=utf-8', 'Unauthorized\n', { 'WWW-Authenticate': 'Basic' })),
+        () => send(req, res, 500, 'text/plain; charset=utf-8', 'authentication failed\n'),
+      );
   };
 }
 

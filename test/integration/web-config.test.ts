@@ -153,14 +153,40 @@ requires(built(), openssl).describe('the real daemon behind a web config', () =>
       expect([wrong.status, wrong.headers['www-authenticate']]).toEqual([401, 'Basic']);
       await expect(webRequest(base, '/healthz', { ...right, client: undefined })).rejects.toThrow(/certificate required/);
       await expect(webRequest(base, '/healthz', { ...right, client: certs.stranger })).rejects.toThrow();
-      // status cannot present a client certificate: it says so, and asks nothing.
-      const status = await cli(['status', '--config', await portConfig(d)], {
-        NFS_HEALTH_CHECKD_BASIC_AUTH: `prometheus:${PROMETHEUS_PASSWORD}`,
-      });
+      // status presents the client certificate of its two variables; without them it says so, and asks nothing.
+      const config = await portConfig(d);
+      const auth = { NFS_HEALTH_CHECKD_BASIC_AUTH: `prometheus:${PROMETHEUS_PASSWORD}` };
+      const status = await cli(['status', '--config', config], auth);
       expect(status.status).toBe(78);
       expect(status.stderr).toBe(
-        `nfs-health-checkd: status cannot ask the daemon: ${webFile()}: tls_server_config.client_auth_type RequireAndVerifyClientCert requires a client certificate, which status does not present\n`,
+        `nfs-health-checkd: status cannot ask the daemon: ${webFile()}: tls_server_config.client_auth_type RequireAndVerifyClientCert requires a client certificate: set NFS_HEALTH_CHECKD_CLIENT_CERT and NFS_HEALTH_CHECKD_CLIENT_KEY to its PEM files\n`,
       );
+      const withCert = await cli(['status', '--config', config], {
+        ...auth,
+        NFS_HEALTH_CHECKD_CLIENT_CERT: certs.client.cert,
+        NFS_HEALTH_CHECKD_CLIENT_KEY: certs.client.key,
+      });
+      expect(withCert.stderr).toBe('');
+      expect(withCert.status).toBe(1); // the directory is no mount: not ok
+      expect(withCert.stdout).toMatch(new RegExp(`^failing +${join(dir, 'mnt')} `, 'm'));
+      // A certificate the client CA did not sign: the handshake is refused, one line.
+      const stranger = await cli(['status', '--config', config], {
+        ...auth,
+        NFS_HEALTH_CHECKD_CLIENT_CERT: certs.stranger.cert,
+        NFS_HEALTH_CHECKD_CLIENT_KEY: certs.stranger.key,
+      });
+      expect(stranger.status).toBe(69);
+      expect(stranger.stderr.split('\n')).toEqual([
+        expect.stringMatching(
+          /^nfs-health-checkd: no daemon status at https:.*: the daemon refused the client certificate of NFS_HEALTH_CHECKD_CLIENT_CERT \(/,
+        ),
+        '',
+      ]);
+      const half = await cli(['status', '--config', config], { ...auth, NFS_HEALTH_CHECKD_CLIENT_CERT: certs.client.cert });
+      expect([half.status, half.stderr]).toEqual([
+        78,
+        'nfs-health-checkd: NFS_HEALTH_CHECKD_CLIENT_KEY: expected the PEM file of the client key, as NFS_HEALTH_CHECKD_CLIENT_CERT is set\n',
+      ]);
 
       expect(everyLine(d, [logFile()])).not.toContain(PROMETHEUS_PASSWORD);
     },

@@ -113,6 +113,17 @@ describe('createBasicAuth', () => {
     expect(c.most()).toBe(1);
   });
 
+  it('skips the bcrypt of a client gone while it waited its turn', async () => {
+    const c = counted();
+    const auth = createBasicAuth(new Map([['alice', alice]]), { compare: c.compare });
+    let left = false;
+    const first = auth.check(header('alice', 'alice-password'));
+    const abandoned = auth.check(header('alice', 'wrong'), () => left);
+    left = true; // it hung up while the first compare ran
+    expect(await Promise.all([first, abandoned])).toEqual([true, false]);
+    expect(c.calls.length).toBe(1);
+  });
+
   it('with no users, no one', async () => {
     expect(await createBasicAuth(new Map()).check(header('a', 'b'))).toBe(false);
   });
