@@ -154,7 +154,8 @@ export interface StatusBoard {
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
-function emptyMount(path: string): MountStatus {
+/** A configured mount before its first probe. */
+export function emptyMount(path: string): MountStatus {
   return {
     mount: path,
     state: 'unknown',

@@ -1,6 +1,6 @@
 // Fixed status documents for the tests of what shows them (the status page): an incident with
 // every part filled in, and a daemon just started.
-import type { StatusDoc } from '../../src/observe/status-board.js';
+import { emptyMount, type StatusDoc } from '../../src/observe/status-board.js';
 
 /** Two minutes into a failover: one mount hung, one stale and detached with a process left on it. */
 export function incidentDoc(): StatusDoc {
@@ -48,19 +48,7 @@ export function incidentDoc(): StatusDoc {
         fstype: 'nfs4',
         blocked_ms: null,
       },
-      {
-        mount: '/srv/new',
-        state: 'unknown',
-        result: null,
-        errno: null,
-        since: null,
-        last_probed_at: null,
-        probe_ms: null,
-        mount_id: null,
-        mounted: null,
-        fstype: null,
-        blocked_ms: null,
-      },
+      emptyMount('/srv/new'),
     ],
     recovery: {
       running: false,
@@ -189,21 +177,7 @@ export function freshDoc(): StatusDoc {
     version: 1,
     generated_at: '2026-12-07T12:00:00.500Z',
     daemon: { version: '0.1.0', pid: 9, started_at: '2026-12-07T12:00:00.000Z', schedule: '*/30 * * * * *' },
-    mounts: [
-      {
-        mount: '/airflow/dags',
-        state: 'unknown',
-        result: null,
-        errno: null,
-        since: null,
-        last_probed_at: null,
-        probe_ms: null,
-        mount_id: null,
-        mounted: null,
-        fstype: null,
-        blocked_ms: null,
-      },
-    ],
+    mounts: [emptyMount('/airflow/dags')],
     recovery: null,
     put_back: { waiting: [], done: [] },
     holders: [],
