@@ -46,6 +46,12 @@ export function summarize(xs: number[]): Summary {
   return { n: xs.length, median: quantile(xs, 0.5), max: xs.length ? Math.max(...xs) : null };
 }
 
+/** The order the contenders take turns in at round `r`: each first in turn, so none is always first. */
+export function turnOrder<T>(items: readonly T[], r: number): T[] {
+  const k = items.length === 0 ? 0 : r % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
 export function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
   return a == null || b == null || b === 0 ? null : a / b;
 }
@@ -234,6 +240,10 @@ export interface DaemonConfig {
   holders?: { enabled: boolean; scanTimeoutS?: number };
   /** evidence.enabled (and its interval); left out: the defaults (enabled, 1 s). */
   evidence?: { enabled: boolean; intervalS?: number };
+  /** metrics.web_config_file; left out: plain HTTP. */
+  webConfigFile?: string;
+  /** state.file ("" for none); left out: the default. */
+  stateFile?: string;
 }
 
 export function daemonYaml(c: DaemonConfig): string {
@@ -269,9 +279,11 @@ export function daemonYaml(c: DaemonConfig): string {
       : []),
     'metrics:',
     '  listen: "127.0.0.1:0"',
+    ...(c.webConfigFile === undefined ? [] : [`  web_config_file: ${c.webConfigFile}`]),
     'log:',
     `  level: ${c.level ?? 'debug'}`,
     '  file: ""',
+    ...(c.stateFile === undefined ? [] : ['state:', `  file: "${c.stateFile}"`]),
     '',
   ].join('\n');
 }

@@ -11,6 +11,8 @@ import type { MountstatsResult, MountstatsRow, ParseTiming } from './mountstats.
 import type { EvidenceResult, EvidenceSide } from './evidence.js';
 import type { ServerCaseKey, ServerCaseRow, ServersResult } from './servers.js';
 import type { KeepTiming, StateResult, StateRow, Timing } from './state.js';
+import type { Latency, WebMode, WebModeRow, WebResult } from './web.js';
+import type { RenderChild, RenderRow, UsTiming } from './web-render.js';
 
 export interface Machine {
   cpu: string;
@@ -41,6 +43,7 @@ export interface Results {
     evidence?: Figure<EvidenceResult>;
     servers?: Figure<ServersResult>;
     state?: Figure<StateResult>;
+    web?: Figure<WebResult>;
   };
 }
 
@@ -379,6 +382,202 @@ export function renderTable(r: Results): string {
     else out.push(notRun('state', f.state));
     out.push('');
   }
+
+  if (f.web) {
+    out.push('### 13. The web config and the status page: what they cost the daemon', '');
+    if (f.web.status === 'ok') out.push(webSection(f.web.result));
+    else out.push(notRun('web', f.web));
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+const WEB_COLUMNS: { mode: WebMode; head: string }[] = [
+  { mode: 'plain', head: 'plain HTTP' },
+  { mode: 'tls', head: 'TLS' },
+  { mode: 'tls-auth', head: 'TLS + basic auth' },
+  { mode: 'mtls-auth', head: 'TLS + client certificate (RequireAndVerifyClientCert) + basic auth' },
+];
+
+function webSection(r: WebResult): string {
+  const out: string[] = [];
+  const byMode = new Map(r.modes.map((m) => [m.mode, m]));
+  const cols = WEB_COLUMNS.flatMap((c) => {
+    const row = byMode.get(c.mode);
+    return row ? [{ ...c, row }] : [];
+  });
+  const plain = byMode.get('plain');
+  const others = cols.filter((c) => c.mode !== 'plain');
+  const ms3 = (v: number | null): string => ms(v, 3);
+  const line = (
+    measure: string,
+    get: (row: WebModeRow) => number | null,
+    fmt: (v: number | null) => string,
+    withRatio = true,
+  ): string[] => [
+    measure,
+    ...cols.map((c) => fmt(get(c.row))),
+    withRatio && plain ? others.map((c) => x(ratio(get(c.row), get(plain)))).join('; ') : '—',
+  ];
+  const lat = (get: (row: WebModeRow) => Latency | null, q: 'p50' | 'p99' | 'max') => (row: WebModeRow) => get(row)?.[q] ?? null;
+  const n = r.counts;
+  if (cols.length > 0) {
+    out.push(
+      `Four daemons at once (${r.launch}, Node ${r.node}) on the same ${r.mounts} healthy bind mounts, schedule "${r.schedule}", recovery off, one for each way of serving; users' hashes bcrypt cost ${r.bcryptCost} (bcryptjs). Scraped as Prometheus scrapes: the first scrape, then ${n.keepAlive} over one kept connection, the daemons taking turns scrape by scrape; ${n.misses} by users not verified yet; ${n.newConnection} on a new connection each (no TLS session resumed). Every answer checked (200, a body). Load average (1 min) ${r.loadAvg.before.toFixed(2)} before, ${r.loadAvg.after.toFixed(2)} after.`,
+      '',
+      table(
+        ['measure', ...cols.map((c) => c.head), `÷ plain (${others.map((c) => c.head.replace(/ \(.*\)/, '')).join('; ')})`],
+        [
+          line(
+            '/metrics over one kept connection, p50',
+            lat((m) => m.keepAlive, 'p50'),
+            ms3,
+          ),
+          line(
+            '  p99',
+            lat((m) => m.keepAlive, 'p99'),
+            ms3,
+          ),
+          line(
+            '  max',
+            lat((m) => m.keepAlive, 'max'),
+            ms3,
+          ),
+          line(
+            `  connections opened for its ${n.keepAlive} scrapes (the server ends one after 100 requests)`,
+            (m) => m.keepAlive.connections,
+            (v) => (v === null ? '—' : String(v)),
+            false,
+          ),
+          line('the first scrape: a new connection, and with credentials a bcrypt', (m) => m.firstMs, ms3),
+          line(
+            `a user not verified yet, on the kept connection: a bcrypt, p50 (of ${n.misses})`,
+            lat((m) => m.misses, 'p50'),
+            ms3,
+            false,
+          ),
+          line(
+            '  max',
+            lat((m) => m.misses, 'max'),
+            ms3,
+            false,
+          ),
+          line(
+            '  daemon CPU per such scrape (utime + stime)',
+            (m) => m.cpuMsPerMiss,
+            (v) => ms(v, 1),
+            false,
+          ),
+          line(
+            `verified scrapes on a second connection while such a bcrypt runs (${n.during} of them), p50`,
+            lat((m) => m.duringBcrypt, 'p50'),
+            ms3,
+            false,
+          ),
+          line(
+            '  max',
+            lat((m) => m.duringBcrypt, 'max'),
+            ms3,
+            false,
+          ),
+          line(
+            '  how many',
+            (m) => m.duringBcrypt?.n ?? null,
+            (v) => (v === null ? '—' : String(v)),
+            false,
+          ),
+          line(
+            'a new connection for every scrape, p50',
+            lat((m) => m.newConnection, 'p50'),
+            ms3,
+          ),
+          line(
+            '  p99',
+            lat((m) => m.newConnection, 'p99'),
+            ms3,
+          ),
+          line('daemon CPU per scrape over the kept connection (utime + stime; its probe rounds in it)', (m) => m.cpuMsPerScrape, ms3),
+          line('RSS after start', (m) => m.rssStartMb, mb),
+          line('RSS after every series', (m) => m.rssAfterMb, mb),
+          line(
+            '/metrics body',
+            (m) => m.metricsBytes,
+            (v) => (v === null ? '—' : `${v.toLocaleString('en-US')} B`),
+            false,
+          ),
+          ['checked: TLS spoken; refused', ...cols.map((c) => `${c.row.tlsVersion ?? 'plain'}; ${c.row.refused ?? '—'}`), '—'],
+        ],
+      ),
+      '',
+    );
+  }
+  if (r.daemonSkipped !== null) out.push(`_The daemon rows: skipped — ${r.daemonSkipped}_`, '');
+  const usP = (t: UsTiming): string => `${us(t.medianUs)} / ${us(t.p99Us)}`;
+  const bytes = (v: number): string => `${v.toLocaleString('en-US')} B`;
+  const what = (row: RenderRow): string =>
+    row.doc === 'healthy' ? `${row.counts.mounts} mounts, healthy: the daemon's own` : `${row.counts.mounts} mounts at the board's bounds`;
+  const boundedCounts = r.render.flatMap((child) => child.rows).find((row) => row.doc === 'bounded')?.counts;
+  const bounds = boundedCounts
+    ? ` At the bounds: ${boundedCounts.mounts} mounts failing, ${boundedCounts.holders} holders, a recovery of ${boundedCounts.targets} targets with ${boundedCounts.steps} steps (outputs cut at ${boundedCounts.longestOutput} characters) and ${boundedCounts.collateral} mounts taken away, ${boundedCounts.putBackWaiting} + ${boundedCounts.putBackDone} put-backs waiting and done, ${boundedCounts.events} events.`
+    : '';
+  const nodeOf = (child: RenderChild): string => (child.flags.length === 0 ? "Node's defaults" : `the daemon's: ${child.flags.join(' ')}`);
+  const docs: RenderRow['doc'][] = ['healthy', 'bounded'];
+  const renderRows = docs.flatMap((doc) =>
+    r.render.flatMap((child) =>
+      child.rows
+        .filter((row) => row.doc === doc)
+        .map((row) => [
+          what(row),
+          nodeOf(child),
+          `${usP(row.html)} (${row.iterations})`,
+          bytes(row.htmlBytes),
+          usP(row.json),
+          bytes(row.jsonBytes),
+          `${x(ratio(row.html.medianUs, row.json.medianUs))}; ${x(ratio(row.htmlBytes, row.jsonBytes))}`,
+          usP(row.snapshot),
+        ]),
+    ),
+  );
+  const p = r.pages;
+  const pageRows = p
+    ? [
+        [
+          `GET / and GET /status of the plain daemon (${r.mounts} mounts), one kept connection, alternating`,
+          "the daemon's",
+          `${ms(p.page.p50, 3)} / ${ms(p.page.p99, 3)} (${p.page.n})`,
+          bytes(p.page.bytes),
+          `${ms(p.status.p50, 3)} / ${ms(p.status.p99, 3)}`,
+          bytes(p.status.bytes),
+          `${x(ratio(p.page.p50, p.status.p50))}; ${x(ratio(p.page.bytes, p.status.bytes))}`,
+          '—',
+        ],
+      ]
+    : [];
+  const bcryptLine = r.render
+    .map((child) => {
+      const l = child.bcryptMs;
+      return `${ms(median(l), 0)} with ${nodeOf(child)} (${l.length}; ${ms(Math.min(...l), 0)}–${ms(Math.max(...l), 0)})`;
+    })
+    .join(', ');
+  out.push(
+    `The status page: renderStatusPage (GET /) against JSON.stringify (GET /status) of the same board snapshot, each in a node of its own, with Node's defaults and with the daemon's flags, the two alternating after a warm-up (median / p99, measured renders); board.snapshot() is the deep copy both routes take first.${bounds}`,
+    '',
+    table(
+      [
+        'document',
+        'node flags',
+        'page: median / p99 (n)',
+        'page bytes',
+        'JSON: median / p99',
+        'JSON bytes',
+        'page ÷ JSON (time; bytes)',
+        'board.snapshot(): median / p99',
+      ],
+      [...renderRows, ...pageRows],
+    ),
+    '',
+    `bcryptjs.compare at cost ${r.bcryptCost}, median (n; range): ${bcryptLine}.`,
+  );
   return out.join('\n');
 }
 
@@ -663,6 +862,11 @@ function mountstatsSection(r: MountstatsResult): string {
 
 function gcPart(t: ParseTiming): string {
   return `${t.overGoal}; ${t.withGc}; ${ms(t.p99WithoutGcMs, 3)}`;
+}
+
+function median(xs: readonly number[]): number | null {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted.length === 0 ? null : (sorted[Math.ceil(sorted.length / 2) - 1] ?? null);
 }
 
 function ratio(a: number | null, b: number | null): number | null {

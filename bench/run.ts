@@ -4,7 +4,8 @@
 // Most figures need root and FUSE (and the built CLI); the in-process ones (mountstats) need neither;
 // the bind-mount-only ones (evidence) need root and the CLI but not FUSE; servers needs neither FUSE
 // nor the CLI, and root (with ip and nsenter) only for its namespace rows, which it skips without;
-// state runs in-process, FUSE only for its scan rows and root (or a tmpfs /run) for its tmpfs row.
+// state runs in-process, FUSE only for its scan rows and root (or a tmpfs /run) for its tmpfs row;
+// web renders the status page in-process and needs the CLI, root and openssl only for its daemon rows.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +25,7 @@ import { runMountstats } from './mountstats.js';
 import { runEvidence } from './evidence.js';
 import { runServers } from './servers.js';
 import { runState } from './state.js';
+import { runWeb } from './web.js';
 import { renderTable, type Figure, type Results } from './report.js';
 
 const FIGURES = [
@@ -39,6 +41,7 @@ const FIGURES = [
   'evidence',
   'servers',
   'state',
+  'web',
 ] as const;
 type FigureName = (typeof FIGURES)[number];
 
@@ -48,8 +51,8 @@ const IN_PROCESS: ReadonlySet<FigureName> = new Set(['mountstats']);
 /** Figures that mount only tmpfs and bind mounts: root and the built CLI, no FUSE. */
 const BIND_MOUNTS_ONLY: ReadonlySet<FigureName> = new Set(['evidence']);
 
-/** Figures that need neither FUSE nor the built CLI and check the rest themselves, skipping the rows that need it. */
-const OWN_PREREQUISITES: ReadonlySet<FigureName> = new Set(['servers', 'state']);
+/** Figures that check what they need themselves (FUSE, root, the built CLI, tools), skipping the rows that need what is missing. */
+const OWN_PREREQUISITES: ReadonlySet<FigureName> = new Set(['servers', 'state', 'web']);
 
 function parseArgs(argv: string[]): BenchOptions {
   let quick = process.env.BENCH_QUICK === '1';
@@ -137,6 +140,7 @@ async function main(): Promise<void> {
     evidence: runEvidence,
     servers: runServers,
     state: runState,
+    web: runWeb,
   };
   progress(`${mode} run; figures: ${FIGURES.filter((f) => !opts.only || opts.only.has(f)).join(', ')}`);
   for (const name of FIGURES) {
