@@ -17,8 +17,8 @@ COPY tsconfig.json ./
 COPY src ./src
 COPY config ./config
 COPY packaging/release/bundle.ts ./packaging/release/
-# The same bundle as the packages' usr/lib/nfs-health-checkd/: app/cli.js and app/scan-worker.js
-# with every dependency inside, package.json and config/default.yaml. No node_modules to ship.
+# The same bundle as the packages' usr/lib/nfs-health-checkd/: app/cli.js, app/scan-worker.js and
+# app/bcrypt-worker.js with every dependency inside, package.json and config/default.yaml. No node_modules to ship.
 RUN npm run build \
  && node dist/packaging/release/bundle.js /out /out/THIRD-PARTY-NOTICES
 

@@ -1,6 +1,7 @@
 // Writes the application half of a release's app directory (usr/lib/nfs-health-checkd/):
 //
-//   app/cli.js, app/scan-worker.js   the compiled daemon bundled by esbuild, dependencies inside
+//   app/cli.js, app/scan-worker.js,  the compiled daemon bundled by esbuild, dependencies inside
+//   app/bcrypt-worker.js
 //   package.json                     name and version, which the daemon reads at start
 //   config/default.yaml              the packaged defaults, read beneath the user's config
 //
@@ -73,8 +74,13 @@ async function main(appDir: string, noticesFile: string): Promise<void> {
   const pkg = readManifest(ROOT);
   const appOut = path.join(appDir, 'app');
   const result = await build({
-    entryPoints: [path.join(ROOT, 'dist/src/cli.js'), path.join(ROOT, 'dist/src/holders/scan-worker.js')],
-    // Flat: the scanner finds scan-worker.js beside the file it runs from.
+    entryPoints: [
+      path.join(ROOT, 'dist/src/cli.js'),
+      path.join(ROOT, 'dist/src/holders/scan-worker.js'),
+      path.join(ROOT, 'dist/src/observe/bcrypt-worker.js'),
+    ],
+    // Flat: the scanner finds scan-worker.js beside the file it runs from, the bcrypt thread
+    // bcrypt-worker.js beside it or one up from lib/.
     entryNames: '[name]',
     // What is imported on demand (execa, at the first recovery command) goes in a file of its own
     // under lib/, so the process does not hold its source until then.

@@ -4,12 +4,20 @@
 // unknown name costs what a known one does and timing tells no names. Nothing here logs, and no
 // result carries the password or the header.
 //
-// Loaded only when users are configured (bcryptjs and node:crypto stay out of an open daemon).
+// Loaded only when users are configured (node:crypto and the bcrypt thread stay out of an open
+// daemon). bcrypt itself runs on a thread of its own (src/observe/bcrypt-thread.ts).
 import { createHash, timingSafeEqual } from 'node:crypto';
-import bcrypt from 'bcryptjs';
+import { createThreadCompare, type ThreadCompare } from './bcrypt-thread.js';
 
 /** Verified credentials kept: Prometheus's scrapes then cost a hash each, not a bcrypt. */
 const CACHE_SIZE = 100;
+/** Comparisons that may wait their turn; past that a request is refused without one. */
+export const MAX_WAITING = 8;
+
+/** Whether a request may join a queue that `waiting` comparisons already wait in. */
+export function admits(waiting: number, limit = MAX_WAITING): boolean {
+  return waiting < limit;
+}
 
 export interface BasicAuth {
   /**
@@ -20,8 +28,10 @@ export interface BasicAuth {
 }
 
 export interface BasicAuthOptions {
-  /** The comparison; bcryptjs's unless a test counts the calls. */
+  /** The comparison; bcryptjs's on a worker thread unless a test counts the calls. */
   compare?: (password: string, hash: string) => Promise<boolean>;
+  /** How many comparisons may wait their turn (MAX_WAITING). */
+  maxWaiting?: number;
 }
 
 const digest = (...parts: string[]): Buffer => {
@@ -39,8 +49,12 @@ export function parseBasic(authorization: string | undefined): { user: string; p
   return colon < 0 ? null : { user: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
+/** The daemon's one bcrypt thread, shared by the web configs a reload replaces. */
+let thread: ThreadCompare | undefined;
+
 export function createBasicAuth(users: ReadonlyMap<string, string>, opts: BasicAuthOptions = {}): BasicAuth {
-  const compare = opts.compare ?? ((password: string, hash: string) => bcrypt.compare(password, hash));
+  const compare = opts.compare ?? (thread ??= createThreadCompare()).compare;
+  const maxWaiting = opts.maxWaiting ?? MAX_WAITING;
   const entries = [...users].map(([user, hash]) => ({ digest: digest(user), hash }));
   // The stand-in for an unknown user: a configured hash of the highest cost, so the comparison costs
   // what a known user's would; its outcome is never used.
@@ -49,8 +63,9 @@ export function createBasicAuth(users: ReadonlyMap<string, string>, opts: BasicA
   // failed attempts cannot push a good entry out.
   const verified = new Set<string>();
   // One bcrypt at a time, as exporter-toolkit's mutex: a burst of bad requests queues instead of
-  // all running at once on the thread the probe loop's timers share.
+  // all running at once; bounded, so a flood of wrong passwords cannot build a backlog.
   let queue: Promise<unknown> = Promise.resolve();
+  let waiting = 0;
 
   return {
     async check(authorization, gone = () => false) {
@@ -62,8 +77,13 @@ export function createBasicAuth(users: ReadonlyMap<string, string>, opts: BasicA
       for (const e of entries) if (timingSafeEqual(e.digest, given) && hash === undefined) hash = e.hash;
       const key = digest(creds.user, hash ?? standIn, creds.password).toString('hex');
       if (hash !== undefined && verified.has(key)) return true;
+      if (!admits(waiting, maxWaiting)) return false;
+      waiting++;
       // A client that gave up (a scraper's timeout) must not leave bcrypts queued before the next one.
-      const turn = queue.then(() => (gone() ? false : compare(creds.password, hash ?? standIn)));
+      const turn = queue.then(() => {
+        waiting--;
+        return gone() ? false : compare(creds.password, hash ?? standIn);
+      });
       queue = turn.catch(() => undefined);
       const ok = (await turn.catch(() => false)) && hash !== undefined;
       if (ok) {

@@ -164,6 +164,7 @@ requires(...needs).describe('release artifacts (npm run package)', () => {
       'usr/lib/nfs-health-checkd/node',
       'usr/lib/nfs-health-checkd/app/cli.js',
       'usr/lib/nfs-health-checkd/app/scan-worker.js',
+      'usr/lib/nfs-health-checkd/app/bcrypt-worker.js',
       'usr/share/doc/nfs-health-checkd/docs/recovery.md.gz',
       'usr/share/doc/nfs-health-checkd/docs/runbook.md.gz',
     ]) {
