@@ -1,11 +1,11 @@
 // Runs the built daemon as systemd would — a real process on a config file — and reads its JSON
 // log lines back, each stamped with when it arrived, so tests can time detection and recovery.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from './cli.js';
-import { mountFaultfs, type FaultMount } from './faultfs.js';
+import { mountFaultfs, waitFor, type FaultMount } from './faultfs.js';
 
 export interface LogLine {
   level: string;
@@ -184,6 +184,18 @@ export function configYaml(mounts: string[], extra: { recovery?: string; logFile
 /** A process that holds the mount as Airflow does: its cwd there and a file open. */
 export function holdMount(dir: string, file: string): ChildProcess {
   return spawn('sh', ['-c', 'exec 3<"$1"; exec sleep 600', 'sh', file], { cwd: dir, stdio: 'ignore' });
+}
+
+/** Whether a holdMount process holds the mount within 5 s: once its shell has exec'd sleep, the file open and the cwd set. */
+export function holding(holder: ChildProcess): Promise<boolean> {
+  const comm = (): string => {
+    try {
+      return readFileSync(`/proc/${holder.pid}/comm`, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  return waitFor(() => comm() === 'sleep\n', 5_000);
 }
 
 /** Matches a log line by message, and mount and result when given. */

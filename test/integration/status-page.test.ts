@@ -11,8 +11,17 @@ import { packageRoot } from '../../src/package-info.js';
 import { who, type StatusDoc } from '../../src/observe/status-board.js';
 import { REFRESH_SECONDS } from '../../src/observe/status-page.js';
 import { chromium, dumpDom, pngSize, screenshot } from '../helpers/chromium.js';
-import { configYaml, holdMount, is, setUpTwoMounts, startDaemon, tearDownTwoMounts, type RunningDaemon } from '../helpers/daemon.js';
-import { fuseAvailable, waitFor, type FaultMount } from '../helpers/faultfs.js';
+import {
+  configYaml,
+  holding,
+  holdMount,
+  is,
+  setUpTwoMounts,
+  startDaemon,
+  tearDownTwoMounts,
+  type RunningDaemon,
+} from '../helpers/daemon.js';
+import { fuseAvailable, type FaultMount } from '../helpers/faultfs.js';
 import { rows, section, textOf } from '../helpers/page-dom.js';
 import { built, prerequisite, requires, skips } from '../helpers/prerequisite.js';
 
@@ -23,14 +32,6 @@ else if (skips(fuse)) console.warn(`[status-page] FUSE browser test skipped: ${f
 
 const ARTIFACT = join(packageRoot(), 'test-artifacts', 'status-page.png');
 const WINDOW = { width: 1280, height: 2000 };
-
-function readProc(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
-}
 
 requires(browser).describe('the browser the status page is tested in', () => {
   let server: Server;
@@ -88,7 +89,7 @@ requires(browser, fuse, built()).describe('the status page of the real daemon in
     const holder = holdMount(a.mountpoint, 'task.log');
     holders.push(holder);
     // Holding once the shell has exec'd sleep, its file open and its cwd on the mount.
-    expect(await waitFor(() => readProc(`/proc/${holder.pid}/comm`) === 'sleep\n', 5_000)).toBe(true);
+    expect(await holding(holder)).toBe(true);
     const from = d.lines.length;
     a.setMode('eio');
     await d.waitForLine(is('mount failing', a.mountpoint, 'EIO'), 10_000, from);

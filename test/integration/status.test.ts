@@ -1,25 +1,26 @@
 // `nfs-health-checkd status` against the real daemon on faultfs mounts: what it says of a mount that
 // fails, and since when, asked of the running daemon over its real HTTP port.
 import { execFile, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { StatusDoc } from '../../src/observe/status-board.js';
 import { CLI } from '../helpers/cli.js';
-import { configYaml, holdMount, is, setUpTwoMounts, startDaemon, tearDownTwoMounts, type RunningDaemon } from '../helpers/daemon.js';
-import { fuseAvailable, waitFor, type FaultMount } from '../helpers/faultfs.js';
+import {
+  configYaml,
+  holding,
+  holdMount,
+  is,
+  setUpTwoMounts,
+  startDaemon,
+  tearDownTwoMounts,
+  type RunningDaemon,
+} from '../helpers/daemon.js';
+import { fuseAvailable, type FaultMount } from '../helpers/faultfs.js';
 import { built, prerequisite, requires, skips } from '../helpers/prerequisite.js';
 
 const fuse = prerequisite('FUSE', fuseAvailable(), 'kernel');
 if (skips(fuse)) console.warn(`[status] FUSE integration tests skipped: ${fuse.reason}`);
-
-function readProc(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
-}
 
 /** The built CLI, asynchronously: this process keeps reading the daemon's log meanwhile. */
 function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -113,7 +114,7 @@ requires(fuse, built()).describe('status of the real daemon', () => {
     const holder = holdMount(a.mountpoint, 'task.log');
     holders.push(holder);
     // Holding once the shell has exec'd sleep, its file open and its cwd on the mount.
-    expect(await waitFor(() => readProc(`/proc/${holder.pid}/comm`) === 'sleep\n', 5_000)).toBe(true);
+    expect(await holding(holder)).toBe(true);
     const from = d.lines.length;
     a.setMode('estale');
     await d.waitForLine((l) => l.msg === 'recovery finished', 15_000, from);
