@@ -14,6 +14,7 @@ import type { RecoveryReport, RecoveryTarget, StepReport } from '../recovery/pro
 import { serverKey } from '../server/address.js';
 import type { ControllerSink, HolderSink } from './sink.js';
 import { HoldNews } from './hold-news.js';
+import { seconds } from './status-words.js';
 
 /** Raised when the document's shape changes in a way a reader must know of. */
 export const STATUS_VERSION = 1;
@@ -151,8 +152,6 @@ export interface StatusBoard {
   resumed(file: string, putBack: readonly PutBack[], failingSince: ReadonlyMap<string, number>): void;
   snapshot(): StatusDoc;
 }
-
-const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 /** A configured mount before its first probe. */
 export function emptyMount(path: string): MountStatus {

@@ -3,7 +3,7 @@
 // reads the same with JavaScript off), no external asset, and every string from the document goes
 // through escapeHtml: mount paths, commands, their output and process names come from the system.
 import { who, type HolderStatus, type MountStatus, type RecoveryStatus, type StatusDoc, type StepStatus } from './status-board.js';
-import { age, collateralWhat, holderWhere, lastRecoveryOf, mountWhat, recoveryHow } from './status-words.js';
+import { age, collateralWhat, holderWhere, lastRecoveryOf, mountWhat, recoveryHow, seconds } from './status-words.js';
 
 // Every 5 s: a probe round's results and a recovery's steps show within seconds of the daemon
 // knowing them, while each refresh costs the daemon one snapshot of its memory.
@@ -117,7 +117,7 @@ function summary(doc: StatusDoc, now: string): { text: string; cls: string } {
 function mountRow(m: MountStatus, doc: StatusDoc, now: string): Html {
   const cls = stateClass(m);
   const errno = m.errno !== null && m.errno !== m.result ? ` (${m.errno})` : '';
-  const blocked = m.blocked_ms === null ? null : html`<br /><span class="muted">blocked ${(m.blocked_ms / 1000).toFixed(1)} s</span>`;
+  const blocked = m.blocked_ms === null ? null : html`<br /><span class="muted">blocked ${seconds(m.blocked_ms)}</span>`;
   const since = m.since === null ? html`<span class="muted">—</span>` : html`${when(m.since)} (${age(m.since, now)})`;
   const probed =
     m.last_probed_at === null
@@ -231,7 +231,7 @@ function recoverySection(r: RecoveryStatus | null, now: string): Html {
     (t) =>
       html`<tr class="target">
         <td><code>${t.mount}</code></td>
-        <td>${t.result}${t.blocked_ms === null ? '' : `, blocked ${(t.blocked_ms / 1000).toFixed(1)} s`}</td>
+        <td>${t.result}${t.blocked_ms === null ? '' : `, blocked ${seconds(t.blocked_ms)}`}</td>
         <td>${outcomeBadge(t.outcome)}</td>
       </tr>`,
   );

@@ -2,6 +2,9 @@
 // status page (HTML on GET /), so that both say the same thing of the same state.
 import type { CollateralStatus, HolderStatus, MountStatus, RecoveryStatus, StatusDoc } from './status-board.js';
 
+/** A duration in seconds to a tenth: "2.0 s". */
+export const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
 /** How long from `from` to `to` (ISO times), as people read it: 45 s, 3 min 20 s, 2 h 5 min. */
 export function age(from: string, to: string): string {
   const s = Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 1000));
