@@ -8,6 +8,7 @@
 // daemon). bcrypt itself runs on a thread of its own (src/observe/bcrypt-thread.ts).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createThreadCompare, type ThreadCompare } from './bcrypt-thread.js';
+import { bcryptCost } from './web-config.js';
 
 /** Verified credentials kept: Prometheus's scrapes then cost a hash each, not a bcrypt. */
 const CACHE_SIZE = 100;
@@ -58,6 +59,7 @@ export function createBasicAuth(users: ReadonlyMap<string, string>, opts: BasicA
   const entries = [...users].map(([user, hash]) => ({ digest: digest(user), hash }));
   // The stand-in for an unknown user: a configured hash of the highest cost, so the comparison costs
   // what a known user's would; its outcome is never used.
+  const cost = (hash: string): number => bcryptCost(hash) ?? 0;
   const standIn = [...users.values()].sort((a, b) => cost(b) - cost(a))[0] ?? '';
   // Keyed by a digest of user, hash and password (the plaintext is not kept); successes only, so
   // failed attempts cannot push a good entry out.
@@ -93,8 +95,4 @@ export function createBasicAuth(users: ReadonlyMap<string, string>, opts: BasicA
       return ok;
     },
   };
-}
-
-function cost(hash: string): number {
-  return Number(/^\$2[aby]?\$(\d\d)\$/.exec(hash)?.[1] ?? 0);
 }

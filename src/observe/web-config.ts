@@ -129,6 +129,12 @@ export interface WebSettings {
 /** A bcrypt hash as htpasswd -B, Go's and bcryptjs write it; cost 4 to 31. */
 const BCRYPT_HASH = /^\$2[aby]?\$(\d\d)\$[./A-Za-z0-9]{53}$/;
 
+/** The cost of a bcrypt hash; null for text that is not one. */
+export function bcryptCost(hash: string): number | null {
+  const m = BCRYPT_HASH.exec(hash);
+  return m ? Number(m[1]) : null;
+}
+
 class Reader {
   constructor(readonly file: string) {}
 
@@ -293,9 +299,8 @@ function readUsers(r: Reader, value: unknown): Map<string, string> {
   for (const [user, hash] of Object.entries(value)) {
     // Basic authentication sends "user:password": a colon in a name could never match.
     if (user.includes(':')) r.expected([...at, user], 'a user name without ":" (Basic authentication cannot send one)', user);
-    const m = typeof hash === 'string' ? BCRYPT_HASH.exec(hash) : null;
-    const cost = Number(m?.[1]);
-    if (!m || cost < 4 || cost > 31) {
+    const cost = typeof hash === 'string' ? bcryptCost(hash) : null;
+    if (cost === null || cost < 4 || cost > 31) {
       // The value is not shown: it may be the password itself, pasted in place of its hash.
       const got = typeof hash === 'string' ? `a string of ${hash.length} characters that is not one` : showValue(hash);
       r.fail([...at, user], `expected a bcrypt hash such as $2y$10$… (htpasswd -nBC 10 "" | tr -d ':\\n'), got ${got}`);
