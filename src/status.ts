@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type * as NodeTls from 'node:tls';
 import type { Config, ListenAddress } from './config/types.js';
+import { describeFsError } from './config/load.js';
 import { formatListen } from './observe/http.js';
 import { STATUS_VERSION, who, type MountStatus, type StatusDoc } from './observe/status-board.js';
 import { age, collateralWhat, holderWhere, lastRecoveryOf, mountWhat, recoveryHow } from './observe/status-words.js';
@@ -147,7 +148,7 @@ function readClient(files: { cert: string; key: string }): { cert: Buffer; key: 
     try {
       return readFileSync(file);
     } catch (e) {
-      return `${env}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+      return `${env}: cannot read ${file}: ${describeFsError(e)}`;
     }
   };
   const cert = read(files.cert, CLIENT_CERT_ENV);
